@@ -1,0 +1,317 @@
+"""The one exception hierarchy of session_core.
+
+Every error the package raises on purpose derives from :class:`SessionCoreError`.
+Errors caused by bad input also derive from :class:`ValueError`, so code that
+already catches ``ValueError`` keeps working; timeouts also derive from
+:class:`TimeoutError`.  Each module adds its own subclasses in its section below.
+"""
+
+from __future__ import annotations
+
+
+class SessionCoreError(Exception):
+    """Base class of every error raised by session_core."""
+
+
+class InvalidInputError(SessionCoreError, ValueError):
+    """Input that is malformed, the wrong length, out of range or otherwise unusable."""
+
+
+class ExtensionUnavailableError(SessionCoreError, RuntimeError):
+    """A C extension or kernel was asked for by name but is not available here."""
+
+
+# --- proof of work (session_core.pow) ------------------------------------------------------
+
+
+class PowInputError(InvalidInputError):
+    """Base class for bad proof-of-work parameters."""
+
+
+class InvalidNonceError(PowInputError):
+    """The nonce is not padded standard base64 of exactly 8 bytes."""
+
+
+class InvalidTTLError(PowInputError):
+    """The TTL is negative, not an integer or out of the allowed range."""
+
+
+class InvalidTimestampError(PowInputError):
+    """The timestamp is negative or not an integer."""
+
+
+class InvalidDifficultyError(PowInputError):
+    """The difficulty is not an integer of at least 1."""
+
+
+class InvalidPubkeyError(PowInputError):
+    """The recipient public key is not an ASCII hex string."""
+
+
+class InvalidDataError(PowInputError):
+    """The message data is not an ASCII (base64) string."""
+
+
+class SolveCancelledError(SessionCoreError):
+    """A proof-of-work search was cancelled through its cancel token."""
+
+
+class SolveTimeoutError(SolveCancelledError, TimeoutError):
+    """A proof-of-work search ran out of its time budget."""
+
+
+class NonceSpaceExhaustedError(SessionCoreError):
+    """No valid nonce exists in the (limited) range that was searched."""
+
+
+# --- service node and devnet (session_core.node, session_core.devnet) ----------------------
+
+
+class NodeError(SessionCoreError):
+    """Base class for errors of the service node."""
+
+
+class RpcRejectedError(NodeError, ValueError):
+    """A client request was refused; carries the HTTP status and the body to send back.
+
+    The body is the exact text (or JSON) of INTEROP §1.6 / §4.2, so drivers only
+    have to copy ``status`` and ``body`` into their reply.
+    """
+
+    def __init__(self, status: int, body: str, content_type: str = "text/plain") -> None:
+        super().__init__(f"{status}: {body.strip()}")
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+
+
+class ReplicationBatchError(NodeError, ValueError):
+    """A replication batch from a peer is truncated or malformed."""
+
+
+class PeerRequestError(NodeError):
+    """A node-to-node request failed (the peer answered with an error)."""
+
+
+class PeerTimeoutError(PeerRequestError, TimeoutError):
+    """A node-to-node request got no reply in time (also what a wrong CURVE key looks like)."""
+
+
+class ChainError(SessionCoreError):
+    """Base class for errors of the devnet chain."""
+
+
+class ChainRequestError(ChainError, ValueError):
+    """A chain JSON-RPC request is malformed or refers to an unknown node."""
+
+
+# --- swarm space (session_core.swarm) -------------------------------------------------------
+
+
+class SwarmInputError(InvalidInputError):
+    """Base class for bad input to the swarm-space functions."""
+
+
+class InvalidSwarmKeyError(SwarmInputError):
+    """A public key is not 66 hex chars, 33 or 32 raw bytes (or an array of the wrong shape)."""
+
+
+class InvalidSwarmIdError(SwarmInputError):
+    """A swarm id is not an integer in [0, 2^64-2], is duplicated, or is the unassigned sentinel."""
+
+
+class EmptySwarmMapError(SwarmInputError):
+    """A lookup was asked of a swarm map that holds no swarm."""
+
+
+class InvalidBlockHashError(SwarmInputError):
+    """A block hash is not 32 raw bytes / 64 hex chars (lowercase hex where the seed reads ASCII)."""
+
+
+class SwarmMembershipError(SwarmInputError):
+    """A node set is inconsistent: duplicate node, new node already placed, removed node unknown."""
+
+
+class SwarmTooSmallError(SwarmInputError):
+    """A storage test needs at least two swarm members."""
+
+
+# --- onion requests (session_core.onion) ---------------------------------------------------
+# Each class carries the HTTP/OMQ status and the response body a Session storage server
+# returns for that situation (INTEROP §3.4), so a node can answer with
+# ``(exc.status, exc.body)`` without knowing which check failed inside the parser.
+
+
+class OnionError(SessionCoreError):
+    """Base class of onion-request errors; ``status`` and ``body`` are the §3.4 answer."""
+
+    status: int = 400
+    body: str = "Invalid ciphertext"
+    #: True when the §3.4 answer is encrypted for the layer's ephemeral key (see ``reply``).
+    encrypted: bool = False
+
+    def __init__(self, message: str | None = None, *, reply: object | None = None) -> None:
+        super().__init__(message if message is not None else self.body)
+        #: For errors raised after a layer was decrypted: the ``onion.Reply`` to wrap the
+        #: answer with (``exc.reply.encrypt(...)``); None otherwise.
+        self.reply = reply
+
+
+class OnionInputError(OnionError, InvalidInputError):
+    """A malformed, hostile or undecryptable onion request (always also a ValueError)."""
+
+
+class OnionFrameError(OnionInputError):
+    """The ``[u32 LE N][blob][JSON]`` frame or its outer JSON is malformed.
+
+    Truncated header, N larger than the buffer, unparsable JSON, a missing or malformed
+    ``ephemeral_key``.
+    """
+
+    body = "Error parsing outer JSON in onion request"
+
+    def __init__(self, what: str, *, reply: object | None = None) -> None:
+        super().__init__(f"{self.body}: {what}", reply=reply)
+        self.body = f"{OnionFrameError.body}: {what}"
+
+
+class OnionEncTypeError(OnionFrameError):
+    """The ``enc_type`` is not one of aes-gcm/gcm/xchacha20/xchacha20-poly1305."""
+
+
+class OnionTooLargeError(OnionFrameError):
+    """A layer or payload exceeds ``onion.MAX_BODY_SIZE``."""
+
+
+class OnionDecryptError(OnionInputError):
+    """A layer does not decrypt: wrong key, tampered nonce/ciphertext/tag, bad ephemeral key.
+
+    Deliberately one class with one message, whatever the cause.
+    """
+
+    body = "Invalid ciphertext"
+
+
+class OnionJsonError(OnionInputError):
+    """A decrypted layer has an invalid inner frame or JSON, or misses required fields."""
+
+    body = "Invalid json"
+    encrypted = True
+
+
+class OnionUrlError(OnionInputError):
+    """An exit layer names a target outside ``/loki/…/lsrpc`` or ``/oxen/…/lsrpc``, or a bad port/protocol."""
+
+    body = "Invalid url"
+    encrypted = True
+
+
+class OnionPathTooLongError(OnionInputError):
+    """More than ``onion.MAX_ONION_HOPS`` relays (in ``build`` or as seen by ``peel``)."""
+
+    body = "onion request max path length exceeded"
+
+
+class OnionKeyError(OnionInputError):
+    """A key passed by the caller (not from the wire) has the wrong length or encoding."""
+
+    status = 500
+    body = "Internal server error"
+
+
+# --- identity and profiles (session_core.identity, session_core.identity_store) -------------
+
+
+class InvalidSeedError(InvalidInputError):
+    """An identity seed that is not exactly 16 bytes."""
+
+
+class InvalidSessionIdError(InvalidInputError):
+    """A Session ID that is not "05" followed by 64 hex digits of an X25519 key."""
+
+
+class MnemonicError(InvalidInputError):
+    """Base class for a recovery phrase that cannot be turned back into a seed."""
+
+
+class MnemonicWordCountError(MnemonicError):
+    """The recovery phrase does not have exactly 12 words."""
+
+
+class MnemonicUnknownWordError(MnemonicError):
+    """A word of the recovery phrase is not in the BIP-39 English word list (likely mistyped)."""
+
+
+class MnemonicChecksumError(MnemonicError):
+    """All words are valid but their checksum fails: a word is wrong or two are swapped."""
+
+
+class ProfileError(SessionCoreError):
+    """Base class for problems with a stored identity profile."""
+
+
+class InvalidProfileNameError(ProfileError, InvalidInputError):
+    """A profile name with characters outside [A-Za-z0-9_.-], or empty, or too long."""
+
+
+class ProfileExistsError(ProfileError, FileExistsError):
+    """A profile of that name already exists (profiles are never overwritten)."""
+
+
+class ProfileNotFoundError(ProfileError, LookupError):
+    """No profile of that name exists under the session_core home."""
+
+
+class WrongPassphraseError(ProfileError, ValueError):
+    """The passphrase does not unlock the profile's secret."""
+
+
+class CorruptProfileError(ProfileError, ValueError):
+    """A profile file that is not in the expected format or whose keys do not match."""
+
+
+# --- messaging protocol (session_core.protocol) --------------------------------------------
+
+
+class ProtocolError(SessionCoreError):
+    """Base class for errors of the sans-IO messaging protocol."""
+
+
+class MalformedMessageError(ProtocolError, InvalidInputError):
+    """Bytes that do not parse as the expected protobuf/structure or have wrong field sizes."""
+
+
+class PaddingError(MalformedMessageError):
+    """Decrypted plaintext whose message padding (INTEROP 6.2) is not valid."""
+
+
+class DecryptionError(ProtocolError, ValueError):
+    """A message that does not authenticate or decrypt (tampered, wrong key, not for us)."""
+
+
+class DuplicateMessageError(DecryptionError):
+    """A message whose key was already used: a duplicate or a replay."""
+
+
+class TooManySkippedMessagesError(DecryptionError):
+    """A message claiming more skipped messages than the ratchet will derive (DoS protection)."""
+
+
+class KeyAgreementError(ProtocolError, ValueError):
+    """X3DH failed: bad prekey signature, unknown or used prekey, identity mismatch."""
+
+
+class FriendRequestError(ProtocolError, ValueError):
+    """A friend request whose signature, sender identity or prekey bundle does not check out."""
+
+
+class UnknownPeerError(ProtocolError, LookupError):
+    """An operation names a peer with no pending request or session."""
+
+
+class NoSessionError(ProtocolError):
+    """Sending to a peer before a Signal session with them exists (send a friend request)."""
+
+
+class StateDecryptionError(ProtocolError, ValueError):
+    """Saved protocol state that does not decrypt with this identity's key or is corrupt."""

@@ -1,0 +1,1 @@
+"""The service node: storage RPC, message store, replication, onion relaying, storage tests."""

@@ -1,0 +1,37 @@
+"""The node's one door to proof of work: verification and the message hash.
+
+Everything PoW-related the node does goes through here, so the node always
+uses the same implementation (C when built) as the rest of the package.
+"""
+
+from __future__ import annotations
+
+try:
+    from session_core import pow as _pow
+except ImportError:  # TEMPORARY until session_core.pow lands; removed before the node is done
+    from session_core.node import _pow_temp as _pow  # type: ignore[no-redef]
+
+
+def check(nonce: str, timestamp: str, ttl: str, pubkey: str, data: str, difficulty: int) -> str | None:
+    """Return the message hash if the nonce meets *difficulty*, else None.
+
+    The arguments are the exact strings of the ``store`` request (INTEROP §1.1);
+    ``timestamp`` and ``ttl`` must already be known to be decimal integers.
+    A nonce that is not 8 bytes of padded base64 is simply an invalid proof
+    (upstream behaviour: 432, not 400).
+    """
+    ts, ttl_ms = int(timestamp), int(ttl)
+    try:
+        if not _pow.verify(nonce, ts, ttl_ms, pubkey, data, difficulty):
+            return None
+        return _pow.message_hash(nonce, ts, ttl_ms, pubkey, data)
+    except ValueError:
+        return None
+
+
+def message_hash(nonce: str, timestamp: int, ttl: int, pubkey: str, data: str) -> str | None:
+    """The PoW hash of a message, or None if the nonce is malformed."""
+    try:
+        return _pow.message_hash(nonce, timestamp, ttl, pubkey, data)
+    except ValueError:
+        return None

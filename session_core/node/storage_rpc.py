@@ -1,0 +1,208 @@
+"""The client storage API, ``POST /storage_rpc/v1`` (INTEROP §4.1-4.2, §1.5-1.7), sans-IO.
+
+Theory of operation
+-------------------
+:meth:`StorageRPC.handle` takes the raw request body and returns a :class:`Reply`
+(status, body text, content type) plus the message it newly stored, if any, so
+the driver can queue it for replication.  It never touches sockets or clocks:
+the time comes from the ``clock`` callable, the network view from ``view``, and
+the store is any :class:`~session_core.node.store.MessageStore` (an in-memory one
+in tests).  The store is only written after every check has passed, so a
+rejected request leaves it unchanged.
+
+``store`` checks run in upstream's order: fields present and strings; pubkey
+length (and hex); data length; our swarm (421 with the right swarm's nodes);
+TTL (403); timestamp (406); proof of work (432 with the current D).  Error
+texts are upstream's, newline included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from session_core.errors import RpcRejectedError
+from session_core.node import powcheck
+from session_core.node.difficulty import DifficultyTracker
+from session_core.node.message import Message
+from session_core.node.network import NetworkView
+from session_core.node.store import MessageStore
+
+MAX_MESSAGE_BODY = 102_400  # b64 characters (upstream MAX_MESSAGE_BODY)
+MAX_REQUEST_BYTES = 256 * 1024  # whole JSON-RPC body; anything larger is refused unparsed
+USER_PUBKEY_SIZE = 66
+MIN_TTL_MS = 10_000
+MAX_TTL_MS = 96 * 3600 * 1000  # whitepaper §6.1.4 (INTEROP decisions table)
+FUTURE_TOLERANCE_MS = 10_000
+RETRIEVE_LIMIT = 10
+
+_HEX = frozenset("0123456789abcdef")
+_STORE_FIELDS = ("pubKey", "ttl", "nonce", "timestamp", "data")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+    @classmethod
+    def json(cls, status: int, obj: Any) -> Reply:
+        return cls(status, json.dumps(obj, separators=(",", ":")))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    reply: Reply
+    stored: Message | None = None  # set only when the message was new
+
+
+def _bad(text: str) -> RpcRejectedError:
+    return RpcRejectedError(400, text + "\n")
+
+
+def _decimal(s: str) -> int | None:
+    """Canonical non-negative decimal (the PoW payload uses the text, so no '+', spaces or leading zeros)."""
+    if not s or not s.isascii() or not s.isdigit() or (len(s) > 1 and s[0] == "0") or len(s) > 18:
+        return None
+    return int(s)
+
+
+class StorageRPC:
+    def __init__(
+        self,
+        store: MessageStore,
+        view: Callable[[], NetworkView | None],
+        our_ed25519: str,
+        difficulty: DifficultyTracker,
+        clock: Callable[[], int],
+        *,
+        max_ttl_ms: int = MAX_TTL_MS,
+    ) -> None:
+        self.store = store
+        self._view = view
+        self._me = our_ed25519
+        self.difficulty = difficulty
+        self._clock = clock
+        self._max_ttl = max_ttl_ms
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def handle(self, body: bytes) -> Outcome:
+        try:
+            method, params = self._parse(body)
+            if method == "store":
+                return self._store(params)
+            if method == "retrieve":
+                return Outcome(self._retrieve(params))
+            if method in ("get_snodes_for_pubkey", "get_swarm"):
+                return Outcome(self._snodes(params))
+            raise _bad(f"no method {method}")
+        except RpcRejectedError as exc:
+            return Outcome(Reply(exc.status, exc.body, exc.content_type))
+
+    def handle_json(self, request: dict[str, Any]) -> Outcome:
+        """Same as :meth:`handle` for an already-decoded request (onion final hop)."""
+        return self.handle(json.dumps(request).encode())
+
+    # -- parsing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse(body: bytes) -> tuple[str, dict[str, Any]]:
+        if len(body) > MAX_REQUEST_BYTES:
+            raise RpcRejectedError(413, f"Request body exceeds maximum allowed length of {MAX_REQUEST_BYTES}\n")
+        try:
+            req = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise _bad("invalid json") from None
+        if not isinstance(req, dict):
+            raise _bad("invalid json: expected an object")
+        if "method" not in req:
+            raise _bad("invalid json: no `method` field")
+        if not isinstance(req["method"], str):
+            raise _bad("invalid json: `method` must be a string")
+        if "params" not in req:
+            raise _bad("invalid json: no `params` field")
+        if not isinstance(req["params"], dict):
+            raise _bad("invalid json: `params` must be an object")
+        return req["method"], req["params"]
+
+    @staticmethod
+    def _strings(params: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+        out = []
+        for f in fields:
+            if f not in params:
+                raise _bad(f"invalid json: no `{f}` field")
+            v = params[f]
+            if not isinstance(v, str):
+                raise _bad(f"invalid json: `{f}` must be a string")
+            if not v.isascii():
+                raise _bad(f"invalid json: `{f}` must be ASCII")
+            out.append(v)
+        return out
+
+    @staticmethod
+    def _check_pubkey(pk: str) -> None:
+        if len(pk) != USER_PUBKEY_SIZE:
+            raise _bad(f"Pubkey must be {USER_PUBKEY_SIZE} characters long")
+        if not _HEX.issuperset(pk):
+            raise _bad("Pubkey must be lowercase hex")
+
+    def _swarm_or_421(self, pk: str) -> NetworkView:
+        view = self._view()
+        if view is None:
+            raise RpcRejectedError(503, "Service node is initializing\n")
+        me = view.node(self._me)
+        swarm = view.swarm_for_pubkey(pk)
+        if me is None or swarm is None:
+            raise RpcRejectedError(503, "Service node is initializing\n")
+        if swarm != me.swarm_id:
+            r = Reply.json(421, view.snodes_json(swarm))
+            raise RpcRejectedError(421, r.body, r.content_type)
+        return view
+
+    # -- methods ------------------------------------------------------------------------------
+
+    def _store(self, params: dict[str, Any]) -> Outcome:
+        pk, ttl_s, nonce, ts_s, data = self._strings(params, _STORE_FIELDS)
+        self._check_pubkey(pk)
+        if len(data) > MAX_MESSAGE_BODY:
+            raise _bad(f"Message body exceeds maximum allowed length of {MAX_MESSAGE_BODY}")
+        self._swarm_or_421(pk)
+        ttl = _decimal(ttl_s)
+        if ttl is None or not MIN_TTL_MS <= ttl <= self._max_ttl:
+            raise RpcRejectedError(403, "Provided TTL is not valid.\n")
+        now = self._clock()
+        ts = _decimal(ts_s)
+        if ts is None or ts > now + FUTURE_TOLERANCE_MS or ts + ttl < now:
+            raise RpcRejectedError(406, "Timestamp error: check your clock\n")
+        difficulty = self.difficulty.current(now)
+        msg_hash = powcheck.check(nonce, ts_s, ttl_s, pk, data, difficulty)
+        if msg_hash is None:
+            r = Reply.json(432, {"difficulty": difficulty})
+            raise RpcRejectedError(432, r.body, r.content_type)
+        msg = Message(pubkey=pk, hash=msg_hash, data=data, ttl=ttl, timestamp=ts, nonce=nonce)
+        new = self.store.save_if_new(msg)  # committed before we answer
+        if new:
+            self.difficulty.record_store(now)
+        return Outcome(Reply.json(200, {"difficulty": difficulty}), msg if new else None)
+
+    def _retrieve(self, params: dict[str, Any]) -> Reply:
+        pk, last_hash = self._strings(params, ("pubKey", "lastHash"))
+        self._check_pubkey(pk)
+        self._swarm_or_421(pk)
+        msgs = self.store.retrieve(pk, last_hash, RETRIEVE_LIMIT, self._clock())
+        return Reply.json(
+            200, {"messages": [{"hash": m.hash, "expiration": m.expiration, "data": m.data} for m in msgs]}
+        )
+
+    def _snodes(self, params: dict[str, Any]) -> Reply:
+        (pk,) = self._strings(params, ("pubKey",))
+        self._check_pubkey(pk)
+        view = self._view()
+        swarm = view.swarm_for_pubkey(pk) if view is not None else None
+        if view is None or swarm is None:
+            raise RpcRejectedError(503, "Service node is initializing\n")
+        return Reply.json(200, view.snodes_json(swarm))
