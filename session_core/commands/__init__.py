@@ -1,0 +1,1 @@
+"""Subcommands of the ``session-core`` CLI, one module each (see ``session_core.cli``)."""
