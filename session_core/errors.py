@@ -212,8 +212,9 @@ class OnionPathTooLongError(OnionInputError):
     body = "onion request max path length exceeded"
 
 
-class OnionKeyError(OnionInputError):
-    """A key passed by the caller (not from the wire) has the wrong length or encoding."""
+class OnionArgumentError(OnionInputError):
+    """An argument from the caller, not from the wire, is of the wrong type, length or encoding
+    (a 31-byte secret, a Node with a non-hex key, a str body...)."""
 
     status = 500
     body = "Internal server error"

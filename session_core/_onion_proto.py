@@ -1,0 +1,232 @@
+"""Onion request v2 framing and routing (INTEROP §3.3), independent of the crypto backend.
+
+Theory of operation
+-------------------
+Every layer is the frame ``[u32 LE N][N-byte blob][UTF-8 JSON object]``.  The client
+(:func:`build`) makes one X25519 ephemeral key pair per layer; layer 0 is for the
+destination, layer L-1 for the guard.  The JSON beside blob k names blob k's ephemeral
+key and enc_type, plus where the holder of the enclosing layer sends it
+(``destination`` = next node's Ed25519 key, or ``host``/``target``/… for a server exit).
+The crypto backend lays the whole onion out in one buffer and encrypts it in place,
+innermost first.
+
+A hop (:func:`peel`) decrypts the blob of the frame it receives with its X25519 secret and
+the frame's ``ephemeral_key``; the plaintext is again a frame, and its JSON decides, in
+upstream's order: ``headers`` → final destination, ``host`` → server exit, otherwise relay.
+
+Errors: everything before decryption is an :class:`OnionFrameError` (§3.4 "Error parsing
+outer JSON…"); any decryption failure is one :class:`OnionDecryptError` ("Invalid
+ciphertext"), whatever the cause; problems inside a decrypted layer are
+:class:`OnionJsonError`/:class:`OnionUrlError`, carrying the layer's ``Reply`` because
+upstream answers those encrypted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from session_core._onion_types import (
+    ENC_NAMES,
+    MAX_BODY_SIZE,
+    MAX_ONION_HOPS,
+    BuildContext,
+    Crypto,
+    Exit,
+    Final,
+    Node,
+    Relay,
+    Reply,
+    ServerTarget,
+    check_secret,
+    enc_code,
+    is_hex_key,
+)
+from session_core.errors import (
+    OnionEncTypeError,
+    OnionFrameError,
+    OnionJsonError,
+    OnionArgumentError,
+    OnionPathTooLongError,
+    OnionTooLargeError,
+    OnionUrlError,
+)
+
+_FINAL_JSON = b'{"headers":""}'
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def check_exit(host: object, target: object, port: object, protocol: object, method: object) -> None:
+    """The exit rules: SS-HEAD ``is_onion_url_target_allowed`` plus sane host/port/protocol."""
+    ok = (
+        isinstance(host, str)
+        and 0 < len(host) <= 253
+        and all(c not in host for c in "/?#@ \t\r\n")
+        and isinstance(target, str)
+        and (target.startswith("/loki/") or target.startswith("/oxen/"))
+        and target.endswith("/lsrpc")
+        and "?" not in target
+        and type(port) is int
+        and 0 < port < 65536
+        and protocol in ("http", "https")
+        and isinstance(method, str)
+        and method.isalpha()
+        and method.isascii()
+    )
+    if not ok:
+        raise OnionUrlError()
+
+
+def split_frame(buf: bytes, error: type[OnionFrameError] | type[OnionJsonError], reply: Reply | None = None) -> tuple[int, dict[str, Any]]:
+    """Parse ``[u32 LE N][blob][JSON]``: return N and the JSON object (blob starts at 4)."""
+
+    def fail(what: str) -> OnionFrameError | OnionJsonError:
+        return OnionFrameError(what, reply=reply) if error is OnionFrameError else OnionJsonError(reply=reply)
+
+    if len(buf) < 4:
+        raise fail("truncated header")
+    n = int.from_bytes(buf[:4], "little")
+    if n > len(buf) - 4:
+        raise fail("blob length exceeds the request")
+    try:
+        obj = json.loads(buf[4 + n :].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise fail("invalid JSON") from None
+    if not isinstance(obj, dict):
+        raise fail("JSON is not an object")
+    return n, obj
+
+
+def _outer(body: bytes, hop: int) -> tuple[bytes, int, dict[str, Any], bytes, int]:
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise OnionArgumentError("body must be bytes")
+    buf = bytes(body)
+    if len(buf) > MAX_BODY_SIZE:
+        raise OnionTooLargeError("request too large")
+    if type(hop) is not int or hop < 0:
+        raise OnionArgumentError("hop must be a non-negative int")
+    if hop > MAX_ONION_HOPS:
+        raise OnionPathTooLongError()
+    n, outer = split_frame(buf, OnionFrameError)
+    eph = outer.get("ephemeral_key")
+    if not is_hex_key(eph):
+        raise OnionFrameError("missing or invalid ephemeral_key")
+    assert isinstance(eph, str)
+    enc = enc_code(outer.get("enc_type"))
+    return buf, n, outer, bytes.fromhex(eph), enc
+
+
+_publics: dict[bytes, bytes] = {}
+
+
+def _public_of(crypto: Crypto, secret: bytes) -> bytes:
+    # xchacha20 hashes our own public key into the layer key; a node peels with the same
+    # secret all day, so derive it once instead of one extra X25519 base-point mult per
+    # layer.  Bounded: cleared when full (dict operations are atomic under the GIL).
+    public = _publics.get(secret)
+    if public is None:
+        if len(_publics) >= 64:
+            _publics.clear()
+        public = _publics[secret] = crypto.public_key(secret)
+    return public
+
+
+def open_request(crypto: Crypto, body: bytes, x25519_secret: bytes) -> Final:
+    secret = check_secret(x25519_secret)
+    buf, n, outer, eph, enc = _outer(body, 0)
+    plaintext, key = crypto.open_blob(buf, 4, n, secret, _public_of(crypto, secret), eph, enc)
+    return Final(payload=plaintext, reply=Reply(key, enc, crypto), meta=outer)
+
+
+def peel(crypto: Crypto, body: bytes, x25519_secret: bytes, hop: int = 0) -> Relay | Final | Exit:
+    secret = check_secret(x25519_secret)
+    buf, n, _, eph, enc = _outer(body, hop)
+    plaintext, key = crypto.open_blob(buf, 4, n, secret, _public_of(crypto, secret), eph, enc)
+    reply = Reply(key, enc, crypto)
+    m, inner = split_frame(plaintext, OnionJsonError, reply)
+    if "headers" in inner:
+        return Final(payload=plaintext[4 : 4 + m], reply=reply, meta=inner)
+    if "host" in inner:
+        if "target" not in inner:
+            raise OnionJsonError(reply=reply)
+        port = inner.get("port", 443)
+        protocol = inner.get("protocol", "https")
+        method = inner.get("method", "POST")
+        try:
+            check_exit(inner["host"], inner["target"], port, protocol, method)
+        except OnionUrlError:
+            raise OnionUrlError(reply=reply) from None
+        return Exit(inner["host"], inner["target"], port, protocol, method, plaintext)
+    dest = inner.get("destination")
+    if not is_hex_key(dest) or not is_hex_key(inner.get("ephemeral_key")):
+        raise OnionJsonError(reply=reply)
+    try:
+        enc_code(inner.get("enc_type"))
+    except OnionEncTypeError:
+        raise OnionJsonError(reply=reply) from None
+    if hop + 1 > MAX_ONION_HOPS:
+        raise OnionPathTooLongError()
+    assert isinstance(dest, str)
+    return Relay(next_ed25519=dest.lower(), body=plaintext, hop=hop + 1)
+
+
+def build(
+    crypto: Crypto,
+    payload: bytes,
+    path: Sequence[Node],
+    destination: Node | ServerTarget,
+    enc_type: str,
+) -> tuple[bytes, BuildContext]:
+    try:
+        enc = enc_code(enc_type)
+    except OnionEncTypeError:
+        raise OnionEncTypeError("invalid enc_type") from None
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise OnionArgumentError("payload must be bytes")
+    payload = bytes(payload)
+    path = list(path)
+    if len(path) > MAX_ONION_HOPS:
+        raise OnionPathTooLongError()
+    if not all(isinstance(p, Node) for p in path) or not isinstance(destination, (Node, ServerTarget)):
+        raise OnionArgumentError("path must hold Node and destination be a Node or ServerTarget")
+    layers = len(path) + 1
+    recipients_list = [destination] + path[::-1]  # layer 0 = destination, last = guard
+    # Rough bound first so a huge payload fails before any work is done.
+    if len(payload) + layers * 512 > MAX_BODY_SIZE:
+        raise OnionTooLargeError("payload too large")
+    sks, pks = crypto.keypairs(layers)
+    name = ENC_NAMES[enc]
+    jsons: list[bytes] = []
+    for k in range(layers):
+        eph_hex = pks[32 * k : 32 * k + 32].hex()
+        if k == 0 and isinstance(destination, ServerTarget):
+            jsons.append(
+                _dumps(
+                    {
+                        "host": destination.host,
+                        "target": destination.target,
+                        "method": destination.method,
+                        "protocol": destination.protocol,
+                        "port": destination.port,
+                        "ephemeral_key": eph_hex,
+                        "enc_type": name,
+                    }
+                )
+            )
+        elif k == layers - 1:
+            jsons.append(_dumps({"ephemeral_key": eph_hex, "enc_type": name}))
+        else:
+            target = recipients_list[k]
+            assert isinstance(target, Node)
+            jsons.append(
+                _dumps({"destination": target.ed25519_pubkey, "ephemeral_key": eph_hex, "enc_type": name})
+            )
+    recipients = b"".join(bytes.fromhex(r.x25519_pubkey) for r in recipients_list)
+    framed = isinstance(destination, Node)
+    body, key = crypto.seal(payload, framed, _FINAL_JSON, recipients, sks, pks, jsons, enc)
+    if len(body) > MAX_BODY_SIZE:
+        raise OnionTooLargeError("payload too large")
+    return body, BuildContext(key, enc, crypto, len(path))

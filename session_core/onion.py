@@ -1,0 +1,197 @@
+"""Onion requests, byte-compatible with Session's v2 format (INTEROP §3.1, §3.3–§3.5).
+
+Client side::
+
+    body, ctx = onion.build(payload, path, destination)      # POST body to path[0]
+    answer = ctx.decrypt_reply(response_body)
+
+Node side::
+
+    step = onion.peel(body, my_x25519_secret, hop=hop)
+    # Relay -> send step.body to step.next_ed25519 (with hop=step.hop)
+    # Exit  -> POST step.body to step.url
+    # Final -> handle step.payload, answer step.reply.encrypt_b64(...)
+
+Server reached through an onion (file server, open group server)::
+
+    final = onion.open_request(body, server_x25519_secret)
+
+Every malformed input raises a subclass of :class:`~session_core.errors.OnionError`
+whose ``status``/``body`` are what upstream storage servers answer (§3.4).
+
+Crypto runs in C on libsodium (``session_core._onion_c``) when it is built, with the GIL
+released, else in the PyNaCl/cryptography reference (``_onion_py``); see
+:func:`backend_info`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Any, Iterable, Sequence
+
+from session_core import _onion_proto, _onion_py
+from session_core._backend import load_extension
+from session_core._onion_types import (
+    ENC_AES_GCM,
+    MAX_BODY_SIZE,
+    MAX_ONION_HOPS,
+    BuildContext,
+    Crypto,
+    Exit,
+    Final,
+    Node,
+    Relay,
+    Reply,
+    ServerTarget,
+    enc_code,
+)
+from session_core.errors import OnionError, OnionFrameError
+
+__all__ = [
+    "MAX_BODY_SIZE",
+    "MAX_ONION_HOPS",
+    "BuildContext",
+    "Exit",
+    "Final",
+    "Node",
+    "Relay",
+    "Reply",
+    "ServerTarget",
+    "backend_info",
+    "build",
+    "open_request",
+    "peel",
+    "peel_many",
+]
+
+_c: ModuleType | None = load_extension("onion")
+
+
+class _Backend:
+    """The crypto module to use per enc_type: C for both when libsodium has AES-GCM on
+    this CPU, else C for xchacha20 and the ``cryptography`` path for aes-gcm."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.aes_gcm: Crypto = module
+        if module is not _onion_py and not module.aes_gcm_available():
+            self.aes_gcm = _onion_py
+        self.xchacha: Crypto = module
+
+    def for_enc(self, enc: int) -> Crypto:
+        return self.aes_gcm if enc == ENC_AES_GCM else self.xchacha
+
+
+# Tests swap this for each backend (see tests/test_onion.py's fixture).
+_backend = _Backend(_c if _c is not None else _onion_py)
+
+
+def _crypto_for_frame(body: bytes) -> Crypto:
+    # Which module opens a frame depends on its enc_type; both backends agree on the
+    # format, so peeking at the JSON here only picks the implementation.  Errors are
+    # raised later by the real parser.
+    if _backend.aes_gcm is _backend.xchacha:
+        return _backend.xchacha
+    try:
+        n, outer = _onion_proto.split_frame(bytes(body), OnionFrameError)
+        return _backend.for_enc(enc_code(outer.get("enc_type")))
+    except OnionError:
+        return _backend.xchacha
+
+
+def build(
+    payload: bytes,
+    path: Sequence[Node],
+    destination: Node | ServerTarget,
+    *,
+    enc_type: str = "aes-gcm",
+) -> tuple[bytes, BuildContext]:
+    """Wrap *payload* for *destination* through *path* (guard first), 0..15 hops.
+
+    Returns the body to POST to ``path[0]``'s ``/onion_req/v2`` (or, with an empty path,
+    straight to the destination) and the context that opens the reply.  Every layer gets
+    a fresh ephemeral key and nonce.
+    """
+    try:
+        enc = enc_code(enc_type)
+    except OnionError:
+        enc = -1
+    crypto = _backend.for_enc(enc) if enc >= 0 else _backend.xchacha
+    return _onion_proto.build(crypto, payload, path, destination, enc_type)
+
+
+def peel(body: bytes, x25519_secret: bytes, *, hop: int = 0) -> Relay | Final | Exit:
+    """Remove one layer of an onion request addressed to this node.
+
+    *hop* is how many nodes relayed the request before this one (0 at the guard; pass
+    ``Relay.hop`` along).  Raises an ``OnionError`` subclass on any malformed input.
+    """
+    return _onion_proto.peel(_crypto_for_frame(body), body, x25519_secret, hop)
+
+
+def open_request(body: bytes, x25519_secret: bytes) -> Final:
+    """Open the request an exit node POSTs to a server (INTEROP §3.3 server destination)."""
+    return _onion_proto.open_request(_crypto_for_frame(body), body, x25519_secret)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    pool = _pools.get(threads)
+    if pool is None:
+        pool = _pools.setdefault(threads, ThreadPoolExecutor(threads, thread_name_prefix="onion-peel"))
+    return pool
+
+
+def _peel_chunk(bodies: Sequence[bytes], secret: bytes, hop: int) -> list[Relay | Final | Exit | OnionError]:
+    out: list[Relay | Final | Exit | OnionError] = []
+    for body in bodies:
+        try:
+            out.append(peel(body, secret, hop=hop))
+        except OnionError as exc:
+            out.append(exc)
+    return out
+
+
+def peel_many(
+    bodies: Iterable[bytes], x25519_secret: bytes, *, threads: int | None = None, hop: int = 0
+) -> list[Relay | Final | Exit | OnionError]:
+    """Peel a batch; item i of the result is what ``peel(bodies[i])`` returns or raises.
+
+    The X25519 and AEAD work runs without the GIL, so *threads* (default: one per CPU)
+    peel in parallel.  Errors are returned in place, not raised, so one bad request does
+    not sink the batch.
+    """
+    items = list(bodies)
+    n = threads if threads is not None else (os.cpu_count() or 1)
+    n = max(1, min(n, len(items)))
+    if n == 1:
+        return _peel_chunk(items, x25519_secret, hop)
+    size = -(-len(items) // n)
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    results: list[Relay | Final | Exit | OnionError] = []
+    for part in _pool(len(chunks)).map(_peel_chunk, chunks, [x25519_secret] * len(chunks), [hop] * len(chunks)):
+        results.extend(part)
+    return results
+
+
+def backend_info() -> dict[str, Any]:
+    """Which implementation and which libsodium this module uses.
+
+    Example: ``{"implementation": "c", "libsodium": "pynacl 1.0.20", "aes_gcm": "libsodium", ...}``.
+    """
+    module = _backend.module
+    if module is _onion_py:
+        info: dict[str, Any] = _onion_py.info()
+        if _c is None and not os.environ.get("SESSION_CORE_NO_EXTENSIONS"):
+            from session_core._backend import load_error
+
+            info["reason"] = load_error("onion") or "not built"
+        return info
+    info = dict(module.info())
+    if _backend.aes_gcm is not module:
+        info["aes_gcm"] = "cryptography (libsodium lacks AES-GCM on this CPU: no AES-NI/PCLMUL)"
+    return info
