@@ -1,0 +1,1 @@
+"""The devnet: a local chain (service-node list, blocks, swarms, storage-test reports) and a launcher."""
