@@ -1,0 +1,39 @@
+"""Sans-IO messaging protocol: protobuf messages, Signal sessions, friend requests.
+
+Modules: ``messages_pb2`` (generated protobuf), ``padding`` (INTEROP 6.2), ``at_rest`` (state
+encryption), ``prekeys`` (X3DH), ``ratchet`` (Double Ratchet adapter), ``sealed`` (Envelope and
+sealed box), ``friend_request``, ``events`` and ``conversation`` (the state machine).
+"""
+
+from session_core.protocol.conversation import Contact, ContactState, Messenger
+from session_core.protocol.events import (
+    TTL_MS,
+    Event,
+    FriendRequestAccepted,
+    FriendRequestReceived,
+    MessageReceived,
+    OnlineStatusReceived,
+    Outgoing,
+    ReceiptReceived,
+    TypingReceived,
+)
+from session_core.protocol.prekeys import PreKeyBundle, PreKeyStore
+from session_core.protocol.ratchet import RatchetSession
+
+__all__ = [
+    "TTL_MS",
+    "Contact",
+    "ContactState",
+    "Event",
+    "FriendRequestAccepted",
+    "FriendRequestReceived",
+    "MessageReceived",
+    "Messenger",
+    "OnlineStatusReceived",
+    "Outgoing",
+    "PreKeyBundle",
+    "PreKeyStore",
+    "RatchetSession",
+    "ReceiptReceived",
+    "TypingReceived",
+]

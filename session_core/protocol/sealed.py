@@ -1,0 +1,73 @@
+"""The outer layers: Envelope (what swarm nodes store) and the sealed box inside it.
+
+``Envelope.content = crypto_box_seal(recipient_x25519, SealedMessage)``: libsodium's sealed box
+does an ephemeral X25519 ECDH per message with XSalsa20-Poly1305, so only the recipient can open
+it and relays see neither the sender nor the kind of message (every Envelope has type
+UNIDENTIFIED_SENDER and an empty ``source``).  The box itself does not authenticate the sender:
+the ``source`` inside is authenticated by the friend-request signature
+(:mod:`session_core.protocol.friend_request`) or by the ratchet's associated data (which binds both
+identity keys), so a forged ``source`` fails there.
+"""
+
+from __future__ import annotations
+
+import nacl.exceptions
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped,unused-ignore]
+from nacl.bindings import crypto_box_seal, crypto_box_seal_open
+
+from session_core.errors import DecryptionError, MalformedMessageError
+from session_core.identity import Identity
+from session_core.protocol import messages_pb2 as pb
+
+__all__ = ["MAX_ENVELOPE_BYTES", "build_envelope", "open_envelope"]
+
+# The 2020 storage server's MAX_MESSAGE_BODY is 102400 base64 characters (INTEROP 1.6).
+MAX_ENVELOPE_BYTES = 102400 * 3 // 4
+
+
+def build_envelope(recipient_x25519: bytes, sealed: pb.SealedMessage, timestamp_ms: int) -> bytes:
+    """Seal ``sealed`` to the recipient and wrap it in an Envelope; returns its bytes."""
+    boxed = crypto_box_seal(sealed.SerializeToString(), recipient_x25519)
+    envelope = pb.Envelope(
+        type=pb.Envelope.UNIDENTIFIED_SENDER, timestamp=timestamp_ms, content=bytes(boxed)
+    )
+    data = bytes(envelope.SerializeToString())
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise MalformedMessageError(
+            f"message too large: {len(data)} bytes > {MAX_ENVELOPE_BYTES} the network stores"
+        )
+    return data
+
+
+def open_envelope(identity: Identity, data: bytes) -> tuple[int, pb.SealedMessage]:
+    """Parse an Envelope addressed to ``identity`` and open its sealed box.
+
+    Returns (envelope timestamp, SealedMessage).  Raises :class:`MalformedMessageError` for bytes
+    that are not an Envelope, :class:`DecryptionError` if the box is not for us or was modified.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise MalformedMessageError(f"an envelope is bytes, got {type(data).__name__}")
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise MalformedMessageError(f"envelope of {len(data)} bytes exceeds {MAX_ENVELOPE_BYTES}")
+    envelope = pb.Envelope()
+    try:
+        envelope.ParseFromString(bytes(data))
+    except DecodeError as exc:
+        raise MalformedMessageError(f"not an Envelope: {exc}") from None
+    if envelope.type != pb.Envelope.UNIDENTIFIED_SENDER or not envelope.HasField("content"):
+        raise MalformedMessageError(
+            f"unsupported envelope (type {envelope.type}, content present: "
+            f"{envelope.HasField('content')})"
+        )
+    try:
+        inner = crypto_box_seal_open(
+            envelope.content, identity.x25519_public_key, identity.x25519_private_key
+        )
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionError("the envelope is not for this identity, or was modified") from None
+    sealed = pb.SealedMessage()
+    try:
+        sealed.ParseFromString(bytes(inner))
+    except DecodeError as exc:
+        raise MalformedMessageError(f"sealed content is not a SealedMessage: {exc}") from None
+    return envelope.timestamp, sealed
