@@ -36,6 +36,11 @@ EXTENSIONS = {
         "csrc/swarm.c",
         "csrc/swarm_baselines.c",
     ],
+    "session_core._onion_c": [
+        "session_core/_onion_c.pyx",
+        "csrc/onion.c",
+        "csrc/sodium_loader.c",
+    ],
 }
 
 

@@ -1,0 +1,90 @@
+/* onion.h: Session v2 onion-request layer crypto (INTEROP §3.1, §3.3) on libsodium.
+ *
+ * Plain C, no Python, no global state: every call takes the libsodium table to use.
+ * Layer ciphertext = nonce ‖ AEAD(plaintext) ‖ tag(16), no associated data:
+ *   SC_ONION_AES_GCM    nonce 12, key = HMAC-SHA256(key "LOKI", X25519(a, B))
+ *   SC_ONION_XCHACHA20  nonce 24, key = BLAKE2b-256(X25519(a, B) ‖ A ‖ B)
+ * where (a, A) is the client's ephemeral pair and B the hop's public key.
+ * Return values: 0 success, -1 failure (never says why: see OnionDecryptError).
+ */
+#ifndef SC_ONION_H
+#define SC_ONION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sodium_loader.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SC_ONION_AES_GCM 0
+#define SC_ONION_XCHACHA20 1
+#define SC_ONION_TAG_BYTES 16
+#define SC_ONION_MAX_LAYERS 16 /* 15 hops + the destination */
+
+size_t sc_onion_nonce_bytes(int enc);
+
+/* key = KDF of the shared secret (see above); client_pub = A, server_pub = B. */
+void sc_onion_kdf(const sc_sodium *lib, int enc, const uint8_t shared[32],
+                  const uint8_t client_pub[32], const uint8_t server_pub[32], uint8_t key[32]);
+
+/* out (len + nonce + 16 bytes) = nonce ‖ ct ‖ tag, fresh random nonce. */
+int sc_onion_encrypt(const sc_sodium *lib, int enc, const uint8_t key[32], const uint8_t *msg,
+                     size_t len, uint8_t *out);
+/* out (len - nonce - 16 bytes) = plaintext of nonce ‖ ct ‖ tag. */
+int sc_onion_decrypt(const sc_sodium *lib, int enc, const uint8_t key[32], const uint8_t *in,
+                     size_t len, uint8_t *out);
+
+/* A hop opens a blob: ECDH(secret, eph_pub), KDF, decrypt into out; key_out gets the layer
+ * key (for the reply).  public_key is the hop's own public key (xchacha20 KDF input). */
+int sc_onion_open(const sc_sodium *lib, int enc, const uint8_t secret[32],
+                  const uint8_t public_key[32], const uint8_t eph_pub[32], const uint8_t *blob,
+                  size_t blob_len, uint8_t *out, uint8_t key_out[32]);
+
+/* n fresh X25519 key pairs, 32 bytes each, concatenated. */
+int sc_onion_keypairs(const sc_sodium *lib, size_t n, uint8_t *secrets, uint8_t *publics);
+
+/* The whole onion in one buffer (layout in onion.c).  Layer 0 is the destination, layer
+ * layers-1 the guard; jsons[k] is the JSON that follows blob k.  framed: layer 0's
+ * plaintext is [u32 len][payload][final_json] (node destination) instead of the payload
+ * alone (server destination). */
+typedef struct sc_onion_spec {
+    int enc;
+    int framed;
+    const uint8_t *payload;
+    size_t payload_len;
+    const uint8_t *final_json;
+    size_t final_json_len;
+    size_t layers;
+    const uint8_t *recipients;  /* 32 * layers */
+    const uint8_t *eph_secrets; /* 32 * layers */
+    const uint8_t *eph_publics; /* 32 * layers */
+    const uint8_t *jsons[SC_ONION_MAX_LAYERS];
+    size_t json_lens[SC_ONION_MAX_LAYERS];
+} sc_onion_spec;
+
+/* Bytes of the finished onion, or 0 if the spec is invalid or the size overflows 2^32. */
+size_t sc_onion_sealed_size(const sc_onion_spec *spec);
+/* Build into out (exactly sc_onion_sealed_size bytes); key0 = the destination layer's key.
+ * -1 if a recipient key is a low-order point. */
+int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *spec, uint8_t *out, size_t out_len,
+                  uint8_t key0[32]);
+
+/* Benchmark support: nanoseconds for `iters` runs of one primitive, same library. */
+enum {
+    SC_PRIM_KEYGEN = 0,  /* randombytes(32) + X25519 base point */
+    SC_PRIM_X25519 = 1,
+    SC_PRIM_KDF = 2,     /* of `enc` */
+    SC_PRIM_NONCE = 3,   /* randombytes(nonce bytes of `enc`) */
+    SC_PRIM_ENCRYPT = 4, /* AEAD of `enc` over `size` bytes, detached */
+    SC_PRIM_DECRYPT = 5
+};
+int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
+                                 uint64_t iters, uint8_t *scratch /* 2 * size + 128 bytes */);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SC_ONION_H */

@@ -1,0 +1,302 @@
+# cython: language_level=3
+"""C crypto backend of session_core.onion: thin binding of csrc/onion.c.
+
+Buffer and length checks, the GIL released around every libsodium call, return codes
+turned into the session_core exceptions.  Same functions as ``_onion_py``.
+
+Which libsodium: see csrc/sodium_loader.h for why we bind the one inside PyNaCl's
+extension module (libsodium 1.0.20 in current wheels) at import time, fall back to a
+system libsodium, and otherwise fail to import so that session_core.onion uses the
+pure-Python backend (with the usual RuntimeWarning).  ``SESSION_CORE_SODIUM`` =
+``pynacl`` | ``system`` | a file path forces one.
+"""
+
+import importlib.util
+import os
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int64_t, uint8_t, uint64_t
+from libc.string cimport memcpy
+
+from session_core.errors import OnionArgumentError, OnionDecryptError
+
+
+cdef extern from "sodium_loader.h" nogil:
+    ctypedef struct sc_sodium:
+        const char *(*version_string)()
+        int (*scalarmult_base)(unsigned char *q, const unsigned char *n) noexcept nogil
+        int aesgcm_ok
+    int sc_sodium_load(sc_sodium *lib, const char *path, const char **missing)
+
+
+cdef extern from "onion.h" nogil:
+    enum:
+        SC_ONION_MAX_LAYERS
+        SC_ONION_TAG_BYTES
+    ctypedef struct sc_onion_spec:
+        int enc
+        int framed
+        const uint8_t *payload
+        size_t payload_len
+        const uint8_t *final_json
+        size_t final_json_len
+        size_t layers
+        const uint8_t *recipients
+        const uint8_t *eph_secrets
+        const uint8_t *eph_publics
+        const uint8_t *jsons[SC_ONION_MAX_LAYERS]
+        size_t json_lens[SC_ONION_MAX_LAYERS]
+    size_t sc_onion_nonce_bytes(int enc)
+    int sc_onion_encrypt(const sc_sodium *lib, int enc, const uint8_t *key, const uint8_t *msg,
+                         size_t len, uint8_t *out)
+    int sc_onion_decrypt(const sc_sodium *lib, int enc, const uint8_t *key, const uint8_t *inp,
+                         size_t len, uint8_t *out)
+    int sc_onion_open(const sc_sodium *lib, int enc, const uint8_t *secret, const uint8_t *public_key,
+                      const uint8_t *eph_pub, const uint8_t *blob, size_t blob_len, uint8_t *out,
+                      uint8_t *key_out)
+    int sc_onion_keypairs(const sc_sodium *lib, size_t n, uint8_t *secrets, uint8_t *publics)
+    size_t sc_onion_sealed_size(const sc_onion_spec *spec)
+    int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *spec, uint8_t *out, size_t out_len,
+                      uint8_t *key0)
+    int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
+                                     uint64_t iters, uint8_t *scratch)
+
+
+# PyNaCl release -> the libsodium its wheels bundle (from PyNaCl's changelog), because
+# PyNaCl's module does not export sodium_version_string.
+_PYNACL_SODIUM = {"1.4": "1.0.18", "1.5": "1.0.18", "1.6": "1.0.20"}
+_SYSTEM_NAMES = ("libsodium.so.26", "libsodium.so.23", "libsodium.so", "libsodium.dylib",
+                 "libsodium.26.dylib", "libsodium.23.dylib", "libsodium.dll")
+
+
+cdef inline void _check_enc(int enc) except *:
+    if enc != 0 and enc != 1:
+        raise OnionArgumentError("enc must be 0 (aes-gcm) or 1 (xchacha20)")
+
+
+cdef inline void _check32(bytes b, str what) except *:
+    if len(b) != 32:
+        raise OnionArgumentError(f"{what} must be 32 bytes")
+
+
+cdef class Sodium:
+    """One libsodium, bound from a shared object; the onion primitives on top of it."""
+
+    cdef sc_sodium lib
+    cdef readonly str origin
+    cdef readonly str path
+    cdef readonly str version
+
+    def __init__(self, str path, str origin="system"):
+        cdef const char *missing = NULL
+        cdef bytes bpath = os.fsencode(path)
+        if sc_sodium_load(&self.lib, bpath, &missing) != 0:
+            raise ImportError(f"cannot bind libsodium from {path}: {missing.decode()} missing")
+        self.origin = origin
+        self.path = path
+        if self.lib.version_string != NULL:
+            self.version = self.lib.version_string().decode()
+        elif origin == "pynacl":
+            from importlib.metadata import version
+            pynacl = version("pynacl")
+            self.version = _PYNACL_SODIUM.get(".".join(pynacl.split(".")[:2]), f"bundled with PyNaCl {pynacl}")
+        else:
+            self.version = "unknown"
+
+    def aes_gcm_available(self) -> bool:
+        return self.lib.aesgcm_ok == 1
+
+    def info(self) -> dict:
+        return {
+            "implementation": "c",
+            "libsodium": f"{self.origin} {self.version}",
+            "libsodium_path": self.path,
+            "aes_gcm": "libsodium" if self.lib.aesgcm_ok else "unavailable on this CPU",
+        }
+
+    def public_key(self, bytes secret) -> bytes:
+        _check32(secret, "secret")
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, 32)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
+        with nogil:
+            self.lib.scalarmult_base(o, sk)
+        return out
+
+    def keypairs(self, Py_ssize_t n):
+        if n < 1 or n > SC_ONION_MAX_LAYERS:
+            raise OnionArgumentError("bad number of key pairs")
+        cdef bytes sks = PyBytes_FromStringAndSize(NULL, 32 * n)
+        cdef bytes pks = PyBytes_FromStringAndSize(NULL, 32 * n)
+        cdef uint8_t *s = <uint8_t *>PyBytes_AS_STRING(sks)
+        cdef uint8_t *p = <uint8_t *>PyBytes_AS_STRING(pks)
+        cdef int rc
+        with nogil:
+            rc = sc_onion_keypairs(&self.lib, <size_t>n, s, p)
+        if rc != 0:
+            raise OnionArgumentError("X25519 key generation failed")
+        return sks, pks
+
+    def seal(self, bytes payload, bint framed, bytes final_json, bytes recipients,
+             bytes eph_secrets, bytes eph_publics, jsons, int enc):
+        cdef sc_onion_spec spec
+        cdef Py_ssize_t layers = len(recipients) // 32, k
+        _check_enc(enc)
+        jsons = tuple(jsons)  # our own reference: the pointers below must stay valid
+        if (layers < 1 or layers > SC_ONION_MAX_LAYERS or len(recipients) != 32 * layers
+                or len(eph_secrets) != 32 * layers or len(eph_publics) != 32 * layers
+                or len(jsons) != layers):
+            raise OnionArgumentError("inconsistent layer arguments")
+        spec.enc = enc
+        spec.framed = framed
+        spec.payload = <const uint8_t *>PyBytes_AS_STRING(payload)
+        spec.payload_len = len(payload)
+        spec.final_json = <const uint8_t *>PyBytes_AS_STRING(final_json)
+        spec.final_json_len = len(final_json)
+        spec.layers = layers
+        spec.recipients = <const uint8_t *>PyBytes_AS_STRING(recipients)
+        spec.eph_secrets = <const uint8_t *>PyBytes_AS_STRING(eph_secrets)
+        spec.eph_publics = <const uint8_t *>PyBytes_AS_STRING(eph_publics)
+        for k in range(layers):
+            j = jsons[k]
+            if type(j) is not bytes:
+                raise OnionArgumentError("routing JSON must be bytes")
+            spec.jsons[k] = <const uint8_t *>PyBytes_AS_STRING(j)
+            spec.json_lens[k] = len(j)
+        cdef size_t size = sc_onion_sealed_size(&spec)
+        if size == 0:
+            raise OnionArgumentError("onion too large to frame")
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef bytes key0 = PyBytes_FromStringAndSize(NULL, 32)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef uint8_t *kp = <uint8_t *>PyBytes_AS_STRING(key0)
+        cdef int rc
+        with nogil:
+            rc = sc_onion_seal(&self.lib, &spec, o, size, kp)
+        if rc != 0:
+            raise OnionArgumentError("a recipient's X25519 key is invalid (low-order point)")
+        return out, key0
+
+    def open_blob(self, bytes buf, Py_ssize_t offset, Py_ssize_t length, bytes secret,
+                  bytes public, bytes eph_public, int enc):
+        _check_enc(enc)
+        _check32(secret, "secret")
+        _check32(public, "public")
+        _check32(eph_public, "eph_public")
+        if offset < 0 or length < 0 or offset + length > len(buf):
+            raise OnionArgumentError("blob outside the buffer")
+        cdef size_t over = sc_onion_nonce_bytes(enc) + SC_ONION_TAG_BYTES
+        if <size_t>length < over:
+            raise OnionDecryptError()
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, length - over)
+        cdef bytes key = PyBytes_FromStringAndSize(NULL, 32)
+        cdef const uint8_t *b = <const uint8_t *>PyBytes_AS_STRING(buf) + offset
+        cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
+        cdef const uint8_t *pk = <const uint8_t *>PyBytes_AS_STRING(public)
+        cdef const uint8_t *ek = <const uint8_t *>PyBytes_AS_STRING(eph_public)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef uint8_t *kp = <uint8_t *>PyBytes_AS_STRING(key)
+        cdef int rc
+        with nogil:
+            rc = sc_onion_open(&self.lib, enc, sk, pk, ek, b, <size_t>length, o, kp)
+        if rc != 0:
+            raise OnionDecryptError()
+        return out, key
+
+    def encrypt(self, bytes key, int enc, bytes data) -> bytes:
+        _check_enc(enc)
+        _check32(key, "key")
+        cdef size_t n = len(data)
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, n + sc_onion_nonce_bytes(enc) + SC_ONION_TAG_BYTES)
+        cdef const uint8_t *kp = <const uint8_t *>PyBytes_AS_STRING(key)
+        cdef const uint8_t *m = <const uint8_t *>PyBytes_AS_STRING(data)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef int rc
+        with nogil:
+            rc = sc_onion_encrypt(&self.lib, enc, kp, m, n, o)
+        if rc != 0:
+            raise OnionArgumentError("AEAD unavailable")
+        return out
+
+    def decrypt(self, bytes key, int enc, bytes data) -> bytes:
+        _check_enc(enc)
+        _check32(key, "key")
+        cdef size_t n = len(data), over = sc_onion_nonce_bytes(enc) + SC_ONION_TAG_BYTES
+        if n < over:
+            raise OnionDecryptError()
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, n - over)
+        cdef const uint8_t *kp = <const uint8_t *>PyBytes_AS_STRING(key)
+        cdef const uint8_t *c = <const uint8_t *>PyBytes_AS_STRING(data)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef int rc
+        with nogil:
+            rc = sc_onion_decrypt(&self.lib, enc, kp, c, n, o)
+        if rc != 0:
+            raise OnionDecryptError()
+        return out
+
+    def bench_primitive(self, int prim, int enc, size_t size, uint64_t iters) -> int:
+        """Nanoseconds for *iters* runs of one libsodium primitive (benches only)."""
+        _check_enc(enc)
+        cdef uint8_t *scratch = <uint8_t *>PyMem_Malloc(2 * size + 128)
+        cdef int64_t ns
+        if scratch == NULL:
+            raise MemoryError()
+        try:
+            with nogil:
+                ns = sc_onion_bench_primitive(&self.lib, prim, enc, size, iters, scratch)
+        finally:
+            PyMem_Free(scratch)
+        return ns
+
+
+def pynacl_path():
+    """The file of PyNaCl's extension module, which carries libsodium, or None."""
+    try:
+        spec = importlib.util.find_spec("nacl._sodium")
+    except ImportError:
+        return None
+    return spec.origin if spec is not None else None
+
+
+def load(str which):
+    """A Sodium for ``pynacl``, ``system`` or a file path; ImportError if unavailable."""
+    if which == "pynacl":
+        path = pynacl_path()
+        if path is None:
+            raise ImportError("PyNaCl's nacl._sodium module not found")
+        return Sodium(path, "pynacl")
+    if which == "system":
+        errors = []
+        for name in _SYSTEM_NAMES:
+            try:
+                return Sodium(name, "system")
+            except ImportError as exc:
+                errors.append(str(exc))
+        raise ImportError("no system libsodium: " + "; ".join(errors[:2]))
+    return Sodium(which, "path")
+
+
+def _load_default():
+    forced = os.environ.get("SESSION_CORE_SODIUM", "")
+    if forced:
+        return load(forced)
+    try:
+        return load("pynacl")
+    except ImportError as first:
+        try:
+            return load("system")
+        except ImportError as second:
+            raise ImportError(f"{first}; {second}") from None
+
+
+default = _load_default()
+keypairs = default.keypairs
+seal = default.seal
+open_blob = default.open_blob
+encrypt = default.encrypt
+decrypt = default.decrypt
+public_key = default.public_key
+aes_gcm_available = default.aes_gcm_available
+info = default.info
