@@ -316,3 +316,7 @@ class NoSessionError(ProtocolError):
 
 class StateDecryptionError(ProtocolError, ValueError):
     """Saved protocol state that does not decrypt with this identity's key or is corrupt."""
+
+
+class DevnetError(SessionCoreError):
+    """The devnet could not be started, queried or stopped."""

@@ -67,6 +67,7 @@ class NetworkView:
     block_hash: str
     nodes: tuple[SnodeInfo, ...]
     _by_ed: dict[str, SnodeInfo] = field(init=False, repr=False, compare=False)
+    _by_x: dict[str, SnodeInfo] = field(init=False, repr=False, compare=False)
     _swarms: dict[int, tuple[SnodeInfo, ...]] = field(init=False, repr=False, compare=False)
     _ids: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -77,6 +78,7 @@ class NetworkView:
             if n.swarm_id != UNASSIGNED_SWARM_ID:
                 swarms.setdefault(n.swarm_id, []).append(n)
         object.__setattr__(self, "_by_ed", by_ed)
+        object.__setattr__(self, "_by_x", {n.x25519: n for n in self.nodes})
         object.__setattr__(self, "_swarms", {k: tuple(v) for k, v in swarms.items()})
         object.__setattr__(self, "_ids", tuple(sorted(swarms)))
 
@@ -86,6 +88,13 @@ class NetworkView:
 
     def node(self, ed25519: str) -> SnodeInfo | None:
         return self._by_ed.get(ed25519)
+
+    def node_by_x25519(self, x25519: str) -> SnodeInfo | None:
+        return self._by_x.get(x25519)
+
+    def swarms(self) -> dict[int, list[str]]:
+        """swarm id -> member Ed25519 keys (the shape :mod:`session_core.swarm` works on)."""
+        return {sid: [n.ed25519 for n in members] for sid, members in self._swarms.items()}
 
     def members(self, swarm_id: int) -> tuple[SnodeInfo, ...]:
         return self._swarms.get(swarm_id, ())

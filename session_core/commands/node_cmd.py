@@ -1,0 +1,48 @@
+"""``session-core node``: run a service node, or benchmark one."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+
+@click.group("node")
+def node_group() -> None:
+    """Run or benchmark a service node."""
+
+
+@node_group.command("run")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True, help="Key, database (created if missing).")
+@click.option("--chain", "chain_url", required=True, help="Chain JSON-RPC URL, e.g. http://127.0.0.1:22023/json_rpc.")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to bind and announce.")
+@click.option("--http-port", default=0, show_default=True, help="Client API port (0: any free port).")
+@click.option("--zmq-port", default=0, show_default=True, help="Node-to-node port (0: any free port).")
+@click.option("--difficulty", default=1, show_default=True, help="Base proof-of-work difficulty.")
+@click.option("--ready-file", type=click.Path(path_type=Path), default=None, help="Write ports/keys here once serving.")
+@click.option("--drop-stores", is_flag=True, hidden=True, help="Fault injection: keep no records.")
+@click.option("--log-level", default="INFO", show_default=True)
+def run_command(
+    data_dir: Path, chain_url: str, ip: str, http_port: int, zmq_port: int, difficulty: int,
+    ready_file: Path | None, drop_stores: bool, log_level: str,
+) -> None:
+    """Run one service node until Ctrl-C."""
+    from session_core.devnet.process import run_until_signal
+    from session_core.node.service import NodeConfig, run
+
+    cfg = NodeConfig(
+        data_dir=data_dir, chain_url=chain_url, ip=ip, http_port=http_port, zmq_port=zmq_port,
+        difficulty=difficulty, ready_file=ready_file, drop_stores=drop_stores,
+    )
+    run_until_signal(functools.partial(run, cfg), log_level)
+
+
+@node_group.command("bench")
+@click.option("--requests", "n", default=2000, show_default=True, help="Requests per measurement.")
+@click.option("--concurrency", default=16, show_default=True)
+def bench_command(n: int, concurrency: int) -> None:
+    """Store/retrieve throughput of a node vs a trivial aiohttp endpoint (same run)."""
+    from session_core.node.bench import main
+
+    main(n, concurrency)
