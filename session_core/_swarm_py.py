@@ -36,7 +36,8 @@ def space_from_raw32(key: bytes) -> int:
 def spaces_from_keys(keys: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     """Swarm-space values of an (n, 32) uint8 array of raw keys."""
     words = np.ascontiguousarray(keys).view(">u8").reshape(-1, 4)
-    return np.bitwise_xor.reduce(words, axis=1).astype(np.uint64)
+    spaces: npt.NDArray[np.uint64] = np.bitwise_xor.reduce(words, axis=1).astype(np.uint64)
+    return spaces
 
 
 def nearest(ids: Sequence[int], space: int) -> int:

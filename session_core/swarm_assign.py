@@ -84,7 +84,7 @@ class _Layout(Generic[NodeKey]):
     """The mutable swarm map of one ``calc_swarm_changes`` run."""
 
     def __init__(self, members: dict[int, list[NodeKey]], rng: MT19937_64) -> None:
-        self.members = members
+        self.members: dict[int, list[NodeKey]] = members
         self.rng = rng
         self.ids: list[int] = sorted(members)
         self.by_size: dict[int, list[int]] = {}
@@ -125,7 +125,7 @@ class _Layout(Generic[NodeKey]):
         self._enter(sid, len(nodes))
 
     def remove_swarm(self, sid: int) -> list[NodeKey]:
-        nodes = self.members.pop(sid)
+        nodes: list[NodeKey] = self.members.pop(sid)
         del self.ids[bisect.bisect_left(self.ids, sid)]
         self._leave(sid, len(nodes))
         return nodes
