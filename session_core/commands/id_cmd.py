@@ -1,0 +1,135 @@
+"""``session-core id new|restore|show|list``: identities (pseudonyms) stored as profiles.
+
+Passphrases are asked for interactively (hidden, with confirmation for new profiles).  For
+scripts, ``SESSION_CORE_PASSPHRASE`` is used instead when set -- convenient, but anything that can
+read your environment can then read it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+from session_core.errors import SessionCoreError
+from session_core.identity import Identity
+from session_core.identity_store import HOME_ENV, ProfileInfo, ProfileStore
+
+PASSPHRASE_ENV = "SESSION_CORE_PASSPHRASE"
+
+
+def _store(ctx: click.Context) -> ProfileStore:
+    home: Path | None = ctx.obj.get("home") if ctx.obj else None
+    return ProfileStore(home)
+
+
+def _passphrase(confirm: bool) -> str:
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    value: str = click.prompt(
+        "Passphrase (encrypts the secret on disk)", hide_input=True,
+        confirmation_prompt=confirm,
+    )
+    return value
+
+
+def _print_info(info: ProfileInfo) -> None:
+    click.echo(f"profile:      {info.name}")
+    click.echo(f"Session ID:   {info.session_id}")
+    if info.display_name:
+        click.echo(f"display name: {info.display_name}")
+    click.echo(f"stored in:    {info.path}")
+
+
+def _save(ctx: click.Context, name: str, identity: Identity, display_name: str) -> ProfileInfo:
+    store = _store(ctx)
+    return store.create(
+        name, identity, _passphrase(confirm=True), display_name=display_name,
+        created_ms=int(time.time() * 1000),
+    )
+
+
+@click.group("id")
+@click.option(
+    "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help=f"session_core home directory (default: ${HOME_ENV} or the per-user data dir).",
+)
+@click.pass_context
+def id_group(ctx: click.Context, home: Path | None) -> None:
+    """Create, restore and show identities (each one a named profile)."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+
+
+@id_group.command("new")
+@click.option("--profile", "name", required=True, help="Name of the new profile.")
+@click.option("--display-name", default="", help="Name shown to your contacts.")
+@click.pass_context
+def new_command(ctx: click.Context, name: str, display_name: str) -> None:
+    """Generate a new identity and store it as a profile."""
+    try:
+        identity = Identity.generate()
+        info = _save(ctx, name, identity, display_name)
+    except SessionCoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_info(info)
+    click.echo("")
+    click.echo("Recovery phrase (write it down; anyone who has it IS you):")
+    click.echo(f"  {identity.mnemonic}")
+
+
+@id_group.command("restore")
+@click.option("--profile", "name", required=True, help="Name of the restored profile.")
+@click.option("--display-name", default="", help="Name shown to your contacts.")
+@click.pass_context
+def restore_command(ctx: click.Context, name: str, display_name: str) -> None:
+    """Restore an identity from its 12-word recovery phrase."""
+    words: str = click.prompt("Recovery phrase (12 words)", hide_input=True)
+    try:
+        identity = Identity.from_mnemonic(words)
+        info = _save(ctx, name, identity, display_name)
+    except SessionCoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_info(info)
+
+
+@id_group.command("show")
+@click.option("--profile", "name", default=None, help="Profile to show (default: list all).")
+@click.option("--mnemonic", "reveal", is_flag=True, help="Also print the recovery phrase.")
+@click.pass_context
+def show_command(ctx: click.Context, name: str | None, reveal: bool) -> None:
+    """Show a profile's Session ID (and, with --mnemonic, its recovery phrase)."""
+    store = _store(ctx)
+    try:
+        if name is None:
+            if reveal:
+                raise click.UsageError("--mnemonic needs --profile")
+            _list(store)
+            return
+        info = store.info(name)
+        _print_info(info)
+        if reveal:
+            identity = store.load(name, _passphrase(confirm=False))
+            click.echo(f"recovery phrase: {identity.mnemonic}")
+    except SessionCoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@id_group.command("list")
+@click.pass_context
+def list_command(ctx: click.Context) -> None:
+    """List the profiles (name, Session ID, display name)."""
+    _list(_store(ctx))
+
+
+def _list(store: ProfileStore) -> None:
+    profiles = store.list()
+    if not profiles:
+        click.echo(f"no profiles under {store.home} (create one: session-core id new --profile NAME)")
+        return
+    for info in profiles:
+        suffix = f"  ({info.display_name})" if info.display_name else ""
+        click.echo(f"{info.name:20} {info.session_id}{suffix}")
