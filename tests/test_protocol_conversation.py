@@ -174,7 +174,7 @@ def test_wrong_recipient_cannot_open() -> None:
 def test_forged_source_in_sealed_message_fails() -> None:
     a, b, mallory = make("A"), make("B"), make("M")
     befriend(a, b)
-    # Mallory re-seals a message of her own session-less ratchet bytes claiming to be A.
+    # Mallory copies A's ratchet bytes into a sealed message of her own: no session, rejected.
     msg = a.send_text(b.session_id, "real", now_ms=5)
     _, sealed = open_envelope(b.identity, msg.data)
     stolen_payload = sealed.payload

@@ -252,3 +252,18 @@ def test_prekey_pool_is_capped() -> None:
     for _ in range(MAX_OUTSTANDING_PRE_KEYS + 3):
         store.issue_bundle()
     assert store.outstanding_pre_keys == MAX_OUTSTANDING_PRE_KEYS
+
+
+def test_run_sync_refuses_a_suspending_coroutine() -> None:
+    import asyncio
+
+    async def suspends() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    async def finishes() -> int:
+        return 2
+
+    assert run_sync(finishes()) == 2
+    with pytest.raises(RuntimeError, match="suspended"):
+        run_sync(suspends())
