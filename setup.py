@@ -39,6 +39,7 @@ EXTENSIONS = {
     "session_core._onion_c": [
         "session_core/_onion_c.pyx",
         "csrc/onion.c",
+        "csrc/onion_json.c",
         "csrc/sodium_loader.c",
     ],
 }

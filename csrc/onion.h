@@ -72,6 +72,15 @@ size_t sc_onion_sealed_size(const sc_onion_spec *spec);
 int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *spec, uint8_t *out, size_t out_len,
                   uint8_t key0[32]);
 
+/* Fast path of peel (onion_json.c).  Both return 1 only for input in a strict JSON
+ * subset that the Python reference would accept with the same meaning, 0 for "not sure"
+ * (the caller then runs the reference parser, which decides every error).
+ * fast_outer: frame [N][blob][JSON] with a valid ephemeral_key and enc_type.
+ * fast_relay: a decrypted layer that is a valid relay; *dest_hex = 64 hex chars inside pt. */
+int sc_onion_fast_outer(const uint8_t *body, size_t len, size_t *blob_len, uint8_t eph[32],
+                        int *enc);
+int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex);
+
 /* Benchmark support: nanoseconds for `iters` runs of one primitive, same library. */
 enum {
     SC_PRIM_KEYGEN = 0,  /* randombytes(32) + X25519 base point */

@@ -59,6 +59,9 @@ cdef extern from "onion.h" nogil:
     size_t sc_onion_sealed_size(const sc_onion_spec *spec)
     int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *spec, uint8_t *out, size_t out_len,
                       uint8_t *key0)
+    int sc_onion_fast_outer(const uint8_t *body, size_t len, size_t *blob_len, uint8_t *eph,
+                            int *enc)
+    int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex)
     int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
                                      uint64_t iters, uint8_t *scratch)
 
@@ -204,6 +207,44 @@ cdef class Sodium:
             raise OnionDecryptError()
         return out, key
 
+    def peel_fast(self, bytes body, bytes secret, bytes public):
+        """peel's fast path: frame, routing JSON and decryption in C, one GIL release.
+
+        None: the outer frame is outside the C scanner's subset (run the reference parser).
+        (next_ed25519_hex, plaintext): a valid relay layer.
+        (plaintext, key, enc): decrypted; the reference decides what the inner layer is.
+        Raises OnionDecryptError exactly where the reference would (the frame was valid).
+        """
+        _check32(secret, "secret")
+        _check32(public, "public")
+        cdef const uint8_t *b = <const uint8_t *>PyBytes_AS_STRING(body)
+        cdef size_t n = len(body), blob_len = 0, over
+        cdef uint8_t eph[32]
+        cdef int enc = 0, ok, rc, relay = 0
+        cdef const uint8_t *dest = NULL
+        with nogil:
+            ok = sc_onion_fast_outer(b, n, &blob_len, eph, &enc)
+        if not ok or (enc == 0 and not self.lib.aesgcm_ok):
+            return None
+        over = sc_onion_nonce_bytes(enc) + SC_ONION_TAG_BYTES
+        if blob_len < over:
+            raise OnionDecryptError()
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, blob_len - over)
+        cdef bytes key = PyBytes_FromStringAndSize(NULL, 32)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef uint8_t *kp = <uint8_t *>PyBytes_AS_STRING(key)
+        cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
+        cdef const uint8_t *pk = <const uint8_t *>PyBytes_AS_STRING(public)
+        with nogil:
+            rc = sc_onion_open(&self.lib, enc, sk, pk, eph, b + 4, blob_len, o, kp)
+            if rc == 0:
+                relay = sc_onion_fast_relay(o, blob_len - over, &dest)
+        if rc != 0:
+            raise OnionDecryptError()
+        if relay:
+            return (<const char *>dest)[:64].decode("ascii").lower(), out
+        return out, key, enc
+
     def encrypt(self, bytes key, int enc, bytes data) -> bytes:
         _check_enc(enc)
         _check32(key, "key")
@@ -300,3 +341,4 @@ decrypt = default.decrypt
 public_key = default.public_key
 aes_gcm_available = default.aes_gcm_available
 info = default.info
+peel_fast = default.peel_fast

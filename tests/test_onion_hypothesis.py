@@ -116,3 +116,58 @@ def test_open_request_random(backend: str, data: bytes) -> None:
     with pytest.raises(OnionError) as info:
         onion.open_request(data, NODE.secret)
     check_error(info.value)
+
+
+# ---- the C fast path agrees with the reference parser ------------------------------------
+
+GUARD = Keyed()
+NEXT = Keyed()
+json_atoms = st.sampled_from(
+    ['"aes-gcm"', '"gcm"', '"xchacha20"', '"xchacha20-poly1305"', '"AES-GCM"', "1", "-0", "01", "1.5",
+     "true", "null", "{}", "[]", "[1]", '""', '"\\u0041"', '"é"', "{ }", "1e3"]
+)
+
+
+@st.composite
+def outer_json(draw: st.DrawFn, eph: str) -> bytes:
+    members = []
+    for _ in range(draw(st.integers(0, 4))):
+        key = draw(st.sampled_from(["ephemeral_key", "enc_type", "headers", "x", "ephemeral_key "]))
+        value = draw(st.sampled_from([f'"{eph}"', f'"{eph.upper()}"', f'"{eph[:-1]}"']) | json_atoms)
+        members.append((key, value))
+    ws = draw(st.sampled_from(["", " ", "\n\t", "\r "]))
+    sep = draw(st.sampled_from([",", " ,", ", "]))
+    text = "{" + ws + sep.join(f'"{k}"{ws}:{ws}{v}' for k, v in members) + ws + "}"
+    return draw(st.sampled_from([text, ws + text + ws, text + ",", text[:-1], "[" + text + "]"])).encode()
+
+
+@settings(max_examples=250, deadline=None)
+@given(data=st.data(), enc_type=st.sampled_from(["aes-gcm", "xchacha20"]))
+def test_fast_path_matches_reference(data: st.DataObject, enc_type: str) -> None:
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
+    n = struct.unpack("<I", body[:4])[0]
+    eph = json.loads(body[4 + n :])["ephemeral_key"]
+    mutated = body[: 4 + n] + data.draw(outer_json(eph))
+    outcomes = []
+    for module in (onion._c, onion._onion_py):
+        try:
+            step = onion._onion_proto.peel(module, mutated, GUARD.secret, 0)
+            outcomes.append((type(step).__name__, getattr(step, "next_ed25519", None), getattr(step, "body", None)))
+        except OnionError as exc:
+            outcomes.append((type(exc).__name__, exc.body, None))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_fast_path_taken_for_common_frames() -> None:
+    """Guards against a fast path that silently always defers to Python."""
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    public = bytes.fromhex(GUARD.node.x25519_pubkey)
+    for enc_type in ("aes-gcm", "xchacha20"):
+        body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
+        relay = onion._c.peel_fast(body, GUARD.secret, public)
+        assert relay is not None and len(relay) == 2 and relay[0] == NEXT.node.ed25519_pubkey
+        final = onion._c.peel_fast(relay[1], NEXT.secret, bytes.fromhex(NEXT.node.x25519_pubkey))
+        assert final is not None and len(final) == 3  # decrypted in C, inner left to the reference
