@@ -39,7 +39,7 @@ import numpy as np
 
 from session_core.errors import InvalidBlockHashError, SwarmMembershipError
 from session_core.swarm_events import MembershipEvent, membership_events
-from session_core.swarm_ids import check_swarm_id, new_swarm_id_sorted
+from session_core.swarm_ids import UNASSIGNED_SWARM_ID, check_swarm_id, new_swarm_id_sorted
 from session_core.swarm_nodes import NodeKey, check_node_key, check_unique_nodes, short
 from session_core.swarm_rng import MT19937_64, uniform_distribution_portable
 
@@ -267,6 +267,9 @@ def assign_swarms(
     are 32 raw bytes or 64 lowercase hex chars, one kind per call.
     *block_hash* is the 32-byte block hash (or its 64 hex chars).
 
+    Nodes listed under ``UNASSIGNED_SWARM_ID`` (2^64-1) in *swarms* are taken as new
+    nodes too, which is how oxend itself hands them over.
+
     Pure: the inputs are not modified; the same inputs give the same result.
     Call it on the blocks where oxend updates swarms (any change to the active
     set); calling it on an unchanged layout may still rebalance starving swarms.
@@ -277,7 +280,8 @@ def assign_swarms(
     kind: type | None = None
     where: dict[NodeKey, int] = {}
     for raw_sid, members in swarms.items():
-        sid = check_swarm_id(raw_sid)
+        # oxend's own input form: nodes waiting for a swarm sit under UNASSIGNED_SWARM_ID.
+        sid = UNASSIGNED_SWARM_ID if raw_sid == UNASSIGNED_SWARM_ID else check_swarm_id(raw_sid)
         for node in members:
             kind = check_node_key(node, kind)
             if node in where:
@@ -296,11 +300,14 @@ def assign_swarms(
     # Rebuild the map the way oxend does from its sorted active-node list: members in
     # key order, and a swarm whose members all left simply does not exist.
     layout: dict[int, list[NodeKey]] = {}
+    waiting: list[NodeKey] = []
     for raw_sid, members in swarms.items():
-        kept = sorted((n for n in members if n not in gone), key=_raw_order)
-        if kept:
-            layout[int(raw_sid)] = kept
-    ordered_new = sorted(added, key=_raw_order)
-    old = {int(sid): list(members) for sid, members in swarms.items()}
+        kept = [n for n in members if n not in gone]
+        if int(raw_sid) == UNASSIGNED_SWARM_ID:
+            waiting += kept
+        elif kept:
+            layout[int(raw_sid)] = sorted(kept, key=_raw_order)
+    ordered_new = sorted(added + waiting, key=_raw_order)
+    old = {int(sid): list(m) for sid, m in swarms.items() if int(sid) != UNASSIGNED_SWARM_ID}
     result = calc_swarm_changes(layout, ordered_new, seed)
     return SwarmChanges(result, membership_events(old, result))

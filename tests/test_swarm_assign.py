@@ -272,6 +272,16 @@ def test_membership_errors_leave_input_untouched(case: str) -> None:
     assert layout == frozen
 
 
+def test_unassigned_entry_is_oxends_form_of_new_nodes() -> None:
+    keys = Keys()
+    layout = register({}, keys, 21, 1)
+    new = keys(4)
+    as_list = swarm.assign_swarms(layout, new, [], seed_hash(8))
+    as_entry = swarm.assign_swarms({**layout, UNASSIGNED_SWARM_ID: new[::-1]}, [], [], seed_hash(8))
+    assert as_entry == as_list
+    assert all(e.swarm_id != UNASSIGNED_SWARM_ID for e in as_entry.events if isinstance(e, swarm.SwarmDissolved))
+
+
 def test_removed_and_readded_in_one_block_is_allowed() -> None:
     keys = Keys()
     layout = register({}, keys, 14, 1)
@@ -285,7 +295,8 @@ def test_removed_and_readded_in_one_block_is_allowed() -> None:
     [({"block_hash": b"\x00" * 31}, InvalidBlockHashError), ({"block_hash": "zz" * 32}, InvalidBlockHashError),
      ({"block_hash": 5}, InvalidBlockHashError), ({"new_nodes": [b"\x01" * 31]}, InvalidSwarmKeyError),
      ({"new_nodes": ["AB" * 32]}, InvalidSwarmKeyError), ({"new_nodes": [b"\x01" * 32, "01" * 32]}, InvalidSwarmKeyError),
-     ({"swarms": {UNASSIGNED_SWARM_ID: [b"\x01" * 32]}}, InvalidSwarmIdError), ({"swarms": {-1: [b"\x01" * 32]}}, InvalidSwarmIdError),
+     ({"swarms": {1 << 64: [b"\x01" * 32]}}, InvalidSwarmIdError), ({"swarms": {-1: [b"\x01" * 32]}}, InvalidSwarmIdError),
+     ({"swarms": {UNASSIGNED_SWARM_ID: [b"\x01" * 32]}, "new_nodes": [b"\x01" * 32]}, SwarmMembershipError),
      ({"new_nodes": [7]}, InvalidSwarmKeyError)],
 )
 def test_assign_rejects_bad_input(kwargs: dict[str, Any], error: type[Exception]) -> None:
