@@ -3,14 +3,44 @@
  * three-way XORs in one instruction each. */
 #include "sc_internal.h"
 
-#if defined(SC_X86_64) && defined(SC_HAVE_TARGET_ATTR)
+#if defined(SC_AVX512_EMULATED)
+/* TESTS ONLY (tests/c/, tools/test-c-kernels.sh; never in the extension build).
+ * The same kernel text compiled against SIMDe's plain-C emulation of the
+ * AVX-512 intrinsics, so machines without AVX-512 can still check its logic.
+ * No target attribute: the emulation must run on any CPU.  Its own name, so it
+ * links beside the real kernel. */
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#define SIMDE_NO_INLINE /* out-of-line emulation: builds in seconds instead of a minute */
+#include <simde/x86/avx512.h>
+#ifndef _mm512_cmplt_epu64_mask /* absent from SIMDe 0.7.4: a per-lane scalar stand-in */
+static inline simde__mmask8 sc_emu_cmplt_epu64_mask(simde__m512i a, simde__m512i b)
+{
+    uint64_t x[8], y[8];
+    simde__mmask8 m = 0;
+    simde_mm512_storeu_si512(x, a);
+    simde_mm512_storeu_si512(y, b);
+    for (int i = 0; i < 8; i++)
+        m |= (simde__mmask8)((x[i] < y[i]) << i);
+    return m;
+}
+#define _mm512_cmplt_epu64_mask(a, b) sc_emu_cmplt_epu64_mask((a), (b))
+#endif
+int sc_pow_scan_avx512_emulated(const sc_pow_ctx *ctx, uint64_t first, uint64_t count,
+                                uint64_t *hit);
+#define SC_KERNEL_ATTR
+#define SC_KERNEL_NAME sc_pow_scan_avx512_emulated
+#define SC_AVX512_KERNEL 1
+#elif defined(SC_X86_64) && defined(SC_HAVE_TARGET_ATTR)
 #include <immintrin.h>
-
 #define SC_KERNEL_ATTR __attribute__((target("avx512f")))
+#define SC_KERNEL_NAME sc_pow_scan_avx512
+#define SC_AVX512_KERNEL 1
+#endif
+
+#ifdef SC_AVX512_KERNEL
 #define SC_V __m512i
 #define SC_LANES 8
 #define SC_IL 2
-#define SC_KERNEL_NAME sc_pow_scan_avx512
 #define V_SET1(x) _mm512_set1_epi64((long long)(x))
 #define V_ADD(a, b) _mm512_add_epi64((a), (b))
 #define V_XOR(a, b) _mm512_xor_si512((a), (b))
