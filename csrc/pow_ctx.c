@@ -84,3 +84,45 @@ void sc_pow_trial_hash(const uint8_t h1_bytes[64], uint64_t nonce, uint8_t out[6
     for (int i = 0; i < 8; i++)
         sc_store_be64(out + 8 * i, state[i]);
 }
+
+uint64_t sc_pow_target(uint64_t payload_len, uint64_t ttl_ms, uint64_t difficulty)
+{
+    /* Python computes this with unbounded integers; 128 bits are enough for
+     * any 64-bit inputs except the final product, whose overflow means the
+     * target is 0 (the integer division would give 0 too). */
+    if (difficulty == 0 || payload_len > UINT64_MAX - 8)
+        return 0;
+    unsigned __int128 total = (unsigned __int128)payload_len + 8;
+    unsigned __int128 inner = ((unsigned __int128)(ttl_ms / 1000) * total) / 65535;
+    unsigned __int128 denom;
+    if (__builtin_mul_overflow((unsigned __int128)difficulty, total + inner, &denom))
+        return 0;
+    return denom > UINT64_MAX ? 0 : UINT64_MAX / (uint64_t)denom;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+int sc_pow_decode_nonce(const char *text, size_t len, uint64_t *value)
+{
+    /* 11 characters carry 66 bits: the 64-bit nonce and 2 spare bits, which
+     * lenient decoders (the 2020 server's, Python's) ignore, and so do we. */
+    if (len != 12 || text[11] != '=')
+        return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < 11; i++) {
+        int d = b64_value(text[i]);
+        if (d < 0)
+            return -1;
+        v = i < 10 ? (v << 6) | (uint64_t)d : (v << 4) | ((uint64_t)d >> 2);
+    }
+    *value = v;
+    return 0;
+}

@@ -27,9 +27,9 @@ static void lower_found(sc_pow_search *s, uint64_t offset)
     }
 }
 
-void sc_pow_search_work(sc_pow_search *s)
+void sc_pow_search_work(sc_pow_search *s, uint64_t max_blocks)
 {
-    for (;;) {
+    for (uint64_t claimed = 0; !max_blocks || claimed < max_blocks; claimed++) {
         if (LOAD(&s->stop))
             return;
         uint64_t off = __atomic_fetch_add(&s->next, s->block, __ATOMIC_ACQ_REL);
@@ -51,6 +51,12 @@ void sc_pow_search_work(sc_pow_search *s)
             return; /* any later block of ours would start beyond this hit */
         }
     }
+}
+
+int sc_pow_search_exhausted(sc_pow_search *s)
+{
+    uint64_t next = LOAD(&s->next);
+    return s->span ? next >= s->span : next > UINT64_MAX - s->block;
 }
 
 void sc_pow_search_cancel(sc_pow_search *s)

@@ -17,6 +17,18 @@ extern "C" {
 
 void sc_sha512(const uint8_t *data, size_t len, uint8_t out[64]);
 
+/* Streaming form, for hashing a payload from its pieces without joining them. */
+typedef struct sc_sha512_state {
+    uint64_t h[8];
+    uint64_t total;      /* bytes absorbed */
+    uint8_t buf[128];
+    size_t buflen;
+} sc_sha512_state;
+
+void sc_sha512_init(sc_sha512_state *st);
+void sc_sha512_update(sc_sha512_state *st, const uint8_t *data, size_t len);
+void sc_sha512_final(sc_sha512_state *st, uint8_t out[64]);
+
 /* ---- Proof of work (Session / Loki storage server 2020, INTEROP §1) ----
  *
  * One trial computes H = SHA512(nonce_be8 || h1) where h1 = SHA512(payload), and
@@ -37,6 +49,14 @@ typedef struct sc_pow_ctx {
 
 /* Precompute the per-payload constants.  h1 is SHA512(payload) as bytes. */
 void sc_pow_ctx_init(sc_pow_ctx *ctx, const uint8_t h1[64], uint64_t target);
+
+/* (2^64-1) / (D * (L + (ttl_s * L) / 65535)), L = payload_len + 8 (INTEROP §1.3).
+ * Returns 0 (no nonce can be valid) when the denominator exceeds 64 bits or D is 0. */
+uint64_t sc_pow_target(uint64_t payload_len, uint64_t ttl_ms, uint64_t difficulty);
+
+/* Decode the 12-character padded base64 nonce ("AAAAAAAaFio=") into *value.
+ * Returns 0, or -1 when the text is not exactly 11 base64 characters and '='. */
+int sc_pow_decode_nonce(const char *text, size_t len, uint64_t *value);
 
 /* First 64-bit word of H (big-endian value) for one nonce: the scalar reference. */
 uint64_t sc_pow_trial_value(const sc_pow_ctx *ctx, uint64_t nonce);
@@ -87,8 +107,11 @@ typedef struct sc_pow_search {
 
 void sc_pow_search_init(sc_pow_search *s, const sc_pow_ctx *ctx, const sc_pow_kernel *k,
                         uint64_t start, uint64_t span, uint64_t block);
-/* Work until the job is answered, exhausted or cancelled. */
-void sc_pow_search_work(sc_pow_search *s);
+/* Work until the job is answered, exhausted or cancelled, or until this call
+ * has claimed max_blocks blocks (0 = no limit). */
+void sc_pow_search_work(sc_pow_search *s, uint64_t max_blocks);
+/* 1 once every nonce of a bounded span has been claimed. */
+int sc_pow_search_exhausted(sc_pow_search *s);
 void sc_pow_search_cancel(sc_pow_search *s);
 /* 1: *nonce is the answer.  0: the span holds no valid nonce.  -1: cancelled first. */
 int sc_pow_search_result(sc_pow_search *s, uint64_t *nonce);

@@ -61,32 +61,63 @@ void sc_sha512_compress(uint64_t state[8], const uint64_t block[16])
     state[4] += e; state[5] += f; state[6] += g; state[7] += h;
 }
 
+static void compress_bytes(uint64_t h[8], const uint8_t *p)
+{
+    uint64_t block[16];
+    for (int t = 0; t < 16; t++)
+        block[t] = sc_load_be64(p + 8 * t);
+    sc_sha512_compress(h, block);
+}
+
+void sc_sha512_init(sc_sha512_state *st)
+{
+    memcpy(st->h, sc_sha512_IV, sizeof st->h);
+    st->total = 0;
+    st->buflen = 0;
+}
+
+void sc_sha512_update(sc_sha512_state *st, const uint8_t *data, size_t len)
+{
+    st->total += len;
+    if (st->buflen) {
+        size_t take = 128 - st->buflen < len ? 128 - st->buflen : len;
+        memcpy(st->buf + st->buflen, data, take);
+        st->buflen += take;
+        data += take;
+        len -= take;
+        if (st->buflen < 128)
+            return;
+        compress_bytes(st->h, st->buf);
+        st->buflen = 0;
+    }
+    for (; len >= 128; data += 128, len -= 128)
+        compress_bytes(st->h, data);
+    memcpy(st->buf, data, len);
+    st->buflen = len;
+}
+
+void sc_sha512_final(sc_sha512_state *st, uint8_t out[64])
+{
+    /* Padding: 0x80, zeros, then the 128-bit big-endian bit length. */
+    uint64_t bits_hi = st->total >> 61, bits_lo = st->total << 3;
+    st->buf[st->buflen++] = 0x80;
+    if (st->buflen > 112) {
+        memset(st->buf + st->buflen, 0, 128 - st->buflen);
+        compress_bytes(st->h, st->buf);
+        st->buflen = 0;
+    }
+    memset(st->buf + st->buflen, 0, 112 - st->buflen);
+    sc_store_be64(st->buf + 112, bits_hi);
+    sc_store_be64(st->buf + 120, bits_lo);
+    compress_bytes(st->h, st->buf);
+    for (int i = 0; i < 8; i++)
+        sc_store_be64(out + 8 * i, st->h[i]);
+}
+
 void sc_sha512(const uint8_t *data, size_t len, uint8_t out[64])
 {
-    uint64_t state[8], block[16];
-    memcpy(state, sc_sha512_IV, sizeof state);
-
-    size_t full = len / 128;
-    for (size_t i = 0; i < full; i++) {
-        for (int t = 0; t < 16; t++)
-            block[t] = sc_load_be64(data + i * 128 + 8 * (size_t)t);
-        sc_sha512_compress(state, block);
-    }
-
-    /* Padding: 0x80, zeros, then the 128-bit big-endian bit length. */
-    uint8_t tail[256] = {0};
-    size_t rest = len - full * 128;
-    memcpy(tail, data + full * 128, rest);
-    tail[rest] = 0x80;
-    size_t tail_len = (rest + 1 + 16 <= 128) ? 128 : 256;
-    uint64_t bits_lo = (uint64_t)len << 3, bits_hi = (uint64_t)len >> 61;
-    sc_store_be64(tail + tail_len - 16, bits_hi);
-    sc_store_be64(tail + tail_len - 8, bits_lo);
-    for (size_t off = 0; off < tail_len; off += 128) {
-        for (int t = 0; t < 16; t++)
-            block[t] = sc_load_be64(tail + off + 8 * (size_t)t);
-        sc_sha512_compress(state, block);
-    }
-    for (int i = 0; i < 8; i++)
-        sc_store_be64(out + 8 * i, state[i]);
+    sc_sha512_state st;
+    sc_sha512_init(&st);
+    sc_sha512_update(&st, data, len);
+    sc_sha512_final(&st, out);
 }

@@ -4,6 +4,14 @@ from libc.stdint cimport uint8_t, uint64_t
 cdef extern from "session_core.h" nogil:
     void sc_sha512(const uint8_t *data, size_t length, uint8_t *out)
 
+    ctypedef struct sc_sha512_state:
+        pass
+    void sc_sha512_init(sc_sha512_state *st)
+    void sc_sha512_update(sc_sha512_state *st, const uint8_t *data, size_t length)
+    void sc_sha512_final(sc_sha512_state *st, uint8_t *out)
+    uint64_t sc_pow_target(uint64_t payload_len, uint64_t ttl_ms, uint64_t difficulty)
+    int sc_pow_decode_nonce(const char *text, size_t length, uint64_t *value)
+
     ctypedef struct sc_pow_ctx:
         uint64_t target
 
@@ -29,7 +37,8 @@ cdef extern from "session_core.h" nogil:
 
     void sc_pow_search_init(sc_pow_search *s, const sc_pow_ctx *ctx, const sc_pow_kernel *k,
                             uint64_t start, uint64_t span, uint64_t block)
-    void sc_pow_search_work(sc_pow_search *s)
+    void sc_pow_search_work(sc_pow_search *s, uint64_t max_blocks)
+    int sc_pow_search_exhausted(sc_pow_search *s)
     void sc_pow_search_cancel(sc_pow_search *s)
     int sc_pow_search_result(sc_pow_search *s, uint64_t *nonce)
     uint64_t sc_pow_search_trials(sc_pow_search *s)

@@ -6,6 +6,7 @@ return codes into values or exceptions.  The public API is session_core.pow.
 """
 
 from libc.stdint cimport uint8_t, uint64_t, uintptr_t
+from libc.stdio cimport snprintf
 
 from session_core._libsc_pow cimport *
 
@@ -72,6 +73,77 @@ def payload_trial_value(const uint8_t[::1] payload, uint64_t nonce):
     return int.from_bytes(out[:8], "big")
 
 
+cdef extern from "Python.h":
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    const char *PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+
+cdef inline bint _ascii_view(object s, const char **data, Py_ssize_t *n):
+    # Borrow the characters of a compact ASCII str without making a bytes copy.
+    if type(s) is not str or not PyUnicode_IS_COMPACT_ASCII(s):
+        return False
+    data[0] = PyUnicode_DATA(s)
+    n[0] = PyUnicode_GET_LENGTH(s)
+    return True
+
+
+cdef inline bint _u64(object v, uint64_t *out):
+    if type(v) is not int or v < 0 or v > 0xFFFFFFFFFFFFFFFF:
+        return False
+    out[0] = v
+    return True
+
+
+cdef inline bint _is_hex(const char *p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef char ch
+    if n == 0:
+        return False
+    for i in range(n):
+        ch = p[i]
+        if not ((b'0' <= ch <= b'9') or (b'a' <= ch <= b'f') or (b'A' <= ch <= b'F')):
+            return False
+    return True
+
+
+def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
+    """1 valid, 0 invalid, -1 "not the plain shape: use the checked Python path".
+
+    The plain shape is: ASCII str nonce/pubkey/data, int timestamp/TTL/difficulty.
+    Anything else (str integers, bad types, bad characters) goes to the Python
+    path, which gives the same answer or the precise error.
+    """
+    cdef const char *nonce_p
+    cdef const char *pk_p
+    cdef const char *data_p
+    cdef Py_ssize_t nonce_n, pk_n, data_n
+    cdef uint64_t ts, ttl, diff, value, tgt
+    cdef char digits[48]
+    cdef int ts_n, ttl_n
+    cdef sc_sha512_state st
+    cdef uint8_t h1[64]
+    cdef uint8_t out[64]
+    if not (_ascii_view(nonce, &nonce_p, &nonce_n) and _ascii_view(pubkey, &pk_p, &pk_n)
+            and _ascii_view(data, &data_p, &data_n) and _u64(timestamp_ms, &ts)
+            and _u64(ttl_ms, &ttl) and _u64(difficulty, &diff) and diff >= 1):
+        return -1
+    if sc_pow_decode_nonce(nonce_p, nonce_n, &value) != 0 or not _is_hex(pk_p, pk_n):
+        return -1
+    ts_n = snprintf(digits, 24, "%llu", <unsigned long long>ts)
+    ttl_n = snprintf(digits + 24, 24, "%llu", <unsigned long long>ttl)
+    tgt = sc_pow_target(<uint64_t>(ts_n + ttl_n + pk_n + data_n), ttl, diff)
+    with nogil:
+        sc_sha512_init(&st)
+        sc_sha512_update(&st, <const uint8_t *>digits, ts_n)
+        sc_sha512_update(&st, <const uint8_t *>digits + 24, ttl_n)
+        sc_sha512_update(&st, <const uint8_t *>pk_p, pk_n)
+        sc_sha512_update(&st, <const uint8_t *>data_p, data_n)
+        sc_sha512_final(&st, h1)
+        sc_pow_trial_hash(h1, value, out)
+    return 1 if int.from_bytes(out[:8], "big") < tgt else 0
+
+
 def scan(const uint8_t[::1] h1, uint64_t target, uint64_t first, uint64_t count, kernel=None):
     """Offset of the first hit among nonces first..first+count-1, or None."""
     cdef sc_pow_ctx ctx
@@ -98,9 +170,14 @@ cdef class Search:
         sc_pow_search_init(&self.s, &self.ctx, k, start, span, block)
         self.kernel = k.name.decode()
 
-    def work(self):
+    def work(self, uint64_t max_blocks=0):
+        """Search (GIL released) until done, or for at most max_blocks blocks."""
         with nogil:
-            sc_pow_search_work(&self.s)
+            sc_pow_search_work(&self.s, max_blocks)
+
+    @property
+    def exhausted(self):
+        return bool(sc_pow_search_exhausted(&self.s))
 
     def cancel(self):
         sc_pow_search_cancel(&self.s)

@@ -1,0 +1,249 @@
+"""Proof of work for Session messages, byte-exact with the 2020 storage server.
+
+The payload is ``timestamp || ttl || pubkey || data`` (the exact ASCII strings
+of the ``store`` request), a trial is ``H = SHA512(nonce_be8 || SHA512(payload))``
+and a nonce is valid when the first 8 bytes of H, big-endian, are below
+:func:`target`.  See INTEROP §1 for every detail and the upstream test vectors.
+
+Example::
+
+    from session_core import pow
+    nonce = pow.solve(1554859211000, 86_400_000, "05" + "ab" * 32, "aGVsbG8=", difficulty=1)
+    assert pow.verify(nonce, 1554859211000, 86_400_000, "05" + "ab" * 32, "aGVsbG8=", 1)
+
+The search runs in C with SIMD kernels (AVX-512, AVX2, ARMv8.2 SHA-512, NEON,
+portable C; the best one the CPU supports) on all cores by default, and always
+returns the *first* valid nonce counting from ``start``, like Session Desktop,
+whatever the number of threads.  Set ``SESSION_CORE_NO_EXTENSIONS=1`` to use
+the pure-Python reference instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from session_core import _pow_fields as fields
+from session_core import _pow_py
+from session_core._backend import load_error, load_extension
+from session_core._pow_solver import (
+    BLOCK,
+    CancelLike,
+    CancelToken,
+    SolveProgress,
+    default_threads,
+    run_search,
+)
+from session_core.errors import ExtensionUnavailableError, InvalidInputError
+
+__all__ = [
+    "target",
+    "payload",
+    "solve",
+    "solve_async",
+    "verify",
+    "message_hash",
+    "expected_trials",
+    "encode_nonce",
+    "decode_nonce",
+    "kernels",
+    "backend_info",
+    "CancelToken",
+    "SolveProgress",
+]
+
+_c: Any = load_extension("pow")
+_impl: Any = _c if _c is not None else _pow_py
+
+decode_nonce = fields.decode_nonce
+encode_nonce = fields.encode_nonce
+payload = fields.payload
+
+
+def target(payload_len: int, ttl_ms: int, difficulty: int) -> int:
+    """The largest valid trial value + 1 for a payload of *payload_len* bytes.
+
+    ``payload_len`` is the length of the payload (timestamp, TTL, pubkey and
+    data strings together), as Session Desktop's ``calcTarget``.  Longer
+    payloads, longer TTLs and higher difficulty all make the target smaller.
+    """
+    return fields.target(payload_len, ttl_ms, difficulty)
+
+
+def expected_trials(target_value: int) -> float:
+    """Average number of trials to find a nonce below *target_value*."""
+    if target_value <= 0:
+        return float("inf")
+    return (1 << 64) / target_value
+
+
+def _resolve(difficulty: int, timestamp_ms: int | str, ttl_ms: int | str, pubkey: str,
+             data: str) -> tuple[bytes, int]:
+    raw = payload(timestamp_ms, ttl_ms, pubkey, data)
+    return raw, fields.target(len(raw), ttl_ms, difficulty)  # type: ignore[arg-type]
+
+
+def solve(
+    timestamp_ms: int | str,
+    ttl_ms: int | str,
+    pubkey: str,
+    data: str,
+    difficulty: int,
+    *,
+    threads: int | None = None,
+    start: int = 0,
+    timeout: float | None = None,
+    cancel: CancelLike | None = None,
+    progress: Callable[[SolveProgress], Any] | None = None,
+    progress_interval: float = 0.25,
+    kernel: str | None = None,
+    span: int | None = None,
+) -> str:
+    """Find a valid nonce; return it as the 12-character base64 string to send.
+
+    threads:   worker threads (default: every CPU this process may use).  The
+               answer is the first valid nonce from *start* for any value.
+    start:     first nonce tried (0..2^64-1); the search wraps modulo 2^64.
+    timeout:   seconds; raises :class:`~session_core.errors.SolveTimeoutError`.
+    cancel:    a :class:`CancelToken` or ``threading.Event``; once set from any
+               thread the solve raises :class:`~session_core.errors.SolveCancelledError`
+               within about a millisecond.
+    progress:  called from the calling thread every *progress_interval* seconds
+               with a :class:`SolveProgress` (trials, rate, expected work).
+    kernel:    force one SIMD kernel by name (see :func:`kernels`); default the best.
+    span:      search only this many nonces; raises
+               :class:`~session_core.errors.NonceSpaceExhaustedError` if none is valid.
+
+    Misuse warning: the timestamp you pass must be the one you send; the node
+    rejects messages whose timestamp is more than 10 s ahead of its clock, so a
+    solve that takes long should be redone with a fresh timestamp.
+    """
+    raw, tgt = _resolve(difficulty, timestamp_ms, ttl_ms, pubkey, data)
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= fields.U64_MAX:
+        raise InvalidInputError(f"start must be an int in 0..2^64-1, got {start!r:.40}")
+    if threads is None:
+        threads = default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InvalidInputError(f"threads must be an int >= 1, got {threads!r:.40}")
+    if span is not None and (isinstance(span, bool) or not isinstance(span, int) or not 1 <= span <= 1 << 64):
+        raise InvalidInputError(f"span must be an int in 1..2^64, got {span!r:.40}")
+    if timeout is not None and not isinstance(timeout, (int, float)):
+        raise InvalidInputError(f"timeout must be a number of seconds, got {timeout!r:.40}")
+    if _c is None:
+        threads = 1  # hashlib holds the GIL on 72-byte inputs: more threads only add overhead
+    search = _impl.Search(
+        _impl.sha512(raw), tgt, start, 0 if span in (None, 1 << 64) else span, BLOCK, kernel
+    )
+    nonce = run_search(
+        search,
+        threads=threads,
+        expected=expected_trials(tgt),
+        timeout=timeout,
+        cancel=cancel,
+        progress=progress,
+        progress_interval=progress_interval,
+    )
+    return fields.encode_nonce(nonce)
+
+
+async def solve_async(
+    timestamp_ms: int | str,
+    ttl_ms: int | str,
+    pubkey: str,
+    data: str,
+    difficulty: int,
+    **options: Any,
+) -> str:
+    """Awaitable :func:`solve`: runs in a worker thread, the event loop stays free.
+
+    Cancelling the awaiting task stops the search within about a millisecond.
+    Takes the same keyword options as :func:`solve` (``cancel`` must then be a
+    :class:`CancelToken` if given).
+    """
+    own = CancelToken()
+    user_cancel = options.pop("cancel", None)
+    unsubscribe = None
+    if isinstance(user_cancel, CancelToken):
+        unsubscribe = user_cancel._subscribe(own.cancel)
+    elif user_cancel is not None:
+        raise InvalidInputError("solve_async takes a CancelToken as cancel= (or cancel the task)")
+    call = functools.partial(solve, timestamp_ms, ttl_ms, pubkey, data, difficulty,
+                             cancel=own, **options)
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(None, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        own.cancel()
+        raise
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+
+
+def verify(
+    nonce: str,
+    timestamp_ms: int | str,
+    ttl_ms: int | str,
+    pubkey: str,
+    data: str,
+    difficulty: int,
+) -> bool:
+    """True when *nonce* is a valid proof of work for these fields (strict ``<`` target)."""
+    if _c is not None:
+        fast = _c.verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty)
+        if fast >= 0:
+            return bool(fast)
+    value = fields.decode_nonce(nonce)
+    raw, tgt = _resolve(difficulty, timestamp_ms, ttl_ms, pubkey, data)
+    return bool(_impl.payload_trial_value(raw, value) < tgt)
+
+
+def message_hash(nonce: str, timestamp_ms: int | str, ttl_ms: int | str, pubkey: str,
+                 data: str) -> str:
+    """The message's id in the PoW era: lowercase hex of H (128 characters, INTEROP §1.7)."""
+    value = fields.decode_nonce(nonce)
+    raw = payload(timestamp_ms, ttl_ms, pubkey, data)
+    return str(_impl.trial_hash(_impl.sha512(raw), value).hex())
+
+
+def kernels() -> list[str]:
+    """Names of the kernels this CPU can run, best first (``["python"]`` without C)."""
+    return list(_impl.supported_kernels())
+
+
+def backend_info() -> dict[str, Any]:
+    """Which implementation and kernel :func:`solve` uses here."""
+    info: dict[str, Any] = {
+        "implementation": "c" if _c is not None else "python",
+        "kernel": _impl.best_kernel(),
+        "kernels": [
+            {"name": name, "lanes": lanes, "supported": ok} for name, lanes, ok in _impl.kernels()
+        ],
+        "threads": default_threads(),
+    }
+    if _c is None:
+        error = load_error("pow")
+        info["reason"] = error or "SESSION_CORE_NO_EXTENSIONS is set"
+    return info
+
+
+def _use_backend(name: str) -> Any:
+    """Tests only: swap the backend ("c" or "python"); returns the previous module."""
+    global _impl, _c
+    previous = _impl
+    if name == "python":
+        _impl = _pow_py
+    elif name == "c":
+        ext = load_extension("pow")
+        if ext is None:
+            raise ExtensionUnavailableError("the C extension session_core._pow_c is not built")
+        _impl = ext
+    else:
+        raise InvalidInputError(f"unknown backend {name!r}")
+    _c = _impl if _impl is not _pow_py else None
+    return previous
+
+

@@ -1,0 +1,86 @@
+"""Every PoW kernel this CPU runs, against hashlib, through the C binding.
+
+(The C-level harness in tests/c/ repeats this without Python, also for the
+AVX-512 kernel under emulation and the aarch64 kernels under qemu.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+
+import pytest
+
+from session_core import _backend
+
+if _backend.NO_EXTENSIONS:
+    pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: no C kernels in this run", allow_module_level=True)
+
+from session_core import _pow_c  # noqa: E402  (must fail loudly when not built)
+
+KERNELS = _pow_c.supported_kernels()
+
+
+def first_hit(h1: bytes, target: int, first: int, count: int) -> int | None:
+    for offset in range(count):
+        nonce = (first + offset) % 2**64
+        value = int.from_bytes(hashlib.sha512(nonce.to_bytes(8, "big") + h1).digest()[:8], "big")
+        if value < target:
+            return offset
+    return None
+
+
+def test_portable_kernel_always_present() -> None:
+    assert "portable" in KERNELS
+    assert _pow_c.best_kernel() == KERNELS[0]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_matches_hashlib_on_random_inputs(kernel: str) -> None:
+    rnd = random.Random(f"kernel-{kernel}")
+    edges = [0, 1, 2**32 - 5, 2**63 - 3, 2**64 - 1, 2**64 - 7]
+    for case in range(300):
+        h1 = rnd.randbytes(64)
+        target = rnd.getrandbits(64) >> rnd.randrange(0, 10)  # hits from frequent to rare
+        first = rnd.choice(edges) if case % 3 == 0 else rnd.getrandbits(64)
+        count = rnd.randrange(1, 70)  # not a multiple of the lane count on purpose
+        assert _pow_c.scan(h1, target, first, count, kernel) == first_hit(h1, target, first, count), (
+            kernel, case, first, count, target)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_extremes(kernel: str) -> None:
+    h1 = os.urandom(64)
+    assert _pow_c.scan(h1, 0, 0, 100, kernel) is None  # nothing is below 0
+    assert _pow_c.scan(h1, 2**64 - 1, 5, 100, kernel) == first_hit(h1, 2**64 - 1, 5, 100)
+    assert _pow_c.scan(h1, 2**63, 2**64 - 2, 1, kernel) == first_hit(h1, 2**63, 2**64 - 2, 1)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_search_object_answers_first_hit(kernel: str) -> None:
+    h1 = os.urandom(64)
+    target = 2**64 // 5000
+    expect = first_hit(h1, target, 99, 200_000)
+    assert expect is not None
+    search = _pow_c.Search(h1, target, 99, 0, 1024, kernel)
+    search.work()
+    assert search.result() == (1, 99 + expect)
+    assert search.kernel == kernel
+
+
+def test_sha512_and_trial_hash_match_hashlib() -> None:
+    rnd = random.Random(7)
+    for n in list(range(0, 260)) + [1000, 4096, 70_000]:
+        data = rnd.randbytes(n)
+        assert _pow_c.sha512(data) == hashlib.sha512(data).digest()
+    h1 = rnd.randbytes(64)
+    for nonce in (0, 1, 2**64 - 1, 1709610):
+        assert _pow_c.trial_hash(h1, nonce) == hashlib.sha512(nonce.to_bytes(8, "big") + h1).digest()
+
+
+def test_bad_lengths_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        _pow_c.scan(b"short", 1, 0, 1)
+    with pytest.raises(ValueError, match="64 bytes"):
+        _pow_c.Search(bytes(63), 1)
