@@ -1,7 +1,8 @@
 /* test_pow_kernels.c: the PoW kernels of csrc/ checked in plain C (no Python).
  *
  * Theory of operation.  The oracle chain is
- *   FIPS 180-4 vectors -> sc_sha512 -> sc_pow_trial_hash / sc_pow_trial_value
+ *   FIPS 180-4 vectors (+ hashlib via --sha512-lengths) -> sc_sha512 (one-shot and
+ *   streaming) -> sc_pow_trial_hash / sc_pow_trial_value
  *   (a generic SHA-512 compression, deliberately without the kernels' algebra)
  *   -> every kernel's scan and the threaded search.
  * A scan reports only its FIRST hit, so one call says little about lanes after it.
@@ -268,6 +269,31 @@ static void test_sha512_vectors(const char *dir)
     }
     fclose(f);
     CHECK(records >= 4, "expected at least 4 SHA-512 vectors, read %d", records);
+}
+
+/* The streaming form fed in random pieces equals the one-shot form (which the FIPS
+ * vectors and the hashlib comparison of --sha512-lengths pin down). */
+static void test_sha512_streaming(int rounds)
+{
+    cur_kernel = "sha512-stream";
+    static uint8_t msg[700];
+    for (int r = 0; r < rounds; r++) {
+        size_t len = (size_t)rnd_below(sizeof msg + 1);
+        for (size_t i = 0; i < len; i++)
+            msg[i] = (uint8_t)rnd();
+        uint8_t want[64], got[64];
+        sc_sha512(msg, len, want);
+        sc_sha512_state st;
+        sc_sha512_init(&st);
+        for (size_t off = 0; off < len;) {
+            size_t piece = (size_t)rnd_below(r & 1 ? 300 : 20);
+            piece = piece > len - off ? len - off : piece;
+            sc_sha512_update(&st, msg + off, piece);
+            off += piece;
+        }
+        sc_sha512_final(&st, got);
+        CHECK(memcmp(got, want, 64) == 0, "streaming SHA-512 of %zu bytes differs", len);
+    }
 }
 
 /* sc_pow_trial_hash / _value agree with sc_sha512 over the 72-byte message. */
@@ -552,7 +578,14 @@ static interop_vec load_interop(const char *dir)
     iv.target = strtoull(tgt, NULL, 10);
     CHECK(iv.target == want_target, "target %" PRIu64 " != formula %" PRIu64, iv.target,
           want_target);
+    CHECK(sc_pow_target(len, strtoull(ttl, NULL, 10), strtoull(diff, NULL, 10)) == iv.target,
+          "sc_pow_target of the vector");
     iv.nonce = strtoull(nonce, NULL, 10);
+    const char *b64 = field(&r, "nonce_b64");
+    uint64_t decoded = 0;
+    CHECK(b64 && sc_pow_decode_nonce(b64, strlen(b64), &decoded) == 0 && decoded == iv.nonce,
+          "sc_pow_decode_nonce(%s) = %" PRIu64 ", want %" PRIu64, b64 ? b64 : "?", decoded,
+          iv.nonce);
     iv.first_valid = strtoull(fv, NULL, 10);
 
     sc_pow_trial_hash(iv.h1, iv.nonce, got);
@@ -715,6 +748,7 @@ int main(int argc, char **argv)
     collect_kernels();
     test_dispatch(expect_best, expect_supported);
     test_sha512_vectors(data_dir);
+    test_sha512_streaming(rounds);
     test_trial_reference(rounds);
     interop_vec iv = load_interop(data_dir);
 
