@@ -131,8 +131,10 @@ def test_signal_replay_is_rejected() -> None:
         b.receive(msg.data)
 
 
-def test_crossed_requests_make_one_session() -> None:
-    a, b = make("A"), make("B")
+@pytest.mark.parametrize("low_first", [True, False], ids=["low-receives-first", "high-receives-first"])
+def test_crossed_requests_make_one_session(low_first: bool) -> None:
+    # Both delivery orders (decided by which Session ID is lower): exactly one session results.
+    a, b = sorted([make("A"), make("B")], key=lambda m: m.session_id, reverse=low_first)
     net = Net(a, b)
     ra = a.send_friend_request(b.session_id, "from a", now_ms=1)
     rb = b.send_friend_request(a.session_id, "from b", now_ms=1)

@@ -85,6 +85,9 @@ class Contact:
     request: FriendRequest | None = None  # INCOMING: the request to accept
     session: RatchetSession | None = None  # ESTABLISHED
     crossed: bool = False  # OUTGOING and their request arrived too; they will accept ours
+    # When they accepted our request (their clock, from the accept message).  A request of
+    # theirs stamped no later than this crossed ours in flight and is already resolved.
+    peer_accepted_ms: int = 0
 
 
 @dataclass
@@ -220,9 +223,12 @@ class Messenger:
             contact = Contact(peer, ContactState.INCOMING)
             self.contacts[peer] = contact
         elif contact.state is ContactState.ESTABLISHED:
+            if request.timestamp_ms <= contact.peer_accepted_ms:
+                # Crossed requests, other order: they accepted ours before theirs reached us.
+                self._remember(request.fingerprint)
+                return []
             # The peer lost its session (e.g. restored on a new device) and asks again; the
             # old session keeps working until this one is accepted.
-            pass
         contact.request = request
         contact.display_name = request.display_name
         self._remember(request.fingerprint)
@@ -248,6 +254,7 @@ class Messenger:
             contact.session, contact.state, contact.request = session, ContactState.ESTABLISHED, None
             contact.crossed = False
             if was_waiting:
+                contact.peer_accepted_ms = _content_timestamp(plaintext)
                 events.append(FriendRequestAccepted(peer, contact.display_name))
         else:
             raise DecryptionError(f"no session with {peer} for this message")
@@ -329,6 +336,7 @@ class Messenger:
                 "state": c.state.value,
                 "name": c.display_name,
                 "crossed": c.crossed,
+                "accepted_ms": c.peer_accepted_ms,
                 "session": None if c.session is None else c.session.to_json(),
                 "request": None if r is None else {
                     "name": r.display_name, "intro": r.intro, "ts": r.timestamp_ms,
@@ -358,10 +366,20 @@ class Messenger:
                 )
                 session = None if c["session"] is None else RatchetSession.from_json(c["session"])
                 contacts[sid] = Contact(sid, ContactState(c["state"]), c["name"], request,
-                                        session, bool(c["crossed"]))
+                                        session, bool(c["crossed"]), int(c.get("accepted_ms", 0)))
             return cls(identity, str(doc["name"]), PreKeyStore.from_json(doc["prekeys"], identity),
                        contacts, [str(f) for f in doc["seen"]])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, StateDecryptionError):
                 raise
             raise StateDecryptionError(f"saved messenger state is malformed: {exc}") from None
+
+
+def _content_timestamp(plaintext: bytes) -> int:
+    """The sender's timestamp in a Content's data message (0 if there is none)."""
+    content = pb.Content()
+    try:
+        content.ParseFromString(plaintext)
+    except DecodeError:
+        return 0
+    return int(content.dataMessage.timestamp)
