@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
+import importlib
 import os
 import threading
 import time
@@ -66,7 +67,7 @@ def _openssl_transform() -> int | None:
 
 def _sodium_sha512() -> int | None:
     try:
-        import nacl._sodium as sodium_module  # type: ignore[import-not-found]
+        import nacl._sodium as sodium_module
 
         lib = ctypes.CDLL(sodium_module.__file__)
         return ctypes.cast(lib.crypto_hash_sha512, ctypes.c_void_p).value
@@ -129,7 +130,7 @@ def run(*, quick: bool = False, rounds: int | None = None,
 
     if _backend.NO_EXTENSIONS:
         raise RuntimeError("the PoW benchmark compares C kernels: unset SESSION_CORE_NO_EXTENSIONS")
-    from session_core import _pow_c as c
+    c: Any = importlib.import_module("session_core._pow_c")
 
     rounds = rounds or (2 if quick else 5)
     scale = 0.25 if quick else 1.0

@@ -9,6 +9,7 @@ importing the node or client stacks.  To add a command, add one line to
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import click
