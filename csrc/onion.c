@@ -102,6 +102,19 @@ int sc_onion_keypairs(const sc_sodium *lib, size_t n, uint8_t *secrets, uint8_t 
     return 0;
 }
 
+static size_t sc_json_len(const sc_onion_spec *s, size_t k)
+{
+    return s->json_head_lens[k] + s->json_lens[k];
+}
+
+/* Write JSON k (head ‖ body) at p. */
+static void sc_put_json(const sc_onion_spec *s, size_t k, uint8_t *p)
+{
+    if (s->json_head_lens[k])
+        memcpy(p, s->json_heads[k], s->json_head_lens[k]);
+    memcpy(p + s->json_head_lens[k], s->jsons[k], s->json_lens[k]);
+}
+
 /* blob lengths per layer; 0 if invalid or larger than a u32 can frame. */
 static int sc_onion_blob_lens(const sc_onion_spec *s, size_t lens[SC_ONION_MAX_LAYERS])
 {
@@ -110,12 +123,18 @@ static int sc_onion_blob_lens(const sc_onion_spec *s, size_t lens[SC_ONION_MAX_L
     if (s->layers < 1 || s->layers > SC_ONION_MAX_LAYERS || s->payload_len > limit ||
         s->final_json_len > limit)
         return -1;
+    for (size_t k = 0; k < s->layers; k++)
+        if (s->json_lens[k] > limit / 2 || s->json_head_lens[k] > limit / 2)
+            return -1;
+    if (s->framed && (s->final_json_len > limit - 4 || s->payload_len > limit - 4 - s->final_json_len))
+        return -1;
     size_t pt = s->framed ? 4 + s->payload_len + s->final_json_len : s->payload_len;
     for (size_t k = 0; k < s->layers; k++) {
         if (k > 0) {
-            if (s->json_lens[k - 1] > limit)
+            size_t json = sc_json_len(s, k - 1);
+            if (json > limit - 4 || lens[k - 1] > limit - 4 - json)
                 return -1;
-            pt = 4 + lens[k - 1] + s->json_lens[k - 1];
+            pt = 4 + lens[k - 1] + json;
         }
         if (pt > limit - over)
             return -1;
@@ -129,8 +148,8 @@ size_t sc_onion_sealed_size(const sc_onion_spec *s)
     size_t lens[SC_ONION_MAX_LAYERS];
     if (sc_onion_blob_lens(s, lens) != 0)
         return 0;
-    size_t last = lens[s->layers - 1], json = s->json_lens[s->layers - 1];
-    if (json > 0xFFFFFFFFu || last + json > 0xFFFFFFFFu - 4)
+    size_t last = lens[s->layers - 1], json = sc_json_len(s, s->layers - 1);
+    if (last + json > 0xFFFFFFFFu - 4)
         return 0;
     return 4 + last + json;
 }
@@ -147,12 +166,12 @@ int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *s, uint8_t *out, si
 
     /* 1. Every header and JSON at its final offset (start[k] = offset of blob k). */
     sc_put_le32(out, (uint32_t)lens[L - 1]);
-    memcpy(out + 4 + lens[L - 1], s->jsons[L - 1], s->json_lens[L - 1]);
+    sc_put_json(s, L - 1, out + 4 + lens[L - 1]);
     start[L - 1] = 4;
     for (size_t k = L - 1; k > 0; k--) {
         uint8_t *pt = out + start[k] + nb;
         sc_put_le32(pt, (uint32_t)lens[k - 1]);
-        memcpy(pt + 4 + lens[k - 1], s->jsons[k - 1], s->json_lens[k - 1]);
+        sc_put_json(s, k - 1, pt + 4 + lens[k - 1]);
         start[k - 1] = start[k] + nb + 4;
     }
     uint8_t *pt0 = out + start[0] + nb;
@@ -186,10 +205,129 @@ int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *s, uint8_t *out, si
     return rc;
 }
 
-static int64_t sc_now_ns(void)
+/* ---- the client build in one call (see sc_onion_route in onion.h) ---------------------- */
+
+static const char sc_hexdigits[16] = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                      '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+
+static const char *sc_enc_name(int enc) { return enc == SC_ONION_AES_GCM ? "aes-gcm" : "xchacha20"; }
+
+#define SC_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* '"ephemeral_key":"<64 hex>","enc_type":"<name>"}' at p; returns the end. */
+static uint8_t *sc_put_eph_tail(uint8_t *p, const uint8_t pub[32], int enc)
+{
+    const char *name = sc_enc_name(enc);
+    size_t nlen = strlen(name);
+    p = SC_LIT(p, "\"ephemeral_key\":\"");
+    for (size_t i = 0; i < 32; i++) {
+        *p++ = (uint8_t)sc_hexdigits[pub[i] >> 4];
+        *p++ = (uint8_t)sc_hexdigits[pub[i] & 15];
+    }
+    p = SC_LIT(p, "\",\"enc_type\":\"");
+    memcpy(p, name, nlen);
+    p += nlen;
+    return SC_LIT(p, "\"}");
+}
+
+/* The longest generated JSON: '{"destination":"<64>",' + the tail with "xchacha20". */
+#define SC_ROUTE_JSON_MAX 192
+
+static size_t sc_route_json_len(const sc_onion_route *r, size_t k)
+{
+    size_t tail = sizeof("\"ephemeral_key\":\"\",\"enc_type\":\"\"}") - 1 + 64 + strlen(sc_enc_name(r->enc));
+    if (k == 0 && r->server_json)
+        return tail; /* the head is server_json */
+    if (k == r->layers - 1)
+        return 1 + tail;
+    return sizeof("{\"destination\":\"\",") - 1 + 64 + tail;
+}
+
+/* The spec for a route; ephemeral publics may still be unset (only lengths are read). */
+static int sc_route_spec(const sc_onion_route *r, sc_onion_spec *s, uint8_t *recipients,
+                         uint8_t *eph_secrets, uint8_t *eph_publics,
+                         uint8_t json_buf[SC_ONION_MAX_LAYERS][SC_ROUTE_JSON_MAX])
+{
+    static const uint8_t final_json[] = "{\"headers\":\"\"}";
+    if (r->layers < 1 || r->layers > SC_ONION_MAX_LAYERS ||
+        (r->enc != SC_ONION_AES_GCM && r->enc != SC_ONION_XCHACHA20))
+        return -1;
+    memset(s, 0, sizeof *s);
+    s->enc = r->enc;
+    s->framed = r->server_json == NULL;
+    s->payload = r->payload;
+    s->payload_len = r->payload_len;
+    s->final_json = final_json;
+    s->final_json_len = s->framed ? sizeof final_json - 1 : 0;
+    s->layers = r->layers;
+    s->recipients = recipients;
+    s->eph_secrets = eph_secrets;
+    s->eph_publics = eph_publics;
+    for (size_t k = 0; k < r->layers; k++) {
+        s->jsons[k] = json_buf ? json_buf[k] : NULL;
+        s->json_lens[k] = sc_route_json_len(r, k);
+    }
+    if (r->server_json) {
+        s->json_heads[0] = r->server_json;
+        s->json_head_lens[0] = r->server_json_len;
+    }
+    return 0;
+}
+
+size_t sc_onion_route_size(const sc_onion_route *r)
+{
+    sc_onion_spec s;
+    if (sc_route_spec(r, &s, NULL, NULL, NULL, NULL) != 0)
+        return 0;
+    return sc_onion_sealed_size(&s);
+}
+
+int sc_onion_build(const sc_sodium *lib, const sc_onion_route *r, uint8_t *out, size_t out_len,
+                   uint8_t key0[32])
+{
+    uint8_t recipients[32 * SC_ONION_MAX_LAYERS], sks[32 * SC_ONION_MAX_LAYERS],
+        pks[32 * SC_ONION_MAX_LAYERS];
+    uint8_t json_buf[SC_ONION_MAX_LAYERS][SC_ROUTE_JSON_MAX];
+    sc_onion_spec s;
+    size_t L = r->layers;
+    if (sc_route_spec(r, &s, recipients, sks, pks, json_buf) != 0)
+        return -1;
+    if (!sc_onion_unhex((const uint8_t *)r->x25519_hex, 64 * L, recipients))
+        return -1;
+    for (size_t k = 0; k + 1 < L; k++)
+        if (!(k == 0 && r->server_json) &&
+            !sc_onion_unhex((const uint8_t *)r->ed25519_hex + 64 * k, 64, NULL))
+            return -1;
+    if (sc_onion_keypairs(lib, L, sks, pks) != 0) {
+        lib->memzero(sks, sizeof sks);
+        return -1;
+    }
+    for (size_t k = 0; k < L; k++) {
+        uint8_t *p = json_buf[k];
+        if (!(k == 0 && r->server_json)) {
+            *p++ = '{';
+            if (k + 1 < L) {
+                p = SC_LIT(p, "\"destination\":\"");
+                memcpy(p, r->ed25519_hex + 64 * k, 64);
+                p += 64;
+                p = SC_LIT(p, "\",");
+            }
+        }
+        sc_put_eph_tail(p, pks + 32 * k, r->enc);
+    }
+    int rc = sc_onion_seal(lib, &s, out, out_len, key0);
+    lib->memzero(sks, sizeof sks);
+    return rc;
+}
+
+int64_t sc_onion_thread_ns(void)
 {
     struct timespec ts;
+#ifdef CLOCK_THREAD_CPUTIME_ID
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+#else
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -206,7 +344,7 @@ int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t
     if (prim == SC_PRIM_DECRYPT) {
         sc_onion_encrypt(lib, enc, a, scratch, size, scratch);
     }
-    int64_t t0 = sc_now_ns();
+    int64_t t0 = sc_onion_thread_ns();
     for (uint64_t i = 0; i < iters; i++) {
         switch (prim) {
         case SC_PRIM_KEYGEN:
@@ -235,5 +373,5 @@ int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t
             return -1;
         }
     }
-    return sc_now_ns() - t0;
+    return sc_onion_thread_ns() - t0;
 }

@@ -61,6 +61,9 @@ typedef struct sc_onion_spec {
     const uint8_t *recipients;  /* 32 * layers */
     const uint8_t *eph_secrets; /* 32 * layers */
     const uint8_t *eph_publics; /* 32 * layers */
+    /* JSON k = json_heads[k] ‖ jsons[k]; a head may be NULL with length 0. */
+    const uint8_t *json_heads[SC_ONION_MAX_LAYERS];
+    size_t json_head_lens[SC_ONION_MAX_LAYERS];
     const uint8_t *jsons[SC_ONION_MAX_LAYERS];
     size_t json_lens[SC_ONION_MAX_LAYERS];
 } sc_onion_spec;
@@ -72,6 +75,35 @@ size_t sc_onion_sealed_size(const sc_onion_spec *spec);
 int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *spec, uint8_t *out, size_t out_len,
                   uint8_t key0[32]);
 
+/* The whole client build in C (onion.c): fresh ephemeral keys, every routing JSON and the
+ * hex in it, then sc_onion_seal.  Keys arrive as the hex strings Node holds, so the caller
+ * does no per-layer work at all.  Layer k's JSON (the one beside blob k) is
+ *   k = layers-1 (guard)          {"ephemeral_key":"<hex>","enc_type":"<name>"}
+ *   k = 0, server destination     server_json ‖ "ephemeral_key":"<hex>","enc_type":"<name>"}
+ *   otherwise                     {"destination":"<ed25519 k>","ephemeral_key":...}
+ * with server_json = the exit members up to a trailing comma ('{"host":"h",...,"port":443,'). */
+typedef struct sc_onion_route {
+    int enc;
+    size_t layers;           /* 1..SC_ONION_MAX_LAYERS: hops + the destination */
+    const uint8_t *payload;
+    size_t payload_len;
+    const char *x25519_hex;  /* 64 * layers: layer 0 = destination, layers-1 = guard */
+    const char *ed25519_hex; /* 64 * (layers-1): Ed25519 key named beside blob k; for a server
+                                destination entry 0 is not read */
+    const uint8_t *server_json; /* NULL: a node destination (framed payload) */
+    size_t server_json_len;
+} sc_onion_route;
+
+/* Bytes sc_onion_build writes, or 0 if the route is invalid / too large to frame. */
+size_t sc_onion_route_size(const sc_onion_route *route);
+/* -1: bad hex (nothing written that matters) or a low-order recipient key. */
+int sc_onion_build(const sc_sodium *lib, const sc_onion_route *route, uint8_t *out,
+                   size_t out_len, uint8_t key0[32]);
+
+/* n hex characters (n even) -> n/2 bytes; 0 on a non-hex character, else 1.
+ * out may be NULL (validation only). */
+int sc_onion_unhex(const uint8_t *hex, size_t n, uint8_t *out);
+
 /* Fast path of peel (onion_json.c).  Both return 1 only for input in a strict JSON
  * subset that the Python reference would accept with the same meaning, 0 for "not sure"
  * (the caller then runs the reference parser, which decides every error).
@@ -80,6 +112,27 @@ int sc_onion_seal(const sc_sodium *lib, const sc_onion_spec *spec, uint8_t *out,
 int sc_onion_fast_outer(const uint8_t *body, size_t len, size_t *blob_len, uint8_t eph[32],
                         int *enc);
 int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex);
+
+/* Batch peel (onion_json.c).  The caller ran sc_onion_fast_outer on each body (status
+ * SC_PEEL_TODO: blob_len, eph, enc set and out holding blob_len - nonce - 16 bytes) or
+ * marked it SC_PEEL_SKIP.  sc_onion_peel_batch opens every TODO item with one secret and
+ * sets status: SC_PEEL_RELAY (a valid relay layer; dest_hex points at 64 hex chars inside
+ * out), SC_PEEL_OPENED (decrypted, key set; the reference decides what the layer is) or
+ * SC_PEEL_BAD (does not decrypt: OnionDecryptError).  No allocation, no shared state:
+ * threads may run disjoint slices of one array at the same time. */
+enum { SC_PEEL_SKIP = 0, SC_PEEL_TODO, SC_PEEL_RELAY, SC_PEEL_OPENED, SC_PEEL_BAD };
+typedef struct sc_onion_peel_item {
+    const uint8_t *body;
+    size_t blob_len;
+    uint8_t *out;
+    const uint8_t *dest_hex;
+    uint8_t eph[32];
+    uint8_t key[32];
+    int enc;
+    int status;
+} sc_onion_peel_item;
+void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t secret[32],
+                         const uint8_t public_key[32], sc_onion_peel_item *items, size_t n);
 
 /* Benchmark support: nanoseconds for `iters` runs of one primitive, same library. */
 enum {
@@ -92,6 +145,10 @@ enum {
 };
 int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
                                  uint64_t iters, uint8_t *scratch /* 2 * size + 128 bytes */);
+/* The clock sc_onion_bench_primitive reads, in ns: this thread's CPU time (what the
+ * benchmark's Python side reads with time.thread_time, so the ratio compares like with
+ * like and a busy neighbour on a shared machine does not count). */
+int64_t sc_onion_thread_ns(void);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* onion_json.c: the fast path of peel for the routing JSON of onion layers.
+/* onion_json.c: the fast path of peel: the routing JSON of onion layers, and batch peel.
  *
  * A scanner for a strict subset of JSON: one flat object whose keys and string values are
  * printable ASCII without escapes, and whose other values are integers, true/false/null,
@@ -123,18 +123,23 @@ static int sc_hexval(uint8_t c)
     return -1;
 }
 
-static int sc_hex32(const sc_jval *v, uint8_t out[32])
+int sc_onion_unhex(const uint8_t *hex, size_t n, uint8_t *out)
 {
-    if (v->type != SC_J_STR || v->len != 64)
+    if (n % 2)
         return 0;
-    for (size_t i = 0; i < 32; i++) {
-        int hi = sc_hexval(v->s[2 * i]), lo = sc_hexval(v->s[2 * i + 1]);
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = sc_hexval(hex[2 * i]), lo = sc_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return 0;
         if (out)
             out[i] = (uint8_t)(hi << 4 | lo);
     }
     return 1;
+}
+
+static int sc_hex32(const sc_jval *v, uint8_t out[32])
+{
+    return v->type == SC_J_STR && v->len == 64 && sc_onion_unhex(v->s, 64, out);
 }
 
 static int sc_enc(const sc_jval *v, int *enc)
@@ -191,4 +196,25 @@ int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex)
         return 0;
     *dest_hex = v[K_DEST].s;
     return 1;
+}
+
+void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t secret[32],
+                         const uint8_t public_key[32], sc_onion_peel_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sc_onion_peel_item *it = &items[i];
+        size_t over;
+        if (it->status != SC_PEEL_TODO)
+            continue;
+        over = sc_onion_nonce_bytes(it->enc) + SC_ONION_TAG_BYTES;
+        if (it->blob_len < over ||
+            sc_onion_open(lib, it->enc, secret, public_key, it->eph, it->body + 4, it->blob_len,
+                          it->out, it->key) != 0) {
+            it->status = SC_PEEL_BAD;
+            continue;
+        }
+        it->status = sc_onion_fast_relay(it->out, it->blob_len - over, &it->dest_hex)
+                         ? SC_PEEL_RELAY
+                         : SC_PEEL_OPENED;
+    }
 }

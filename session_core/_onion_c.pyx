@@ -17,9 +17,19 @@ import os
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint8_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
-from session_core.errors import OnionArgumentError, OnionDecryptError
+from session_core._onion_types import MAX_BODY_SIZE, MAX_ONION_HOPS
+from session_core.errors import (
+    OnionArgumentError,
+    OnionDecryptError,
+    OnionPathTooLongError,
+    OnionTooLargeError,
+)
+
+
+cdef extern from "Python.h":
+    const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
 
 
 cdef extern from "sodium_loader.h" nogil:
@@ -45,8 +55,34 @@ cdef extern from "onion.h" nogil:
         const uint8_t *recipients
         const uint8_t *eph_secrets
         const uint8_t *eph_publics
+        const uint8_t *json_heads[SC_ONION_MAX_LAYERS]
+        size_t json_head_lens[SC_ONION_MAX_LAYERS]
         const uint8_t *jsons[SC_ONION_MAX_LAYERS]
         size_t json_lens[SC_ONION_MAX_LAYERS]
+    ctypedef struct sc_onion_route:
+        int enc
+        size_t layers
+        const uint8_t *payload
+        size_t payload_len
+        const char *x25519_hex
+        const char *ed25519_hex
+        const uint8_t *server_json
+        size_t server_json_len
+    enum:
+        SC_PEEL_SKIP
+        SC_PEEL_TODO
+        SC_PEEL_RELAY
+        SC_PEEL_OPENED
+        SC_PEEL_BAD
+    ctypedef struct sc_onion_peel_item:
+        const uint8_t *body
+        size_t blob_len
+        uint8_t *out
+        const uint8_t *dest_hex
+        uint8_t eph[32]
+        uint8_t key[32]
+        int enc
+        int status
     size_t sc_onion_nonce_bytes(int enc)
     int sc_onion_encrypt(const sc_sodium *lib, int enc, const uint8_t *key, const uint8_t *msg,
                          size_t len, uint8_t *out)
@@ -62,6 +98,12 @@ cdef extern from "onion.h" nogil:
     int sc_onion_fast_outer(const uint8_t *body, size_t len, size_t *blob_len, uint8_t *eph,
                             int *enc)
     int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex)
+    size_t sc_onion_route_size(const sc_onion_route *route)
+    int sc_onion_build(const sc_sodium *lib, const sc_onion_route *route, uint8_t *out,
+                       size_t out_len, uint8_t *key0)
+    void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t *secret, const uint8_t *public_key,
+                             sc_onion_peel_item *items, size_t n)
+    int64_t sc_onion_thread_ns()
     int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
                                      uint64_t iters, uint8_t *scratch)
 
@@ -71,6 +113,12 @@ cdef extern from "onion.h" nogil:
 _PYNACL_SODIUM = {"1.4": "1.0.18", "1.5": "1.0.18", "1.6": "1.0.20"}
 _SYSTEM_NAMES = ("libsodium.so.26", "libsodium.so.23", "libsodium.so", "libsodium.dylib",
                  "libsodium.26.dylib", "libsodium.23.dylib", "libsodium.dll")
+
+
+# Bodies per GIL release in peel_batch: large enough that the GIL changes hands rarely
+# (one slice of guard layers is ~1 ms of X25519), small enough that two threads overlap.
+cdef enum:
+    _PEEL_SLICE = 32
 
 
 cdef inline void _check_enc(int enc) except *:
@@ -146,6 +194,7 @@ cdef class Sodium:
         cdef sc_onion_spec spec
         cdef Py_ssize_t layers = len(recipients) // 32, k
         _check_enc(enc)
+        memset(&spec, 0, sizeof(spec))
         jsons = tuple(jsons)  # our own reference: the pointers below must stay valid
         if (layers < 1 or layers > SC_ONION_MAX_LAYERS or len(recipients) != 32 * layers
                 or len(eph_secrets) != 32 * layers or len(eph_publics) != 32 * layers
@@ -180,6 +229,129 @@ cdef class Sodium:
         if rc != 0:
             raise OnionArgumentError("a recipient's X25519 key is invalid (low-order point)")
         return out, key0
+
+    def build_route(self, bytes payload, server_json, str x25519_hex, str ed25519_hex, int enc):
+        """The whole client build in one GIL-free C call (sc_onion_build): ephemeral keys,
+        routing JSON with its hex, and the layers.  Returns (body, destination layer key).
+
+        x25519_hex: 64 hex chars per layer, destination first, guard last.
+        ed25519_hex: 64 per layer but the guard's (the key named beside blob k); for a
+        server destination entry 0 is a placeholder.  server_json: None for a node
+        destination, else the exit members up to a trailing comma.
+        """
+        cdef sc_onion_route r
+        cdef Py_ssize_t xlen = 0, elen = 0
+        _check_enc(enc)
+        r.x25519_hex = PyUnicode_AsUTF8AndSize(x25519_hex, &xlen)
+        r.ed25519_hex = PyUnicode_AsUTF8AndSize(ed25519_hex, &elen)
+        if xlen == 0 or xlen % 64 or xlen > 64 * SC_ONION_MAX_LAYERS or elen != xlen - 64:
+            raise OnionArgumentError("inconsistent route: 64 hex characters per key")
+        r.enc = enc
+        r.layers = <size_t>(xlen // 64)
+        r.payload = <const uint8_t *>PyBytes_AS_STRING(payload)
+        r.payload_len = len(payload)
+        if server_json is None:
+            r.server_json = NULL
+            r.server_json_len = 0
+        elif type(server_json) is bytes:
+            r.server_json = <const uint8_t *>PyBytes_AS_STRING(server_json)
+            r.server_json_len = len(<bytes>server_json)
+        else:
+            raise OnionArgumentError("server_json must be bytes or None")
+        cdef size_t size = sc_onion_route_size(&r)
+        if size == 0 or size > <size_t>MAX_BODY_SIZE:
+            raise OnionTooLargeError("payload too large")
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef bytes key0 = PyBytes_FromStringAndSize(NULL, 32)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef uint8_t *kp = <uint8_t *>PyBytes_AS_STRING(key0)
+        cdef int rc
+        with nogil:
+            rc = sc_onion_build(&self.lib, &r, o, size, kp)
+        if rc != 0:
+            raise OnionArgumentError("bad key hex, or a recipient's X25519 key is a low-order point")
+        return out, key0
+
+    def peel_batch(self, list bodies, Py_ssize_t lo, Py_ssize_t hi, bytes secret, bytes public,
+                   int hop, relay):
+        """peel's fast path for bodies[lo:hi], one entry per body:
+
+        ``relay(next_ed25519, body, hop + 1)`` for a valid relay layer;
+        (plaintext, key, enc) when decrypted but not a relay (the reference decides);
+        an OnionDecryptError / OnionPathTooLongError instance, exactly where peel raises it;
+        None where the C scanner is unsure (run the reference peel on that body).
+
+        Works in slices of _PEEL_SLICE bodies: buffers and result objects with the GIL,
+        the X25519/AEAD work of the whole slice in one sc_onion_peel_batch call without it.
+        Two threads on two halves thus overlap one's bookkeeping with the other's crypto.
+        """
+        _check32(secret, "secret")
+        _check32(public, "public")
+        if lo < 0 or hi > len(bodies) or lo > hi:
+            raise OnionArgumentError("bad batch bounds")
+        if hop < 0 or hop > MAX_ONION_HOPS:
+            raise OnionArgumentError("bad hop")
+        cdef Py_ssize_t total = hi - lo, start, m, j
+        cdef size_t over, max_body = <size_t>MAX_BODY_SIZE
+        cdef bint relay_ok = hop + 1 <= MAX_ONION_HOPS
+        cdef int aesgcm_ok = self.lib.aesgcm_ok, st
+        cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
+        cdef const uint8_t *pk = <const uint8_t *>PyBytes_AS_STRING(public)
+        cdef sc_onion_peel_item *it
+        cdef bytes out
+        results = [None] * total
+        # Our own references to the inputs and outputs of one slice: the pointers handed to
+        # C must outlive the GIL release even if the caller's list changes meanwhile.
+        ins = [None] * _PEEL_SLICE
+        outs = [None] * _PEEL_SLICE
+        cdef sc_onion_peel_item *items = <sc_onion_peel_item *>PyMem_Malloc(
+            sizeof(sc_onion_peel_item) * _PEEL_SLICE)
+        if items == NULL:
+            raise MemoryError()
+        try:
+            for start in range(lo, hi, _PEEL_SLICE):
+                m = min(_PEEL_SLICE, hi - start)
+                for j in range(m):
+                    body = bodies[start + j]
+                    it = &items[j]
+                    it.status = SC_PEEL_SKIP
+                    ins[j] = body
+                    outs[j] = None
+                    if type(body) is not bytes or <size_t>len(<bytes>body) > max_body:
+                        continue
+                    it.body = <const uint8_t *>PyBytes_AS_STRING(body)
+                    if not sc_onion_fast_outer(it.body, len(<bytes>body), &it.blob_len, it.eph, &it.enc):
+                        continue
+                    if it.enc == 0 and not aesgcm_ok:
+                        continue
+                    over = sc_onion_nonce_bytes(it.enc) + SC_ONION_TAG_BYTES
+                    if it.blob_len < over:
+                        it.status = SC_PEEL_BAD
+                        continue
+                    out = PyBytes_FromStringAndSize(NULL, it.blob_len - over)
+                    outs[j] = out
+                    it.out = <uint8_t *>PyBytes_AS_STRING(out)
+                    it.status = SC_PEEL_TODO
+                with nogil:
+                    sc_onion_peel_batch(&self.lib, sk, pk, items, <size_t>m)
+                for j in range(m):
+                    it = &items[j]
+                    st = it.status
+                    if st == SC_PEEL_RELAY:
+                        if relay_ok:
+                            results[start - lo + j] = relay(
+                                (<const char *>it.dest_hex)[:64].decode("ascii").lower(), outs[j], hop + 1)
+                        else:
+                            results[start - lo + j] = OnionPathTooLongError()
+                    elif st == SC_PEEL_OPENED:
+                        results[start - lo + j] = (outs[j], PyBytes_FromStringAndSize(<char *>it.key, 32), it.enc)
+                    elif st == SC_PEEL_BAD:
+                        results[start - lo + j] = OnionDecryptError()
+                    ins[j] = None
+                    outs[j] = None
+        finally:
+            PyMem_Free(items)
+        return results
 
     def open_blob(self, bytes buf, Py_ssize_t offset, Py_ssize_t length, bytes secret,
                   bytes public, bytes eph_public, int enc):
@@ -292,6 +464,11 @@ cdef class Sodium:
         return ns
 
 
+def thread_ns() -> int:
+    """This thread's CPU time in ns: the clock bench_primitive uses (benches only)."""
+    return sc_onion_thread_ns()
+
+
 def pynacl_path():
     """The file of PyNaCl's extension module, which carries libsodium, or None."""
     try:
@@ -342,3 +519,5 @@ public_key = default.public_key
 aes_gcm_available = default.aes_gcm_available
 info = default.info
 peel_fast = default.peel_fast
+build_route = default.build_route
+peel_batch = default.peel_batch

@@ -23,6 +23,7 @@ upstream answers those encrypted.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Sequence
 
@@ -197,6 +198,20 @@ def _inner(crypto: Crypto, plaintext: bytes, key: bytes, enc: int, hop: int) -> 
     return Relay(next_ed25519=dest.lower(), body=plaintext, hop=hop + 1)
 
 
+@functools.lru_cache(maxsize=64)
+def _server_json(target: ServerTarget) -> bytes:
+    """The exit layer's JSON members before ``ephemeral_key`` (up to a trailing comma):
+    the same text and key order as the reference path's full ``_dumps``."""
+    members = {
+        "host": target.host,
+        "target": target.target,
+        "method": target.method,
+        "protocol": target.protocol,
+        "port": target.port,
+    }
+    return _dumps(members)[:-1] + b","
+
+
 def build(
     crypto: Crypto,
     payload: bytes,
@@ -217,10 +232,27 @@ def build(
     if not all(isinstance(p, Node) for p in path) or not isinstance(destination, (Node, ServerTarget)):
         raise OnionArgumentError("path must hold Node and destination be a Node or ServerTarget")
     layers = len(path) + 1
-    recipients_list = [destination] + path[::-1]  # layer 0 = destination, last = guard
     # Rough bound first so a huge payload fails before any work is done.
     if len(payload) + layers * 512 > MAX_BODY_SIZE:
         raise OnionTooLargeError("payload too large")
+    route = getattr(crypto, "build_route", None)
+    if route is not None:
+        # C does everything per layer (keys, JSON, hex, crypto) in one GIL-free call; here
+        # only the node keys, already validated lowercase hex, are strung together.
+        # eds: the Ed25519 key named beside blob k for k = 0..L-2 (the guard's JSON names
+        # none); beside blob 0 that is the destination, or a placeholder for a server.
+        rev = path[::-1]  # layer 1 = the last hop ... layer L-1 = the guard
+        xs = destination.x25519_pubkey + "".join([p.x25519_pubkey for p in rev])
+        if isinstance(destination, Node):
+            server_json = None
+            first = destination.ed25519_pubkey
+        else:
+            server_json = _server_json(destination)
+            first = "0" * 64
+        eds = first + "".join([p.ed25519_pubkey for p in rev[:-1]]) if path else ""
+        body, key = route(payload, server_json, xs, eds, enc)
+        return body, BuildContext(key, enc, crypto, len(path))
+    recipients_list = [destination] + path[::-1]  # layer 0 = destination, last = guard
     sks, pks = crypto.keypairs(layers)
     name = ENC_NAMES[enc]
     jsons: list[bytes] = []
