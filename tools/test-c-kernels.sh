@@ -25,7 +25,7 @@ SRCS=(sha512.c pow_ctx.c pow_search.c pow_dispatch.c pow_portable.c pow_avx2.c p
       pow_neon.c pow_sha512ce.c pow_baselines.c)
 SRCS=("${SRCS[@]/#/$ROOT/csrc/}")
 HARNESS="$ROOT/tests/c/test_pow_kernels.c"
-CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -I"$ROOT/csrc")
+CFLAGS=(-std=c11 -O3 -Wall -Wextra -Werror -I"$ROOT/csrc")
 DATA=(--data "$ROOT/tests/data" --seed "$SEED")
 
 declare -a RESULTS=()
