@@ -155,7 +155,10 @@ class Chain:
             "SELECT ed25519, x25519, ip, http_port, zmq_port, stake, state, swarm_id, registered_height,"
             " state_height FROM nodes ORDER BY ed25519"
         ).fetchall()
-        out = [NodeRecord(*r[:7], int(r[7]), r[8], r[9]) for r in rows]  # type: ignore[misc]
+        out = [
+            NodeRecord(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), int(r[5]), str(r[6]), int(r[7]), int(r[8]), int(r[9]))
+            for r in rows
+        ]
         return [n for n in out if states is None or n.state in states]
 
     def node(self, ed25519: str) -> NodeRecord | None:

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any
 
-from session_core.node.powcheck import _pow
+from session_core import pow as _pow
 
 
 def random_pubkey() -> str:

@@ -124,11 +124,34 @@ class _Conn:
     def __init__(self, sock: zmq.asyncio.Socket) -> None:
         self.sock = sock
         self.pending: dict[bytes, asyncio.Future[list[bytes]]] = {}
-        self.reader: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.received = 0  # replies seen, to tell a dead connection from a slow request
+        self.closed = False
+        self.monitor: zmq.asyncio.Socket | None = None
+        # A plain (non-asyncio) view of the same socket, for sends that never wait.
+        self.sync: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
+
+
+_HANDSHAKE_FAILED = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
 
 
 class PeerClient:
-    """Requests to other nodes; one CURVE DEALER per peer, opened on first use."""
+    """Requests to other nodes; one CURVE DEALER per peer, opened on first use.
+
+    libzmq does not retry a CURVE handshake that the peer's ZAP refused (the peer
+    may simply not have seen our registration block yet), and a DEALER without a
+    live pipe blocks on send.  So a socket monitor drops a connection as soon as
+    its handshake fails, and a request transparently retries on a fresh socket
+    until its own deadline.
+    """
 
     def __init__(self, ctx: zmq.asyncio.Context, x25519_secret: bytes, x25519_public: bytes) -> None:
         self._ctx = ctx
@@ -147,9 +170,12 @@ class PeerClient:
             s.curve_serverkey = zmq.utils.z85.encode(bytes.fromhex(x25519_hex))
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt(zmq.SNDHWM, 10_000)
+            monitor = s.get_monitor_socket(_HANDSHAKE_FAILED)
             s.connect(f"tcp://{ip}:{port}")
             c = _Conn(s)
-            c.reader = asyncio.get_running_loop().create_task(self._read(c))
+            c.monitor = monitor
+            loop = asyncio.get_running_loop()
+            c.tasks = [loop.create_task(self._read(c)), loop.create_task(self._watch(key, c, monitor))]
             self._conns[key] = c
         return c
 
@@ -159,35 +185,82 @@ class PeerClient:
             frames = await c.sock.recv_multipart()
             if not frames:
                 continue
+            c.received += 1
             fut = c.pending.pop(frames[0], None)
             if fut is not None and not fut.done():
                 fut.set_result(frames[1:])
+
+    async def _watch(self, key: tuple[str, str, int], c: _Conn, monitor: zmq.asyncio.Socket) -> None:
+        await monitor.recv_multipart()  # only handshake failures are subscribed
+        log.debug("handshake with %s:%d failed; dropping the connection", key[1], key[2])
+        if self._conns.get(key) is c:
+            self.forget(*key)
 
     async def request(
         self, x25519_hex: str, ip: str, port: int, cmd: bytes, parts: list[bytes], timeout: float = DEFAULT_TIMEOUT
     ) -> list[bytes]:
         """Send one request and wait for its reply; :class:`PeerTimeoutError` after *timeout* s."""
-        c = self._conn(x25519_hex, ip, port)
-        req_id = next(self._ids).to_bytes(8, "little")
-        fut: asyncio.Future[list[bytes]] = asyncio.get_running_loop().create_future()
-        c.pending[req_id] = fut
-        try:
-            await c.sock.send_multipart([req_id, cmd, *parts])
-            return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            raise PeerTimeoutError(f"no reply to {cmd.decode()!r} from {ip}:{port} within {timeout} s") from None
-        except zmq.ZMQError as exc:
-            raise PeerRequestError(f"cannot send {cmd.decode()!r} to {ip}:{port}: {exc}") from None
-        finally:
-            c.pending.pop(req_id, None)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise PeerTimeoutError(f"no reply to {cmd.decode()!r} from {ip}:{port} within {timeout} s")
+            c = self._conn(x25519_hex, ip, port)
+            req_id = next(self._ids).to_bytes(8, "little")
+            fut: asyncio.Future[list[bytes]] = loop.create_future()
+            c.pending[req_id] = fut
+            received_before = c.received
+
+            async def exchange(c: _Conn = c, req_id: bytes = req_id, fut: asyncio.Future[list[bytes]] = fut) -> list[bytes]:
+                # Never leave a send pending on a socket that may be closed under it: try
+                # without blocking and poll while the socket has no live pipe.
+                while True:
+                    if c.closed:
+                        raise asyncio.CancelledError
+                    try:
+                        c.sync.send_multipart([req_id, cmd, *parts], flags=zmq.NOBLOCK)
+                        break
+                    except zmq.Again:
+                        await asyncio.sleep(0.02)
+                return await fut
+
+            try:
+                return await asyncio.wait_for(exchange(), remaining)
+            except asyncio.TimeoutError:
+                if c.received == received_before and self._conns.get((x25519_hex, ip, port)) is c:
+                    self.forget(x25519_hex, ip, port)  # nothing came back at all: start afresh next time
+                raise PeerTimeoutError(f"no reply to {cmd.decode()!r} from {ip}:{port} within {timeout} s") from None
+            except asyncio.CancelledError:
+                if not c.closed or _being_cancelled():
+                    raise
+                # The connection was dropped under us (handshake refused): retry shortly.
+                await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
+            except zmq.ZMQError as exc:
+                if not c.closed:
+                    raise PeerRequestError(f"cannot send {cmd.decode()!r} to {ip}:{port}: {exc}") from None
+                await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
+            finally:
+                c.pending.pop(req_id, None)
 
     def forget(self, x25519_hex: str, ip: str, port: int) -> None:
-        """Drop the connection to a peer (it left the network or changed address)."""
+        """Drop the connection to a peer (it left the network, changed address or refused us)."""
         c = self._conns.pop((x25519_hex, ip, port), None)
-        if c is not None:
-            if c.reader is not None:
-                c.reader.cancel()
-            c.sock.close(0)
+        if c is None:
+            return
+        c.closed = True
+        for fut in c.pending.values():
+            fut.cancel()
+        for t in c.tasks:
+            if t is not asyncio.current_task():
+                t.cancel()
+        try:
+            c.sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        if c.monitor is not None:
+            c.monitor.close(0)
+        c.sock.close(0)
 
     def known(self) -> list[tuple[str, str, int]]:
         return list(self._conns)

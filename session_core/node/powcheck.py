@@ -6,10 +6,7 @@ uses the same implementation (C when built) as the rest of the package.
 
 from __future__ import annotations
 
-try:
-    from session_core import pow as _pow
-except ImportError:  # TEMPORARY until session_core.pow lands; removed before the node is done
-    from session_core.node import _pow_temp as _pow  # type: ignore[no-redef]
+from session_core import pow as _pow
 
 
 def check(nonce: str, timestamp: str, ttl: str, pubkey: str, data: str, difficulty: int) -> str | None:
@@ -24,7 +21,7 @@ def check(nonce: str, timestamp: str, ttl: str, pubkey: str, data: str, difficul
     try:
         if not _pow.verify(nonce, ts, ttl_ms, pubkey, data, difficulty):
             return None
-        return _pow.message_hash(nonce, ts, ttl_ms, pubkey, data)
+        return str(_pow.message_hash(nonce, ts, ttl_ms, pubkey, data))
     except ValueError:
         return None
 
@@ -32,6 +29,6 @@ def check(nonce: str, timestamp: str, ttl: str, pubkey: str, data: str, difficul
 def message_hash(nonce: str, timestamp: int, ttl: int, pubkey: str, data: str) -> str | None:
     """The PoW hash of a message, or None if the nonce is malformed."""
     try:
-        return _pow.message_hash(nonce, timestamp, ttl, pubkey, data)
+        return str(_pow.message_hash(nonce, timestamp, ttl, pubkey, data))
     except ValueError:
         return None

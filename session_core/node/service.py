@@ -62,6 +62,8 @@ log = logging.getLogger("session_core.node")
 
 REPLICATE_INTERVAL = 0.35  # upstream RELAY_INTERVAL
 PUSH_TIMEOUT = 10.0
+REPLICATE_TIMEOUT = 3.0  # a peer that cannot take a batch in this time gets it next round
+CATCHUP_ATTEMPTS = 5
 ONION_TIMEOUT = 30.0  # upstream's SN->SN onion request timeout
 MAX_BACKLOG = 100_000  # messages kept per unreachable peer
 
@@ -231,14 +233,17 @@ class ServiceNode:
 
     async def _catch_up(self, view: NetworkView, swarm_id: int) -> None:
         async def pull(peer: SnodeInfo) -> int:
-            try:
-                parts = await self.peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup", [], PUSH_TIMEOUT)
-            except PeerRequestError as exc:
-                log.info("catch-up from a peer failed: %s", exc)
-                return 0
-            if not ok(parts):
-                return 0
-            return self._accept(b for b in parts[1:])
+            # A peer that has not seen the block with our registration yet refuses us
+            # (ZAP), so try a few times while the network catches up with us.
+            for attempt in range(CATCHUP_ATTEMPTS):
+                try:
+                    parts = await self.peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup", [], 3.0)
+                except PeerRequestError as exc:
+                    log.info("catch-up from a peer failed (attempt %d): %s", attempt + 1, exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                return self._accept(parts[1:]) if ok(parts) else 0
+            return 0
 
         got = await asyncio.gather(*(pull(p) for p in self._members(view, swarm_id)))
         log.info("caught up %d messages from %d peers", sum(got), len(got))
@@ -260,10 +265,10 @@ class ServiceNode:
         log.info("membership change: pushing records to %d nodes", len(jobs))
         await asyncio.gather(*jobs)
 
-    async def _push(self, node: SnodeInfo, msgs: list[Message]) -> bool:
+    async def _push(self, node: SnodeInfo, msgs: list[Message], timeout: float = PUSH_TIMEOUT) -> bool:
         for blob in replication.serialize_batches(msgs):
             try:
-                parts = await self.peers.request(node.x25519, node.ip, node.zmq_port, b"data", [blob], PUSH_TIMEOUT)
+                parts = await self.peers.request(node.x25519, node.ip, node.zmq_port, b"data", [blob], timeout)
             except PeerRequestError as exc:
                 log.info("push to a peer failed: %s", exc)
                 return False
@@ -299,7 +304,7 @@ class ServiceNode:
         await asyncio.gather(*jobs)
 
     async def _replicate_to(self, peer: SnodeInfo, msgs: list[Message]) -> None:
-        if not await self._push(peer, msgs):
+        if not await self._push(peer, msgs, REPLICATE_TIMEOUT):
             self._backlog[peer.ed25519] = (self._backlog.get(peer.ed25519, []) + msgs)[-MAX_BACKLOG:]
 
     def _accept(self, blobs: Iterable[bytes]) -> int:
