@@ -86,6 +86,8 @@ class NodeConfig:
     #: Fault injection for tests: acknowledge stores and pushes but keep nothing.
     drop_stores: bool = False
     ready_file: Path | None = None
+    #: How long a testee waits for a record still propagating (upstream: about a minute).
+    test_retry_period: float = storage_test.RETRY_PERIOD
 
 
 @dataclass
@@ -350,7 +352,7 @@ class ServiceNode:
         try:
             parts = await self.peers.request(
                 testee.x25519, testee.ip, testee.zmq_port, b"storage_test",
-                [str(height).encode(), msg.hash.encode()], storage_test.TEST_TIMEOUT,
+                [str(height).encode(), msg.hash.encode()], self.cfg.test_retry_period + 3.0,
             )
         except PeerRequestError:
             parts = []
@@ -382,7 +384,7 @@ class ServiceNode:
         except (ValueError, UnicodeDecodeError):
             return [b"wrong request"]
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + storage_test.RETRY_PERIOD
+        deadline = loop.time() + self.cfg.test_retry_period
         self.stats.tests_answered += 1
         while True:
             view = self.view

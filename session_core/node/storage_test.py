@@ -17,7 +17,6 @@ from session_core.swarm import storage_test_pair
 TEST_BLOCKS_BUFFER = 2  # test a block this far back, so every member has seen it (upstream: 4)
 RETRY_INTERVAL = 0.05  # upstream TEST_RETRY_PERIOD
 RETRY_PERIOD = 5.0  # how long a testee waits for a record still propagating (upstream: 55 s-1 min)
-TEST_TIMEOUT = RETRY_PERIOD + 3.0  # the tester's request timeout: longer than the testee's wait
 
 
 class Verdict(Enum):
