@@ -138,6 +138,9 @@ cdef class Sodium:
     cdef readonly str origin
     cdef readonly str path
     cdef readonly str version
+    cdef uint8_t cached_secret[32]
+    cdef uint8_t cached_public[32]
+    cdef bint cached
 
     def __init__(self, str path, str origin="system"):
         cdef const char *missing = NULL
@@ -154,6 +157,13 @@ cdef class Sodium:
             self.version = _PYNACL_SODIUM.get(".".join(pynacl.split(".")[:2]), f"bundled with PyNaCl {pynacl}")
         else:
             self.version = "unknown"
+
+    def without_aes_gcm(self):
+        """The same libsodium as if the CPU lacked AES-NI/PCLMUL (libsodium's AES-GCM
+        refused): lets tests cover the C paths that must hand aes-gcm to `cryptography`."""
+        cdef Sodium other = Sodium(self.path, self.origin)
+        other.lib.aesgcm_ok = 0
+        return other
 
     def aes_gcm_available(self) -> bool:
         return self.lib.aesgcm_ok == 1
@@ -272,8 +282,7 @@ cdef class Sodium:
             raise OnionArgumentError("bad key hex, or a recipient's X25519 key is a low-order point")
         return out, key0
 
-    def peel_batch(self, list bodies, Py_ssize_t lo, Py_ssize_t hi, bytes secret, bytes public,
-                   int hop, relay):
+    def peel_batch(self, list bodies, Py_ssize_t lo, Py_ssize_t hi, bytes secret, int hop, relay):
         """peel's fast path for bodies[lo:hi], one entry per body:
 
         ``relay(next_ed25519, body, hop + 1)`` for a valid relay layer;
@@ -286,7 +295,6 @@ cdef class Sodium:
         Two threads on two halves thus overlap one's bookkeeping with the other's crypto.
         """
         _check32(secret, "secret")
-        _check32(public, "public")
         if lo < 0 or hi > len(bodies) or lo > hi:
             raise OnionArgumentError("bad batch bounds")
         if hop < 0 or hop > MAX_ONION_HOPS:
@@ -296,7 +304,8 @@ cdef class Sodium:
         cdef bint relay_ok = hop + 1 <= MAX_ONION_HOPS
         cdef int aesgcm_ok = self.lib.aesgcm_ok, st
         cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
-        cdef const uint8_t *pk = <const uint8_t *>PyBytes_AS_STRING(public)
+        cdef uint8_t pk[32]
+        memcpy(pk, self._public_for(secret), 32)  # our copy: another thread may re-key the cache
         cdef sc_onion_peel_item *it
         cdef bytes out
         results = [None] * total
@@ -379,43 +388,64 @@ cdef class Sodium:
             raise OnionDecryptError()
         return out, key
 
-    def peel_fast(self, bytes body, bytes secret, bytes public):
+    cdef const uint8_t *_public_for(self, bytes secret):
+        """Our X25519 public key (an xchacha20 KDF input).  A node peels with one secret
+        all day, so the last one is remembered instead of one extra base-point mult per
+        layer.  Called with the GIL held, which serialises the cache."""
+        cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
+        cdef uint8_t diff = 0
+        cdef int i
+        for i in range(32):  # no early exit: the comparison does not depend on the secret
+            diff |= self.cached_secret[i] ^ sk[i]
+        if not self.cached or diff:
+            self.lib.scalarmult_base(self.cached_public, sk)
+            memcpy(self.cached_secret, sk, 32)
+            self.cached = 1
+        return self.cached_public
+
+    def peel_one(self, body, secret, hop, relay):
         """peel's fast path: frame, routing JSON and decryption in C, one GIL release.
 
-        None: the outer frame is outside the C scanner's subset (run the reference parser).
-        (next_ed25519_hex, plaintext): a valid relay layer.
+        None: not sure (argument types, or a frame outside the C scanner's subset, or an
+        aes-gcm frame without libsodium AES-GCM): run the reference peel from the start.
+        ``relay(next_ed25519, body, hop + 1)``: a valid relay layer.
         (plaintext, key, enc): decrypted; the reference decides what the inner layer is.
-        Raises OnionDecryptError exactly where the reference would (the frame was valid).
+        Raises OnionDecryptError / OnionPathTooLongError exactly where the reference would.
         """
-        _check32(secret, "secret")
-        _check32(public, "public")
+        if (type(body) is not bytes or type(secret) is not bytes or len(<bytes>secret) != 32
+                or type(hop) is not int or not 0 <= hop <= MAX_ONION_HOPS
+                or len(<bytes>body) > MAX_BODY_SIZE):
+            return None
+        cdef int h = hop
         cdef const uint8_t *b = <const uint8_t *>PyBytes_AS_STRING(body)
-        cdef size_t n = len(body), blob_len = 0, over
+        cdef size_t n = len(<bytes>body), blob_len = 0, over
         cdef uint8_t eph[32]
-        cdef int enc = 0, ok, rc, relay = 0
+        cdef int enc = 0, rc, is_relay = 0
         cdef const uint8_t *dest = NULL
-        with nogil:
-            ok = sc_onion_fast_outer(b, n, &blob_len, eph, &enc)
-        if not ok or (enc == 0 and not self.lib.aesgcm_ok):
+        if not sc_onion_fast_outer(b, n, &blob_len, eph, &enc):
+            return None
+        if enc == 0 and not self.lib.aesgcm_ok:
             return None
         over = sc_onion_nonce_bytes(enc) + SC_ONION_TAG_BYTES
         if blob_len < over:
             raise OnionDecryptError()
-        cdef bytes out = PyBytes_FromStringAndSize(NULL, blob_len - over)
-        cdef bytes key = PyBytes_FromStringAndSize(NULL, 32)
-        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
-        cdef uint8_t *kp = <uint8_t *>PyBytes_AS_STRING(key)
+        cdef uint8_t pk[32]
+        memcpy(pk, self._public_for(<bytes>secret), 32)  # ours: another thread may re-key the cache
         cdef const uint8_t *sk = <const uint8_t *>PyBytes_AS_STRING(secret)
-        cdef const uint8_t *pk = <const uint8_t *>PyBytes_AS_STRING(public)
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, blob_len - over)
+        cdef uint8_t *o = <uint8_t *>PyBytes_AS_STRING(out)
+        cdef uint8_t key[32]
         with nogil:
-            rc = sc_onion_open(&self.lib, enc, sk, pk, eph, b + 4, blob_len, o, kp)
+            rc = sc_onion_open(&self.lib, enc, sk, pk, eph, b + 4, blob_len, o, key)
             if rc == 0:
-                relay = sc_onion_fast_relay(o, blob_len - over, &dest)
+                is_relay = sc_onion_fast_relay(o, blob_len - over, &dest)
         if rc != 0:
             raise OnionDecryptError()
-        if relay:
-            return (<const char *>dest)[:64].decode("ascii").lower(), out
-        return out, key, enc
+        if is_relay:
+            if h + 1 > MAX_ONION_HOPS:
+                raise OnionPathTooLongError()
+            return relay((<const char *>dest)[:64].decode("ascii").lower(), out, h + 1)
+        return out, PyBytes_FromStringAndSize(<char *>key, 32), enc
 
     def encrypt(self, bytes key, int enc, bytes data) -> bytes:
         _check_enc(enc)
@@ -518,6 +548,6 @@ decrypt = default.decrypt
 public_key = default.public_key
 aes_gcm_available = default.aes_gcm_available
 info = default.info
-peel_fast = default.peel_fast
+peel_one = default.peel_one
 build_route = default.build_route
 peel_batch = default.peel_batch

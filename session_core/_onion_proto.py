@@ -143,25 +143,26 @@ def open_request(crypto: Crypto, body: bytes, x25519_secret: bytes) -> Final:
 
 
 def peel(crypto: Crypto, body: bytes, x25519_secret: bytes, hop: int = 0) -> Relay | Final | Exit:
-    fast = getattr(crypto, "peel_fast", None)
-    if (
-        fast is not None
-        and type(body) is bytes
-        and type(x25519_secret) is bytes
-        and len(x25519_secret) == 32
-        and type(hop) is int
-        and 0 <= hop <= MAX_ONION_HOPS
-        and len(body) <= MAX_BODY_SIZE
-    ):
+    fast = getattr(crypto, "peel_one", None)
+    if fast is not None:
         # The C backend parses the common case itself; it answers None when unsure, and
-        # then everything below (the reference) runs from the start.
-        done = fast(body, x25519_secret, _public_of(crypto, x25519_secret))
+        # then the reference runs from the start.
+        done = fast(body, x25519_secret, hop, Relay)
         if done is not None:
-            if len(done) == 2:
-                if hop + 1 > MAX_ONION_HOPS:
-                    raise OnionPathTooLongError()
-                return Relay(next_ed25519=done[0], body=done[1], hop=hop + 1)
-            return _inner(crypto, done[0], done[1], done[2], hop)
+            return finish_fast(crypto, done, hop)
+    return peel_reference(crypto, body, x25519_secret, hop)
+
+
+def finish_fast(crypto: Crypto, done: Any, hop: int) -> Relay | Final | Exit:
+    """A C fast-path answer: the Relay itself, or a decrypted layer the reference reads."""
+    if type(done) is tuple:
+        return _inner(crypto, done[0], done[1], done[2], hop)
+    assert isinstance(done, Relay)
+    return done
+
+
+def peel_reference(crypto: Crypto, body: bytes, x25519_secret: bytes, hop: int = 0) -> Relay | Final | Exit:
+    """peel with every check in Python: the oracle, and where every error is decided."""
     secret = check_secret(x25519_secret)
     buf, n, _, eph, enc = _outer(body, hop)
     plaintext, key = crypto.open_blob(buf, 4, n, secret, _public_of(crypto, secret), eph, enc)
@@ -223,13 +224,17 @@ def build(
         enc = enc_code(enc_type)
     except OnionEncTypeError:
         raise OnionEncTypeError("invalid enc_type") from None
-    if not isinstance(payload, (bytes, bytearray, memoryview)):
-        raise OnionArgumentError("payload must be bytes")
-    payload = bytes(payload)
+    if type(payload) is not bytes:
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise OnionArgumentError("payload must be bytes")
+        payload = bytes(payload)
     path = list(path)
     if len(path) > MAX_ONION_HOPS:
         raise OnionPathTooLongError()
-    if not all(isinstance(p, Node) for p in path) or not isinstance(destination, (Node, ServerTarget)):
+    for p in path:
+        if not isinstance(p, Node):
+            raise OnionArgumentError("path must hold Node and destination be a Node or ServerTarget")
+    if not isinstance(destination, (Node, ServerTarget)):
         raise OnionArgumentError("path must hold Node and destination be a Node or ServerTarget")
     layers = len(path) + 1
     # Rough bound first so a huge payload fails before any work is done.

@@ -92,7 +92,7 @@ def _key_hex(value: str, what: str) -> str:
     return value.lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """A service node as an onion hop or destination.
 
@@ -110,7 +110,7 @@ class Node:
         object.__setattr__(self, "ed25519_pubkey", _key_hex(self.ed25519_pubkey, "ed25519_pubkey"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServerTarget:
     """A server (file server, open group server) reached through the last hop over HTTP."""
 
@@ -128,7 +128,7 @@ class ServerTarget:
         check_exit(self.host, self.target, self.port, self.protocol, self.method)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Reply:
     """Encrypts the answer of a final destination for the client (INTEROP §3.5).
 
@@ -152,7 +152,7 @@ class Reply:
         return base64.b64encode(self.encrypt(data))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class BuildContext:
     """What the client keeps from :func:`build` to open the destination's answer."""
 
@@ -179,7 +179,7 @@ class BuildContext:
             return self.crypto.decrypt(self.key, self.enc, decoded)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relay:
     """Forward ``body`` to the node whose Ed25519 key is ``next_ed25519``.
 
@@ -193,7 +193,7 @@ class Relay:
     hop: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Final:
     """This node (or server) is the destination: ``payload`` is the request."""
 
@@ -203,7 +203,7 @@ class Final:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exit:
     """POST ``body`` to ``protocol://host:port target`` (INTEROP §3.3 server exit)."""
 

@@ -79,6 +79,9 @@ class _Backend:
         if module is not _onion_py and not module.aes_gcm_available():
             self.aes_gcm = _onion_py
         self.xchacha: Crypto = module
+        # peel's C fast path (None for the reference backend); it handles every enc_type
+        # it can and answers None for the rest.
+        self.peel_one: Any = getattr(module, "peel_one", None)
 
     def for_enc(self, enc: int) -> Crypto:
         return self.aes_gcm if enc == ENC_AES_GCM else self.xchacha
@@ -92,8 +95,8 @@ def _crypto_for_frame(body: bytes) -> Crypto:
     # Which module opens a frame depends on its enc_type; both backends agree on the
     # format, so peeking at the JSON here only picks the implementation.  Errors are
     # raised later by the real parser.
-    if _backend.aes_gcm is _backend.xchacha:
-        return _backend.xchacha
+    if _backend.aes_gcm is _backend.xchacha or not isinstance(body, (bytes, bytearray, memoryview)):
+        return _backend.xchacha  # (a non-bytes body: the reference raises its error)
     try:
         n, outer = _onion_proto.split_frame(bytes(body), OnionFrameError)
         return _backend.for_enc(enc_code(outer.get("enc_type")))
@@ -128,7 +131,14 @@ def peel(body: bytes, x25519_secret: bytes, *, hop: int = 0) -> Relay | Final | 
     *hop* is how many nodes relayed the request before this one (0 at the guard; pass
     ``Relay.hop`` along).  Raises an ``OnionError`` subclass on any malformed input.
     """
-    return _onion_proto.peel(_crypto_for_frame(body), body, x25519_secret, hop)
+    fast = _backend.peel_one
+    if fast is not None:
+        done = fast(body, x25519_secret, hop, Relay)
+        if type(done) is Relay:  # the common case, with no further Python work
+            return done
+        if done is not None:
+            return _onion_proto.finish_fast(_backend.xchacha, done, hop)
+    return _onion_proto.peel_reference(_crypto_for_frame(body), body, x25519_secret, hop)
 
 
 def open_request(body: bytes, x25519_secret: bytes) -> Final:
@@ -171,7 +181,7 @@ def _peel_share(items: list[bytes], secret: bytes, hop: int, lo: int, hi: int) -
         or not 0 <= hop <= MAX_ONION_HOPS
     ):
         return _peel_chunk(items[lo:hi], secret, hop)
-    out: list[Any] = batch(items, lo, hi, secret, _onion_proto._public_of(crypto, secret), hop, Relay)
+    out: list[Any] = batch(items, lo, hi, secret, hop, Relay)
     # What the C scanner left open goes through the reference, exactly as peel would.
     for i, r in enumerate(out):
         if r is None:

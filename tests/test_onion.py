@@ -9,7 +9,7 @@ from typing import Any
 import nacl.bindings
 import pytest
 
-from session_core import _backend, _onion_py, onion
+from session_core import _backend, _onion_proto, _onion_py, onion
 from session_core._onion_types import ENC_AES_GCM, ENC_XCHACHA20
 from session_core.errors import (
     InvalidInputError,
@@ -187,24 +187,158 @@ def test_enc_type_aliases_and_default(backend: str) -> None:
         assert isinstance(final, onion.Final) and final.payload == b"req"
 
 
-def test_peel_many_matches_peel(backend: str) -> None:
+def same_outcome(got: Any, body: Any, secret: Any, hop: int) -> None:
+    """*got* (one peel_many entry) is exactly what peel(body) returns or raises, with the
+    pure-Python reference as the oracle whatever the backend."""
+    try:
+        expected: Any = _onion_proto.peel_reference(_onion_py, body, secret, hop)
+    except OnionError as exc:
+        assert type(got) is type(exc), (got, exc)
+        assert (got.status, got.body, got.encrypted) == (exc.status, exc.body, exc.encrypted)
+        if exc.reply is not None:  # same layer key: the node can answer the error encrypted
+            assert got.reply is not None and got.reply.key == exc.reply.key
+        return
+    assert type(got) is type(expected)
+    if isinstance(expected, onion.Final):
+        assert (got.payload, dict(got.meta), got.reply.key, got.reply.enc) == (
+            expected.payload, dict(expected.meta), expected.reply.key, expected.reply.enc)
+    else:
+        assert got == expected  # Relay / Exit: every field, body included
+
+
+def mixed_batch(nodes: list[Keyed]) -> list[Any]:
+    """Every kind of outcome peel has, for nodes[0] as the peeling node."""
+    me, nxt = nodes[0], nodes[1]
+    server = onion.ServerTarget("files.example.org", nxt.node.x25519_pubkey)
+    relays = [
+        onion.build(bytes([i]) * 50, [me.node], nxt.node, enc_type=ENC_TYPES[i % 2])[0] for i in range(50)
+    ]
+    finals = [onion.build(b"final %d" % i, [], me.node, enc_type=e)[0] for i, e in enumerate(ENC_TYPES)]
+    exits = [onion.build(b"exit", [me.node], server, enc_type=e)[0] for e in ENC_TYPES]
+    bad_inner = [inner_layer(me, frame(b"blob", {"destination": "ab" * 31}))[0],
+                 inner_layer(me, frame(b"blob", {"host": "example.org", "target": "/x"}))[0]]
+    n = struct.unpack("<I", relays[0][:4])[0]
+    eph = json.loads(relays[0][4 + n:])["ephemeral_key"]
+    unsure = [  # valid frames outside the C scanner's JSON subset: the reference decides
+        relays[0][: 4 + n] + json.dumps({"ephemeral_key": eph, "enc_type": "aes-gcm", "x": "\u00e9"}).encode(),
+        relays[0][: 4 + n] + b'{"ephemeral_key": "' + eph.encode() + b'", "x": 1.5}',
+    ]
+    tampered = bytearray(relays[1])
+    tampered[10] ^= 1
+    bad = [b"", b"\x01\x00\x00\x00", relays[2][:-1], bytes(tampered), relays[3] + b"{",
+           frame(b"\x00" * 10, {"ephemeral_key": eph}), "not bytes", bytearray(relays[4]),
+           memoryview(relays[5]), onion.build(b"x", [nxt.node], me.node)[0]]  # last: wrong key
+    batch: list[Any] = relays[:20] + finals + bad[:5] + exits + bad_inner + unsure + bad[5:] + relays[20:]
+    return batch
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, None])
+def test_peel_many_matches_peel(backend: str, threads: int | None) -> None:
+    """Batch results are identical to one-by-one peel, errors in place, order kept; the
+    batch crosses the C slice size (32) so several GIL releases per share are covered."""
     nodes = make_nodes(2)
-    good = [onion.build(bytes([i]) * 50, [nodes[0].node], nodes[1].node)[0] for i in range(6)]
-    bad = [b"", b"\x01\x00\x00\x00", good[0][:-1], bytes(good[1][:10]) + b"\xff" + good[1][11:]]
-    batch = good[:3] + bad + good[3:]
-    for threads in (1, 2, None):
-        out = onion.peel_many(batch, nodes[0].secret, threads=threads)
-        assert len(out) == len(batch)
-        for body, result in zip(batch, out):
-            try:
-                expected: Any = onion.peel(body, nodes[0].secret)
-            except OnionError as exc:
-                assert type(result) is type(exc)
-            else:
-                assert isinstance(result, onion.Relay) and result.body != b""
-                assert isinstance(expected, onion.Relay)
-                assert onion.peel(result.body, nodes[1].secret).payload == onion.peel(expected.body, nodes[1].secret).payload  # type: ignore[union-attr]
-    assert onion.peel_many([], nodes[0].secret) == []
+    batch = mixed_batch(nodes)
+    assert len(batch) > 64
+    out = onion.peel_many(batch, nodes[0].secret, threads=threads)
+    assert len(out) == len(batch)
+    for body, got in zip(batch, out):
+        same_outcome(got, body, nodes[0].secret, 0)
+    kinds = {type(r).__name__ for r in out}
+    assert {"Relay", "Final", "Exit", "OnionDecryptError", "OnionFrameError", "OnionJsonError",
+            "OnionUrlError", "OnionArgumentError"} <= kinds
+    assert onion.peel_many([], nodes[0].secret, threads=threads) == []
+
+
+@pytest.mark.parametrize("hop", [14, 15, 16, -1, "1", True])
+def test_peel_many_hop_rules(backend: str, hop: Any) -> None:
+    nodes = make_nodes(2)
+    batch = [onion.build(b"h", [nodes[0].node], nodes[1].node)[0] for _ in range(3)]
+    batch.append(onion.build(b"f", [], nodes[0].node)[0])
+    out = onion.peel_many(batch, nodes[0].secret, hop=hop, threads=2)
+    for body, got in zip(batch, out):
+        same_outcome(got, body, nodes[0].secret, hop)
+
+
+def test_peel_many_bad_secret(backend: str) -> None:
+    body, nodes = good_onion()
+    for secret in (b"\x00" * 31, "ab" * 32, None):
+        out = onion.peel_many([body, body], secret)  # type: ignore[arg-type]
+        assert [type(r) for r in out] == [OnionArgumentError, OnionArgumentError]
+
+
+def test_peel_many_c_batch_does_the_work() -> None:
+    """Guards against a batch path that silently hands everything to Python."""
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    nodes = make_nodes(2)
+    batch = [onion.build(b"b", [nodes[0].node], nodes[1].node, enc_type=e)[0] for e in ENC_TYPES * 40]
+    raw = onion._c.peel_batch(batch, 0, len(batch), nodes[0].secret, 0, onion.Relay)
+    assert len(raw) == len(batch) and all(type(r) is onion.Relay for r in raw)
+    assert [r.next_ed25519 for r in raw] == [nodes[1].node.ed25519_pubkey] * len(batch)
+    final = onion._c.peel_batch([raw[0].body], 0, 1, nodes[1].secret, 1, onion.Relay)[0]
+    assert type(final) is tuple and len(final) == 3  # decrypted in C, inner left to the reference
+    for lo, hi in ((-1, 1), (0, len(batch) + 1), (2, 1)):
+        with pytest.raises(OnionArgumentError):
+            onion._c.peel_batch(batch, lo, hi, nodes[0].secret, 0, onion.Relay)
+
+
+def layer_jsons(body: bytes, peelers: list[Keyed]) -> list[str]:
+    """The routing JSON text beside every blob, guard first, ephemeral keys masked."""
+    texts, hop = [], 0
+    for k in [*peelers, None]:
+        n = struct.unpack("<I", body[:4])[0]
+        text = body[4 + n :].decode()
+        eph = json.loads(text)["ephemeral_key"]
+        assert eph == eph.lower()
+        texts.append(text.replace(eph, "<eph>"))
+        if k is None:
+            break
+        step = onion.peel(body, k.secret, hop=hop)
+        if isinstance(step, onion.Final):
+            break
+        assert isinstance(step, (onion.Relay, onion.Exit))
+        body, hop = step.body, hop + 1
+    return texts
+
+
+@pytest.mark.parametrize("enc_type", ENC_TYPES)
+@pytest.mark.parametrize("to_server", [False, True])
+@pytest.mark.parametrize("hops", [0, 1, 3])
+def test_build_json_same_on_both_backends(enc_type: str, to_server: bool, hops: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C builder writes every routing JSON byte for byte as the reference does."""
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    nodes = make_nodes(hops + 1)
+    dest: Any = nodes[-1].node
+    peelers = nodes
+    if to_server:  # a name that needs JSON escapes, and every exit field non-default
+        dest = onion.ServerTarget("h\u00e9\"x.org", nodes[-1].node.x25519_pubkey, "/oxen/v4/lsrpc", 8443, "http")
+        peelers = nodes[:-1]
+    texts = []
+    for module in (onion._c, _onion_py):
+        monkeypatch.setattr(onion, "_backend", onion._Backend(module))
+        body, _ = onion.build(b"same", [k.node for k in nodes[:-1]], dest, enc_type=enc_type)
+        texts.append(layer_jsons(body, peelers))
+    assert texts[0] == texts[1]
+    assert len(texts[0]) == hops + 1
+
+
+def test_build_route_rejects_bad_arguments() -> None:
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    k = Keyed()
+    x, e = k.node.x25519_pubkey, k.node.ed25519_pubkey
+    for args in [(x + x, ""), (x, e), (x[:-1], ""), (x + x, e[:-1]), ("", ""), ("zz" * 32, ""),
+                 (x + "zz" * 32, e), (x + x, "zz" * 32), (x * 17, e * 16)]:
+        with pytest.raises(OnionArgumentError):
+            onion._c.build_route(b"p", None, args[0], args[1], 0)
+    with pytest.raises(OnionArgumentError):
+        onion._c.build_route(b"p", "not bytes", x, "", 0)
+    with pytest.raises(OnionArgumentError):
+        onion._c.build_route(b"p", None, "00" * 32, "", 0)  # low-order recipient key
+    with pytest.raises(OnionArgumentError):
+        onion._c.build_route(b"p", None, x, "", 2)
+    assert onion._c.build_route(b"p", None, x, "", 1)[0]  # the same call, valid
 
 
 # ---- backend selection -------------------------------------------------------------------

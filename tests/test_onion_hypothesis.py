@@ -9,7 +9,7 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_onion import Keyed, backend, make_nodes  # noqa: F401  (fixture)
+from test_onion import Keyed, backend, make_nodes, same_outcome  # noqa: F401  (fixture)
 
 from session_core import onion
 from session_core.errors import OnionError, OnionInputError
@@ -164,10 +164,31 @@ def test_fast_path_taken_for_common_frames() -> None:
     """Guards against a fast path that silently always defers to Python."""
     if onion._c is None:
         pytest.skip("C extension not in use")
-    public = bytes.fromhex(GUARD.node.x25519_pubkey)
     for enc_type in ("aes-gcm", "xchacha20"):
         body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
-        relay = onion._c.peel_fast(body, GUARD.secret, public)
-        assert relay is not None and len(relay) == 2 and relay[0] == NEXT.node.ed25519_pubkey
-        final = onion._c.peel_fast(relay[1], NEXT.secret, bytes.fromhex(NEXT.node.x25519_pubkey))
-        assert final is not None and len(final) == 3  # decrypted in C, inner left to the reference
+        relay = onion._c.peel_one(body, GUARD.secret, 0, onion.Relay)
+        assert type(relay) is onion.Relay and relay.next_ed25519 == NEXT.node.ed25519_pubkey
+        final = onion._c.peel_one(relay.body, NEXT.secret, 1, onion.Relay)
+        assert type(final) is tuple and len(final) == 3  # decrypted in C, inner left to the reference
+
+
+BATCH_BASE = [onion.build(b"m%d" % i, [GUARD.node], NEXT.node, enc_type=("aes-gcm", "xchacha20")[i % 2])[0] for i in range(6)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 10**6), st.integers(1, 255)), max_size=4),
+    cuts=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 400)), max_size=2),
+    threads=st.sampled_from([1, 2]),
+)
+def test_peel_many_matches_reference(backend: str, edits: list[tuple[int, int, int]], cuts: list[tuple[int, int]], threads: int) -> None:
+    """Corrupted batches: every entry is what the pure-Python reference peel gives."""
+    batch = [bytearray(b) for b in BATCH_BASE]
+    for which, pos, bit in edits:
+        batch[which][pos % len(batch[which])] ^= bit
+    bodies = [bytes(b) for b in batch]
+    for which, cut in cuts:
+        bodies[which] = bodies[which][: max(0, len(bodies[which]) - cut)]
+    out = onion.peel_many(bodies, GUARD.secret, threads=threads)
+    for body, got in zip(bodies, out):
+        same_outcome(got, body, GUARD.secret, 0)

@@ -130,3 +130,28 @@ def test_aes_gcm_falls_back_without_cpu_support(monkeypatch: pytest.MonkeyPatch)
         final, _ = walk(body, nodes)
         assert final.payload == b"fallback"
         assert final.reply.crypto is (_onion_py if enc_type == "aes-gcm" else fake)
+
+
+def test_c_paths_without_aes_gcm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real C module on a CPU without libsodium AES-GCM: peel, peel_many and build hand
+    aes-gcm to `cryptography` and keep xchacha20 in C, with the same results."""
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    from test_onion import mixed_batch, same_outcome
+
+    lib = onion._c.default.without_aes_gcm()
+    assert not lib.aes_gcm_available()
+    b = onion._Backend(lib)  # type: ignore[arg-type]
+    assert b.aes_gcm is _onion_py and b.xchacha is lib and b.peel_one is not None
+    monkeypatch.setattr(onion, "_backend", b)
+    nodes = make_nodes(2)
+    batch = mixed_batch(nodes)
+    for threads in (1, 2):
+        for body, got in zip(batch, onion.peel_many(batch, nodes[0].secret, threads=threads)):
+            same_outcome(got, body, nodes[0].secret, 0)
+    for enc_type in ("aes-gcm", "xchacha20"):
+        body, ctx = onion.build(b"no-ni", [nodes[0].node], nodes[1].node, enc_type=enc_type)
+        final, _ = walk(body, nodes)
+        assert final.payload == b"no-ni"
+        assert final.reply.crypto is (_onion_py if enc_type == "aes-gcm" else lib)
+        assert ctx.decrypt_reply(final.reply.encrypt(b"r")) == b"r"
