@@ -1,6 +1,7 @@
 """Onion build/peel vs the libsodium primitive sum and the PyNaCl baseline, same run.
 
-    python benches/bench_onion.py [--quick] [--sodium pynacl|system|PATH] [--json]
+    python benches/bench_onion.py [--quick] [--rounds N] [--only table|scaling]
+                                  [--sodium pynacl|system|PATH] [--json]
 
 (the same as ``session-core onion bench``; the code is in session_core/_onion_bench.py).
 """
@@ -22,9 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="onion build/peel benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer rounds (rough figures)")
     parser.add_argument("--sodium", help="pynacl | system | path (default: what onion uses)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 9; --quick 3)")
+    parser.add_argument("--only", choices=("table", "scaling"), help="run one part only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(quick=args.quick, sodium=args.sodium)
+    result = run(quick=args.quick, sodium=args.sodium, only=args.only, rounds=args.rounds)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
 
 
