@@ -71,7 +71,9 @@ int SC_KERNEL_NAME(const sc_pow_ctx *ctx, uint64_t first, uint64_t count, uint64
     const SC_V target = V_SET1(ctx->target);
     const SC_V iv0 = V_SET1(sc_sha512_IV[0]);
 
-    for (uint64_t base = 0; base < count; base += (uint64_t)SC_LANES * SC_IL) {
+    const uint64_t step = (uint64_t)SC_LANES * SC_IL;
+    /* Written so that base never wraps, even for counts near 2^64. */
+    for (uint64_t base = 0; base < count; base = (count - base > step) ? base + step : count) {
         SC_V w[80][SC_IL];
         SC_V s[8][SC_IL];
 

@@ -11,7 +11,42 @@
 #include <arm_neon.h>
 
 #define SC_IL 2
+
+#if defined(__clang__) && !defined(__ARM_FEATURE_SHA512)
+/* clang before 16 (and Apple clang) declares the SHA-512 intrinsics only when the
+ * whole file is built with +sha3, which would let the compiler use the extension
+ * anywhere in this file.  Inline asm keeps the instructions inside this kernel,
+ * which the dispatcher runs only after HWCAP/sysctl said the CPU has them. */
+#define ATTR
+static inline uint64x2_t sc_sha512h(uint64x2_t hash, uint64x2_t a, uint64x2_t b)
+{
+    __asm__(".arch_extension sha3\n\tsha512h %q0, %q1, %2.2d" : "+w"(hash) : "w"(a), "w"(b));
+    return hash;
+}
+static inline uint64x2_t sc_sha512h2(uint64x2_t hash, uint64x2_t a, uint64x2_t b)
+{
+    __asm__(".arch_extension sha3\n\tsha512h2 %q0, %q1, %2.2d" : "+w"(hash) : "w"(a), "w"(b));
+    return hash;
+}
+static inline uint64x2_t sc_sha512su0(uint64x2_t w, uint64x2_t a)
+{
+    __asm__(".arch_extension sha3\n\tsha512su0 %0.2d, %1.2d" : "+w"(w) : "w"(a));
+    return w;
+}
+static inline uint64x2_t sc_sha512su1(uint64x2_t w, uint64x2_t a, uint64x2_t b)
+{
+    __asm__(".arch_extension sha3\n\tsha512su1 %0.2d, %1.2d, %2.2d" : "+w"(w) : "w"(a), "w"(b));
+    return w;
+}
+#define vsha512hq_u64 sc_sha512h
+#define vsha512h2q_u64 sc_sha512h2
+#define vsha512su0q_u64 sc_sha512su0
+#define vsha512su1q_u64 sc_sha512su1
+#elif defined(__clang__)
+#define ATTR
+#else
 #define ATTR __attribute__((target("arch=armv8.2-a+sha3")))
+#endif
 
 /* Roles (ab, cd, ef, gh, new) of the five state vectors for double round r % 5. */
 static const int roles[5][5] = {
@@ -32,7 +67,7 @@ ATTR int sc_pow_scan_sha512ce(const sc_pow_ctx *ctx, uint64_t first, uint64_t co
     tail[9] = 0x8000000000000000ULL;
     tail[15] = 72 * 8;
 
-    for (uint64_t base = 0; base < count; base += SC_IL) {
+    for (uint64_t base = 0; base < count; base = (count - base > SC_IL) ? base + SC_IL : count) {
         uint64x2_t st[SC_IL][5], m[SC_IL][8];
         for (int j = 0; j < SC_IL; j++) {
             tail[0] = first + base + (uint64_t)j;
