@@ -46,7 +46,7 @@ from session_core import onion
 from session_core.devnet.registration import Registration
 from session_core.devnet.reports import sign_report
 from session_core.errors import ChainError, PeerRequestError, ReplicationBatchError
-from session_core.node import replication, storage_test
+from session_core.node import listening, replication, storage_test
 from session_core.node.chain_client import ChainClient
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.keys import NodeKeys
@@ -440,6 +440,8 @@ class ServiceNode:
         return int(parts[0]), parts[1]
 
     def _storage_reply(self, payload: bytes) -> Reply:
+        if (mailbox_reply := listening.handle(self, payload)) is not None:  # sync routing (client issue)
+            return mailbox_reply
         out = self.rpc.handle(payload)
         if out.stored is not None:
             self.on_stored(out.stored)
