@@ -145,6 +145,13 @@ enum {
 };
 int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
                                  uint64_t iters, uint8_t *scratch /* 2 * size + 128 bytes */);
+/* Benchmark support: nanoseconds for `iters` runs of the primitive sequence that a build
+ * (peel = 0: per layer k keygen, X25519, KDF, nonce, AEAD encrypt of sizes[k] bytes) or a
+ * peel (peel = 1: X25519, KDF, AEAD decrypt of sizes[0] bytes, a valid ciphertext) costs,
+ * with no framing, JSON, allocation or Python: the speed of light, timed as one loop so it
+ * compares like with like against one timed build/peel.  scratch: 2 * max(sizes) + 128. */
+int64_t sc_onion_bench_sequence(const sc_sodium *lib, int enc, const size_t *sizes, size_t layers,
+                                int peel, uint64_t iters, uint8_t *scratch);
 /* The clock sc_onion_bench_primitive reads, in ns: this thread's CPU time (what the
  * benchmark's Python side reads with time.thread_time, so the ratio compares like with
  * like and a busy neighbour on a shared machine does not count). */

@@ -20,8 +20,21 @@ typedef struct sc_jval {
 } sc_jval;
 
 enum { K_EPH = 0, K_ENC, K_DEST, K_HEADERS, K_HOST, K_COUNT };
-static const char *const sc_keys[K_COUNT] = {"ephemeral_key", "enc_type", "destination", "headers",
-                                             "host"};
+
+/* Which of the keys we read this is, or -1.  Their lengths differ, so one memcmp. */
+static int sc_key_index(const uint8_t *k, size_t len)
+{
+#define SC_KEY(lit, idx) return memcmp(k, lit, sizeof(lit) - 1) ? -1 : (idx)
+    switch (len) {
+    case 13: SC_KEY("ephemeral_key", K_EPH);
+    case 8: SC_KEY("enc_type", K_ENC);
+    case 11: SC_KEY("destination", K_DEST);
+    case 7: SC_KEY("headers", K_HEADERS);
+    case 4: SC_KEY("host", K_HOST);
+    default: return -1;
+    }
+#undef SC_KEY
+}
 
 static size_t sc_ws(const uint8_t *p, size_t i, size_t n)
 {
@@ -33,13 +46,14 @@ static size_t sc_ws(const uint8_t *p, size_t i, size_t n)
 /* A plain string at p[i] == '"'; returns the index after the closing quote, or 0. */
 static size_t sc_str(const uint8_t *p, size_t i, size_t n, const uint8_t **s, size_t *len)
 {
-    size_t j = i + 1;
-    while (j < n && p[j] != '"') {
-        if (p[j] < 0x20 || p[j] > 0x7e || p[j] == '\\')
-            return 0;
-        j++;
-    }
-    if (j >= n)
+    const uint8_t *end = i + 1 < n ? memchr(p + i + 1, '"', n - i - 1) : NULL;
+    if (!end)
+        return 0;
+    size_t j = (size_t)(end - p);
+    unsigned bad = 0;
+    for (size_t k = i + 1; k < j; k++) /* branch-free, so the compiler vectorises it */
+        bad |= (p[k] < 0x20) | (p[k] > 0x7e) | (p[k] == '\\');
+    if (bad)
         return 0;
     *s = p + i + 1;
     *len = j - i - 1;
@@ -98,9 +112,9 @@ static int sc_scan(const uint8_t *p, size_t n, sc_jval vals[K_COUNT])
         } else {
             return 0;
         }
-        for (int k = 0; k < K_COUNT; k++)
-            if (strlen(sc_keys[k]) == klen && !memcmp(key, sc_keys[k], klen))
-                vals[k] = v; /* a later duplicate wins, as in Python */
+        int k = sc_key_index(key, klen);
+        if (k >= 0)
+            vals[k] = v; /* a later duplicate wins, as in Python */
         i = sc_ws(p, i, n);
         if (i < n && p[i] == ',') {
             i = sc_ws(p, i + 1, n);
@@ -112,29 +126,27 @@ static int sc_scan(const uint8_t *p, size_t n, sc_jval vals[K_COUNT])
     }
 }
 
-static int sc_hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* hex digit -> value + 1; 0 for anything else.  A table, because every peel decodes or
+ * checks 128 hex characters and the branchy version cost more than the rest of the scan. */
+static const uint8_t sc_hex_tab[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,
+    ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+    ['F'] = 16,
+};
 
 int sc_onion_unhex(const uint8_t *hex, size_t n, uint8_t *out)
 {
+    unsigned bad = 0;
     if (n % 2)
         return 0;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = sc_hexval(hex[2 * i]), lo = sc_hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return 0;
+        unsigned hi = sc_hex_tab[hex[2 * i]], lo = sc_hex_tab[hex[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0);
         if (out)
-            out[i] = (uint8_t)(hi << 4 | lo);
+            out[i] = (uint8_t)((hi - 1) << 4 | ((lo - 1) & 15));
     }
-    return 1;
+    return !bad;
 }
 
 static int sc_hex32(const sc_jval *v, uint8_t out[32])

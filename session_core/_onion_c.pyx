@@ -104,6 +104,8 @@ cdef extern from "onion.h" nogil:
     void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t *secret, const uint8_t *public_key,
                              sc_onion_peel_item *items, size_t n)
     int64_t sc_onion_thread_ns()
+    int64_t sc_onion_bench_sequence(const sc_sodium *lib, int enc, const size_t *sizes, size_t layers,
+                                    int peel, uint64_t iters, uint8_t *scratch)
     int64_t sc_onion_bench_primitive(const sc_sodium *lib, int prim, int enc, size_t size,
                                      uint64_t iters, uint8_t *scratch)
 
@@ -491,6 +493,30 @@ cdef class Sodium:
                 ns = sc_onion_bench_primitive(&self.lib, prim, enc, size, iters, scratch)
         finally:
             PyMem_Free(scratch)
+        return ns
+
+    def bench_sequence(self, int enc, sizes, bint peel, uint64_t iters) -> int:
+        """Nanoseconds (thread CPU time) for *iters* runs of the primitives one build (per
+        layer plaintext size, destination first) or one peel does (benches only)."""
+        _check_enc(enc)
+        cdef size_t c_sizes[SC_ONION_MAX_LAYERS]
+        cdef size_t layers = len(sizes), k, biggest = 0
+        if layers < 1 or layers > SC_ONION_MAX_LAYERS or (peel and layers != 1):
+            raise OnionArgumentError("bad layer sizes")
+        for k in range(layers):
+            c_sizes[k] = sizes[k]
+            biggest = max(biggest, c_sizes[k])
+        cdef uint8_t *scratch = <uint8_t *>PyMem_Malloc(2 * biggest + 128)
+        cdef int64_t ns
+        if scratch == NULL:
+            raise MemoryError()
+        try:
+            with nogil:
+                ns = sc_onion_bench_sequence(&self.lib, enc, c_sizes, layers, peel, iters, scratch)
+        finally:
+            PyMem_Free(scratch)
+        if ns < 0:
+            raise OnionArgumentError("primitive sequence failed")
         return ns
 
 

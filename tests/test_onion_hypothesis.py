@@ -124,7 +124,8 @@ GUARD = Keyed()
 NEXT = Keyed()
 json_atoms = st.sampled_from(
     ['"aes-gcm"', '"gcm"', '"xchacha20"', '"xchacha20-poly1305"', '"AES-GCM"', "1", "-0", "01", "1.5",
-     "true", "null", "{}", "[]", "[1]", '""', '"\\u0041"', '"é"', "{ }", "1e3"]
+     "true", "null", "{}", "[]", "[1]", '""', '"\\u0041"', '"é"', "{ }", "1e3",
+     '"a\tb"', '"\x7f"', '"a\\"b"', '"' + "ab" * 40 + '"']
 )
 
 
@@ -192,3 +193,34 @@ def test_peel_many_matches_reference(backend: str, edits: list[tuple[int, int, i
     out = onion.peel_many(bodies, GUARD.secret, threads=threads)
     for body, got in zip(bodies, out):
         same_outcome(got, body, GUARD.secret, 0)
+
+
+@st.composite
+def inner_json(draw: st.DrawFn, eph: str, dest: str) -> bytes:
+    members = []
+    for _ in range(draw(st.integers(0, 5))):
+        key = draw(st.sampled_from(["destination", "ephemeral_key", "enc_type", "headers", "host", "x"]))
+        value = draw(st.sampled_from([f'"{dest}"', f'"{dest.upper()}"', f'"{eph}"', f'"{dest[:-2]}"']) | json_atoms)
+        members.append((key, value))
+    ws = draw(st.sampled_from(["", " ", "\n"]))
+    return ("{" + ws + ",".join(f'"{k}":{ws}{v}' for k, v in members) + "}").encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), enc=st.sampled_from([0, 1]))
+def test_fast_relay_matches_reference(data: st.DataObject, enc: int) -> None:
+    """The C scanner of a decrypted layer's routing JSON agrees with the reference."""
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    from test_onion import frame, inner_layer
+
+    text = data.draw(inner_json(NEXT.node.x25519_pubkey, NEXT.node.ed25519_pubkey))
+    body, _ = inner_layer(GUARD, frame(b"blob", text), enc)
+    outcomes = []
+    for module in (onion._c, onion._onion_py):
+        try:
+            step = onion._onion_proto.peel(module, body, GUARD.secret, 0)
+            outcomes.append((type(step).__name__, getattr(step, "next_ed25519", None), getattr(step, "body", None)))
+        except OnionError as exc:
+            outcomes.append((type(exc).__name__, exc.body, None))
+    assert outcomes[0] == outcomes[1]
