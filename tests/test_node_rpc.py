@@ -254,3 +254,19 @@ def test_sqlite_store_survives_reopen(tmp_path: Path, clock: Clock) -> None:
     assert [m.hash for m in s2.messages(NOW)] == [out.stored.hash]
     assert s2.random_message(NOW, random.Random(1)) == out.stored
     s2.close()
+
+
+def test_check_then_group_commit(store: MessageStore, clock: Clock) -> None:
+    """check() accepts without saving; the driver saves a group, then committed() accounts."""
+    rpc = make_rpc(store, clock)
+    ps = [good_params() for _ in range(3)]
+    outs = [rpc.check(rpc_bytes("store", p)) for p in ps + ps[:1]]
+    assert snapshot(store) == []  # nothing saved by check()
+    msgs = [o.stored for o in outs]
+    assert all(m is not None for m in msgs)
+    flags = store.save_each([m for m in msgs if m is not None])
+    assert flags == [True, True, True, False]  # the duplicate in the same group is not new
+    final = [rpc.committed(o, f) for o, f in zip(outs, flags)]
+    assert [o.stored is not None for o in final] == flags
+    assert all(o.reply.status == 200 for o in final)
+    assert len(snapshot(store)) == 3

@@ -31,7 +31,7 @@ class OnionRouter:
         x25519_secret: bytes,
         view: Callable[[], NetworkView | None],
         forward: Forward,
-        storage: Callable[[bytes], Reply],
+        storage: Callable[[bytes], Awaitable[Reply]],
         exit_post: ExitPost,
     ) -> None:
         self._secret = x25519_secret
@@ -60,7 +60,7 @@ class OnionRouter:
             except PeerRequestError:
                 return 500, b"Invalid response from snode"
         if isinstance(step, onion.Final):
-            reply = self._storage(step.payload)
+            reply = await self._storage(step.payload)
             wrapped = json.dumps({"status": reply.status, "body": reply.body}).encode()
             return 200, step.reply.encrypt_b64(wrapped)
         return await self._exit_post(step)

@@ -128,8 +128,6 @@ class _Conn:
         self.received = 0  # replies seen, to tell a dead connection from a slow request
         self.closed = False
         self.monitor: zmq.asyncio.Socket | None = None
-        # A plain (non-asyncio) view of the same socket, for sends that never wait.
-        self.sync: zmq.Socket[bytes] = zmq.Socket.shadow(sock.underlying)
 
 
 _HANDSHAKE_FAILED = (
@@ -219,7 +217,7 @@ class PeerClient:
                     if c.closed:
                         raise asyncio.CancelledError
                     try:
-                        c.sync.send_multipart([req_id, cmd, *parts], flags=zmq.NOBLOCK)
+                        await c.sock.send_multipart([req_id, cmd, *parts], flags=zmq.NOBLOCK)
                         break
                     except zmq.Again:
                         await asyncio.sleep(0.02)

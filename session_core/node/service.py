@@ -115,6 +115,7 @@ class ServiceNode:
         self._hashes: dict[int, str] = {}
         self._allowed: set[str] = set()
         self._relay: list[Message] = []
+        self._commit_queue: list[tuple[Message, asyncio.Future[bool]]] = []
         self._backlog: dict[str, list[Message]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._side: set[asyncio.Task[Any]] = set()
@@ -130,6 +131,7 @@ class ServiceNode:
         if self.cfg.drop_stores:
             self.store.save_if_new = lambda msg: True  # type: ignore[method-assign]
             self.store.save_many = lambda msgs: len(list(msgs))  # type: ignore[method-assign]
+            self.store.save_each = lambda msgs: [True] * len(msgs)  # type: ignore[method-assign]
         self.zctx = zmq.asyncio.Context()
         sk, pk = self.keys.x25519_secret, self.keys.x25519_public
         self.peer_server = PeerServer(self.zctx, sk, pk, self._on_peer, lambda k: k in self._allowed)
@@ -439,13 +441,38 @@ class ServiceNode:
             raise PeerRequestError("Invalid response from snode")
         return int(parts[0]), parts[1]
 
-    def _storage_reply(self, payload: bytes) -> Reply:
+    async def _storage_reply(self, payload: bytes) -> Reply:
         if (mailbox_reply := listening.handle(self, payload)) is not None:  # sync routing (client issue)
             return mailbox_reply
-        out = self.rpc.handle(payload)
+        out = self.rpc.check(payload)
         if out.stored is not None:
-            self.on_stored(out.stored)
+            out = self.rpc.committed(out, await self._commit(out.stored))
+            if out.stored is not None:
+                self.on_stored(out.stored)
         return out.reply
+
+    def _commit(self, msg: Message) -> asyncio.Future[bool]:
+        """Group commit: stores accepted in the same loop iteration share one transaction;
+        each request is answered only once that transaction committed."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._commit_queue.append((msg, fut))
+        if len(self._commit_queue) == 1:
+            loop.call_soon(self._flush_commits)
+        return fut
+
+    def _flush_commits(self) -> None:
+        batch, self._commit_queue = self._commit_queue, []
+        try:
+            flags = self.store.save_each([m for m, _ in batch])
+        except Exception as exc:  # e.g. disk full: every waiting request fails, none is acknowledged
+            for _, f in batch:
+                if not f.done():
+                    f.set_exception(exc)
+            return
+        for (_, f), new in zip(batch, flags):
+            if not f.done():
+                f.set_result(new)
 
     async def _exit_post(self, step: onion.Exit) -> tuple[int, bytes]:
         try:
@@ -461,7 +488,7 @@ class ServiceNode:
     # -- HTTP API -----------------------------------------------------------------------------
 
     async def _http_storage(self, request: web.Request) -> web.Response:
-        reply = self._storage_reply(await request.read())
+        reply = await self._storage_reply(await request.read())
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
 
     async def _http_onion(self, request: web.Request) -> web.Response:

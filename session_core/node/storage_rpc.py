@@ -8,7 +8,9 @@ the driver can queue it for replication.  It never touches sockets or clocks:
 the time comes from the ``clock`` callable, the network view from ``view``, and
 the store is any :class:`~session_core.node.store.MessageStore` (an in-memory one
 in tests).  The store is only written after every check has passed, so a
-rejected request leaves it unchanged.
+rejected request leaves it unchanged.  :meth:`StorageRPC.check` stops short of
+saving, so an I/O driver can commit many concurrent stores in one SQLite
+transaction (group commit) and still answer each only after the commit.
 
 ``store`` checks run in upstream's order: fields present and strings; pubkey
 length (and hex); data length; our swarm (421 with the right swarm's nodes);
@@ -56,7 +58,9 @@ class Reply:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     reply: Reply
-    stored: Message | None = None  # set only when the message was new
+    #: From :meth:`StorageRPC.handle`: the message, only when it was new.  From
+    #: :meth:`StorageRPC.check`: the accepted message, still to be saved.
+    stored: Message | None = None
 
 
 def _bad(text: str) -> RpcRejectedError:
@@ -91,6 +95,27 @@ class StorageRPC:
     # -- entry point --------------------------------------------------------------------------
 
     def handle(self, body: bytes) -> Outcome:
+        """Answer one request, saving an accepted message right away."""
+        out = self.check(body)
+        if out.stored is not None:
+            new = self.store.save_if_new(out.stored)  # committed before we answer
+            out = self.committed(out, new)
+        return out
+
+    def committed(self, out: Outcome, new: bool) -> Outcome:
+        """Account for a message that :meth:`check` accepted and the driver saved."""
+        if not new:
+            return Outcome(out.reply)
+        self.difficulty.record_store(self._clock())
+        return out
+
+    def check(self, body: bytes) -> Outcome:
+        """Answer one request, but leave saving to the caller.
+
+        For an accepted ``store``, ``Outcome.stored`` is the message that must be
+        committed before ``Outcome.reply`` is sent (then call :meth:`committed`).
+        Drivers use this to commit many concurrent stores in one transaction.
+        """
         try:
             method, params = self._parse(body)
             if method == "store":
@@ -102,10 +127,6 @@ class StorageRPC:
             raise _bad(f"no method {method}")
         except RpcRejectedError as exc:
             return Outcome(Reply(exc.status, exc.body, exc.content_type))
-
-    def handle_json(self, request: dict[str, Any]) -> Outcome:
-        """Same as :meth:`handle` for an already-decoded request (onion final hop)."""
-        return self.handle(json.dumps(request).encode())
 
     # -- parsing ------------------------------------------------------------------------------
 
@@ -184,10 +205,7 @@ class StorageRPC:
             r = Reply.json(432, {"difficulty": difficulty})
             raise RpcRejectedError(432, r.body, r.content_type)
         msg = Message(pubkey=pk, hash=msg_hash, data=data, ttl=ttl, timestamp=ts, nonce=nonce)
-        new = self.store.save_if_new(msg)  # committed before we answer
-        if new:
-            self.difficulty.record_store(now)
-        return Outcome(Reply.json(200, {"difficulty": difficulty}), msg if new else None)
+        return Outcome(Reply.json(200, {"difficulty": difficulty}), msg)
 
     def _retrieve(self, params: dict[str, Any]) -> Reply:
         pk, last_hash = self._strings(params, ("pubKey", "lastHash"))

@@ -29,6 +29,7 @@ from session_core.node.message import Message
 
 class MessageStore(Protocol):
     def save_if_new(self, msg: Message) -> bool: ...
+    def save_each(self, msgs: list[Message]) -> list[bool]: ...
     def save_many(self, msgs: Iterable[Message]) -> int: ...
     def retrieve(self, pubkey: str, last_hash: str, limit: int, now_ms: int) -> list[Message]: ...
     def get(self, msg_hash: str, now_ms: int) -> Message | None: ...
@@ -55,6 +56,9 @@ class MemoryStore:
 
     def save_many(self, msgs: Iterable[Message]) -> int:
         return sum(self.save_if_new(m) for m in msgs)
+
+    def save_each(self, msgs: list[Message]) -> list[bool]:
+        return [self.save_if_new(m) for m in msgs]
 
     def retrieve(self, pubkey: str, last_hash: str, limit: int, now_ms: int) -> list[Message]:
         start = self._index.get(last_hash, -1) + 1
@@ -149,6 +153,18 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
             return n
+
+    def save_each(self, msgs: list[Message]) -> list[bool]:
+        """Save several messages in ONE transaction (group commit); which ones were new."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                out = [self._insert((m,)) == 1 for m in msgs]
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return out
 
     def retrieve(self, pubkey: str, last_hash: str, limit: int, now_ms: int) -> list[Message]:
         with self._lock:
