@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="onion build/peel benchmark")
     parser.add_argument("--quick", action="store_true", help="fewer rounds (rough figures)")
     parser.add_argument("--sodium", help="pynacl | system | path (default: what onion uses)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 80; --quick 15)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds, best kept (default 50; --quick 10)")
     parser.add_argument("--only", choices=("table", "scaling"), help="run one part only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -282,6 +282,32 @@ def test_peel_many_c_batch_does_the_work() -> None:
             onion._c.peel_batch(batch, lo, hi, nodes[0].secret, 0, onion.Relay)
 
 
+def test_c_made_relay_is_a_normal_relay() -> None:
+    """The binding stores Relay's fields directly; the object must be indistinguishable
+    from Relay(...), still frozen, and any other class must be called normally."""
+    import dataclasses
+
+    if onion._c is None:
+        pytest.skip("C extension not in use")
+    nodes = make_nodes(2)
+    body = onion.build(b"r", [nodes[0].node], nodes[1].node)[0]
+    got = onion._c.peel_one(body, nodes[0].secret, 0, onion.Relay)
+    assert type(got) is onion.Relay
+    assert got == onion.Relay(got.next_ed25519, got.body, 1) and hash(got) == hash(onion.Relay(got.next_ed25519, got.body, 1))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.hop = 5  # type: ignore[misc]
+    seen = []
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked(onion.Relay):
+        def __post_init__(self) -> None:
+            seen.append(self.next_ed25519)
+
+    other = onion._c.peel_one(body, nodes[0].secret, 0, Checked)
+    assert type(other) is Checked and seen == [other.next_ed25519]
+    assert onion._c.peel_one(body, nodes[0].secret, 0, lambda *a: a)[2] == 1
+
+
 def layer_jsons(body: bytes, peelers: list[Keyed]) -> list[str]:
     """The routing JSON text beside every blob, guard first, ephemeral keys masked."""
     texts, hop = [], 0

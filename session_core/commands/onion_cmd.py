@@ -15,7 +15,7 @@ def onion_group() -> None:
 @onion_group.command("bench")
 @click.option("--quick", is_flag=True, help="Fewer rounds: rough figures in a few seconds.")
 @click.option("--sodium", default=None, help="libsodium to time: pynacl, system or a path.")
-@click.option("--rounds", type=int, default=None, help="Interleaved rounds, best kept (default 80).")
+@click.option("--rounds", type=int, default=None, help="Interleaved rounds, best kept (default 50).")
 @click.option("--only", type=click.Choice(["table", "scaling"]), default=None, help="Run one part only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw figures as JSON.")
 def bench_command(quick: bool, sodium: str | None, rounds: int | None, only: str | None, as_json: bool) -> None:
