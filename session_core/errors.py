@@ -320,3 +320,34 @@ class StateDecryptionError(ProtocolError, ValueError):
 
 class DevnetError(SessionCoreError):
     """The devnet could not be started, queried or stopped."""
+
+
+# -- client (session_core.client) ---------------------------------------------------------------
+
+
+class ClientError(SessionCoreError):
+    """The messaging client could not do what was asked."""
+
+
+class NodeListError(ClientError):
+    """No usable service-node list: seeds unreachable, no cache, or nodes that do not agree."""
+
+
+class PathError(ClientError):
+    """Not enough usable nodes to build a 3-hop onion path."""
+
+
+class DeliveryError(ClientError):
+    """A message could not be stored in any node of the recipient's swarm (all retries spent)."""
+
+
+class ClientStateError(ClientError, ValueError):
+    """The client database does not open with this identity, or is corrupt."""
+
+
+class NodeUnreachableError(ClientError):
+    """A service node (the guard of a path) could not be reached or timed out."""
+
+
+class OnionRequestFailedError(ClientError):
+    """An onion request got no usable answer through its path (the client retries elsewhere)."""

@@ -96,7 +96,8 @@ class Mailboxes:
 
 
 class _NodeLike(Protocol):
-    view: NetworkView | None
+    @property
+    def view(self) -> NetworkView | None: ...
 
 
 _boxes: weakref.WeakKeyDictionary[Any, Mailboxes] = weakref.WeakKeyDictionary()

@@ -1,0 +1,401 @@
+"""The asyncio messaging client: a Messenger (sans-IO protocol) driven over the network.
+
+Theory of operation
+-------------------
+``start()`` loads the node list (seed, else cache), opens the encrypted database and restores
+the Messenger, finds our swarm, picks a listening node in it and starts two loops: poll the swarm
+every ``poll_interval`` and the listening mailbox every ``listen_interval``. Everything received
+(swarm or mailbox) goes through ``_ingest``: deduplicated by the SHA-256 of the envelope (so a
+message that arrives from 3 swarm members, from the mailbox and the swarm, or replayed, is shown
+once), decrypted by the Messenger, persisted, turned into :class:`ClientEvent` s.
+
+Sending: if the peer advertised a listening route we send there (no PoW) and wait ``ack_timeout``
+for their delivery receipt; without an ack the very same envelope is stored in their swarm (the
+receiver's dedup keeps it from showing twice). Otherwise the message goes to the swarm, carrying
+our own route so the peer can switch to synchronous routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from session_core.client.clock import NetworkClock
+from session_core.client.db import ClientDB
+from session_core.client.nodelist import NodeList
+from session_core.client.onion_client import OnionClient
+from session_core.client.paths import PathPool
+from session_core.client.router import StoreReport, SwarmRouter
+from session_core.client.snode import Snode
+from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
+from session_core.client.transport import HttpTransport, Transport
+from session_core.errors import ClientError, DecryptionError, ProtocolError
+from session_core.identity import Identity
+from session_core.protocol import (
+    FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger, OnlineStatusReceived,
+    Outgoing, ReceiptReceived,
+)
+from session_core.protocol import messages_pb2 as pb
+
+__all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
+
+log = logging.getLogger("session_core.client")
+
+
+@dataclass
+class ClientConfig:
+    seeds: Sequence[str]
+    home: Path  # the profile directory: client.db and nodes.json live here
+    poll_interval: float = 1.0
+    listen_interval: float = 0.25
+    ack_timeout: float = 3.0
+    refresh_interval: float = 60.0
+    sync: bool = True  # advertise a listening node and use peers'
+    request_timeout: float = 10.0
+    pow_threads: int | None = 1
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    kind: str  # "request", "accepted", "message", "status"
+    peer: str
+    text: str = ""
+    name: str = ""
+    via: str = ""  # "swarm" or "sync"
+    timestamp_ms: int = 0
+
+
+@dataclass
+class SendReport:
+    peer: str
+    kind: str
+    route: str  # "async" or "sync" (or "sync->async" after a missing ack)
+    detail: str
+    elapsed_s: float
+    timestamp_ms: int
+    store: StoreReport | None = None
+
+
+@dataclass
+class _Peer:
+    route: PeerRoute | None = None
+    advertised: str = ""  # the route address we last told them
+
+
+@dataclass
+class _Stats:
+    received: int = 0
+    duplicates: int = 0
+    undecryptable: int = 0
+    sync_sent: int = 0
+    async_sent: int = 0
+    fallbacks: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Client:
+    def __init__(self, identity: Identity, display_name: str, config: ClientConfig, *,
+                 transport: Transport | None = None, clock: NetworkClock | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.identity = identity
+        self.cfg = config
+        self.rng = rng or random.Random()
+        self.transport: Transport = transport or HttpTransport()
+        self.clock = clock or NetworkClock()
+        config.home.mkdir(parents=True, exist_ok=True)
+        self.nodelist = NodeList(config.seeds, config.home / "nodes.json", rng=self.rng)
+        self.pool = PathPool(self.rng)
+        self.oc = OnionClient(self.transport, self.pool, timeout=config.request_timeout)
+        self.router = SwarmRouter(self.oc, self.clock, lambda: self.pool.usable() or self.nodelist.nodes,
+                                  rng=self.rng, pow_threads=config.pow_threads)
+        self.db = ClientDB(config.home / "client.db", identity)
+        blob = self.db.get_bytes("messenger")
+        self.messenger = Messenger.from_bytes(identity, blob) if blob else Messenger(identity, display_name)
+        saved_hashes = self.db.get("last_hashes")
+        if isinstance(saved_hashes, dict):
+            self.router.last_hash.update(saved_hashes)
+        self.listener: Listener | None = None
+        self.peers: dict[str, _Peer] = {}
+        self.stats = _Stats()
+        self.on_event: Callable[[ClientEvent], None] | None = None
+        self.events: asyncio.Queue[ClientEvent] = asyncio.Queue()
+        self._acks: dict[int, asyncio.Future[bool]] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._lock = asyncio.Lock()  # one ingest/send at a time: the Messenger is not reentrant
+
+    @property
+    def session_id(self) -> str:
+        return self.identity.session_id
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def start(self, *, loops: bool = True) -> None:
+        await self.nodelist.bootstrap(self.transport)
+        self.pool.set_nodes(self.nodelist.nodes)
+        swarm = await self.router.swarm_of(self.session_id)
+        if self.cfg.sync:
+            self.listener = Listener(self.rng.choice(swarm))
+            with contextlib.suppress(ClientError):
+                await self.listener.fetch(self.oc)  # registers the mailbox at once
+        if loops:
+            loop = asyncio.get_running_loop()
+            self._tasks.append(loop.create_task(self._every(self.cfg.poll_interval, self.poll_swarm)))
+            if self.listener is not None:
+                self._tasks.append(loop.create_task(self._every(self.cfg.listen_interval, self.poll_mailbox)))
+            self._tasks.append(loop.create_task(self._every(self.cfg.refresh_interval, self.refresh_nodes)))
+
+    async def stop(self) -> None:
+        if self.listener is not None:
+            # Tell peers we are going offline so they use the swarm at once (best effort).
+            for peer, st in list(self.peers.items()):
+                if st.route is not None and st.advertised:
+                    with contextlib.suppress(ClientError, ProtocolError, asyncio.TimeoutError):
+                        out = self.messenger.send_online_status(peer, self.listener.address, self.listener.node.port,
+                                                                reachable=False, now_ms=self.clock.now_ms())
+                        await asyncio.wait_for(self._deliver_sync(peer, st.route, out.data), 2.0)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._save()
+        await self.transport.close()
+        self.db.close()
+
+    async def _every(self, interval: float, fn: Callable[[], Any]) -> None:
+        while True:
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a loop must survive anything one round throws
+                log.info("%s failed: %s", getattr(fn, "__name__", fn), exc)
+            await asyncio.sleep(interval)
+
+    async def refresh_nodes(self) -> bool:
+        changed = await self.nodelist.refresh(self.oc)
+        if changed:
+            self.pool.set_nodes(self.nodelist.nodes)
+        return changed
+
+    def _save(self) -> None:
+        self.db.put_bytes("messenger", self.messenger.to_bytes())
+        self.db.put("last_hashes", self.router.last_hash)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send_friend_request(self, peer: str, intro: str) -> SendReport:
+        async with self._lock:
+            out = self.messenger.send_friend_request(peer, intro, now_ms=self.clock.now_ms())
+            self._save()
+        return await self._send_async(out, "friend request")
+
+    async def accept(self, peer: str, text: str = "") -> SendReport:
+        async with self._lock:
+            out = self.messenger.accept(peer, now_ms=self.clock.now_ms(), text=text)
+            self._save()
+            if text:
+                self._record(peer, "out", text, out.timestamp_ms, "swarm")
+        return await self._send_async(out, "accept")
+
+    def pending_requests(self) -> list[str]:
+        from session_core.protocol import ContactState
+
+        return [c.session_id for c in self.messenger.contacts.values() if c.state is ContactState.INCOMING]
+
+    async def send_text(self, peer: str, text: str) -> SendReport:
+        st = self.peers.setdefault(peer, _Peer())
+        async with self._lock:
+            ts = self.clock.now_ms()
+            content = pb.Content()
+            content.dataMessage.body = text
+            content.dataMessage.timestamp = ts
+            if self.messenger.display_name:
+                content.dataMessage.profile.displayName = self.messenger.display_name
+            if self.listener is not None and st.route is None:
+                self._add_status(content)  # tell them where we listen (§4.6.2)
+                st.advertised = self.listener.address
+            out = self.messenger.send_content(peer, content, kind="regular", now_ms=ts)
+            self._save()
+        rep = await self._deliver_text(peer, st, out)
+        self._record(peer, "out", text, ts, rep.route)
+        return rep
+
+    async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing) -> SendReport:
+        ts = out.timestamp_ms
+        if st.route is not None and self.cfg.sync:
+            t0 = time.perf_counter()
+            acked = await self._send_sync(peer, st.route, out)
+            if acked:
+                return SendReport(peer, "text", "sync", f"listening node {st.route.node_ed25519[:8]} (acked)",
+                                  time.perf_counter() - t0, ts)
+            st.route = None
+            self.stats.fallbacks += 1
+            rep = await self._send_async(out, "text", started=t0)
+            rep.route = "sync->async"
+            return rep
+        return await self._send_async(out, "text")
+
+    def _add_status(self, content: pb.Content, reachable: bool = True) -> None:
+        assert self.listener is not None
+        msg = content.lokiAddressMessage
+        msg.p2pAddress = self.listener.address
+        msg.p2pPort = self.listener.node.port
+        msg.type = pb.LokiAddressMessage.HOST_REACHABLE if reachable else pb.LokiAddressMessage.HOST_UNREACHABLE
+
+    async def _send_async(self, out: Outgoing, kind: str, started: float | None = None) -> SendReport:
+        t0 = started or time.perf_counter()
+        rep = await self.router.store(out.recipient, out.data, out.ttl_ms)
+        self.stats.async_sent += 1
+        return SendReport(out.recipient, kind, "async", rep.describe(), time.perf_counter() - t0, out.timestamp_ms, rep)
+
+    async def _send_sync(self, peer: str, route: PeerRoute, out: Outgoing) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._acks[out.timestamp_ms] = fut
+        try:
+            if not await self._deliver_sync(peer, route, out.data):
+                return False
+            self.stats.sync_sent += 1
+            return await asyncio.wait_for(fut, self.cfg.ack_timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._acks.pop(out.timestamp_ms, None)
+
+    async def _deliver_sync(self, peer: str, route: PeerRoute, data: bytes) -> bool:
+        node = self._node(route.node_ed25519)
+        if node is None:
+            return False
+        try:
+            r = await deliver(self.oc, node, route, data)
+        except ClientError:
+            return False
+        return r.status == 200
+
+    def _node(self, ed25519: str) -> Snode | None:
+        for n in self.nodelist.nodes:
+            if n.ed25519 == ed25519:
+                return n
+        return None
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    async def poll_swarm(self) -> list[ClientEvent]:
+        got = await self.router.poll(self.session_id)
+        events = []
+        for item in got:
+            events += await self._ingest(item.data, "swarm")
+        self.db.put("last_hashes", self.router.last_hash)
+        return events
+
+    async def poll_mailbox(self) -> list[ClientEvent]:
+        if self.listener is None:
+            return []
+        events = []
+        for data in await self.listener.fetch(self.oc):
+            events += await self._ingest(data, "sync")
+        return events
+
+    async def poll_once(self) -> list[ClientEvent]:
+        return await self.poll_swarm() + await self.poll_mailbox()
+
+    async def _ingest(self, data: bytes, via: str) -> list[ClientEvent]:
+        digest = hashlib.sha256(data).hexdigest()
+        replies: list[tuple[str, PeerRoute]] = []
+        acks: list[tuple[str, int]] = []
+        async with self._lock:
+            if self.db.seen(digest):
+                self.stats.duplicates += 1
+                return []
+            try:
+                raw_events = self.messenger.receive(data, now_ms=self.clock.now_ms())
+            except DecryptionError as exc:
+                # Duplicates the ratchet recognises, tampered copies, messages not for us: a
+                # tampered copy must not hide the good one, so only a duplicate is marked seen.
+                if type(exc).__name__ == "DuplicateMessageError":
+                    self.db.mark_seen(digest, self.clock.now_ms())
+                    self.stats.duplicates += 1
+                else:
+                    self.stats.undecryptable += 1
+                return []
+            except (ProtocolError, ValueError) as exc:
+                self.stats.undecryptable += 1
+                log.info("dropped an undecodable message: %s", exc)
+                return []
+            self.db.mark_seen(digest, self.clock.now_ms())
+            self.stats.received += 1
+            events: list[ClientEvent] = []
+            for ev in raw_events:
+                if isinstance(ev, FriendRequestReceived):
+                    events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
+                elif isinstance(ev, FriendRequestAccepted):
+                    events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
+                elif isinstance(ev, MessageReceived):
+                    self._record(ev.sender, "in", ev.body, ev.timestamp_ms, via, ev.display_name)
+                    events.append(ClientEvent("message", ev.sender, ev.body, ev.display_name, via, ev.timestamp_ms))
+                    st = self.peers.get(ev.sender)
+                    if via == "sync" and st is not None and st.route is not None:
+                        acks.append((ev.sender, ev.timestamp_ms))
+                elif isinstance(ev, ReceiptReceived):
+                    for ts in ev.timestamps_ms:
+                        fut = self._acks.get(ts)
+                        if fut is not None and not fut.done():
+                            fut.set_result(True)
+                elif isinstance(ev, OnlineStatusReceived):
+                    self._on_status(ev, replies)
+                    events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
+            self._save()
+        for peer, ts in acks:
+            await self._ack(peer, ts)
+        for peer, route in replies:
+            await self._advertise(peer, route)
+        for e in events:
+            self.events.put_nowait(e)
+            if self.on_event is not None:
+                self.on_event(e)
+        return events
+
+    def _on_status(self, ev: OnlineStatusReceived, replies: list[tuple[str, PeerRoute]]) -> None:
+        st = self.peers.setdefault(ev.sender, _Peer())
+        route = parse_route(ev.address)
+        if not ev.reachable or route is None or not self.cfg.sync:
+            st.route = None
+            return
+        changed = st.route != route
+        st.route = route
+        if changed and self.listener is not None and st.advertised != self.listener.address + "@" + route.mailbox:
+            replies.append((ev.sender, route))
+
+    async def _advertise(self, peer: str, route: PeerRoute) -> None:
+        """Answer a peer's online status with ours, straight to their listening node."""
+        assert self.listener is not None
+        async with self._lock:
+            content = pb.Content()
+            self._add_status(content)
+            out = self.messenger.send_content(peer, content, kind="online_status", now_ms=self.clock.now_ms())
+            self._save()
+        self.peers[peer].advertised = self.listener.address + "@" + route.mailbox
+        await self._deliver_sync(peer, route, out.data)
+
+    async def _ack(self, peer: str, ts: int) -> None:
+        st = self.peers.get(peer)
+        if st is None or st.route is None:
+            return
+        async with self._lock:
+            out = self.messenger.send_receipt(peer, [ts], read=False, now_ms=self.clock.now_ms())
+            self._save()
+        await self._deliver_sync(peer, st.route, out.data)
+
+    def _record(self, peer: str, direction: str, body: str, ts: int, via: str, name: str = "") -> None:
+        self.db.add_message(peer, {"peer": peer, "dir": direction, "body": body, "ts": ts, "via": via, "name": name},
+                            self.clock.now_ms())
+
+    def history(self, peer: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+        return self.db.messages(peer, after_id)

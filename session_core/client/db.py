@@ -1,0 +1,101 @@
+"""The client's state in SQLite, encrypted at rest.
+
+Every row that says anything about the user (the Messenger state with its sessions and contacts,
+messages, last hashes, listening-node details) is sealed with AES-256-GCM under a key derived
+from the identity's seed (:class:`~session_core.protocol.at_rest.StateKey`, label
+``client-db``). Lookups use keyed BLAKE2b tags instead of Session IDs or hashes, so the file
+alone shows row counts and times, not who talks to whom.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from session_core.errors import ClientStateError, StateDecryptionError
+from session_core.identity import Identity
+from session_core.protocol.at_rest import StateKey
+
+__all__ = ["ClientDB"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (name TEXT PRIMARY KEY, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, peer_tag TEXT NOT NULL,
+                                     at INTEGER NOT NULL, blob BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_peer ON messages(peer_tag, id);
+CREATE TABLE IF NOT EXISTS seen (tag TEXT PRIMARY KEY, at INTEGER NOT NULL);
+"""
+
+
+class ClientDB:
+    def __init__(self, path: Path | str, identity: Identity) -> None:
+        self._key = StateKey.for_identity(identity, b"client-db")
+        self._tag_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"session_core/client-db/v1",
+                             info=b"index tags").derive(identity.ed25519_seed)
+        self.db = sqlite3.connect(str(path), isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+        probe = self.get("owner")
+        if probe is None:
+            self.put("owner", identity.session_id)
+        elif probe != identity.session_id:
+            raise ClientStateError("this client database belongs to another identity")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def tag(self, text: str) -> str:
+        return hashlib.blake2b(text.encode(), key=self._tag_key, digest_size=16).hexdigest()
+
+    def _open(self, blob: bytes) -> Any:
+        try:
+            return json.loads(self._key.open(blob))
+        except StateDecryptionError as exc:
+            raise ClientStateError(f"client database does not decrypt with this identity: {exc}") from None
+
+    # -- key/value ----------------------------------------------------------------------------
+
+    def put(self, name: str, value: Any) -> None:
+        blob = self._key.seal(json.dumps(value).encode())
+        self.db.execute("INSERT OR REPLACE INTO kv(name, blob) VALUES (?, ?)", (name, blob))
+
+    def get(self, name: str) -> Any:
+        row = self.db.execute("SELECT blob FROM kv WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self._open(row[0])
+
+    def put_bytes(self, name: str, blob: bytes) -> None:
+        """Store an already-encrypted blob (the Messenger seals its own state)."""
+        self.db.execute("INSERT OR REPLACE INTO kv(name, blob) VALUES (?, ?)", (name, blob))
+
+    def get_bytes(self, name: str) -> bytes | None:
+        row = self.db.execute("SELECT blob FROM kv WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def add_message(self, peer: str, record: dict[str, Any], at_ms: int) -> int:
+        blob = self._key.seal(json.dumps(record).encode())
+        cur = self.db.execute("INSERT INTO messages(peer_tag, at, blob) VALUES (?, ?, ?)", (self.tag(peer), at_ms, blob))
+        return int(cur.lastrowid or 0)
+
+    def messages(self, peer: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+        if peer is None:
+            rows = self.db.execute("SELECT id, blob FROM messages WHERE id > ? ORDER BY id", (after_id,)).fetchall()
+        else:
+            rows = self.db.execute("SELECT id, blob FROM messages WHERE peer_tag = ? AND id > ? ORDER BY id",
+                                   (self.tag(peer), after_id)).fetchall()
+        return [{"id": i, **self._open(b)} for i, b in rows]
+
+    # -- dedup --------------------------------------------------------------------------------
+
+    def seen(self, digest: str) -> bool:
+        return self.db.execute("SELECT 1 FROM seen WHERE tag = ?", (self.tag(digest),)).fetchone() is not None
+
+    def mark_seen(self, digest: str, at_ms: int) -> None:
+        self.db.execute("INSERT OR IGNORE INTO seen(tag, at) VALUES (?, ?)", (self.tag(digest), at_ms))

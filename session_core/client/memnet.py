@@ -1,0 +1,161 @@
+"""An in-memory service-node network for client tests and simulations (no sockets).
+
+Each :class:`MemNode` runs the real node logic (``OnionRouter``, ``StorageRPC`` on a
+``MemoryStore``, the listening mailboxes) with the transport replaced by direct calls; stores are
+replicated to the swarm at once. :class:`MemTransport` is what a client posts through. Faults:
+``down`` (refuses everything), ``drop`` (acknowledges stores, keeps nothing), ``tamper`` (flips
+bytes in the messages it returns), ``clock_skew_ms``. ``seen`` records, per node, who handed it
+each request (the client's address or a node) and every plaintext it decrypted, for metadata
+tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.bindings
+import nacl.public
+
+from session_core import onion
+from session_core.client.snode import Snode
+from session_core.client.transport import HttpResult
+from session_core.errors import NodeUnreachableError, PeerTimeoutError
+from session_core.node import listening
+from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
+from session_core.node.network import NetworkView, SnodeInfo
+from session_core.node.onion_relay import OnionRouter
+from session_core.node.storage_rpc import Reply, StorageRPC
+from session_core.node.store import MemoryStore
+
+__all__ = ["MemNetwork", "MemNode", "MemTransport"]
+
+
+@dataclass
+class Seen:
+    source: str  # "client:<addr>" or "node:<ed25519>"
+    plaintext: bytes  # what this node could read after peeling its layer
+
+
+class MemNode:
+    def __init__(self, net: MemNetwork, index: int, ip: str, swarm_id: int, difficulty: int) -> None:
+        sk = nacl.public.PrivateKey.generate()
+        ed_pk, _ = nacl.bindings.crypto_sign_keypair()
+        self.net = net
+        self.secret = bytes(sk)
+        self.info = SnodeInfo(ed_pk.hex(), bytes(sk.public_key).hex(), ip, 20000 + index, 30000 + index, swarm_id)
+        self.store = MemoryStore()
+        self.difficulty = DifficultyTracker(DifficultyPolicy(base=difficulty))
+        self.rpc = StorageRPC(self.store, lambda: self.view, self.info.ed25519, self.difficulty, self.clock)
+        self.router = OnionRouter(self.secret, lambda: self.view, self._forward, self._storage, self._exit)
+        self.down = False
+        self.drop = False
+        self.tamper = False
+        self.clock_skew_ms = 0
+        self.seen: list[Seen] = []
+        self.requests = 0
+
+    @property
+    def view(self) -> NetworkView:
+        return self.net.view
+
+    @property
+    def snode(self) -> Snode:
+        i = self.info
+        return Snode(i.ed25519, i.x25519, i.ip, i.http_port, i.swarm_id)
+
+    def clock(self) -> int:
+        return self.net.now_ms() + self.clock_skew_ms
+
+    async def handle_onion(self, body: bytes, hop: int, source: str) -> tuple[int, bytes]:
+        if self.down:
+            raise PeerTimeoutError("node is down")
+        self.requests += 1
+        self._source = source
+        return await self.router.handle(body, hop)
+
+    async def _forward(self, nxt: SnodeInfo, body: bytes, hop: int) -> tuple[int, bytes]:
+        self.seen.append(Seen(self._source, body))  # the decrypted layer: routing info + next blob
+        return await self.net.by_ed[nxt.ed25519].handle_onion(body, hop, f"node:{self.info.ed25519}")
+
+    async def _storage(self, payload: bytes) -> Reply:
+        self.seen.append(Seen(self._source, payload))
+        mailbox = listening.handle(self, payload, self.clock)
+        if mailbox is not None:
+            return mailbox
+        out = self.rpc.handle(payload)
+        if out.stored is not None and self.drop:
+            self.store = self.rpc.store = MemoryStore()  # acknowledged, then forgotten
+        elif out.stored is not None:
+            for peer in self.net.view.members(self.info.swarm_id):
+                other = self.net.by_ed[peer.ed25519]
+                if other is not self and not other.down and not other.drop:
+                    other.store.save_if_new(out.stored)
+        reply = out.reply
+        if self.tamper and reply.status == 200 and '"messages"' in reply.body:
+            doc = json.loads(reply.body)
+            for m in doc["messages"]:
+                raw = bytearray(base64.b64decode(m["data"]))
+                raw[len(raw) // 2] ^= 0x55
+                m["data"] = base64.b64encode(bytes(raw)).decode()
+            reply = Reply.json(200, doc)
+        return reply
+
+    async def _exit(self, step: onion.Exit) -> tuple[int, bytes]:
+        return 502, b"no exits in memnet"
+
+
+class MemNetwork:
+    def __init__(self, n: int = 12, *, swarm_size: int = 4, difficulty: int = 1, ips: Sequence[str] | None = None) -> None:
+        import time
+
+        self._time = time
+        self.offset_ms = 0
+        nswarms = max(1, n // swarm_size)
+        ids = [(2**64 // nswarms) * k + 12345 for k in range(nswarms)]
+        self.nodes = [MemNode(self, i, ips[i] if ips else f"10.{i}.0.1", ids[i % nswarms], difficulty) for i in range(n)]
+        self.by_ed = {m.info.ed25519: m for m in self.nodes}
+        self.by_port = {m.info.http_port: m for m in self.nodes}
+        self.view = NetworkView(1, "00" * 32, tuple(m.info for m in self.nodes))
+        self.seed_url = "mem://seed/json_rpc"
+
+    def now_ms(self) -> int:
+        return int(self._time.time() * 1000) + self.offset_ms
+
+    def chain_json(self) -> dict[str, Any]:
+        return {"result": {"height": self.view.height, "block_hash": self.view.block_hash, "service_node_states": [
+            {"pubkey_ed25519": i.ed25519, "pubkey_x25519": i.x25519, "public_ip": i.ip, "storage_port": i.http_port,
+             "storage_lmq_port": i.zmq_port, "swarm_id": i.swarm_id} for i in self.view.nodes]}}
+
+    def swarm_nodes(self, pubkey: str) -> list[MemNode]:
+        sid = self.view.swarm_for_pubkey(pubkey)
+        return [m for m in self.nodes if m.info.swarm_id == sid]
+
+
+@dataclass
+class MemTransport:
+    net: MemNetwork
+    address: str = "192.0.2.1"  # the client's own address, as a guard would see it
+    seed_down: bool = False
+    posts: list[tuple[str, int]] = field(default_factory=list)  # (url, size) of every direct post
+
+    async def post(self, url: str, body: bytes, timeout: float) -> HttpResult:
+        self.posts.append((url, len(body)))
+        if url == self.net.seed_url:
+            if self.seed_down:
+                raise NodeUnreachableError("seed is down")
+            return HttpResult(200, json.dumps(self.net.chain_json()).encode())
+        port = int(url.split(":")[2].split("/")[0])
+        node = self.net.by_port.get(port)
+        if node is None or node.down:
+            raise NodeUnreachableError(f"{url}: connection refused")
+        if not url.endswith("/onion_req/v2"):
+            raise NodeUnreachableError(f"{url}: a client must only post onions")
+        status, reply = await node.handle_onion(body, 0, f"client:{self.address}")
+        return HttpResult(status, reply)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,201 @@
+"""Asynchronous routing (whitepaper §4.6.1): store into the recipient's swarm, poll our own.
+
+store(recipient, data, ttl)
+    The recipient's swarm comes from a cache, else ``get_snodes_for_pubkey`` asked of a random
+    node through an onion. The proof of work is solved off the event loop
+    (``pow.solve_async``) at the difficulty last seen, and the store goes to 3 members at once,
+    each through its own onion. One 200 is enough (members replicate); otherwise the round's
+    answers decide the next: 421 -> take the swarm in the body; 432 -> the difficulty in the
+    body, new timestamp and nonce; 406 -> re-estimate the clock offset, new timestamp and nonce;
+    timeout/unreadable -> other members, other paths. Rounds are bounded.
+
+poll()
+    ``retrieve`` from up to 3 members of our swarm, each with its own lastHash (a node that lost
+    or hides messages cannot make us skip others' copies). Messages come back with their hash;
+    deduplication and decryption are the caller's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from session_core import pow as _pow
+from session_core.client.clock import NetworkClock
+from session_core.client.onion_client import OnionClient, RpcResult
+from session_core.client.snode import Snode
+from session_core.errors import ClientError, DeliveryError, NodeListError, OnionRequestFailedError
+
+__all__ = ["SwarmRouter", "StoreReport", "Retrieved"]
+
+STORE_COPIES = 3  # INTEROP §4.2: the desktop sends every store to 3 members
+MAX_ROUNDS = 5
+
+
+@dataclass
+class StoreReport:
+    recipient: str
+    stored_on: list[Snode] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    rounds: int = 0
+    difficulty: int = 0
+    pow_s: float = 0.0
+    events: list[str] = field(default_factory=list)  # 421/432/406/timeouts seen, for display
+
+    def describe(self) -> str:
+        nodes = ",".join(n.short() for n in self.stored_on)
+        extra = f" [{'; '.join(self.events)}]" if self.events else ""
+        return f"swarm of {self.recipient[:10]}… stored on {nodes} via {self.paths[0] if self.paths else '?'}" + extra
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    hash: str
+    data: bytes
+    node: Snode
+
+
+class SwarmRouter:
+    def __init__(self, oc: OnionClient, clock: NetworkClock, nodes: Any, *, rng: random.Random | None = None,
+                 pow_threads: int | None = 1) -> None:
+        self.oc = oc
+        self.clock = clock
+        self._nodes = nodes  # callable -> current node list
+        self.rng = rng or random.Random()
+        self.swarms: dict[str, list[Snode]] = {}
+        self.difficulty = 1
+        self.last_hash: dict[str, str] = {}  # node ed25519 -> last hash we retrieved from it
+        self.pow_threads = pow_threads
+
+    # -- swarms -------------------------------------------------------------------------------
+
+    async def swarm_of(self, pubkey: str, *, refresh: bool = False) -> list[Snode]:
+        if not refresh and self.swarms.get(pubkey):
+            return self.swarms[pubkey]
+        nodes = list(self._nodes())
+        if not nodes:
+            raise NodeListError("no service nodes known")
+        last = ""
+        for dest in self.rng.sample(nodes, min(3, len(nodes))):
+            try:
+                r = await self.oc.request(dest, "get_snodes_for_pubkey", {"pubKey": pubkey})
+            except OnionRequestFailedError as exc:
+                last = str(exc)
+                continue
+            if r.status == 200:
+                self._set_swarm(pubkey, r.body)
+                if self.swarms.get(pubkey):
+                    return self.swarms[pubkey]
+            last = f"status {r.status}"
+        raise DeliveryError(f"cannot find the swarm of {pubkey[:12]}…: {last}")
+
+    def _set_swarm(self, pubkey: str, body: str) -> None:
+        try:
+            snodes = json.loads(body)["snodes"]
+            members = [Snode.from_swarm_json(s) for s in snodes]
+        except (ValueError, KeyError, TypeError, ClientError):
+            return
+        if members:
+            self.swarms[pubkey] = members
+
+    # -- store --------------------------------------------------------------------------------
+
+    async def store(self, recipient: str, data: bytes, ttl_ms: int) -> StoreReport:
+        rep = StoreReport(recipient)
+        data_b64 = base64.b64encode(data).decode("ascii")
+        bad: set[str] = set()
+        refresh = False
+        for rnd in range(MAX_ROUNDS):
+            rep.rounds = rnd + 1
+            swarm = await self.swarm_of(recipient, refresh=refresh)
+            refresh = False
+            members = [m for m in swarm if m.ed25519 not in bad] or list(swarm)
+            targets = self.rng.sample(members, min(STORE_COPIES, len(members)))
+            ts = self.clock.now_ms()
+            t0 = time.perf_counter()
+            nonce = await _pow.solve_async(ts, ttl_ms, recipient, data_b64, self.difficulty, threads=self.pow_threads)
+            rep.pow_s += time.perf_counter() - t0
+            rep.difficulty = self.difficulty
+            params = {"pubKey": recipient, "ttl": str(ttl_ms), "nonce": nonce, "timestamp": str(ts), "data": data_b64}
+            answers = await asyncio.gather(*(self._try(t, params) for t in targets))
+            clock_off = False
+            for target, ans in zip(targets, answers):
+                if isinstance(ans, str):
+                    bad.add(target.ed25519)
+                    rep.events.append(f"{target.short()}: {ans}")
+                    continue
+                if ans.status == 200:
+                    rep.stored_on.append(target)
+                    rep.paths.append(ans.path.describe())
+                    self._note_difficulty(ans.body)
+                elif ans.status == 421:
+                    rep.events.append(f"421 new swarm from {target.short()}")
+                    self._set_swarm(recipient, ans.body)
+                elif ans.status == 432:
+                    self._note_difficulty(ans.body)
+                    rep.events.append(f"432 difficulty {self.difficulty}")
+                elif ans.status == 406:
+                    clock_off = True
+                else:
+                    bad.add(target.ed25519)
+                    rep.events.append(f"{target.short()}: {ans.status} {ans.body.strip()[:60]}")
+            if rep.stored_on:
+                return rep
+            if clock_off:
+                off = await self.clock.sync(self.oc, self.rng.sample(swarm, len(swarm)))
+                rep.events.append(f"406: clock offset now {off} ms")
+            if len(bad) >= len(swarm):
+                bad.clear()
+                refresh = True
+        raise DeliveryError(f"could not store for {recipient[:12]}… after {rep.rounds} rounds: {'; '.join(rep.events[-4:])}")
+
+    async def _try(self, dest: Snode, params: dict[str, str]) -> RpcResult | str:
+        try:
+            return await self.oc.request(dest, "store", params)
+        except OnionRequestFailedError as exc:
+            return str(exc)
+
+    def _note_difficulty(self, body: str) -> None:
+        try:
+            d = int(json.loads(body)["difficulty"])
+        except (ValueError, KeyError, TypeError):
+            return
+        if 0 < d < 1_000_000:
+            self.difficulty = d
+
+    # -- poll ---------------------------------------------------------------------------------
+
+    async def poll(self, pubkey: str, *, copies: int = 3) -> list[Retrieved]:
+        swarm = await self.swarm_of(pubkey)
+        targets = self.rng.sample(swarm, min(copies, len(swarm)))
+        got = await asyncio.gather(*(self._retrieve_all(pubkey, t) for t in targets))
+        return [m for part in got for m in part]
+
+    async def _retrieve_all(self, pubkey: str, node: Snode, pages: int = 10) -> list[Retrieved]:
+        out: list[Retrieved] = []
+        for _ in range(pages):
+            try:
+                r = await self.oc.request(node, "retrieve", {"pubKey": pubkey, "lastHash": self.last_hash.get(node.ed25519, "")})
+            except OnionRequestFailedError:
+                return out
+            if r.status == 421:
+                self._set_swarm(pubkey, r.body)
+                return out
+            if r.status != 200:
+                return out
+            try:
+                msgs = json.loads(r.body)["messages"]
+                page = [Retrieved(str(m["hash"]), base64.b64decode(m["data"]), node) for m in msgs]
+            except (ValueError, KeyError, TypeError):
+                return out  # a node answering garbage gets nothing from us; other members answer
+            out.extend(page)
+            if page:
+                self.last_hash[node.ed25519] = page[-1].hash
+            if len(page) < 10:
+                return out
+        return out
