@@ -236,7 +236,7 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [f"onion, {result['hops']} hops + destination; C on libsodium = {result['libsodium']}"]
     if result["rows"]:
         lines += [
-            "µs of thread CPU time per call (min over interleaved rounds); 'prims' = sum of the libsodium primitive costs",
+            "µs of thread CPU time per call (best 2 ms turn of interleaved rounds); 'prims' = the libsodium primitive sequence in one C loop",
             f"{'enc':9} {'payload':>7} | {'build C':>8} {'prims':>8} {'C/prims':>7} {'py':>8} {'py/C':>5} | "
             f"{'peel C':>7} {'prims':>7} {'C/prims':>7} {'py':>7} {'py/C':>5}",
         ]
