@@ -282,6 +282,25 @@ def test_peel_many_c_batch_does_the_work() -> None:
             onion._c.peel_batch(batch, lo, hi, nodes[0].secret, 0, onion.Relay)
 
 
+def test_peel_concurrently_with_different_secrets(backend: str) -> None:
+    """Two nodes' secrets peeled at once from several threads (the C binding caches the
+    public key per secret; xchacha20 hashes it into the key, so a mix-up would show)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b, dest = make_nodes(3)
+    work = {
+        k: [onion.build(b"c%d" % i, [k.node], dest.node, enc_type="xchacha20")[0] for i in range(40)]
+        for k in (a, b)
+    }
+
+    def run(k: Keyed) -> bool:
+        ok = all(type(r) is onion.Relay for r in onion.peel_many(work[k], k.secret, threads=2))
+        return ok and all(type(onion.peel(body, k.secret)) is onion.Relay for body in work[k][:10])
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, [a, b, a, b, a, b]))
+
+
 def test_c_made_relay_is_a_normal_relay() -> None:
     """The binding stores Relay's fields directly; the object must be indistinguishable
     from Relay(...), still frozen, and any other class must be called normally."""
