@@ -168,3 +168,36 @@ def test_killed_node_catches_up_after_restart(devnet: Devnet) -> None:
     res = rpc_call(devnet.chain_url, "get_n_service_nodes", {"active_only": True})
     entry = next(s for s in res["service_node_states"] if s["pubkey_ed25519"] == victim["ed25519"])
     assert entry["storage_port"] == restarted["http_port"]
+
+
+def test_cli_status_json(devnet: Devnet) -> None:
+    from click.testing import CliRunner
+
+    from session_core.cli import cli
+
+    res = CliRunner().invoke(cli, ["devnet", "status", "--json", "--dir", str(devnet.directory)])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.output)
+    assert st["chain_rpc"] == devnet.chain_url
+    assert {n["ed25519"] for n in st["nodes"]} == {n["ed25519"] for n in devnet.nodes}
+
+
+def test_cli_up_detach_then_down(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from session_core.cli import cli
+
+    d = tmp_path / "net"
+    runner = CliRunner()
+    res = runner.invoke(cli, ["devnet", "up", "--nodes", "1", "--block-interval", "0.3", "--detach", "--dir", str(d)])
+    assert res.exit_code == 0, res.output
+    state = json.loads((d / "devnet.json").read_text())
+    pids = list(state["pids"].values())
+    assert "1 swarms" in res.output
+    res = runner.invoke(cli, ["devnet", "down", "--dir", str(d)])
+    assert res.exit_code == 0 and "stopped 2 processes" in res.output
+
+    from session_core.devnet.launcher import _alive  # zombies of our own children count as stopped
+
+    assert wait_for(lambda: not any(_alive(p) for p in pids), timeout=10)
+    assert not (d / "devnet.json").exists()

@@ -203,6 +203,18 @@ class Devnet:
         (self.directory / STATE_FILE).unlink(missing_ok=True)
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it has stopped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 def _is_ours(pid: int) -> bool:
     try:
         return b"session_core.cli" in Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -225,11 +237,7 @@ def down_from_state(directory: Path, timeout: float = 10.0) -> int:
             pass
     deadline = time.monotonic() + timeout
     for pid in sent:
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
     (directory / STATE_FILE).unlink(missing_ok=True)
     return len(sent)

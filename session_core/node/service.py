@@ -66,6 +66,7 @@ REPLICATE_TIMEOUT = 3.0  # a peer that cannot take a batch in this time gets it 
 CATCHUP_ATTEMPTS = 5
 ONION_TIMEOUT = 30.0  # upstream's SN->SN onion request timeout
 MAX_BACKLOG = 100_000  # messages kept per unreachable peer
+HASH_CACHE_BLOCKS = 64  # block hashes (and tested heights) remembered
 
 
 def now_ms() -> int:
@@ -216,6 +217,10 @@ class ServiceNode:
         old = self.view
         self.view = view
         self._hashes[view.height] = view.block_hash
+        # Storage tests only look a few blocks back: keep the caches small on long runs.
+        for h in [h for h in self._hashes if h < view.height - HASH_CACHE_BLOCKS]:
+            del self._hashes[h]
+        self._tested_heights = {h for h in self._tested_heights if h >= view.height - HASH_CACHE_BLOCKS}
         self._allowed = {n.x25519 for n in view.nodes}
         for key in self.peers.known():
             if key[0] not in self._allowed:
@@ -300,6 +305,9 @@ class ServiceNode:
             self._relay = fresh + self._relay
             return
         peers = self._members(view, me.swarm_id)
+        members = {p.ed25519 for p in peers}
+        for gone in [k for k in self._backlog if k not in members]:
+            del self._backlog[gone]  # it left our swarm; membership pushes cover its records
         jobs = []
         for p in peers:
             todo = self._backlog.pop(p.ed25519, []) + fresh
