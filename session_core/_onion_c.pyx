@@ -2,7 +2,11 @@
 """C crypto backend of session_core.onion: thin binding of csrc/onion.c.
 
 Buffer and length checks, the GIL released around every libsodium call, return codes
-turned into the session_core exceptions.  Same functions as ``_onion_py``.
+turned into the session_core exceptions.  Same functions as ``_onion_py``, plus the fast
+paths the reference has no use for: ``build_route`` (a whole build in one GIL-free call),
+``peel_one`` (a relay layer peeled and its Relay made in one call) and ``peel_batch``
+(many bodies per GIL release, for peel_many).  Each answers "not sure" rather than decide
+an error the reference would decide differently.
 
 Which libsodium: see csrc/sodium_loader.h for why we bind the one inside PyNaCl's
 extension module (libsodium 1.0.20 in current wheels) at import time, fall back to a
