@@ -106,7 +106,7 @@ static const kernel_entry table[] = {
     {{"sha512ce", sc_pow_scan_sha512ce, 2}, FEAT_SHA512},
     {{"neon", sc_pow_scan_neon, 4}, FEAT_NEON},
 #endif
-    {{"portable", sc_pow_scan_portable, 1}, 0},
+    {{"portable", sc_pow_scan_portable, 2}, 0},
 };
 
 #define N_KERNELS (sizeof table / sizeof table[0])

@@ -31,7 +31,9 @@
 #define V_CH(e, f, g) V_XOR(g, V_AND(e, V_XOR(f, g)))
 #endif
 #ifndef V_MAJ
-#define V_MAJ(a, b, c) V_OR(V_AND(a, b), V_AND(c, V_OR(a, b)))
+/* b ^ ((a ^ b) & (b ^ c)): this round's a ^ b is the next round's b ^ c, which the
+ * compiler reuses (the rotation is by renaming), so Maj costs 3 operations. */
+#define V_MAJ(a, b, c) V_XOR((b), V_AND(V_XOR((a), (b)), V_XOR((b), (c))))
 #endif
 #ifndef V_BSIG0
 #define V_BSIG0(x) V_XOR3(V_ROTR(x, 28), V_ROTR(x, 34), V_ROTR(x, 39))

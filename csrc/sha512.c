@@ -36,10 +36,11 @@ const uint64_t sc_sha512_IV[8] = {
     0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
 };
 
-#define BSIG0(x) (SC_ROTR64(x, 28) ^ SC_ROTR64(x, 34) ^ SC_ROTR64(x, 39))
-#define BSIG1(x) (SC_ROTR64(x, 14) ^ SC_ROTR64(x, 18) ^ SC_ROTR64(x, 41))
-#define SSIG0(x) (SC_ROTR64(x, 1) ^ SC_ROTR64(x, 8) ^ ((x) >> 7))
-#define SSIG1(x) (SC_ROTR64(x, 19) ^ SC_ROTR64(x, 61) ^ ((x) >> 6))
+/* Nested rotations (one register copy each instead of three on x86), see pow_portable.c. */
+#define BSIG0(x) SC_ROTR64((x) ^ SC_ROTR64((x) ^ SC_ROTR64((x), 5), 6), 28)
+#define BSIG1(x) SC_ROTR64((x) ^ SC_ROTR64((x) ^ SC_ROTR64((x), 23), 4), 14)
+#define SSIG0(x) (SC_ROTR64((x) ^ SC_ROTR64((x), 7), 1) ^ ((x) >> 7))
+#define SSIG1(x) (SC_ROTR64((x) ^ SC_ROTR64((x), 42), 19) ^ ((x) >> 6))
 
 void sc_sha512_compress(uint64_t state[8], const uint64_t block[16])
 {
@@ -51,9 +52,12 @@ void sc_sha512_compress(uint64_t state[8], const uint64_t block[16])
 
     uint64_t a = state[0], b = state[1], c = state[2], d = state[3];
     uint64_t e = state[4], f = state[5], g = state[6], h = state[7];
+    uint64_t bc = b ^ c; /* Maj(a,b,c) = b ^ ((a ^ b) & (b ^ c)); a ^ b is next round's b ^ c */
     for (int t = 0; t < 80; t++) {
-        uint64_t t1 = h + BSIG1(e) + ((e & f) ^ (~e & g)) + sc_sha512_K[t] + w[t];
-        uint64_t t2 = BSIG0(a) + ((a & b) ^ (a & c) ^ (b & c));
+        uint64_t t1 = h + BSIG1(e) + (g ^ (e & (f ^ g))) + sc_sha512_K[t] + w[t];
+        uint64_t ab = a ^ b;
+        uint64_t t2 = BSIG0(a) + (b ^ (ab & bc));
+        bc = ab;
         h = g; g = f; f = e; e = d + t1;
         d = c; c = b; b = a; a = t1 + t2;
     }

@@ -7,8 +7,11 @@ rounds, so every implementation sees the same conditions.  Thread scaling is
 wall-clock time for a fixed amount of work.
 
 Baselines: a Python loop over hashlib; a C loop over OpenSSL's SHA512_Transform
-(found in libcrypto at run time); a C loop over libsodium's crypto_hash_sha512
-(the copy inside PyNaCl, as Session Desktop's libsodium path would use).
+(found in libcrypto at run time), once as OpenSSL runs by default (on x86-64 its
+AVX2/BMI2 assembly where the CPU has them) and once in a child process with
+OPENSSL_ia32cap hiding AVX and BMI (its scalar x86-64 assembly, the fair
+opponent for our portable C); a C loop over libsodium's crypto_hash_sha512 (the
+copy inside PyNaCl, as Session Desktop's libsodium path would use).
 """
 
 from __future__ import annotations
@@ -72,6 +75,36 @@ def _sodium_sha512() -> int | None:
         lib = ctypes.CDLL(sodium_module.__file__)
         return ctypes.cast(lib.crypto_hash_sha512, ctypes.c_void_p).value
     except (ImportError, OSError, AttributeError):
+        return None
+
+
+# Clears AVX (word 0, bit 60) and AVX2/BMI1/BMI2 (leaf-7 EBX bits 5, 3, 8) for OpenSSL.
+_OPENSSL_SCALAR_CAPS = "~0x1000000000000000:~0x128"
+
+_SCALAR_CHILD = """
+import ctypes, ctypes.util, hashlib, sys, time
+from session_core import _pow_c as c
+fn = ctypes.cast(ctypes.CDLL(ctypes.util.find_library("crypto")).SHA512_Transform, ctypes.c_void_p).value
+h1 = hashlib.sha512(b"session_core pow benchmark").digest()
+n = int(sys.argv[1])
+t = time.thread_time(); c.baseline_openssl_loop(fn, h1, 0, n); print(n / (time.thread_time() - t))
+"""
+
+
+def _openssl_scalar_rate(count: int) -> float | None:
+    """OpenSSL's loop with its SIMD/BMI code paths hidden (x86-64 only; child process)."""
+    import platform
+    import subprocess
+    import sys
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return None
+    env = dict(os.environ, OPENSSL_ia32cap=_OPENSSL_SCALAR_CAPS)
+    try:
+        out = subprocess.run([sys.executable, "-c", _SCALAR_CHILD, str(count)], env=env,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        return float(out.strip())
+    except (subprocess.SubprocessError, ValueError, OSError):
         return None
 
 
@@ -151,12 +184,19 @@ def run(*, quick: bool = False, rounds: int | None = None,
             (lambda k: lambda n: c.scan(h1, 0, 0, n, k))(kernel), int(4_000_000 * scale), "ours")
 
     best: dict[str, float] = {}
+    scalar_name = "OpenSSL, AVX/BMI hidden (scalar asm)"
     for r in range(rounds):
         for name, (fn, count, _) in contenders.items():
             best[name] = max(best.get(name, 0.0), _rate(fn, count))
+        if openssl:
+            scalar = _openssl_scalar_rate(int(1_000_000 * scale))
+            if scalar:
+                best[scalar_name] = max(best.get(scalar_name, 0.0), scalar)
         if log:
             log(f"round {r + 1}/{rounds} done")
     report.rows = [Row(name, best[name], note) for name, (_, _, note) in contenders.items()]
+    if scalar_name in best:
+        report.rows.insert(2, Row(scalar_name, best[scalar_name], "baseline"))
 
     ours = {k: best[f"session_core {k}"] for k in c.supported_kernels()}
     top = ours[report.kernel]
@@ -167,6 +207,8 @@ def run(*, quick: bool = False, rounds: int | None = None,
         report.ratios["best_vs_openssl"] = top / ssl
         for k, v in ours.items():
             report.ratios[f"{k}_vs_openssl"] = v / ssl
+        if scalar_name in best and "portable" in ours:
+            report.ratios["portable_vs_openssl_scalar"] = ours["portable"] / best[scalar_name]
     if sodium:
         report.ratios["best_vs_libsodium"] = top / best["libsodium crypto_hash_sha512 (C loop)"]
 

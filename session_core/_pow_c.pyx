@@ -73,6 +73,54 @@ def payload_trial_value(const uint8_t[::1] payload, uint64_t nonce):
     return int.from_bytes(out[:8], "big")
 
 
+# libcrypto's SHA512_Init/Update/Final, when found (see use_openssl_sha512).
+ctypedef int (*ossl_init_fn)(void *c) noexcept nogil
+ctypedef int (*ossl_update_fn)(void *c, const void *data, size_t n) noexcept nogil
+ctypedef int (*ossl_final_fn)(unsigned char *md, void *c) noexcept nogil
+cdef ossl_init_fn _ossl_init = NULL
+cdef ossl_update_fn _ossl_update = NULL
+cdef ossl_final_fn _ossl_final = NULL
+
+
+def use_openssl_sha512(uintptr_t init, uintptr_t update, uintptr_t final):
+    """Hash payloads in verify_fast with OpenSSL's SHA-512 (0, 0, 0 = our own C).
+
+    Set once at import by session_core.pow, before any thread verifies.
+    """
+    global _ossl_init, _ossl_update, _ossl_final
+    if init == 0 or update == 0 or final == 0:
+        _ossl_init, _ossl_update, _ossl_final = NULL, NULL, NULL
+    else:
+        _ossl_init = <ossl_init_fn>init
+        _ossl_update = <ossl_update_fn>update
+        _ossl_final = <ossl_final_fn>final
+
+
+def payload_sha512_provider():
+    return "openssl" if _ossl_init != NULL else "session_core"
+
+
+cdef void _payload_h1(const char *ts, size_t ts_n, const char *ttl, size_t ttl_n,
+                      const char *pk, size_t pk_n, const char *data, size_t data_n,
+                      uint8_t *h1) noexcept nogil:
+    cdef sc_sha512_state st
+    cdef uint64_t octx[40]  # >= sizeof(SHA512_CTX) (216 bytes), 8-byte aligned
+    if _ossl_init != NULL:
+        _ossl_init(octx)
+        _ossl_update(octx, ts, ts_n)
+        _ossl_update(octx, ttl, ttl_n)
+        _ossl_update(octx, pk, pk_n)
+        _ossl_update(octx, data, data_n)
+        _ossl_final(h1, octx)
+        return
+    sc_sha512_init(&st)
+    sc_sha512_update(&st, <const uint8_t *>ts, ts_n)
+    sc_sha512_update(&st, <const uint8_t *>ttl, ttl_n)
+    sc_sha512_update(&st, <const uint8_t *>pk, pk_n)
+    sc_sha512_update(&st, <const uint8_t *>data, data_n)
+    sc_sha512_final(&st, h1)
+
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object o)
     const char *PyUnicode_DATA(object o)
@@ -121,7 +169,6 @@ def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
     cdef uint64_t ts, ttl, diff, value, tgt
     cdef char digits[48]
     cdef int ts_n, ttl_n
-    cdef sc_sha512_state st
     cdef uint8_t h1[64]
     cdef uint8_t out[64]
     if not (_ascii_view(nonce, &nonce_p, &nonce_n) and _ascii_view(pubkey, &pk_p, &pk_n)
@@ -134,12 +181,7 @@ def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
     ttl_n = snprintf(digits + 24, 24, "%llu", <unsigned long long>ttl)
     tgt = sc_pow_target(<uint64_t>(ts_n + ttl_n + pk_n + data_n), ttl, diff)
     with nogil:
-        sc_sha512_init(&st)
-        sc_sha512_update(&st, <const uint8_t *>digits, ts_n)
-        sc_sha512_update(&st, <const uint8_t *>digits + 24, ttl_n)
-        sc_sha512_update(&st, <const uint8_t *>pk_p, pk_n)
-        sc_sha512_update(&st, <const uint8_t *>data_p, data_n)
-        sc_sha512_final(&st, h1)
+        _payload_h1(digits, ts_n, digits + 24, ttl_n, pk_p, pk_n, data_p, data_n, h1)
         sc_pow_trial_hash(h1, value, out)
     return 1 if int.from_bytes(out[:8], "big") < tgt else 0
 

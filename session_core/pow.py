@@ -57,6 +57,34 @@ __all__ = [
 _c: Any = load_extension("pow")
 _impl: Any = _c if _c is not None else _pow_py
 
+
+def _find_openssl_sha512() -> tuple[int, int, int] | None:
+    """libcrypto's SHA512_Init/Update/Final, through the copy CPython's hashlib loaded.
+
+    verify() hashes the whole payload (hundreds of bytes) before the one-block
+    trial; OpenSSL's assembly does that about twice as fast as portable C.
+    Opening ``_hashlib``'s own file makes dlsym search its dependencies, so no
+    second libcrypto is loaded and none is needed to build.
+    """
+    import ctypes
+
+    try:
+        import _hashlib
+
+        lib = ctypes.CDLL(_hashlib.__file__)
+        names = ("SHA512_Init", "SHA512_Update", "SHA512_Final")
+        return tuple(  # type: ignore[return-value]
+            ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in names
+        )
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+if _c is not None:
+    _found = _find_openssl_sha512()
+    if _found and all(_found):
+        _c.use_openssl_sha512(*_found)
+
 decode_nonce = fields.decode_nonce
 encode_nonce = fields.encode_nonce
 payload = fields.payload
@@ -224,6 +252,8 @@ def backend_info() -> dict[str, Any]:
         ],
         "threads": default_threads(),
     }
+    if _c is not None:
+        info["payload_sha512"] = _c.payload_sha512_provider()
     if _c is None:
         error = load_error("pow")
         info["reason"] = error or "SESSION_CORE_NO_EXTENSIONS is set"

@@ -84,3 +84,34 @@ def test_bad_lengths_are_clear_errors() -> None:
         _pow_c.scan(b"short", 1, 0, 1)
     with pytest.raises(ValueError, match="64 bytes"):
         _pow_c.Search(bytes(63), 1)
+
+
+def test_verify_agrees_with_either_payload_sha512() -> None:
+    """verify_fast hashes payloads with OpenSSL when found, else our C: same answers."""
+    import session_core.pow as pow_api
+    from session_core import _pow_fields
+
+    found = pow_api._find_openssl_sha512()
+    rnd = random.Random(11)
+    cases = []
+    for _ in range(40):
+        data = "".join(rnd.choice("ABCDEFGHIJabcdef0123+/") for _ in range(rnd.randrange(0, 700)))
+        ts, ttl = rnd.getrandbits(41), rnd.randrange(0, 10**9)
+        pk = "05" + rnd.randbytes(32).hex()
+        nonce = pow_api.solve(ts, ttl, pk, data, 1, threads=1)
+        wrong = pow_api.encode_nonce(pow_api.decode_nonce(nonce) + 1)
+        cases += [(nonce, ts, ttl, pk, data, 1), (wrong, ts, ttl, pk, data, 1)]
+    try:
+        answers = []
+        for provider in ([found] if found else []) + [(0, 0, 0)]:
+            _pow_c.use_openssl_sha512(*provider)
+            answers.append([_pow_c.verify_fast(*case) for case in cases])
+            # and the slow path (no fast shape: str timestamp) must agree with either
+            assert [pow_api.verify(c[0], str(c[1]), *c[2:]) for c in cases] == answers[-1]
+        assert all(a == answers[0] for a in answers)
+        assert answers[0].count(1) >= 40  # every solved nonce verifies
+        raw = _pow_fields.payload(cases[0][1], cases[0][2], cases[0][3], cases[0][4])
+        assert _pow_c.sha512(raw) == hashlib.sha512(raw).digest()
+    finally:
+        if found:
+            _pow_c.use_openssl_sha512(*found)
