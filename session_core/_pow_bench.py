@@ -87,7 +87,7 @@ from session_core import _pow_c as c
 fn = ctypes.cast(ctypes.CDLL(ctypes.util.find_library("crypto")).SHA512_Transform, ctypes.c_void_p).value
 h1 = hashlib.sha512(b"session_core pow benchmark").digest()
 n = int(sys.argv[1])
-t = time.thread_time(); c.baseline_openssl_loop(fn, h1, 0, n); print(n / (time.thread_time() - t))
+t = time.thread_time(); c.baseline_loop("openssl", fn, h1, 0, n); print(n / (time.thread_time() - t))
 """
 
 
@@ -174,11 +174,11 @@ def run(*, quick: bool = False, rounds: int | None = None,
     openssl = _openssl_transform()
     if openssl:
         contenders["OpenSSL SHA512_Transform (C loop)"] = (
-            lambda n: c.baseline_openssl_loop(openssl, h1, 0, n), int(2_000_000 * scale), "baseline")
+            lambda n: c.baseline_loop("openssl", openssl, h1, 0, n), int(2_000_000 * scale), "baseline")
     sodium = _sodium_sha512()
     if sodium:
         contenders["libsodium crypto_hash_sha512 (C loop)"] = (
-            lambda n: c.baseline_sodium_loop(sodium, h1, 0, n), int(1_000_000 * scale), "baseline")
+            lambda n: c.baseline_loop("sodium", sodium, h1, 0, n), int(1_000_000 * scale), "baseline")
     for kernel in c.supported_kernels():
         contenders[f"session_core {kernel}"] = (
             (lambda k: lambda n: c.scan(h1, 0, 0, n, k))(kernel), int(4_000_000 * scale), "ours")

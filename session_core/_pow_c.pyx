@@ -235,23 +235,21 @@ cdef class Search:
         return sc_pow_search_trials(&self.s)
 
 
-def baseline_openssl_loop(uintptr_t fn, const uint8_t[::1] h1, uint64_t target, uint64_t count):
-    """C loop over OpenSSL's SHA512_Transform at address fn (benchmarks only)."""
+def baseline_loop(str kind, uintptr_t fn, const uint8_t[::1] h1, uint64_t target, uint64_t count):
+    """Benchmarks only: a C loop of PoW trials over another library's SHA-512 at address fn.
+
+    kind "openssl": fn is SHA512_Transform; kind "sodium": fn is crypto_hash_sha512.
+    """
     cdef const uint8_t *p = _h1_ptr(h1)
     cdef uint64_t hits
+    cdef bint openssl = kind == "openssl"
+    if not openssl and kind != "sodium":
+        raise InvalidInputError(f"unknown baseline {kind!r}")
     if fn == 0:
         raise InvalidInputError("null function pointer")
     with nogil:
-        hits = sc_baseline_openssl_loop(<sc_openssl_transform_fn>fn, p, target, count)
-    return hits
-
-
-def baseline_sodium_loop(uintptr_t fn, const uint8_t[::1] h1, uint64_t target, uint64_t count):
-    """C loop over libsodium's crypto_hash_sha512 at address fn (benchmarks only)."""
-    cdef const uint8_t *p = _h1_ptr(h1)
-    cdef uint64_t hits
-    if fn == 0:
-        raise InvalidInputError("null function pointer")
-    with nogil:
-        hits = sc_baseline_sodium_loop(<sc_sodium_sha512_fn>fn, p, target, count)
+        if openssl:
+            hits = sc_baseline_openssl_loop(<sc_openssl_transform_fn>fn, p, target, count)
+        else:
+            hits = sc_baseline_sodium_loop(<sc_sodium_sha512_fn>fn, p, target, count)
     return hits
