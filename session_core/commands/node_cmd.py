@@ -41,8 +41,9 @@ def run_command(
 @node_group.command("bench")
 @click.option("--requests", "n", default=2000, show_default=True, help="Requests per measurement.")
 @click.option("--concurrency", default=16, show_default=True)
-def bench_command(n: int, concurrency: int) -> None:
+@click.option("--nodes", default=2, show_default=True, help="Devnet size (12 for the 3-hop latency goal).")
+def bench_command(n: int, concurrency: int, nodes: int) -> None:
     """Store/retrieve throughput of a node vs a trivial aiohttp endpoint (same run)."""
     from session_core.node.bench import main
 
-    main(n, concurrency)
+    main(n, concurrency, nodes)
