@@ -17,6 +17,7 @@ timed minima, which would understate it and make every ratio look worse than it 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -88,17 +89,31 @@ def _sequence(lib: Any, enc: int, sizes: list[int], peel: bool) -> Callable[[int
     return sample
 
 
-def _race(contenders: dict[str, Callable[[int], float]], rounds: int, sample_s: float) -> dict[str, float]:
-    """Best seconds per op of each contender.  Samples are short (~sample_s) and the
-    contenders take turns, round after round, so each gets many chances at a moment when
-    the shared machine leaves its core alone; the minimum is that undisturbed cost."""
+def _race(
+    contenders: dict[str, Callable[[int], float]], groups: list[list[str]], rounds: int, sample_s: float
+) -> dict[str, list[float]]:
+    """Seconds per op of each contender, one sample per round.
+
+    Samples are short (~sample_s) and the groups take turns, round after round, rotating
+    who goes first, so every contender gets many chances at a moment when the shared
+    machine leaves its core alone.  Within a group the order alternates (ABBA), so a pair
+    that is compared (ours, then its primitive sequence) is always measured side by side.
+    """
     sizes = {name: max(2, min(100_000, int(sample_s / max(fn(2), 1e-9)))) for name, fn in contenders.items()}
-    best = {name: float("inf") for name in contenders}
-    names = list(contenders)
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
     for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
-            best[name] = min(best[name], contenders[name](sizes[name]))
-    return best
+        k = r % len(groups)
+        for group in groups[k:] + groups[:k]:
+            for name in group if r % 2 == 0 else group[::-1]:
+                samples[name].append(contenders[name](sizes[name]))
+    return samples
+
+
+def _paired_ratio(samples: dict[str, list[float]], ours: str, base: str) -> float:
+    """Median over rounds of ours / base, each pair measured side by side: noise that
+    slows both (a busy neighbour core) cancels in the ratio, which a ratio of two
+    separately taken minima cannot promise."""
+    return statistics.median(a / b for a, b in zip(samples[ours], samples[base]))
 
 
 def run(
@@ -152,7 +167,15 @@ def run(
                 contenders[f"{row}/peel_py"] = _ours(py_backend, peel)
                 contenders[f"{row}/prims_build"] = _sequence(lib, enc, layer_pt[::-1], False)
                 contenders[f"{row}/prims_peel"] = _sequence(lib, enc, [guard_pt], True)
-        best = _race(contenders, rounds, 0.002) if contenders else {}
+        groups: list[list[str]] = []
+        for enc_type, size, _ in table:
+            row = f"{enc_type}/{size}"
+            groups.append([f"{row}/build_c", f"{row}/prims_build"])
+            groups.append([f"{row}/peel_c", f"{row}/prims_peel"])
+            groups.append([f"{row}/build_py", f"{row}/peel_py"])
+        groups += [[f"{enc_type}/x25519"] for enc_type in ("aes-gcm", "xchacha20") if f"{enc_type}/x25519" in contenders]
+        samples = _race(contenders, groups, rounds, 0.002) if contenders else {}
+        best = {name: min(values) for name, values in samples.items()}
         for enc_type, size, layer_pt in table:
             row = f"{enc_type}/{size}"
             prim_build, prim_peel = best[f"{row}/prims_build"], best[f"{row}/prims_peel"]
@@ -168,6 +191,8 @@ def run(
                     "peel_prims_us": prim_peel * 1e6,
                     "peel_py_us": best[f"{row}/peel_py"] * 1e6,
                     "x25519_us": best[f"{enc_type}/x25519"] * 1e6,
+                    "build_ratio": _paired_ratio(samples, f"{row}/build_c", f"{row}/prims_build"),
+                    "peel_ratio": _paired_ratio(samples, f"{row}/peel_c", f"{row}/prims_peel"),
                 }
             )
         if only != "table":
@@ -236,15 +261,17 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [f"onion, {result['hops']} hops + destination; C on libsodium = {result['libsodium']}"]
     if result["rows"]:
         lines += [
-            "µs of thread CPU time per call (best 2 ms turn of interleaved rounds); 'prims' = the libsodium primitive sequence in one C loop",
-            f"{'enc':9} {'payload':>7} | {'build C':>8} {'prims':>8} {'C/prims':>7} {'py':>8} {'py/C':>5} | "
-            f"{'peel C':>7} {'prims':>7} {'C/prims':>7} {'py':>7} {'py/C':>5}",
+            "µs of thread CPU time per call (best 2 ms turn of interleaved rounds); 'prims' = the libsodium primitive sequence in one C loop;",
+            "C/prims: 'best' = ratio of the best turns, 'med' = median over rounds of the ratio of the two measured side by side",
+            f"{'enc':9} {'payload':>7} | {'build C':>8} {'prims':>8} {'best':>5} {'med':>5} {'py':>8} {'py/C':>5} | "
+            f"{'peel C':>7} {'prims':>7} {'best':>5} {'med':>5} {'py':>7} {'py/C':>5}",
         ]
     for r in result["rows"]:
         lines.append(
             f"{r['enc_type']:9} {r['payload']:>7} | {r['build_c_us']:8.1f} {r['build_prims_us']:8.1f} "
-            f"{r['build_c_us'] / r['build_prims_us']:7.2f} {r['build_py_us']:8.1f} {r['build_py_us'] / r['build_c_us']:5.2f} | "
-            f"{r['peel_c_us']:7.1f} {r['peel_prims_us']:7.1f} {r['peel_c_us'] / r['peel_prims_us']:7.2f} "
+            f"{r['build_c_us'] / r['build_prims_us']:5.3f} {r['build_ratio']:5.3f} {r['build_py_us']:8.1f} "
+            f"{r['build_py_us'] / r['build_c_us']:5.2f} | "
+            f"{r['peel_c_us']:7.1f} {r['peel_prims_us']:7.1f} {r['peel_c_us'] / r['peel_prims_us']:5.3f} {r['peel_ratio']:5.3f} "
             f"{r['peel_py_us']:7.1f} {r['peel_py_us'] / r['peel_c_us']:5.2f}"
         )
     s = result["peel_many"]
