@@ -17,6 +17,12 @@ DEMO_PUBKEY = "054368520005786b249bcd461d28f75e560ea794014eeb17fcf6003f37d876783
 DEMO_DATA = "CAESvgMKA1BVVBIPL2FwaS92MS9tZXNzYWdlGqIDCGUSQjA1NDM2ODUyMDAwNTc4NmIyNDliY2Q0NjFkMjhmNzVlNTYwZWE3OTQwMTRlZWIxN2ZjZjYwMDNmMzdkODc2NzgzNDgBKID00qagLULQAksmCNIm0urN9g/z2jBn0iLuaDPrrZnsLeRj9MD4eVDG0qTOD2Hg84LWswV3YAzb2Xku7LyTaitU3lhRAyDZRByjSZ2nWphSnzrkFaKhfKrHuzzDNDSGZsK9B1xM+lZJ/cR05Nn8fshfbW1CdINfNIiSK1qW2d/mfe3DI/CqShvA8D0r7LdbSq0tGH7JUIESu1OqJNePc46kLS0sMQ24YOitPtXSxUxbHrdBalydOqpYNGWGl4dtzOMr35Z0vCz/u25ROajbcj1D7hf40dyIv9RT/wwo52CiwtbrFdXc84K0yDKTnPu6QoTKoiVt+hftgKv0o/ruRN40fLSGl0KD+FqLf4Oqe5u1MaDDoUlLW1tdw6gsPSUxgQPWkJ6qda3t+IioolNQWidLcKg4WXvSwWRO6bDLNXfyDLd9UwcpHRus5UYnmc9BTjiXHQP8pWc4ciCMAQ=="
 
 
+class _BadInput(click.ClickException):
+    """Bad input exits with 2, so scripts can tell it from `verify` saying "invalid" (1)."""
+
+    exit_code = 2
+
+
 def _fields(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option("--difficulty", "-d", type=int, default=1, show_default=True)(f)
     f = click.option("--data", required=True, help="The base64 message data exactly as sent.")(f)
@@ -69,7 +75,7 @@ def solve_command(timestamp: str | None, ttl: str, pubkey: str, data: str, diffi
         nonce, seconds = _solve(ts, ttl, pubkey, data, difficulty, threads, kernel, timeout, quiet)
         digest = pow.message_hash(nonce, ts, ttl, pubkey, data)
     except SessionCoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _BadInput(str(exc)) from None
     if as_json:
         click.echo(json.dumps({"nonce": nonce, "timestamp": ts, "ttl": ttl, "hash": digest,
                                "seconds": seconds}))
@@ -88,7 +94,7 @@ def verify_command(nonce: str, timestamp: str | None, ttl: str, pubkey: str, dat
     try:
         ok = pow.verify(nonce, timestamp, ttl, pubkey, data, difficulty)
     except SessionCoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _BadInput(str(exc)) from None
     click.echo("valid" if ok else "invalid")
     sys.exit(0 if ok else 1)
 
