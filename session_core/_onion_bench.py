@@ -197,7 +197,7 @@ def run(
             )
         if only != "table":
             onion._backend = c_backend
-            scaling = _peel_many_scaling(nodes, secrets, max(5, rounds // 8))
+            scaling = _peel_many_scaling(nodes, secrets, max(8, rounds // 5))
     finally:
         onion._backend = saved
     return {"libsodium": lib.info()["libsodium"], "hops": hops, "rows": rows, "peel_many": scaling}
