@@ -59,7 +59,11 @@ def check_secret(x25519_secret: bytes) -> bytes:
 
 
 class Crypto(Protocol):
-    """What a crypto backend module provides (see ``_onion_py`` for the reference)."""
+    """What a crypto backend module provides (see ``_onion_py`` for the reference).
+
+    The C backend also has fast paths that callers look up with ``getattr`` and use when
+    present: ``build_route`` (a whole build), ``peel_one`` and ``peel_batch`` (peel and
+    peel_many); each answers "not sure" where the reference must decide."""
 
     def keypairs(self, n: int) -> tuple[bytes, bytes]: ...
 
