@@ -194,6 +194,8 @@ def test_cli_up_detach_then_down(tmp_path: Path) -> None:
     state = json.loads((d / "devnet.json").read_text())
     pids = list(state["pids"].values())
     assert "1 swarms" in res.output
+    again = runner.invoke(cli, ["devnet", "up", "--nodes", "1", "--detach", "--dir", str(d)])
+    assert again.exit_code != 0 and "already running" in str(again.exception)
     res = runner.invoke(cli, ["devnet", "down", "--dir", str(d)])
     assert res.exit_code == 0 and "stopped 2 processes" in res.output
 

@@ -133,6 +133,11 @@ class Devnet:
 
     def up(self, opt: DevnetOptions) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        state = self.directory / STATE_FILE
+        if state.exists():
+            pids = json.loads(state.read_text()).get("pids", {}).values()
+            if any(_alive(p) and _is_ours(p) for p in pids):
+                raise DevnetError(f"a devnet is already running from {self.directory}; stop it with `devnet down`")
         try:
             self.start_chain(opt)
             self.nodes = [self.start_node(i, opt) for i in range(opt.nodes)]
