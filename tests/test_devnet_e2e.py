@@ -195,7 +195,7 @@ def test_cli_up_detach_then_down(tmp_path: Path) -> None:
     pids = list(state["pids"].values())
     assert "1 swarms" in res.output
     again = runner.invoke(cli, ["devnet", "up", "--nodes", "1", "--detach", "--dir", str(d)])
-    assert again.exit_code != 0 and "already running" in str(again.exception)
+    assert again.exit_code != 0 and "already running" in again.output
     res = runner.invoke(cli, ["devnet", "down", "--dir", str(d)])
     assert res.exit_code == 0 and "stopped 2 processes" in res.output
 
@@ -203,3 +203,5 @@ def test_cli_up_detach_then_down(tmp_path: Path) -> None:
 
     assert wait_for(lambda: not any(_alive(p) for p in pids), timeout=10)
     assert not (d / "devnet.json").exists()
+    missing = runner.invoke(cli, ["devnet", "status", "--dir", str(d)])
+    assert missing.exit_code != 0 and "no devnet is running" in missing.output

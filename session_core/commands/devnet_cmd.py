@@ -50,13 +50,17 @@ def _table(status: dict[str, Any]) -> str:
 def up_command(directory: Path, nodes: int, difficulty: int, block_interval: float, seed: str, detach: bool) -> None:
     """Start a chain and NODES nodes on loopback; Ctrl-C stops everything."""
     from session_core.devnet.launcher import Devnet, DevnetOptions
+    from session_core.errors import DevnetError
 
     if nodes < 1:
         raise click.BadParameter("need at least one node", param_hint="--nodes")
     net = Devnet(directory)
     opts = DevnetOptions(directory, nodes=nodes, difficulty=difficulty, block_interval=block_interval, seed=seed)
     click.echo(f"starting a chain and {nodes} nodes in {directory} …")
-    net.up(opts)
+    try:
+        net.up(opts)
+    except DevnetError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(_table(net.status()))
     if detach:
         click.echo(f"running in the background; `session-core devnet down --dir {directory}` stops it")
@@ -79,9 +83,13 @@ def up_command(directory: Path, nodes: int, difficulty: int, block_interval: flo
 def status_command(directory: Path, as_json: bool) -> None:
     """Heights, swarms and message counts of a running devnet."""
     from session_core.devnet.launcher import Devnet
+    from session_core.errors import DevnetError
 
-    net, _ = Devnet.load(directory)
-    status = net.status()
+    try:
+        net, _ = Devnet.load(directory)
+        status = net.status()
+    except (DevnetError, OSError) as exc:
+        raise click.ClickException(f"cannot read the devnet in {directory}: {exc}") from None
     click.echo(json.dumps(status, indent=2) if as_json else _table(status))
 
 
@@ -90,8 +98,12 @@ def status_command(directory: Path, as_json: bool) -> None:
 def down_command(directory: Path) -> None:
     """Stop a devnet started with `up --detach` (or left behind)."""
     from session_core.devnet.launcher import down_from_state
+    from session_core.errors import DevnetError
 
-    n = down_from_state(directory)
+    try:
+        n = down_from_state(directory)
+    except DevnetError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"stopped {n} processes")
 
 
