@@ -156,3 +156,37 @@ async def test_node_that_drops_records_fails_tests_and_is_deregistered(with_faul
     # The honest nodes were tested too, and none of them was decommissioned.
     assert all(c.chain.node(n.me).state == "active" for n in honest)  # type: ignore[union-attr]
     assert sum(n.stats.tests_passed for n in honest) > 0
+
+
+async def test_joining_node_and_new_swarm_get_their_records(tmp_path: Path) -> None:
+    c = await start_cluster(tmp_path, 13)
+    try:
+        assert len(c.chain.swarms()) == 1  # 13 nodes: still one swarm
+        keys = [random_pubkey() for _ in range(12)]
+        for i, pk in enumerate(keys):
+            assert await c.store(c.nodes[i], pk, os.urandom(20)) == 200
+        assert await wait_until(lambda: all(n.store.count(int(time.time() * 1000)) == 12 for n in c.nodes))
+        # The 14th node splits the network into two swarms (INTEROP §2.4).
+        cfg = NodeConfig(data_dir=tmp_path / "n13", chain_url=c.nodes[0].cfg.chain_url, poll_interval=0.05)
+        newcomer = ServiceNode(cfg)
+        await newcomer.start()
+        c.nodes.append(newcomer)
+        await c.block()
+        swarms = c.chain.swarms()
+        assert len(swarms) == 2
+        smap = SwarmMap(sorted(swarms))
+
+        def placed() -> bool:
+            now = int(time.time() * 1000)
+            for sid, members in swarms.items():
+                mine = [pk for pk in keys if smap.lookup(pk) == sid]
+                for ed in members:
+                    held = c.by_key(ed).store
+                    if any(len(held.retrieve(pk, "", 10, now)) != 1 for pk in mine):
+                        return False
+            return True
+
+        assert await wait_until(placed)
+        assert newcomer.store.count(int(time.time() * 1000)) > 0
+    finally:
+        await stop_cluster(c)
