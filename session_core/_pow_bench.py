@@ -127,10 +127,15 @@ def _rate(run: Callable[[int], object], count: int) -> float:
 
 
 def _hashlib_loop(h1: bytes) -> Callable[[int], object]:
+    # The fastest plain-Python loop we found: copying a primed object skips
+    # OpenSSL 3's per-constructor algorithm fetch (1.2-1.5x the naive loop).
     def run(count: int) -> int:
-        sha, hits = hashlib.sha512, 0
+        base, hits = hashlib.sha512(), 0
         for nonce in range(count):
-            hits += sha(nonce.to_bytes(8, "big") + h1).digest()[0] == 0
+            h = base.copy()
+            h.update(nonce.to_bytes(8, "big"))
+            h.update(h1)
+            hits += h.digest()[0] == 0
         return hits
 
     return run
