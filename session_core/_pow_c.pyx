@@ -136,11 +136,36 @@ cdef inline bint _ascii_view(object s, const char **data, Py_ssize_t *n):
     return True
 
 
-cdef inline bint _u64(object v, uint64_t *out):
-    if type(v) is not int or v < 0 or v > 0xFFFFFFFFFFFFFFFF:
+cdef extern from "Python.h":
+    unsigned long long PyLong_AsUnsignedLongLong(object o) except? -1
+    void PyErr_Clear()
+
+
+cdef inline bint _u64(object v, uint64_t *out) noexcept:
+    # Exactly int (not bool, not a subclass), 0 <= v < 2^64; anything else -> slow path.
+    if type(v) is not int:
         return False
-    out[0] = v
+    try:
+        out[0] = PyLong_AsUnsignedLongLong(v)
+    except OverflowError:  # negative or too large
+        PyErr_Clear()
+        return False
     return True
+
+
+cdef inline int _decimal(uint64_t v, char *buf) noexcept nogil:
+    # ASCII decimal of v into buf (>= 20 bytes); returns the length.
+    cdef char tmp[20]
+    cdef int n = 0, i
+    while True:
+        tmp[n] = <char>(48 + v % 10)
+        n += 1
+        v //= 10
+        if v == 0:
+            break
+    for i in range(n):
+        buf[i] = tmp[n - 1 - i]
+    return n
 
 
 cdef inline bint _is_hex(const char *p, Py_ssize_t n) noexcept nogil:
@@ -167,6 +192,7 @@ def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
     cdef const char *data_p
     cdef Py_ssize_t nonce_n, pk_n, data_n
     cdef uint64_t ts, ttl, diff, value, tgt
+    cdef int i
     cdef char digits[48]
     cdef int ts_n, ttl_n
     cdef uint8_t h1[64]
@@ -177,13 +203,17 @@ def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
         return -1
     if sc_pow_decode_nonce(nonce_p, nonce_n, &value) != 0 or not _is_hex(pk_p, pk_n):
         return -1
-    ts_n = snprintf(digits, 24, "%llu", <unsigned long long>ts)
-    ttl_n = snprintf(digits + 24, 24, "%llu", <unsigned long long>ttl)
+    cdef uint64_t first_word
+    ts_n = _decimal(ts, digits)
+    ttl_n = _decimal(ttl, digits + 24)
     tgt = sc_pow_target(<uint64_t>(ts_n + ttl_n + pk_n + data_n), ttl, diff)
     with nogil:
         _payload_h1(digits, ts_n, digits + 24, ttl_n, pk_p, pk_n, data_p, data_n, h1)
         sc_pow_trial_hash(h1, value, out)
-    return 1 if int.from_bytes(out[:8], "big") < tgt else 0
+    first_word = 0
+    for i in range(8):
+        first_word = (first_word << 8) | out[i]
+    return 1 if first_word < tgt else 0
 
 
 def scan(const uint8_t[::1] h1, uint64_t target, uint64_t first, uint64_t count, kernel=None):
