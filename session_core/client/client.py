@@ -129,6 +129,7 @@ class Client:
         self.events: asyncio.Queue[ClientEvent] = asyncio.Queue()
         self._acks: dict[int, asyncio.Future[bool]] = {}
         self._tasks: list[asyncio.Task[Any]] = []
+        self._closing = False
         self._lock = asyncio.Lock()  # one ingest/send at a time: the Messenger is not reentrant
 
     @property
@@ -161,16 +162,25 @@ class Client:
                         out = self.messenger.send_online_status(peer, self.listener.address, self.listener.node.port,
                                                                 reachable=False, now_ms=self.clock.now_ms())
                         await asyncio.wait_for(self._deliver_sync(peer, st.route, out.data), 2.0)
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self.stop_loops()
         self._save()
         await self.transport.close()
         self.db.close()
 
+    async def stop_loops(self) -> None:
+        """Stop polling (the client looks offline to the network) without closing anything."""
+        self._closing = True
+        pending = set(self._tasks)
+        while pending:
+            # asyncio.wait_for in 3.11 can swallow a cancellation that races with its inner
+            # future finishing; so cancel again until every loop has really ended.
+            for t in pending:
+                t.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+        self._tasks.clear()
+
     async def _every(self, interval: float, fn: Callable[[], Any]) -> None:
-        while True:
+        while not self._closing:
             try:
                 await fn()
             except asyncio.CancelledError:

@@ -37,6 +37,7 @@ __all__ = ["MemNetwork", "MemNode", "MemTransport"]
 @dataclass
 class Seen:
     source: str  # "client:<addr>" or "node:<ed25519>"
+    flow: int  # one client request (all the hops it crossed share it)
     plaintext: bytes  # what this node could read after peeling its layer
 
 
@@ -70,19 +71,20 @@ class MemNode:
     def clock(self) -> int:
         return self.net.now_ms() + self.clock_skew_ms
 
-    async def handle_onion(self, body: bytes, hop: int, source: str) -> tuple[int, bytes]:
+    async def handle_onion(self, body: bytes, hop: int, source: str, flow: int) -> tuple[int, bytes]:
         if self.down:
             raise PeerTimeoutError("node is down")
         self.requests += 1
-        self._source = source
+        # The router calls back into us synchronously before any await, so these are this request's.
+        self._source, self._flow = source, flow
         return await self.router.handle(body, hop)
 
     async def _forward(self, nxt: SnodeInfo, body: bytes, hop: int) -> tuple[int, bytes]:
-        self.seen.append(Seen(self._source, body))  # the decrypted layer: routing info + next blob
-        return await self.net.by_ed[nxt.ed25519].handle_onion(body, hop, f"node:{self.info.ed25519}")
+        self.seen.append(Seen(self._source, self._flow, body))  # the decrypted layer: routing info + next blob
+        return await self.net.by_ed[nxt.ed25519].handle_onion(body, hop, f"node:{self.info.ed25519}", self._flow)
 
     async def _storage(self, payload: bytes) -> Reply:
-        self.seen.append(Seen(self._source, payload))
+        self.seen.append(Seen(self._source, self._flow, payload))
         mailbox = listening.handle(self, payload, self.clock)
         if mailbox is not None:
             return mailbox
@@ -121,6 +123,7 @@ class MemNetwork:
         self.by_port = {m.info.http_port: m for m in self.nodes}
         self.view = NetworkView(1, "00" * 32, tuple(m.info for m in self.nodes))
         self.seed_url = "mem://seed/json_rpc"
+        self.flows = 0
 
     def now_ms(self) -> int:
         return int(self._time.time() * 1000) + self.offset_ms
@@ -154,7 +157,8 @@ class MemTransport:
             raise NodeUnreachableError(f"{url}: connection refused")
         if not url.endswith("/onion_req/v2"):
             raise NodeUnreachableError(f"{url}: a client must only post onions")
-        status, reply = await node.handle_onion(body, 0, f"client:{self.address}")
+        self.net.flows += 1
+        status, reply = await node.handle_onion(body, 0, f"client:{self.address}", self.net.flows)
         return HttpResult(status, reply)
 
     async def close(self) -> None:
