@@ -6,13 +6,19 @@ what to do with a peeled layer and maps failures to the §3.4 status codes and
 texts.  Transport is injected (``forward`` over ZMQ, ``exit_post`` over HTTP),
 so the decisions can be tested without sockets.  A relaying node never logs
 where a request came from next to where it goes.
+
+Two entry points with the same decisions: :meth:`OnionRouter.handle` (one
+request, awaited; the HTTP guard) and :meth:`OnionRouter.handle_batch` (every
+layer one ZMQ wakeup brought, peeled in one ``onion.peel_many`` call, relays
+forwarded with a callback instead of a task each; the node-to-node hot path).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from session_core import onion
 from session_core.errors import OnionError, PeerRequestError, PeerTimeoutError
@@ -23,6 +29,9 @@ log = logging.getLogger("session_core.node.onion")
 
 Forward = Callable[[SnodeInfo, bytes, int], Awaitable[tuple[int, bytes]]]
 ExitPost = Callable[[onion.Exit], Awaitable[tuple[int, bytes]]]
+Done = Callable[[int, bytes], None]
+#: Forward without awaiting: call back with (status, body) or the transport error.
+ForwardNowait = Callable[[SnodeInfo, bytes, int, Callable[["tuple[int, bytes] | PeerRequestError"], None]], None]
 
 
 class OnionRouter:
@@ -33,12 +42,15 @@ class OnionRouter:
         forward: Forward,
         storage: Callable[[bytes], Awaitable[Reply]],
         exit_post: ExitPost,
+        forward_nowait: ForwardNowait | None = None,
     ) -> None:
         self._secret = x25519_secret
         self._view = view
         self._forward = forward
         self._storage = storage
         self._exit_post = exit_post
+        self._forward_nowait = forward_nowait
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def handle(self, body: bytes, hop: int = 0) -> tuple[int, bytes]:
         """Answer one onion request; returns (HTTP status, body) as sent back down the path."""
@@ -55,10 +67,65 @@ class OnionRouter:
                 return 502, f"Next node not found: {step.next_ed25519}".encode()
             try:
                 return await self._forward(nxt, step.body, step.hop)
-            except PeerTimeoutError:
-                return 504, b"Request time out"
-            except PeerRequestError:
-                return 500, b"Invalid response from snode"
+            except PeerRequestError as exc:
+                return self._transport_error(exc)
+        return await self._answer(step)
+
+    def handle_batch(self, bodies: Sequence[bytes], hop: int, done: Sequence[Done]) -> None:
+        """Answer many layers received at the same *hop*; ``done[i](status, body)`` is called
+        exactly once for ``bodies[i]``, with what :meth:`handle` would return."""
+        steps = onion.peel_many(bodies, self._secret, threads=1, hop=hop)
+        view = self._view()
+        for step, cb in zip(steps, done):
+            if isinstance(step, OnionError):
+                cb(*self._error(step))
+            elif isinstance(step, onion.Relay):
+                if view is None:
+                    cb(503, b"Snode not ready")
+                    continue
+                nxt = view.node(step.next_ed25519)
+                if nxt is None:
+                    cb(502, f"Next node not found: {step.next_ed25519}".encode())
+                elif self._forward_nowait is not None:
+                    self._forward_nowait(nxt, step.body, step.hop, self._relayed(cb))
+                else:
+                    self._spawn(self._forward_then(nxt, step, cb))
+            else:
+                self._spawn(self._answer_then(step, cb))
+
+    def _relayed(self, cb: Done) -> Callable[[tuple[int, bytes] | PeerRequestError], None]:
+        def got(result: tuple[int, bytes] | PeerRequestError) -> None:
+            cb(*(self._transport_error(result) if isinstance(result, PeerRequestError) else result))
+
+        return got
+
+    async def _forward_then(self, nxt: SnodeInfo, step: onion.Relay, cb: Done) -> None:
+        try:
+            result = await self._forward(nxt, step.body, step.hop)
+        except PeerRequestError as exc:
+            result = self._transport_error(exc)
+        cb(*result)
+
+    async def _answer_then(self, step: onion.Final | onion.Exit, cb: Done) -> None:
+        try:
+            result = await self._answer(step)
+        except Exception as exc:  # e.g. the store failed: answer 500 rather than nothing
+            log.exception("onion request failed")
+            result = 500, f"internal error: {type(exc).__name__}".encode()
+        cb(*result)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _transport_error(exc: PeerRequestError) -> tuple[int, bytes]:
+        if isinstance(exc, PeerTimeoutError):
+            return 504, b"Request time out"
+        return 500, b"Invalid response from snode"
+
+    async def _answer(self, step: onion.Final | onion.Exit) -> tuple[int, bytes]:
         if isinstance(step, onion.Final):
             reply = await self._storage(step.payload)
             wrapped = json.dumps({"status": reply.status, "body": reply.body}).encode()

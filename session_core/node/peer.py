@@ -17,11 +17,24 @@ CURVE fail *silently* (no error, no reply), so every request has a timeout.
 Commands (all bytes): ``data`` (replication batch), ``onion`` (relay one
 onion layer), ``storage_test``, ``catchup`` (send me what you hold for my
 swarm), ``ping``.
+
+Throughput
+----------
+Sockets are plain (synchronous) pyzmq sockets driven from the asyncio loop by
+a :class:`_Pump`: on each wakeup it reads every waiting message without
+blocking, up to a bound, and hands the whole batch over at once.  A command
+registered as a *batch handler* (``onion``) gets the batch in one call and
+answers through :meth:`Incoming.reply`, and a request made with
+:meth:`PeerClient.request_nowait` completes through a callback; neither costs
+an asyncio Future or Task per message, which is most of what a relayed hop
+used to cost.  Other commands still run one task each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -37,6 +50,61 @@ log = logging.getLogger("session_core.node.peer")
 
 Handler = Callable[[bytes, list[bytes], str], Awaitable[list[bytes]]]
 DEFAULT_TIMEOUT = 10.0
+#: Messages read per wakeup before yielding to the loop, so one busy socket cannot starve the rest.
+READ_BATCH = 256
+#: Queue bounds (messages) of every socket; a DEALER at its bound makes senders wait (polled).
+HWM = 10_000
+_SWEEP_INTERVAL = 0.25  # how often callback requests are checked against their deadlines
+_PEER_CACHE = 4096  # ROUTER routing ids whose CURVE key we remember
+
+
+class _Pump:
+    """Reads a ZMQ socket from the asyncio loop in batches.
+
+    ``ZMQ_FD`` is edge-triggered and our own sends on a socket can consume the
+    edge of messages that arrived meanwhile, so every wakeup reads until
+    ``EAGAIN`` and every send is followed by :meth:`kick` (one more read pass,
+    deduplicated).  Missing either loses messages until the next unrelated wakeup.
+    """
+
+    def __init__(self, sock: zmq.Socket[Any], on_batch: Callable[[list[list[Any]]], None], copy: bool = True) -> None:
+        self.sock = sock
+        self._on_batch = on_batch
+        self._copy = copy
+        self._loop = asyncio.get_running_loop()
+        self._scheduled = False
+        self._closed = False
+        self._fd = sock.FD
+        self._loop.add_reader(self._fd, self.drain)
+        self.kick()
+
+    def kick(self) -> None:
+        if not self._scheduled and not self._closed:
+            self._scheduled = True
+            self._loop.call_soon(self.drain)
+
+    def drain(self) -> None:
+        self._scheduled = False
+        if self._closed:
+            return
+        batch: list[list[Any]] = []
+        recv = self.sock.recv_multipart
+        try:
+            for _ in range(READ_BATCH):
+                batch.append(recv(zmq.NOBLOCK, copy=self._copy))
+            self.kick()  # there may be more; read them after others had their turn
+        except zmq.Again:
+            pass
+        except zmq.ZMQError:
+            return  # closed under us
+        if batch:
+            self._on_batch(batch)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._loop.remove_reader(self._fd)
+            self.sock.close(0)
 
 
 class _HexAuthenticator(AsyncioAuthenticator):
@@ -54,6 +122,29 @@ class _KeyCheck:
         return self._allowed(zmq.utils.z85.decode(key).hex())
 
 
+class Incoming:
+    """One request received by a :class:`PeerServer`; answer it exactly once with :meth:`reply`."""
+
+    __slots__ = ("_server", "ident", "req_id", "args", "peer", "replied")
+
+    def __init__(self, server: PeerServer, ident: bytes, req_id: bytes, args: list[bytes], peer: str) -> None:
+        self._server = server
+        self.ident = ident
+        self.req_id = req_id
+        self.args = args
+        self.peer = peer  # the asker's X25519 key (hex), as ZAP admitted it
+        self.replied = False
+
+    def reply(self, parts: list[bytes]) -> None:
+        if self.replied:  # a second answer (e.g. after a handler failure) is dropped, never sent
+            return
+        self.replied = True
+        self._server._send([self.ident, self.req_id, *parts])
+
+
+BatchHandler = Callable[[list[Incoming]], None]
+
+
 class PeerServer:
     def __init__(
         self,
@@ -62,20 +153,29 @@ class PeerServer:
         x25519_public: bytes,
         handler: Handler,
         allowed: Callable[[str], bool],
+        batch_handlers: dict[bytes, BatchHandler] | None = None,
     ) -> None:
         self._ctx = ctx
         self._auth = _HexAuthenticator(ctx)
         self._auth.start()
         self._auth.configure_curve_callback("*", credentials_provider=_KeyCheck(allowed))
-        self._sock = ctx.socket(zmq.ROUTER)
-        self._sock.curve_server = True
-        self._sock.curve_secretkey = zmq.utils.z85.encode(x25519_secret)
-        self._sock.curve_publickey = zmq.utils.z85.encode(x25519_public)
+        self._sock: zmq.Socket[Any] = zmq.Context.shadow(ctx.underlying).socket(zmq.ROUTER)
+        self._sock.setsockopt(zmq.CURVE_SERVER, 1)
+        self._sock.setsockopt(zmq.CURVE_SECRETKEY, zmq.utils.z85.encode(x25519_secret))
+        self._sock.setsockopt(zmq.CURVE_PUBLICKEY, zmq.utils.z85.encode(x25519_public))
         self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        # Mandatory routing: a full queue says EAGAIN (we keep the reply and retry)
+        # instead of dropping it silently; an unknown peer says EHOSTUNREACH.
+        self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._sock.setsockopt(zmq.SNDHWM, HWM)
+        self._sock.setsockopt(zmq.RCVHWM, HWM)
         self._handler = handler
-        self._task: asyncio.Task[None] | None = None
+        self._batch_handlers = dict(batch_handlers or {})
+        self._pump: _Pump | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._peers: dict[bytes, str] = {}
+        self._outbox: collections.deque[list[bytes]] = collections.deque()
+        self._retry: asyncio.TimerHandle | None = None
 
     def bind(self, ip: str, port: int = 0) -> int:
         self._sock.bind(f"tcp://{ip}:{port or '*'}")
@@ -84,50 +184,120 @@ class PeerServer:
         return int(endpoint.decode().rsplit(":", 1)[1])
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._serve())
+        self._pump = _Pump(self._sock, self._on_batch, copy=False)
 
-    async def _serve(self) -> None:
-        while True:
-            frames = await self._sock.recv_multipart(copy=False)
+    def _on_batch(self, msgs: list[list[Any]]) -> None:
+        groups: dict[bytes, list[Incoming]] = {}
+        loop = asyncio.get_running_loop()
+        for frames in msgs:
             if len(frames) < 3:
                 continue  # not our protocol; nothing sensible to answer
+            ident = frames[0].bytes
+            peer = self._peers.get(ident)
+            if peer is None:
+                # CURVE key of the connection; routing ids are per connection and not reused.
+                try:
+                    peer = str(frames[1].get("User-Id"))
+                except zmq.ZMQError:
+                    continue
+                if len(self._peers) >= _PEER_CACHE:
+                    self._peers.clear()
+                self._peers[ident] = peer
+            cmd = frames[2].bytes
+            inc = Incoming(self, ident, frames[1].bytes, [f.bytes for f in frames[3:]], peer)
+            if cmd in self._batch_handlers:
+                groups.setdefault(cmd, []).append(inc)
+            else:
+                t = loop.create_task(self._one(cmd, inc))
+                self._inflight.add(t)
+                t.add_done_callback(self._inflight.discard)
+        for cmd, items in groups.items():
             try:
-                peer = frames[1].get("User-Id")
-            except zmq.ZMQError:
-                continue
-            parts = [f.bytes for f in frames]
-            t = asyncio.get_running_loop().create_task(self._one(parts[0], parts[1], parts[2], parts[3:], str(peer)))
-            self._inflight.add(t)
-            t.add_done_callback(self._inflight.discard)
+                self._batch_handlers[cmd](items)
+            except Exception as exc:  # a bug must not kill the server; answer what is still open
+                log.exception("peer batch command %r failed", cmd)
+                for inc in items:
+                    inc.reply([b"500", f"internal error: {type(exc).__name__}".encode()])
 
-    async def _one(self, ident: bytes, req_id: bytes, cmd: bytes, args: list[bytes], peer: str) -> None:
+    async def _one(self, cmd: bytes, inc: Incoming) -> None:
         try:
-            reply = await self._handler(cmd, args, peer)
+            reply = await self._handler(cmd, inc.args, inc.peer)
         except Exception as exc:  # a bug in one handler must not kill the server loop
             log.exception("peer command %r failed", cmd)
             reply = [b"500", f"internal error: {type(exc).__name__}".encode()]
+        inc.reply(reply)
+
+    def _send(self, frames: list[bytes]) -> None:
+        if self._outbox:
+            self._outbox.append(frames)  # keep the order behind replies already waiting
+            return
+        self._send_now(frames)
+
+    def _send_now(self, frames: list[bytes]) -> bool:
+        """Send one reply; False if the peer's queue is full (the caller keeps it)."""
         try:
-            await self._sock.send_multipart([ident, req_id, *reply])
+            self._sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            if not self._outbox or self._outbox[0] is not frames:
+                self._outbox.append(frames)
+            self._schedule_retry()
+            return False
         except zmq.ZMQError:
-            pass  # the peer went away
+            pass  # the peer went away (EHOSTUNREACH) or we are closing
+        if self._pump is not None:
+            self._pump.kick()
+        return True
+
+    def _schedule_retry(self) -> None:
+        if self._retry is None:
+            self._retry = asyncio.get_running_loop().call_later(0.002, self._flush)
+
+    def _flush(self) -> None:
+        self._retry = None
+        while self._outbox:
+            if not self._send_now(self._outbox[0]):
+                return
+            self._outbox.popleft()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        if self._retry is not None:
+            self._retry.cancel()
         for t in list(self._inflight):
             t.cancel()
-        self._sock.close(0)
+        if self._pump is not None:
+            self._pump.close()
+        else:
+            self._sock.close(0)
         self._auth.stop()
 
 
+ReplyCallback = Callable[["list[bytes] | PeerRequestError"], None]
+
+
+class _Nowait:
+    """A callback request in flight (see :meth:`PeerClient.request_nowait`)."""
+
+    __slots__ = ("done", "key", "cmd", "parts", "deadline", "received_before")
+
+    def __init__(
+        self, done: ReplyCallback, key: tuple[str, str, int], cmd: bytes, parts: list[bytes], deadline: float
+    ) -> None:
+        self.done = done
+        self.key = key
+        self.cmd = cmd
+        self.parts = parts
+        self.deadline = deadline
+        self.received_before = 0
+
+
 class _Conn:
-    def __init__(self, sock: zmq.asyncio.Socket) -> None:
+    def __init__(self, sock: zmq.Socket[Any]) -> None:
         self.sock = sock
-        self.pending: dict[bytes, asyncio.Future[list[bytes]]] = {}
-        self.tasks: list[asyncio.Task[None]] = []
+        self.pending: dict[bytes, asyncio.Future[list[bytes]] | _Nowait] = {}
+        self.pump: _Pump | None = None
+        self.monitor: _Pump | None = None
         self.received = 0  # replies seen, to tell a dead connection from a slow request
         self.closed = False
-        self.monitor: zmq.asyncio.Socket | None = None
 
 
 _HANDSHAKE_FAILED = (
@@ -141,55 +311,69 @@ def _being_cancelled() -> bool:
     return bool(cancelling()) if cancelling is not None else False
 
 
+def _deliver(p: _Nowait, result: list[bytes] | PeerRequestError) -> None:
+    try:
+        p.done(result)
+    except Exception:  # one faulty callback must not stop the replies behind it
+        log.exception("reply callback for %r failed", p.cmd)
+
+
 class PeerClient:
     """Requests to other nodes; one CURVE DEALER per peer, opened on first use.
 
     libzmq does not retry a CURVE handshake that the peer's ZAP refused (the peer
     may simply not have seen our registration block yet), and a DEALER without a
-    live pipe blocks on send.  So a socket monitor drops a connection as soon as
-    its handshake fails, and a request transparently retries on a fresh socket
-    until its own deadline.
+    live pipe cannot take a message.  So a socket monitor drops a connection as
+    soon as its handshake fails, and a request transparently retries on a fresh
+    socket until its own deadline.
     """
 
     def __init__(self, ctx: zmq.asyncio.Context, x25519_secret: bytes, x25519_public: bytes) -> None:
-        self._ctx = ctx
+        self._ctx: zmq.Context[zmq.Socket[Any]] = zmq.Context.shadow(ctx.underlying)
         self._secret = zmq.utils.z85.encode(x25519_secret)
         self._public = zmq.utils.z85.encode(x25519_public)
         self._conns: dict[tuple[str, str, int], _Conn] = {}
         self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     def _conn(self, x25519_hex: str, ip: str, port: int) -> _Conn:
         key = (x25519_hex, ip, port)
         c = self._conns.get(key)
         if c is None:
-            s = self._ctx.socket(zmq.DEALER)
-            s.curve_secretkey = self._secret
-            s.curve_publickey = self._public
-            s.curve_serverkey = zmq.utils.z85.encode(bytes.fromhex(x25519_hex))
+            s: zmq.Socket[Any] = self._ctx.socket(zmq.DEALER)
+            s.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
+            s.setsockopt(zmq.CURVE_PUBLICKEY, self._public)
+            s.setsockopt(zmq.CURVE_SERVERKEY, zmq.utils.z85.encode(bytes.fromhex(x25519_hex)))
             s.setsockopt(zmq.LINGER, 0)
-            s.setsockopt(zmq.SNDHWM, 10_000)
+            s.setsockopt(zmq.SNDHWM, HWM)
+            s.setsockopt(zmq.RCVHWM, HWM)
             monitor = s.get_monitor_socket(_HANDSHAKE_FAILED)
             s.connect(f"tcp://{ip}:{port}")
             c = _Conn(s)
-            c.monitor = monitor
-            loop = asyncio.get_running_loop()
-            c.tasks = [loop.create_task(self._read(c)), loop.create_task(self._watch(key, c, monitor))]
+            c.pump = _Pump(s, functools.partial(self._on_replies, c))
+            c.monitor = _Pump(monitor, functools.partial(self._on_handshake_failed, key, c))
             self._conns[key] = c
+            if self._sweeper is None:
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         return c
 
     @staticmethod
-    async def _read(c: _Conn) -> None:
-        while True:
-            frames = await c.sock.recv_multipart()
+    def _on_replies(c: _Conn, msgs: list[list[bytes]]) -> None:
+        for frames in msgs:
             if not frames:
                 continue
             c.received += 1
-            fut = c.pending.pop(frames[0], None)
-            if fut is not None and not fut.done():
-                fut.set_result(frames[1:])
+            p = c.pending.pop(frames[0], None)
+            if p is None:
+                continue  # late reply to a request that timed out
+            if type(p) is _Nowait:
+                _deliver(p, frames[1:])
+            elif isinstance(p, asyncio.Future) and not p.done():
+                p.set_result(frames[1:])
 
-    async def _watch(self, key: tuple[str, str, int], c: _Conn, monitor: zmq.asyncio.Socket) -> None:
-        await monitor.recv_multipart()  # only handshake failures are subscribed
+    def _on_handshake_failed(self, key: tuple[str, str, int], c: _Conn, events: list[list[Any]]) -> None:
+        # Only handshake failures are subscribed, so any event means this one.
         log.debug("handshake with %s:%d failed; dropping the connection", key[1], key[2])
         if self._conns.get(key) is c:
             self.forget(*key)
@@ -199,7 +383,12 @@ class PeerClient:
     ) -> list[bytes]:
         """Send one request and wait for its reply; :class:`PeerTimeoutError` after *timeout* s."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        return await self._request_until(x25519_hex, ip, port, cmd, parts, loop.time() + timeout, timeout)
+
+    async def _request_until(
+        self, x25519_hex: str, ip: str, port: int, cmd: bytes, parts: list[bytes], deadline: float, timeout: float
+    ) -> list[bytes]:
+        loop = asyncio.get_running_loop()
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -217,10 +406,12 @@ class PeerClient:
                     if c.closed:
                         raise asyncio.CancelledError
                     try:
-                        await c.sock.send_multipart([req_id, cmd, *parts], flags=zmq.NOBLOCK)
+                        c.sock.send_multipart([req_id, cmd, *parts], flags=zmq.NOBLOCK)
                         break
                     except zmq.Again:
                         await asyncio.sleep(0.02)
+                assert c.pump is not None
+                c.pump.kick()
                 return await fut
 
             try:
@@ -241,31 +432,104 @@ class PeerClient:
             finally:
                 c.pending.pop(req_id, None)
 
+    def request_nowait(
+        self,
+        x25519_hex: str,
+        ip: str,
+        port: int,
+        cmd: bytes,
+        parts: list[bytes],
+        timeout: float,
+        done: ReplyCallback,
+    ) -> None:
+        """Like :meth:`request`, but *done* is called exactly once, with the reply parts or the
+        :class:`PeerRequestError` (timeout included), from the event loop.
+
+        The common case (a live connection with room) is one non-blocking send and a dict
+        entry; anything unusual (no pipe yet, full queue, refused handshake) goes to the
+        retrying :meth:`request` path with what is left of the deadline.
+        """
+        loop = asyncio.get_running_loop()
+        key = (x25519_hex, ip, port)
+        p = _Nowait(done, key, cmd, parts, loop.time() + timeout)
+        c = self._conn(*key)
+        req_id = next(self._ids).to_bytes(8, "little")
+        p.received_before = c.received
+        c.pending[req_id] = p
+        try:
+            c.sock.send_multipart([req_id, cmd, *parts], flags=zmq.NOBLOCK)
+        except zmq.ZMQError:
+            del c.pending[req_id]
+            self._fall_back(p)
+            return
+        assert c.pump is not None
+        c.pump.kick()
+
+    def _fall_back(self, p: _Nowait) -> None:
+        async def slow() -> None:
+            try:
+                result: list[bytes] | PeerRequestError = await self._request_until(
+                    *p.key, p.cmd, p.parts, p.deadline, p.deadline - asyncio.get_running_loop().time()
+                )
+            except PeerRequestError as exc:
+                result = exc
+            _deliver(p, result)
+
+        t = asyncio.get_running_loop().create_task(slow())
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
+    async def _sweep_forever(self) -> None:
+        """Time out callback requests (one periodic scan of what is pending, no timer per request)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(_SWEEP_INTERVAL)
+            now = loop.time()
+            for key, c in list(self._conns.items()):
+                expired = [
+                    (rid, p) for rid, p in c.pending.items() if type(p) is _Nowait and p.deadline <= now
+                ]
+                silent = False
+                for rid, p in expired:
+                    del c.pending[rid]
+                    silent = silent or c.received == p.received_before
+                if silent and self._conns.get(key) is c:
+                    self.forget(*key)  # nothing came back at all: start afresh next time
+                for _, p in expired:
+                    _deliver(p, PeerTimeoutError(f"no reply to {p.cmd.decode()!r} from {key[1]}:{key[2]} in time"))
+
     def forget(self, x25519_hex: str, ip: str, port: int) -> None:
         """Drop the connection to a peer (it left the network, changed address or refused us)."""
         c = self._conns.pop((x25519_hex, ip, port), None)
         if c is None:
             return
         c.closed = True
-        for fut in c.pending.values():
-            fut.cancel()
-        for t in c.tasks:
-            if t is not asyncio.current_task():
-                t.cancel()
+        pending, c.pending = c.pending, {}
+        for p in pending.values():
+            if type(p) is _Nowait:
+                self._fall_back(p)  # retried on a fresh connection until its deadline
+            elif isinstance(p, asyncio.Future):
+                p.cancel()
         try:
             c.sock.disable_monitor()
         except zmq.ZMQError:
             pass
         if c.monitor is not None:
-            c.monitor.close(0)
-        c.sock.close(0)
+            c.monitor.close()
+        if c.pump is not None:
+            c.pump.close()
 
     def known(self) -> list[tuple[str, str, int]]:
         return list(self._conns)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for key in list(self._conns):
             self.forget(*key)
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def ok(parts: list[bytes]) -> bool:
@@ -276,4 +540,4 @@ def describe(parts: list[bytes]) -> str:
     return b" ".join(p[:60] for p in parts).decode(errors="replace")
 
 
-__all__: list[Any] = ["PeerClient", "PeerServer", "describe", "ok"]
+__all__: list[Any] = ["Incoming", "PeerClient", "PeerServer", "describe", "ok"]

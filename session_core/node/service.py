@@ -53,7 +53,7 @@ from session_core.node.keys import NodeKeys
 from session_core.node.message import Message
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.onion_relay import OnionRouter
-from session_core.node.peer import PeerClient, PeerServer, describe, ok
+from session_core.node.peer import Incoming, PeerClient, PeerServer, describe, ok
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, MAX_TTL_MS, Reply, StorageRPC
 from session_core.node.store import SqliteStore
 from session_core.swarm import SwarmMap, derive_swarm_events, plan_pushes, swarm_space
@@ -135,13 +135,17 @@ class ServiceNode:
             self.store.save_each = lambda msgs: [True] * len(msgs)  # type: ignore[method-assign]
         self.zctx = zmq.asyncio.Context()
         sk, pk = self.keys.x25519_secret, self.keys.x25519_public
-        self.peer_server = PeerServer(self.zctx, sk, pk, self._on_peer, lambda k: k in self._allowed)
+        self.peer_server = PeerServer(
+            self.zctx, sk, pk, self._on_peer, lambda k: k in self._allowed, {b"onion": self._on_onion_batch}
+        )
         self.zmq_port = self.peer_server.bind(self.cfg.ip, self.cfg.zmq_port)
         self.peer_server.start()
         self.peers = PeerClient(self.zctx, sk, pk)
         self.http = aiohttp.ClientSession()
         self.chain = ChainClient(self.cfg.chain_url, self.http)
-        self.router = OnionRouter(sk, lambda: self.view, self._forward_onion, self._storage_reply, self._exit_post)
+        self.router = OnionRouter(
+            sk, lambda: self.view, self._forward_onion, self._storage_reply, self._exit_post, self._forward_onion_nowait
+        )
         await self._start_http()
         await self._register()
         loop = asyncio.get_running_loop()
@@ -421,12 +425,6 @@ class ServiceNode:
             except ReplicationBatchError as exc:
                 return [b"400", str(exc).encode()]
             return [b"OK", str(n).encode()]
-        if cmd == b"onion":
-            if len(args) != 2 or not args[1].isdigit():
-                return [b"400", b"Incorrect number of messages"]
-            self.stats.onion_requests += 1
-            status, body = await self.router.handle(args[0], int(args[1]))
-            return [str(status).encode(), body]
         if cmd == b"storage_test":
             return await self._answer_test(args, peer_x25519)
         if cmd == b"catchup":
@@ -434,6 +432,22 @@ class ServiceNode:
         if cmd == b"ping":
             return [b"OK"]
         return [b"400", b"unknown command"]
+
+    def _on_onion_batch(self, items: list[Incoming]) -> None:
+        """``onion`` requests of one ZMQ wakeup: ``[layer, hop]`` -> ``[status, body]``, peeled together."""
+        self.stats.onion_requests += len(items)
+        by_hop: dict[int, list[Incoming]] = {}
+        for inc in items:
+            if len(inc.args) != 2 or not inc.args[1].isdigit():
+                inc.reply([b"400", b"Incorrect number of messages"])
+            else:
+                by_hop.setdefault(int(inc.args[1]), []).append(inc)
+        for hop, group in by_hop.items():
+            self.router.handle_batch([inc.args[0] for inc in group], hop, [self._onion_answer(inc) for inc in group])
+
+    @staticmethod
+    def _onion_answer(inc: Incoming) -> Any:
+        return lambda status, body: inc.reply([str(status).encode(), body])
 
     def _catchup_reply(self, peer_x25519: str) -> list[bytes]:
         view = self.view
@@ -448,6 +462,19 @@ class ServiceNode:
         if len(parts) != 2 or not parts[0].isdigit():
             raise PeerRequestError("Invalid response from snode")
         return int(parts[0]), parts[1]
+
+    def _forward_onion_nowait(self, node: SnodeInfo, body: bytes, hop: int, done: Any) -> None:
+        def got(parts: list[bytes] | PeerRequestError) -> None:
+            if isinstance(parts, PeerRequestError):
+                done(parts)
+            elif len(parts) != 2 or not parts[0].isdigit():
+                done(PeerRequestError("Invalid response from snode"))
+            else:
+                done((int(parts[0]), parts[1]))
+
+        self.peers.request_nowait(
+            node.x25519, node.ip, node.zmq_port, b"onion", [body, str(hop).encode()], ONION_TIMEOUT, got
+        )
 
     async def _storage_reply(self, payload: bytes) -> Reply:
         if (mailbox_reply := listening.handle(self, payload)) is not None:  # sync routing (client issue)
