@@ -1,0 +1,116 @@
+"""Client send->receive latency (async via the swarm with PoW, sync via listening nodes) and the
+sustained async send rate, on a loopback devnet at difficulty 1 (default 12 nodes).
+
+    python benches/bench_client.py [--nodes 12] [--messages 30]
+
+Prints p50/p99 per route and, as a same-run baseline, the p50 of one bare onion round trip
+(`info` through a 3-hop path) so the ratios say how much the messaging layers add on top.
+Everything runs on this machine (nodes and both clients share its cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from session_core.client import Client, ClientConfig, ClientEvent
+from session_core.devnet.launcher import Devnet, DevnetOptions
+from session_core.identity import Identity
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+async def run(nodes: int, n: int) -> None:
+    d = Path(tempfile.mkdtemp(prefix="bench-client-"))
+    net = Devnet(d / "devnet")
+    await asyncio.to_thread(net.up, DevnetOptions(d / "devnet", nodes=nodes, difficulty=1, block_interval=1.0))
+    clients: list[Client] = []
+    try:
+        def mk(name: str, sync: bool) -> Client:
+            c = Client(Identity.generate(), name, ClientConfig([net.chain_url], d / name, poll_interval=0.1,
+                                                               listen_interval=0.05, sync=sync))
+            clients.append(c)
+            return c
+
+        async def first(c: Client, pred: "type[object] | object") -> ClientEvent:
+            while True:
+                ev = await c.events.get()
+                if pred(ev):  # type: ignore[operator]
+                    return ev
+
+        async def pair(sync: bool) -> tuple[Client, Client]:
+            a, b = mk(f"a-{sync}", sync), mk(f"b-{sync}", sync)
+            await asyncio.gather(a.start(), b.start())
+            await a.send_friend_request(b.session_id, "hi")
+            await asyncio.wait_for(first(b, lambda e: e.kind == "request"), 30)
+            await b.accept(a.session_id)
+            await asyncio.wait_for(first(a, lambda e: e.kind == "accepted"), 30)
+            return a, b
+
+        async def latency(a: Client, b: Client, label: str, want: str) -> list[float]:
+            # send_text returns after the ack on the sync route, so sync samples include the ack trip
+            out = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                rep = await a.send_text(b.session_id, f"{label} {i}")
+                await asyncio.wait_for(first(b, lambda e, i=i: e.text == f"{label} {i}"), 30)
+                if rep.route == want:
+                    out.append(time.perf_counter() - t0)
+            return out
+
+        a, b = await pair(sync=False)
+        base = []
+        for _ in range(n):
+            dest = a.rng.choice(a.nodelist.nodes)
+            t0 = time.perf_counter()
+            await a.oc.request(dest, "info", {})
+            base.append(time.perf_counter() - t0)
+        lat_async = await latency(a, b, "async", "async")
+        t0 = time.perf_counter()
+        reps = await asyncio.gather(*(a.send_text(b.session_id, f"burst {i}") for i in range(n)))
+        rate = len(reps) / (time.perf_counter() - t0)
+        await asyncio.gather(a.stop(), b.stop())
+        clients.clear()
+        a, b = await pair(sync=True)
+        await a.send_text(b.session_id, "hello")
+        await asyncio.wait_for(first(a, lambda e: e.kind == "status"), 30)
+        lat_sync = await latency(a, b, "sync", "sync")
+        b0 = statistics.median(base)
+        print(f"devnet: {nodes} nodes, difficulty 1, {n} messages per row (poll interval 100 ms, mailbox 50 ms)")
+        print(f"baseline: one 3-hop onion round trip (info)  p50 {b0 * 1000:7.1f} ms  p99 {pct(base, 99) * 1000:7.1f} ms")
+        for label, xs in (("async send->receive (swarm, PoW)", lat_async), ("sync send->receive (listening node)", lat_sync)):
+            if xs:
+                print(f"{label:38} p50 {pct(xs, 50) * 1000:7.1f} ms  p99 {pct(xs, 99) * 1000:7.1f} ms  "
+                      f"= {pct(xs, 50) / b0:5.1f}x baseline  (n={len(xs)})")
+            else:
+                print(f"{label:38} no sample took this route")
+        print(f"sustained async send rate (concurrent sends, one client): {rate:.1f} msg/s")
+    finally:
+        for c in clients:
+            await c.stop()
+        await asyncio.to_thread(net.down)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nodes", type=int, default=12)
+    ap.add_argument("--messages", type=int, default=30)
+    args = ap.parse_args()
+    asyncio.run(run(args.nodes, args.messages))
+
+
+if __name__ == "__main__":
+    main()
