@@ -351,3 +351,15 @@ class NodeUnreachableError(ClientError):
 
 class OnionRequestFailedError(ClientError):
     """An onion request got no usable answer through its path (the client retries elsewhere)."""
+
+
+# -- node-to-node frames (session_core.node.wire) -----------------------------------------------
+
+
+class PeerFrameError(NodeError, InvalidInputError):
+    """A node-to-node ZMQ frame is malformed (truncated, oversized, garbage); ``req_id`` is its
+    request id when that much could be read, else None."""
+
+    def __init__(self, message: str, req_id: int | None = None) -> None:
+        super().__init__(message)
+        self.req_id = req_id

@@ -10,7 +10,8 @@ Everything is measured in the same run on the same machine, and reported as rati
 Measured: ``store`` (PoW check, SQLite commit, replication queued; nonces are
 computed before timing) and ``retrieve`` throughput vs the baseline; onion
 layers relayed per second (3-layer requests through both nodes) vs the raw
-``onion.peel`` rate of one core in this process; p50/p99 latencies; and the
+``onion.peel`` rate of one core in this process; the CPU cost of a relay hop at
+full load (``bench_relay``: two loader processes saturate node b); p50/p99 latencies; and the
 time until a message sent through a 3-hop onion can be retrieved from the
 swarm (from the member that stored it, and from the other member, which waits
 for the ~350 ms replication round).
@@ -31,6 +32,7 @@ import aiohttp
 
 from session_core import onion
 from session_core.devnet.launcher import Devnet, DevnetOptions
+from session_core.node.bench_relay import relay_row
 from session_core.node.loadgen import random_pubkey, rpc, rpc_bytes, store_params
 
 _BASELINE = r"""
@@ -74,89 +76,6 @@ async def _load(
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return len(bodies) / (time.perf_counter() - t0), lat, statuses
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads, libzmq's I/O thread included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _relay_peel_rate(seconds: float = 1.0) -> float:
-    """Raw ``onion.peel`` rate of a middle-hop layer per CPU-second of this process
-    (CPU time, not wall clock: the machine is shared and wall clock is polluted)."""
-    from nacl.public import PrivateKey
-
-    keys = [PrivateKey.generate() for _ in range(3)]
-    nodes = [onion.Node(bytes(k.public_key).hex(), os.urandom(32).hex()) for k in keys]
-    first = onion.peel(onion.build(b"x" * 200, nodes[:2], nodes[2])[0], bytes(keys[0]))
-    assert isinstance(first, onion.Relay)
-    body, secret = first.body, bytes(keys[1])
-    n, t0 = 0, time.process_time()
-    while time.process_time() - t0 < seconds:
-        for _ in range(200):
-            onion.peel(body, secret, hop=1)
-        n += 200
-    return n / (time.process_time() - t0)
-
-
-async def _relay_row(net: Devnet, s: aiohttp.ClientSession, retrieves: list[bytes], window: int) -> str:
-    """Relay throughput with many requests in flight: 3-layer onion requests (guard a -> relay
-    b -> destination a), all over ZMQ.  The load generator is a registered node in this process
-    (only a node may talk ZMQ to nodes), keeping *window* requests in flight.  b does nothing but
-    relay hops, so its CPU time per hop is the relay cost (its idle work, chain polling and empty
-    replication rounds, is not subtracted)."""
-    from session_core.errors import PeerRequestError
-    from session_core.node.service import NodeConfig, ServiceNode
-
-    a, b = net.nodes[0], net.nodes[1]
-    with tempfile.TemporaryDirectory() as d:
-        lg = ServiceNode(NodeConfig(data_dir=Path(d), chain_url=net.chain_url, poll_interval=0.2))
-        await lg.start()
-        try:
-            for x in (a, b):  # wait until both admit us (they saw our registration block)
-                while True:
-                    try:
-                        await lg.peers.request(x["x25519"], "127.0.0.1", int(x["zmq_port"]), b"ping", [], 1.0)
-                        break
-                    except PeerRequestError:
-                        await asyncio.sleep(0.2)
-            await asyncio.sleep(3.0)  # let the membership push to the new node finish
-            bodies = [onion.build(r, [node(a), node(b)], node(a))[0] for r in retrieves]
-            relay_pid, guard_pid = net.procs[b["name"]].pid, net.procs[a["name"]].pid
-            cpu0, g0 = _cpu_seconds(relay_pid), _cpu_seconds(guard_pid)
-            statuses: list[int] = []
-            done = asyncio.get_running_loop().create_future()
-            todo = iter(bodies)
-            t0 = time.perf_counter()
-
-            def send_next() -> None:
-                body = next(todo, None)
-                if body is not None:
-                    lg.peers.request_nowait(a["x25519"], "127.0.0.1", int(a["zmq_port"]), b"onion", [body, b"0"], 30.0, got)
-
-            def got(parts: list[bytes] | PeerRequestError) -> None:
-                statuses.append(599 if isinstance(parts, PeerRequestError) else int(parts[0]))
-                if len(statuses) == len(bodies) and not done.done():
-                    done.set_result(None)
-                send_next()
-
-            for _ in range(window):
-                send_next()
-            await done
-            wall = time.perf_counter() - t0
-            relay_cpu, guard_cpu = _cpu_seconds(relay_pid) - cpu0, _cpu_seconds(guard_pid) - g0
-        finally:
-            await lg.stop()
-    peel = _relay_peel_rate()
-    hops = len(bodies)  # b relays each request once
-    per_core = hops / relay_cpu
-    return (
-        f"relay     {per_core:9.0f} hops/s per core of the relay node ({relay_cpu / hops * 1e6:.0f} us CPU/hop, "
-        f"{hops} hops, {window} in flight, {hops / wall:.0f} req/s wall)  raw peel {peel:.0f}/s per core"
-        f"  ratio {per_core / peel:5.2f}  non-200: {sum(1 for x in statuses if x != 200)}\n"
-        f"          guard+destination node: {guard_cpu / hops * 1e6:.0f} us CPU per request (2 layers + storage RPC)"
-    )
 
 
 def _peel_rate(node: dict[str, str], seconds: float = 1.0) -> float:
@@ -206,7 +125,8 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
             f"  ratio per core {rps * 3 / 2 / peel:5.2f}  p50 {_pct(lat, 50) * 1e3:.2f} ms  non-200: {sum(1 for x in st if x != 200)}"
         )
 
-        out.append(await _relay_row(net, s, retrieves, relay_concurrency))
+        # One relay node at full load: see session_core/node/bench_relay.py.
+        out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, relay_concurrency))
 
         # Time to retrievability through a 3-hop onion (PoW excluded).
         here: list[float] = []

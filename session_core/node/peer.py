@@ -9,10 +9,16 @@ list, so strangers cannot even open a session.  ZAP tags each message with the
 peer's key (``User-Id``, hex here), which is how a handler knows who asks.
 
 To talk to a peer, a node opens (and keeps) one DEALER socket per peer as a
-CURVE client pinned to that peer's X25519 key.  A request is
-``[request id, command, *parts]``; the reply is ``[request id, *parts]``.
-A request id lets many requests share one socket.  A wrong server key makes
-CURVE fail *silently* (no error, no reply), so every request has a timeout.
+CURVE client pinned to that peer's X25519 key.  Every message is one frame in
+the format of :mod:`session_core.node.wire`: a request carries its request id,
+command and parts; the reply echoes the request id.  A request id lets many
+requests share one socket.  A wrong server key makes CURVE fail *silently* (no
+error, no reply), so every request has a timeout.
+
+A malformed frame from a peer changes nothing: the server answers an ``error``
+message naming the problem (under the request id when it could be read) and
+runs no handler; a client fails the request a malformed reply names with a
+:class:`PeerRequestError` and drops one it cannot attribute.
 
 Commands (all bytes): ``data`` (replication batch), ``onion`` (relay one
 onion layer), ``storage_test``, ``catchup`` (send me what you hold for my
@@ -44,7 +50,8 @@ import zmq
 import zmq.asyncio
 from zmq.auth.asyncio import AsyncioAuthenticator
 
-from session_core.errors import PeerRequestError, PeerTimeoutError
+from session_core.errors import PeerFrameError, PeerRequestError, PeerTimeoutError
+from session_core.node import wire
 
 log = logging.getLogger("session_core.node.peer")
 
@@ -67,14 +74,7 @@ _RCVMORE = int(zmq.RCVMORE)
 _send = zmq.backend.Socket.send
 _recv = zmq.backend.Socket.recv
 _get = zmq.backend.Socket.get
-
-
-def send_frames(sock: zmq.Socket[Any], frames: list[bytes]) -> None:
-    """Send one multipart message without blocking (``zmq.Again`` if the queue is full; libzmq
-    checks the bound on the first part only, so a message is never cut short)."""
-    last = len(frames) - 1
-    for i, f in enumerate(frames):
-        _send(sock, f, _NB_MORE if i < last else _NB)
+_encode, _decode = wire.encode, wire.decode
 
 
 def recv_frames(sock: zmq.Socket[Any]) -> list[Any]:
@@ -85,14 +85,22 @@ def recv_frames(sock: zmq.Socket[Any]) -> list[Any]:
     return out
 
 
-def _recv_with_meta(sock: zmq.Socket[Any]) -> list[Any]:
-    """Like :func:`recv_frames` but the second part is a ``zmq.Frame`` (it carries ZAP's User-Id)."""
-    out: list[Any] = [_recv(sock, _NB)]
+def _drain_rest(sock: zmq.Socket[Any]) -> int:
+    """Discard the remaining parts of a multipart message (not our format); how many there were."""
+    n = 0
+    while _get(sock, _RCVMORE):
+        _recv(sock, _NB)
+        n += 1
+    return n
+
+
+def _recv_reply(sock: zmq.Socket[Any]) -> bytes | None:
+    """One message of a DEALER: its frame, or None for a multipart message (malformed)."""
+    frame: bytes = _recv(sock, _NB)
     if _get(sock, _RCVMORE):
-        out.append(_recv(sock, _NB, copy=False))
-        while _get(sock, _RCVMORE):
-            out.append(_recv(sock, _NB))
-    return out
+        _drain_rest(sock)
+        return None
+    return frame
 
 
 class _Pump:
@@ -107,8 +115,8 @@ class _Pump:
     def __init__(
         self,
         sock: zmq.Socket[Any],
-        on_batch: Callable[[list[list[Any]]], None],
-        recv: Callable[[zmq.Socket[Any]], list[Any]] = recv_frames,
+        on_batch: Callable[[list[Any]], None],
+        recv: Callable[[zmq.Socket[Any]], Any],
     ) -> None:
         self.sock = sock
         self._on_batch = on_batch
@@ -129,7 +137,7 @@ class _Pump:
         self._scheduled = False
         if self._closed:
             return
-        batch: list[list[Any]] = []
+        batch: list[Any] = []
         recv, sock = self._recv, self.sock
         try:
             for _ in range(READ_BATCH):
@@ -169,7 +177,7 @@ class Incoming:
 
     __slots__ = ("_server", "ident", "req_id", "args", "peer", "replied")
 
-    def __init__(self, server: PeerServer, ident: bytes, req_id: bytes, args: list[bytes], peer: str) -> None:
+    def __init__(self, server: PeerServer, ident: bytes, req_id: int, args: list[bytes], peer: str) -> None:
         self._server = server
         self.ident = ident
         self.req_id = req_id
@@ -181,7 +189,12 @@ class Incoming:
         if self.replied:  # a second answer (e.g. after a handler failure) is dropped, never sent
             return
         self.replied = True
-        self._server._send([self.ident, self.req_id, *parts])
+        try:
+            frame = _encode(wire.REPLY, self.req_id, parts)
+        except PeerFrameError as exc:  # e.g. a reply over the frame limit: say so instead
+            log.warning("cannot send a reply: %s", exc)
+            frame = _encode(wire.ERROR, self.req_id, [str(exc).encode()])
+        self._server._send(self.ident, frame)
 
 
 BatchHandler = Callable[[list[Incoming]], None]
@@ -216,7 +229,8 @@ class PeerServer:
         self._pump: _Pump | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._peers: dict[bytes, str] = {}
-        self._outbox: collections.deque[list[bytes]] = collections.deque()
+        self._outbox: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self.malformed = 0  # messages refused as malformed (for tests and /status)
         self._retry: asyncio.TimerHandle | None = None
 
     def bind(self, ip: str, port: int = 0) -> int:
@@ -226,28 +240,58 @@ class PeerServer:
         return int(endpoint.decode().rsplit(":", 1)[1])
 
     def start(self) -> None:
-        self._pump = _Pump(self._sock, self._on_batch, _recv_with_meta)
+        self._pump = _Pump(self._sock, self._on_batch, self._recv_request)
 
-    def _on_batch(self, msgs: list[list[Any]]) -> None:
-        groups: dict[bytes, list[Incoming]] = {}
-        loop = asyncio.get_running_loop()
-        for frames in msgs:
-            if len(frames) < 3:
-                continue  # not our protocol; nothing sensible to answer
-            ident = frames[0]
-            peer = self._peers.get(ident)
-            if peer is None:
-                # CURVE key of the connection; routing ids are per connection and not reused.
-                try:
-                    peer = str(frames[1].get("User-Id"))
-                except zmq.ZMQError:
-                    continue
+    def set_batch_handler(self, cmd: bytes, handler: BatchHandler) -> None:
+        """Answer *cmd* with *handler* from now on (e.g. a bench's cheap onion destination)."""
+        self._batch_handlers[cmd] = handler
+
+    def _recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None]:
+        """``(routing id, frame or None if not exactly one frame followed it, peer key)``."""
+        ident: bytes = _recv(sock, _NB)
+        if not _get(sock, _RCVMORE):
+            return ident, None, None
+        peer = self._peers.get(ident)
+        if peer is None:
+            # First message on this connection: read its frame with its metadata, where ZAP
+            # put the peer's CURVE key.  Routing ids are per connection and never reused.
+            f = _recv(sock, _NB, copy=False)
+            try:
+                peer = str(f.get("User-Id"))
+            except zmq.ZMQError:
+                peer = None
+            else:
                 if len(self._peers) >= _PEER_CACHE:
                     self._peers.clear()
                 self._peers[ident] = peer
-            cmd = frames[2]
-            inc = Incoming(self, ident, frames[1].bytes, frames[3:], peer)
-            if cmd in self._batch_handlers:
+            frame: bytes | None = f.bytes
+        else:
+            frame = _recv(sock, _NB)
+        if _drain_rest(sock):
+            frame = None
+        return ident, frame, peer
+
+    def _on_batch(self, msgs: list[tuple[bytes, bytes | None, str | None]]) -> None:
+        groups: dict[bytes, list[Incoming]] = {}
+        loop = asyncio.get_running_loop()
+        batch_handlers = self._batch_handlers
+        for ident, frame, peer in msgs:
+            if peer is None:
+                continue  # no authenticated key (cannot happen behind ZAP); nothing to trust
+            if frame is None:
+                self._refuse(ident, PeerFrameError("expected exactly one frame per message"))
+                continue
+            try:
+                kind, req_id, parts = _decode(frame)
+            except PeerFrameError as exc:
+                self._refuse(ident, exc)
+                continue
+            if kind != wire.REQUEST:
+                self._refuse(ident, PeerFrameError(f"expected a request, got message kind {kind}", req_id))
+                continue
+            cmd = parts[0]
+            inc = Incoming(self, ident, req_id, parts[1:], peer)
+            if cmd in batch_handlers:
                 groups.setdefault(cmd, []).append(inc)
             else:
                 t = loop.create_task(self._one(cmd, inc))
@@ -255,11 +299,17 @@ class PeerServer:
                 t.add_done_callback(self._inflight.discard)
         for cmd, items in groups.items():
             try:
-                self._batch_handlers[cmd](items)
+                batch_handlers[cmd](items)
             except Exception as exc:  # a bug must not kill the server; answer what is still open
                 log.exception("peer batch command %r failed", cmd)
                 for inc in items:
                     inc.reply([b"500", f"internal error: {type(exc).__name__}".encode()])
+
+    def _refuse(self, ident: bytes, exc: PeerFrameError) -> None:
+        """Tell a peer we could not read its message; no handler runs, nothing else changes."""
+        self.malformed += 1
+        log.warning("malformed message from a peer: %s", exc)
+        self._send(ident, _encode(wire.ERROR, exc.req_id or 0, [str(exc).encode()]))
 
     async def _one(self, cmd: bytes, inc: Incoming) -> None:
         try:
@@ -269,19 +319,21 @@ class PeerServer:
             reply = [b"500", f"internal error: {type(exc).__name__}".encode()]
         inc.reply(reply)
 
-    def _send(self, frames: list[bytes]) -> None:
+    def _send(self, ident: bytes, frame: bytes) -> None:
         if self._outbox:
-            self._outbox.append(frames)  # keep the order behind replies already waiting
+            self._outbox.append((ident, frame))  # keep the order behind replies already waiting
             return
-        self._send_now(frames)
+        self._send_now((ident, frame))
 
-    def _send_now(self, frames: list[bytes]) -> bool:
+    def _send_now(self, msg: tuple[bytes, bytes]) -> bool:
         """Send one reply; False if the peer's queue is full (the caller keeps it)."""
         try:
-            send_frames(self._sock, frames)
+            # ROUTER_MANDATORY reports a full queue on the routing id, before any part is queued.
+            _send(self._sock, msg[0], _NB_MORE)
+            _send(self._sock, msg[1], _NB)
         except zmq.Again:
-            if not self._outbox or self._outbox[0] is not frames:
-                self._outbox.append(frames)
+            if not self._outbox or self._outbox[0] is not msg:
+                self._outbox.append(msg)
             self._schedule_retry()
             return False
         except zmq.ZMQError:
@@ -335,7 +387,7 @@ class _Nowait:
 class _Conn:
     def __init__(self, sock: zmq.Socket[Any]) -> None:
         self.sock = sock
-        self.pending: dict[bytes, asyncio.Future[list[bytes]] | _Nowait] = {}
+        self.pending: dict[int, asyncio.Future[list[bytes]] | _Nowait] = {}
         self.pump: _Pump | None = None
         self.monitor: _Pump | None = None
         self.received = 0  # replies seen, to tell a dead connection from a slow request
@@ -351,6 +403,17 @@ def _being_cancelled() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return bool(cancelling()) if cancelling is not None else False
+
+
+def _malformed_reply(pending: dict[int, Any], exc: PeerFrameError) -> None:
+    """A reply we cannot read fails the request it names, if any (else it is dropped)."""
+    log.warning("malformed reply from a peer: %s", exc)
+    p = pending.pop(exc.req_id, None) if exc.req_id is not None else None
+    err = PeerRequestError(f"malformed reply: {exc}")
+    if type(p) is _Nowait:
+        _deliver(p, err)
+    elif isinstance(p, asyncio.Future) and not p.done():
+        p.set_exception(err)
 
 
 def _deliver(p: _Nowait, result: list[bytes] | PeerRequestError) -> None:
@@ -393,26 +456,42 @@ class PeerClient:
             monitor = s.get_monitor_socket(_HANDSHAKE_FAILED)
             s.connect(f"tcp://{ip}:{port}")
             c = _Conn(s)
-            c.pump = _Pump(s, functools.partial(self._on_replies, c))
-            c.monitor = _Pump(monitor, functools.partial(self._on_handshake_failed, key, c))
+            c.pump = _Pump(s, functools.partial(self._on_replies, c), _recv_reply)
+            c.monitor = _Pump(monitor, functools.partial(self._on_handshake_failed, key, c), recv_frames)
             self._conns[key] = c
             if self._sweeper is None:
                 self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         return c
 
     @staticmethod
-    def _on_replies(c: _Conn, msgs: list[list[bytes]]) -> None:
-        for frames in msgs:
-            if not frames:
-                continue
+    def _on_replies(c: _Conn, msgs: list[bytes | None]) -> None:
+        pending = c.pending
+        for frame in msgs:
             c.received += 1
-            p = c.pending.pop(frames[0], None)
+            try:
+                if frame is None:
+                    raise PeerFrameError("expected exactly one frame per message")
+                kind, req_id, parts = _decode(frame)
+            except PeerFrameError as exc:
+                _malformed_reply(pending, exc)
+                continue
+            p = pending.pop(req_id, None)
             if p is None:
                 continue  # late reply to a request that timed out
+            result: list[bytes] | PeerRequestError = parts
+            if kind != wire.REPLY:
+                result = PeerRequestError(
+                    f"the peer could not read our request: {parts[0].decode(errors='replace')}"
+                    if kind == wire.ERROR
+                    else f"malformed reply: message kind {kind}"
+                )
             if type(p) is _Nowait:
-                _deliver(p, frames[1:])
+                _deliver(p, result)
             elif isinstance(p, asyncio.Future) and not p.done():
-                p.set_result(frames[1:])
+                if isinstance(result, PeerRequestError):
+                    p.set_exception(result)
+                else:
+                    p.set_result(result)
 
     def _on_handshake_failed(self, key: tuple[str, str, int], c: _Conn, events: list[list[Any]]) -> None:
         # Only handshake failures are subscribed, so any event means this one.
@@ -436,19 +515,20 @@ class PeerClient:
             if remaining <= 0:
                 raise PeerTimeoutError(f"no reply to {cmd.decode()!r} from {ip}:{port} within {timeout} s")
             c = self._conn(x25519_hex, ip, port)
-            req_id = next(self._ids).to_bytes(8, "little")
+            req_id = next(self._ids)
+            frame = _encode(wire.REQUEST, req_id, [cmd, *parts])
             fut: asyncio.Future[list[bytes]] = loop.create_future()
             c.pending[req_id] = fut
             received_before = c.received
 
-            async def exchange(c: _Conn = c, req_id: bytes = req_id, fut: asyncio.Future[list[bytes]] = fut) -> list[bytes]:
+            async def exchange(c: _Conn = c, frame: bytes = frame, fut: asyncio.Future[list[bytes]] = fut) -> list[bytes]:
                 # Never leave a send pending on a socket that may be closed under it: try
                 # without blocking and poll while the socket has no live pipe.
                 while True:
                     if c.closed:
                         raise asyncio.CancelledError
                     try:
-                        send_frames(c.sock, [req_id, cmd, *parts])
+                        _send(c.sock, frame, _NB)
                         break
                     except zmq.Again:
                         await asyncio.sleep(0.02)
@@ -495,11 +575,12 @@ class PeerClient:
         key = (x25519_hex, ip, port)
         p = _Nowait(done, key, cmd, parts, loop.time() + timeout)
         c = self._conn(*key)
-        req_id = next(self._ids).to_bytes(8, "little")
+        req_id = next(self._ids)
+        frame = _encode(wire.REQUEST, req_id, [cmd, *parts])
         p.received_before = c.received
         c.pending[req_id] = p
         try:
-            send_frames(c.sock, [req_id, cmd, *parts])
+            _send(c.sock, frame, _NB)
         except zmq.ZMQError:
             del c.pending[req_id]
             self._fall_back(p)

@@ -1,0 +1,201 @@
+"""The ``relay`` row of the node bench: one relay node's CPU per onion hop at full load.
+
+What is measured
+----------------
+Relay b (a devnet node process) is loaded by ``loaders`` separate processes (default 2).
+Each loader is a registered node (only nodes may talk ZMQ to nodes) that keeps ``window``
+two-layer onion requests in flight straight to b over ZMQ: b peels its layer (as hop 1,
+a middle relay) and forwards the rest to the *loader itself*, which is the destination.
+So b does exactly a middle relay's work per request (receive, peel, forward, receive the
+reply, return it), while the guard's and the destination's work lands in the loaders,
+whose destination is cheap: it peels its layer for real and answers ``[200, payload]``
+(no storage RPC, no reply encryption; b cannot tell, it returns replies unchanged).  With
+two loaders and 256 requests each in flight, b always has a queue, whatever share of the
+2 cores the scheduler gives it, so it works on full batches.
+
+Once every loader ran for ``warmup`` s, the parent samples b's CPU time (``/proc``, all
+threads, libzmq's I/O thread included) and b's ``onion_requests`` counter (``GET /status``)
+twice, ``seconds`` apart: hops per CPU-second of b vs ``onion.peel`` of a middle layer
+per CPU-second of this process, same run.  Each loader checks that every request got
+exactly one reply and that it carries its own payload (a pool of distinct payloads, more
+than in flight, so a mismatch shows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from session_core import onion
+
+POOL = 1024  # distinct requests per loader (> window: a reply to the wrong request shows)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _onion_count(http: str) -> int:
+    with urllib.request.urlopen(http + "/status", timeout=10) as r:
+        return int(json.loads(r.read())["onion_requests"])
+
+
+async def _loader(chain_url: str, relay: dict[str, Any], window: int) -> dict[str, int]:
+    from session_core.errors import PeerRequestError
+    from session_core.node.peer import Incoming
+    from session_core.node.service import NodeConfig, ServiceNode
+
+    loop = asyncio.get_running_loop()
+    with tempfile.TemporaryDirectory() as d:
+        me = ServiceNode(NodeConfig(data_dir=Path(d), chain_url=chain_url, poll_interval=0.2))
+        await me.start()
+        secret = me.keys.x25519_secret
+
+        def destination(items: list[Incoming]) -> None:
+            # The cheap destination: peel for real, answer the payload (see the module doc).
+            steps = onion.peel_many([inc.args[0] for inc in items], secret, threads=1, hop=2)
+            for inc, step in zip(items, steps):
+                inc.reply([b"200", step.payload] if isinstance(step, onion.Final) else [b"400", b"not final"])
+
+        me.peer_server.set_batch_handler(b"onion", destination)
+        key, port = relay["x25519"], int(relay["zmq_port"])
+        while True:  # until b admits us (it saw our registration block)
+            try:
+                await me.peers.request(key, "127.0.0.1", port, b"ping", [], 1.0)
+                break
+            except PeerRequestError:
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # let membership pushes to the new node settle
+        mine = onion.Node(me.keys.x25519_public.hex(), me.me)
+        path = [onion.Node(relay["x25519"], relay["ed25519"])]
+        payloads = [b"request %d of %d" % (i, os.getpid()) for i in range(POOL)]
+        bodies = [onion.build(p, path, mine)[0] for p in payloads]
+        counts = {"sent": 0, "ok": 0, "bad_status": 0, "mismatched": 0, "errors": 0, "duplicates": 0}
+        stopping = False
+        open_: set[int] = set()
+        idle = loop.create_future()
+
+        def send(i: int) -> None:
+            counts["sent"] += 1
+            open_.add(i)
+            me.peers.request_nowait(key, "127.0.0.1", port, b"onion", [bodies[i % POOL], b"1"], 30.0,
+                                    functools.partial(got, i))
+
+        def got(i: int, r: list[bytes] | PeerRequestError) -> None:
+            if i not in open_:
+                counts["duplicates"] += 1
+                return
+            open_.discard(i)
+            if isinstance(r, PeerRequestError):
+                counts["errors"] += 1
+            elif r[0] != b"200":
+                counts["bad_status"] += 1
+            elif r[1] != payloads[i % POOL]:
+                counts["mismatched"] += 1
+            else:
+                counts["ok"] += 1
+            if not stopping:
+                send(counts["sent"])
+            elif not open_ and not idle.done():
+                idle.set_result(None)
+
+        print("ready", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)  # "go"
+        for i in range(window):
+            send(i)
+        await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
+        stopping = True
+        if open_:
+            await asyncio.wait_for(idle, 60)
+        await asyncio.sleep(0.3)  # a duplicate reply would arrive now
+        await me.stop()
+    return counts
+
+
+def loader_main() -> None:
+    """Entry point of a loader process: ``argv = [chain_url, relay json, window]``."""
+    chain_url, relay, window = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(asyncio.run(_loader(chain_url, relay, window))), flush=True)
+
+
+def _peel_rate(seconds: float = 1.0) -> float:
+    """Raw ``onion.peel`` rate of a middle-hop layer per CPU-second of this process
+    (CPU time, not wall clock: the machine is shared and wall clock is polluted)."""
+    from nacl.public import PrivateKey
+
+    keys = [PrivateKey.generate() for _ in range(3)]
+    nodes = [onion.Node(bytes(k.public_key).hex(), os.urandom(32).hex()) for k in keys]
+    first = onion.peel(onion.build(b"x" * 200, nodes[:2], nodes[2])[0], bytes(keys[0]))
+    assert isinstance(first, onion.Relay)
+    body, secret = first.body, bytes(keys[1])
+    n, t0 = 0, time.process_time()
+    while time.process_time() - t0 < seconds:
+        for _ in range(200):
+            onion.peel(body, secret, hop=1)
+        n += 200
+    return n / (time.process_time() - t0)
+
+
+def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: int = 2, window: int = 256,
+              warmup: float = 1.0, seconds: float = 3.0) -> str:
+    """Run the measurement against a running devnet node (see the module doc); one report line."""
+    code = "from session_core.node.bench_relay import loader_main; loader_main()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, chain_url, json.dumps(relay), str(window)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(loaders)
+    ]
+    try:
+        for p in procs:
+            assert p.stdin is not None and p.stdout is not None
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("a relay loader failed to start")
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        time.sleep(warmup)
+        cpu0, hops0, t0 = cpu_seconds(relay_pid), _onion_count(relay["http"]), time.perf_counter()
+        time.sleep(seconds)
+        cpu1, hops1, t1 = cpu_seconds(relay_pid), _onion_count(relay["http"]), time.perf_counter()
+        results = []
+        for p in procs:
+            assert p.stdin is not None and p.stdout is not None
+            p.stdin.write("stop\n")
+            p.stdin.flush()
+        for p in procs:
+            assert p.stdout is not None
+            results.append(json.loads(p.stdout.readline()))
+            p.wait(30)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    peel = _peel_rate()
+    hops, cpu = hops1 - hops0, cpu1 - cpu0
+    total = {k: sum(r[k] for r in results) for k in results[0]}
+    lost = total["sent"] - total["ok"] - total["bad_status"] - total["mismatched"] - total["errors"]
+    per_core = hops / cpu
+    return (
+        f"relay     {per_core:9.0f} hops/s per core of the relay node ({cpu / hops * 1e6:.0f} us CPU/hop, "
+        f"{hops} hops in {t1 - t0:.1f} s, relay busy {cpu / (t1 - t0):.0%} of a core; {loaders} loaders x "
+        f"{window} in flight)  raw peel {peel:.0f}/s per core  ratio {per_core / peel:5.2f}\n"
+        f"          {total['sent']} requests: {total['ok']} answered with their own reply, "
+        f"{total['bad_status']} non-200, {total['mismatched']} mismatched, {total['errors']} errors, "
+        f"{total['duplicates']} duplicates, {lost} unanswered"
+    )
+
+
+__all__ = ["cpu_seconds", "loader_main", "relay_row"]

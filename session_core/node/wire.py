@@ -1,0 +1,89 @@
+"""The node-to-node message format: every request and reply is ONE ZMQ frame (sans-IO codec).
+
+Why one frame: libzmq handles (and CURVE encrypts) every frame separately, so a multipart
+message costs per part; measured on loopback, sending and receiving a 1-frame message costs
+~16 us of process CPU against ~42 us for the 4-frame messages this replaced.
+
+Layout (all integers little-endian)::
+
+    offset  size  field
+    0       1     version, 1
+    1       1     kind: 0 request, 1 reply, 2 error (the peer could not read our request)
+    2       8     request id (u64), chosen by the asker, echoed by the reply
+    10      2     n, the number of parts (u16, at most MAX_PARTS)
+    12      4*n   the length of each part (u32)
+    12+4n   ...   the parts, back to back; nothing may follow them
+
+A request's first part is its command (``onion``, ``data``, ...); an error's only part is the
+reason, as text.  :func:`decode` refuses anything else with a :class:`PeerFrameError` that says
+what is wrong and, when it could be read, carries the request id so the receiver can tell the
+asker.  Decoding has no side effects.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from session_core.errors import PeerFrameError
+
+VERSION = 1
+REQUEST, REPLY, ERROR = 0, 1, 2
+_KINDS = (REQUEST, REPLY, ERROR)
+HEADER = 12
+#: Most parts in one message: catch-up replies carry one part per replication batch (<= 500 kB).
+MAX_PARTS = 4096
+#: Largest frame accepted (a catch-up reply holds a whole swarm's records).
+MAX_FRAME = 512 * 1024 * 1024
+
+_HEAD = struct.Struct("<BBQH")
+_LENS = [struct.Struct(f"<{i}I") for i in range(17)]  # the common part counts, precompiled
+
+
+def _lens(n: int) -> struct.Struct:
+    return _LENS[n] if n < len(_LENS) else struct.Struct(f"<{n}I")
+
+
+def encode(kind: int, req_id: int, parts: list[bytes]) -> bytes:
+    """One frame holding *parts* (a ``ValueError`` subclass if they do not fit the format)."""
+    n = len(parts)
+    if n > MAX_PARTS or not 0 <= req_id < 1 << 64 or kind not in _KINDS:
+        raise PeerFrameError(f"cannot encode a message of {n} parts, kind {kind}, request id {req_id}")
+    lens = [len(p) for p in parts]
+    if sum(lens) + HEADER + 4 * n > MAX_FRAME:
+        raise PeerFrameError(f"message of {sum(lens)} bytes exceeds the frame limit of {MAX_FRAME}")
+    return b"".join([_HEAD.pack(VERSION, kind, req_id, n), _lens(n).pack(*lens), *parts])
+
+
+def decode(frame: bytes) -> tuple[int, int, list[bytes]]:
+    """``(kind, request id, parts)`` of one frame; :class:`PeerFrameError` if it is malformed."""
+    size = len(frame)
+    if size < HEADER:
+        raise PeerFrameError(f"truncated frame: {size} bytes, the header alone is {HEADER}")
+    version, kind, req_id, n = _HEAD.unpack_from(frame)
+    if version != VERSION:
+        raise PeerFrameError(f"unknown frame version {version}")
+    if kind not in _KINDS:
+        raise PeerFrameError(f"unknown message kind {kind}", req_id)
+    if size > MAX_FRAME:
+        raise PeerFrameError(f"oversized frame: {size} bytes, the limit is {MAX_FRAME}", req_id)
+    if n > MAX_PARTS:
+        raise PeerFrameError(f"too many parts: {n}, the limit is {MAX_PARTS}", req_id)
+    off = HEADER + 4 * n
+    if size < off:
+        raise PeerFrameError(f"truncated frame: {size} bytes cannot hold the lengths of {n} parts", req_id)
+    lens = _lens(n).unpack_from(frame, HEADER)
+    if off + sum(lens) != size:
+        what = "truncated" if off + sum(lens) > size else "trailing bytes in"
+        raise PeerFrameError(f"{what} frame: parts of {sum(lens)} bytes declared, {size - off} present", req_id)
+    if kind == REQUEST and n == 0:
+        raise PeerFrameError("request without a command", req_id)
+    if kind == ERROR and n != 1:
+        raise PeerFrameError(f"error message with {n} parts instead of 1", req_id)
+    parts = []
+    for ln in lens:
+        parts.append(frame[off : off + ln])
+        off += ln
+    return kind, req_id, parts
+
+
+__all__ = ["ERROR", "MAX_FRAME", "MAX_PARTS", "REPLY", "REQUEST", "VERSION", "decode", "encode"]
