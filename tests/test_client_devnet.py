@@ -108,7 +108,7 @@ async def test_async_sync_skewed_clock_and_guard_killed(devnet: Devnet, tmp_path
         for s in sent:
             await a.send_text(b.session_id, s)
         for s in sent:
-            await wait_event(b, lambda e, s=s: e.text == s)  # type: ignore[misc]
+            await wait_event(b, lambda e, s=s: e.text == s, timeout=40.0)  # type: ignore[misc]
         got = [m["body"] for m in b.history() if m["dir"] == "in"]
         assert got == ["async one", "sync one", *sent]
         assert not victims.intersection(h.ed25519 for p in a.pool.paths for h in p.hops)

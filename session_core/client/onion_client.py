@@ -90,9 +90,14 @@ class OnionClient:
             self._path_failed(path, dest)
             raise OnionRequestFailedError(f"unreadable answer via {path.describe()}: {type(exc).__name__}") from None
         self.pool.success(path)
+        self.pool.failures.pop(dest.ed25519, None)
         return RpcResult(status, text, path, dest)
 
     def _path_failed(self, path: Path, dest: Snode, culprits: list[str] | None = None) -> None:
+        if not culprits and self.pool.failures.get(dest.ed25519, 0) > 0:
+            # The destination already failed through another path: it is the likely culprit,
+            # so do not let a dead destination use up the strikes of healthy hops.
+            culprits = [dest.ed25519]
         self.pool.path_failed(path, culprits or [])
         if not culprits:
             self.pool.blame(dest)

@@ -50,6 +50,7 @@ class PathPool:
         self._nodes: dict[str, Snode] = {}
         self._paths: list[Path] = []
         self.rebuilds = 0
+        self.forgiven = 0
 
     # -- node list ----------------------------------------------------------------------------
 
@@ -80,6 +81,13 @@ class PathPool:
 
     def _build(self, avoid: set[str]) -> Path:
         cands = [n for n in self.usable() if n.ed25519 not in avoid]
+        if len(cands) < self.hops and self.failures:
+            # Strikes can land on healthy nodes (a path is blamed as a whole); on a small network
+            # that can leave too few to build any path. Forgive everyone once: dead nodes are
+            # found again within a request or two.
+            self.forgiven += 1
+            self.failures.clear()
+            cands = [n for n in self.usable() if n.ed25519 not in avoid]
         if len(cands) < self.hops:
             raise PathError(f"need {self.hops} usable service nodes for a path, have {len(cands)}")
         self.rng.shuffle(cands)

@@ -114,7 +114,9 @@ class SwarmRouter:
             rep.rounds = rnd + 1
             swarm = await self.swarm_of(recipient, refresh=refresh)
             refresh = False
-            members = [m for m in swarm if m.ed25519 not in bad] or list(swarm)
+            strikes = self.oc.pool.failures
+            members = [m for m in swarm if m.ed25519 not in bad and strikes.get(m.ed25519, 0) < self.oc.pool.max_failures]
+            members = members or [m for m in swarm if m.ed25519 not in bad] or list(swarm)
             targets = self.rng.sample(members, min(STORE_COPIES, len(members)))
             ts = self.clock.now_ms()
             t0 = time.perf_counter()
@@ -172,7 +174,8 @@ class SwarmRouter:
 
     async def poll(self, pubkey: str, *, copies: int = 3) -> list[Retrieved]:
         swarm = await self.swarm_of(pubkey)
-        targets = self.rng.sample(swarm, min(copies, len(swarm)))
+        alive = [n for n in swarm if self.oc.pool.failures.get(n.ed25519, 0) < self.oc.pool.max_failures] or swarm
+        targets = self.rng.sample(alive, min(copies, len(alive)))
         got = await asyncio.gather(*(self._retrieve_all(pubkey, t) for t in targets))
         return [m for part in got for m in part]
 
