@@ -95,11 +95,13 @@ def _drain_rest(sock: zmq.Socket[Any]) -> int:
 
 
 def _recv_reply(sock: zmq.Socket[Any]) -> bytes | None:
-    """One message of a DEALER: its frame, or None for a multipart message (malformed)."""
-    frame: bytes = _recv(sock, _NB)
-    if _get(sock, _RCVMORE):
+    """One message of a DEALER: its frame, or None for a multipart message (malformed).
+    (A ``zmq.Frame``'s ``more`` is cheaper than asking the socket for ``RCVMORE``.)"""
+    f = _recv(sock, _NB, copy=False)
+    if f.more:
         _drain_rest(sock)
         return None
+    frame: bytes = f.bytes
     return frame
 
 
@@ -248,14 +250,13 @@ class PeerServer:
 
     def _recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None]:
         """``(routing id, frame or None if not exactly one frame followed it, peer key)``."""
+        # A ROUTER always delivers the routing id followed by at least one part.
         ident: bytes = _recv(sock, _NB)
-        if not _get(sock, _RCVMORE):
-            return ident, None, None
+        f = _recv(sock, _NB, copy=False)
         peer = self._peers.get(ident)
         if peer is None:
-            # First message on this connection: read its frame with its metadata, where ZAP
-            # put the peer's CURVE key.  Routing ids are per connection and never reused.
-            f = _recv(sock, _NB, copy=False)
+            # First message on this connection: ZAP put the peer's CURVE key in the
+            # frame's metadata.  Routing ids are per connection and never reused.
             try:
                 peer = str(f.get("User-Id"))
             except zmq.ZMQError:
@@ -264,11 +265,10 @@ class PeerServer:
                 if len(self._peers) >= _PEER_CACHE:
                     self._peers.clear()
                 self._peers[ident] = peer
-            frame: bytes | None = f.bytes
-        else:
-            frame = _recv(sock, _NB)
-        if _drain_rest(sock):
-            frame = None
+        if f.more:
+            _drain_rest(sock)
+            return ident, None, peer
+        frame: bytes = f.bytes
         return ident, frame, peer
 
     def _on_batch(self, msgs: list[tuple[bytes, bytes | None, str | None]]) -> None:

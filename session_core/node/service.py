@@ -25,6 +25,7 @@ Client requests are answered only after SQLite committed the message.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -558,10 +559,21 @@ class ServiceNode:
                 log.info("purged %d expired messages", n)
 
 
+def _tune_gc() -> None:
+    """For a node process: the relay hot path allocates many short-lived objects and no
+    cycles, so CPython's default collector (a gen-0 pass every 700 allocations, full passes
+    over every live object) took ~5% of a relay's CPU (perf).  Freeze what start-up built
+    (libraries, aiohttp, the store) out of the collector and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
 async def run(cfg: NodeConfig, stop: asyncio.Event) -> None:
     """Run a node until *stop* is set."""
     node = ServiceNode(cfg)
     await node.start()
+    _tune_gc()
     try:
         await stop.wait()
     finally:
