@@ -19,7 +19,7 @@ from session_core.node import wire
 from session_core.node.peer import Incoming, PeerClient, PeerServer
 
 
-@pytest.mark.parametrize("parts", [[b"ping"], [b"onion", os.urandom(700), b"1"], [b"data", b"", b"x" * 70_000]])
+@pytest.mark.parametrize("parts", [[b"ping"], [b"OK", b"a", b"", b"c", os.urandom(9)], [b"onion", os.urandom(700), b"1"], [b"data", b"", b"x" * 70_000]])
 def test_round_trip(parts: list[bytes]) -> None:
     rid = int.from_bytes(os.urandom(8), "little")
     assert wire.decode(wire.encode(wire.REQUEST, rid, parts)) == (wire.REQUEST, rid, parts)

@@ -30,8 +30,9 @@ log = logging.getLogger("session_core.node.onion")
 Forward = Callable[[SnodeInfo, bytes, int], Awaitable[tuple[int, bytes]]]
 ExitPost = Callable[[onion.Exit], Awaitable[tuple[int, bytes]]]
 Done = Callable[[int, bytes], None]
-#: Forward without awaiting: call back with (status, body) or the transport error.
-ForwardNowait = Callable[[SnodeInfo, bytes, int, Callable[["tuple[int, bytes] | PeerRequestError"], None]], None]
+#: Forward without awaiting: call back with the next node's raw reply parts (``[status, body]``
+#: when it behaves) or the transport error; the router checks the shape.
+ForwardNowait = Callable[[SnodeInfo, bytes, int, Callable[["list[bytes] | PeerRequestError"], None]], None]
 
 
 class OnionRouter:
@@ -93,9 +94,14 @@ class OnionRouter:
             else:
                 self._spawn(self._answer_then(step, cb))
 
-    def _relayed(self, cb: Done) -> Callable[[tuple[int, bytes] | PeerRequestError], None]:
-        def got(result: tuple[int, bytes] | PeerRequestError) -> None:
-            cb(*(self._transport_error(result) if isinstance(result, PeerRequestError) else result))
+    def _relayed(self, cb: Done) -> Callable[[list[bytes] | PeerRequestError], None]:
+        def got(result: list[bytes] | PeerRequestError) -> None:
+            if isinstance(result, PeerRequestError):
+                cb(*self._transport_error(result))
+            elif len(result) != 2 or not result[0].isdigit():
+                cb(*self._transport_error(PeerRequestError("Invalid response from snode")))
+            else:
+                cb(int(result[0]), result[1])
 
         return got
 

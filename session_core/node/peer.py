@@ -43,6 +43,7 @@ import collections
 import functools
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,6 +76,7 @@ _send = zmq.backend.Socket.send
 _recv = zmq.backend.Socket.recv
 _get = zmq.backend.Socket.get
 _encode, _decode = wire.encode, wire.decode
+_monotonic = time.monotonic  # what asyncio's loop.time() reads, without the lookups
 
 
 def recv_frames(sock: zmq.Socket[Any]) -> list[Any]:
@@ -187,6 +189,10 @@ class Incoming:
         self.peer = peer  # the asker's X25519 key (hex), as ZAP admitted it
         self.replied = False
 
+    def answer(self, status: int, body: bytes) -> None:
+        """``reply([status, body])``, the shape of every ``onion`` answer."""
+        self.reply([str(status).encode(), body])
+
     def reply(self, parts: list[bytes]) -> None:
         if self.replied:  # a second answer (e.g. after a handler failure) is dropped, never sent
             return
@@ -196,7 +202,20 @@ class Incoming:
         except PeerFrameError as exc:  # e.g. a reply over the frame limit: say so instead
             log.warning("cannot send a reply: %s", exc)
             frame = _encode(wire.ERROR, self.req_id, [str(exc).encode()])
-        self._server._send(self.ident, frame)
+        server = self._server
+        if not server._outbox:  # the common case, inlined (the relay's hot path)
+            try:
+                _send(server._sock, self.ident, _NB_MORE)
+                _send(server._sock, frame, _NB)
+            except zmq.Again:
+                server._send(self.ident, frame)  # queued and retried in order
+                return
+            except zmq.ZMQError:
+                return  # the peer went away (EHOSTUNREACH) or we are closing
+            if server._pump is not None:
+                server._pump.kick()
+            return
+        server._send(self.ident, frame)
 
 
 BatchHandler = Callable[[list[Incoming]], None]
@@ -486,7 +505,10 @@ class PeerClient:
                     else f"malformed reply: message kind {kind}"
                 )
             if type(p) is _Nowait:
-                _deliver(p, result)
+                try:  # (_deliver, inlined: this is the relay's hot path)
+                    p.done(result)
+                except Exception:
+                    log.exception("reply callback for %r failed", p.cmd)
             elif isinstance(p, asyncio.Future) and not p.done():
                 if isinstance(result, PeerRequestError):
                     p.set_exception(result)
@@ -571,10 +593,9 @@ class PeerClient:
         entry; anything unusual (no pipe yet, full queue, refused handshake) goes to the
         retrying :meth:`request` path with what is left of the deadline.
         """
-        loop = asyncio.get_running_loop()
         key = (x25519_hex, ip, port)
-        p = _Nowait(done, key, cmd, parts, loop.time() + timeout)
-        c = self._conn(*key)
+        p = _Nowait(done, key, cmd, parts, _monotonic() + timeout)
+        c = self._conns.get(key) or self._conn(*key)
         req_id = next(self._ids)
         frame = _encode(wire.REQUEST, req_id, [cmd, *parts])
         p.received_before = c.received

@@ -444,11 +444,7 @@ class ServiceNode:
             else:
                 by_hop.setdefault(int(inc.args[1]), []).append(inc)
         for hop, group in by_hop.items():
-            self.router.handle_batch([inc.args[0] for inc in group], hop, [self._onion_answer(inc) for inc in group])
-
-    @staticmethod
-    def _onion_answer(inc: Incoming) -> Any:
-        return lambda status, body: inc.reply([str(status).encode(), body])
+            self.router.handle_batch([inc.args[0] for inc in group], hop, [inc.answer for inc in group])
 
     def _catchup_reply(self, peer_x25519: str) -> list[bytes]:
         view = self.view
@@ -465,16 +461,9 @@ class ServiceNode:
         return int(parts[0]), parts[1]
 
     def _forward_onion_nowait(self, node: SnodeInfo, body: bytes, hop: int, done: Any) -> None:
-        def got(parts: list[bytes] | PeerRequestError) -> None:
-            if isinstance(parts, PeerRequestError):
-                done(parts)
-            elif len(parts) != 2 or not parts[0].isdigit():
-                done(PeerRequestError("Invalid response from snode"))
-            else:
-                done((int(parts[0]), parts[1]))
-
+        # The reply parts go to the router unchanged; it checks their shape.
         self.peers.request_nowait(
-            node.x25519, node.ip, node.zmq_port, b"onion", [body, str(hop).encode()], ONION_TIMEOUT, got
+            node.x25519, node.ip, node.zmq_port, b"onion", [body, str(hop).encode()], ONION_TIMEOUT, done
         )
 
     async def _storage_reply(self, payload: bytes) -> Reply:
