@@ -65,6 +65,16 @@ def session_id_from_x25519(x25519_public: bytes) -> str:
     return SESSION_ID_PREFIX + x25519_public.hex()
 
 
+def canonical_session_id(session_id: str) -> str:
+    """The Session ID in its one canonical spelling (lowercase hex), after checking its form.
+
+    Hex is case-insensitive, but nodes compare pubkeys as strings and contacts are keyed by
+    them, so every entry point normalizes first.
+    """
+    parse_session_id(session_id)
+    return session_id.lower()
+
+
 def parse_session_id(session_id: str) -> bytes:
     """Return the 32-byte X25519 public key inside a Session ID, checking its form."""
     if not isinstance(session_id, str):

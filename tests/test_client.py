@@ -295,3 +295,46 @@ async def test_no_node_sees_sender_address_with_recipient_or_any_plaintext(tmp_p
     assert checked > 0
     # and the destinations did learn who the messages were for (the test can see a leak)
     assert any(b.session_id.encode() in s.plaintext for n in net.nodes for s in n.seen)
+
+
+async def test_wrong_recipient_keys(tmp_path: Path) -> None:
+    """Malformed Session IDs are refused before anything is sent or saved; an ID in capitals is
+    the same contact; a message sealed for someone else that lands in your swarm is dropped as
+    undecryptable without an event, and real traffic keeps flowing."""
+    from session_core.errors import InvalidSessionIdError
+
+    net = MemNetwork(12)
+    a, b = make(net, tmp_path, "a"), make(net, tmp_path, "b", addr="192.0.2.2")
+    c = make(net, tmp_path, "c", addr="192.0.2.3")
+    await a.start(); await b.start(); await c.start()
+    stored_before = sum(len(n.store.retrieve(pk, "", 10_000, net.now_ms()))
+                        for n in net.nodes for pk in (b.session_id, c.session_id))
+    for bad in ["06" + b.session_id[2:], b.session_id[:-2], "05" + "zz" * 32, ""]:
+        with pytest.raises(InvalidSessionIdError):
+            await a.send_friend_request(bad, "hi")
+        with pytest.raises(InvalidSessionIdError):
+            await a.send_text(bad, "hi")
+    assert a.messenger.contacts == {} and a.history() == []
+    assert sum(len(n.store.retrieve(pk, "", 10_000, net.now_ms()))
+               for n in net.nodes for pk in (b.session_id, c.session_id)) == stored_before
+
+    await a.send_friend_request(b.session_id.upper(), "hi")  # capitals: same Session ID
+    await wait_event(b, lambda e: e.kind == "request")
+    assert list(a.messenger.contacts) == [b.session_id]
+    await b.accept(a.session_id.upper(), "welcome")
+    await wait_event(a, lambda e: e.kind == "accepted")
+    await befriend(a, c)
+
+    # An envelope a sealed for c, delivered into b's inbox as if a node misrouted it.
+    await a.send_text(c.session_id, "for c only")
+    await wait_event(c, lambda e: e.text == "for c only")
+    for_c = [m for n in net.swarm_nodes(c.session_id)
+             for m in n.store.retrieve(c.session_id, "", 100, net.now_ms())]
+    undecryptable = b.stats.undecryptable
+    for m in for_c:
+        await b._ingest(base64.b64decode(m.data), "swarm")
+    assert b.stats.undecryptable > undecryptable
+    assert "for c only" not in texts(b)
+    await a.send_text(b.session_id, "still fine")
+    await wait_event(b, lambda e: e.text == "still fine")
+    await a.stop(); await b.stop(); await c.stop()

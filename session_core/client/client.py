@@ -38,7 +38,7 @@ from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
 from session_core.errors import ClientError, DecryptionError, ProtocolError
-from session_core.identity import Identity
+from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
     FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger, OnlineStatusReceived,
     Outgoing, ReceiptReceived,
@@ -202,12 +202,14 @@ class Client:
     # -- sending ------------------------------------------------------------------------------
 
     async def send_friend_request(self, peer: str, intro: str) -> SendReport:
+        peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.send_friend_request(peer, intro, now_ms=self.clock.now_ms())
             self._save()
         return await self._send_async(out, "friend request")
 
     async def accept(self, peer: str, text: str = "") -> SendReport:
+        peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.accept(peer, now_ms=self.clock.now_ms(), text=text)
             self._save()
@@ -221,6 +223,7 @@ class Client:
         return [c.session_id for c in self.messenger.contacts.values() if c.state is ContactState.INCOMING]
 
     async def send_text(self, peer: str, text: str) -> SendReport:
+        peer = canonical_session_id(peer)
         st = self.peers.setdefault(peer, _Peer())
         async with self._lock:
             ts = self.clock.now_ms()
@@ -408,4 +411,6 @@ class Client:
                             self.clock.now_ms())
 
     def history(self, peer: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+        if peer is not None:
+            peer = canonical_session_id(peer)
         return self.db.messages(peer, after_id)

@@ -41,7 +41,7 @@ from session_core.errors import (
     StateDecryptionError,
     UnknownPeerError,
 )
-from session_core.identity import Identity, parse_session_id
+from session_core.identity import Identity, canonical_session_id, parse_session_id
 from session_core.protocol import messages_pb2 as pb
 from session_core.protocol.at_rest import StateKey
 from session_core.protocol.events import (
@@ -111,6 +111,7 @@ class Messenger:
 
     def send_friend_request(self, peer: str, intro: str, *, now_ms: int) -> Outgoing:
         """Start contact with ``peer``: a friend request carrying a fresh prekey bundle."""
+        peer = canonical_session_id(peer)
         peer_key = self._peer_key(peer)
         contact = self.contacts.get(peer)
         if contact is not None and contact.state is ContactState.ESTABLISHED:
@@ -130,6 +131,7 @@ class Messenger:
 
     def accept(self, peer: str, *, now_ms: int, text: str = "") -> Outgoing:
         """Accept ``peer``'s pending request: X3DH on their bundle, and the first message."""
+        peer = canonical_session_id(peer)
         contact = self.contacts.get(peer)
         if contact is None or contact.request is None:
             raise UnknownPeerError(f"no pending friend request from {peer}")
@@ -137,12 +139,14 @@ class Messenger:
 
     def ignore(self, peer: str) -> None:
         """Drop ``peer``'s pending request (a replay of it stays ignored)."""
+        peer = canonical_session_id(peer)
         contact = self.contacts.get(peer)
         if contact is None or contact.state is not ContactState.INCOMING:
             raise UnknownPeerError(f"no pending friend request from {peer}")
         del self.contacts[peer]
 
     def send_text(self, peer: str, text: str, *, now_ms: int) -> Outgoing:
+        peer = canonical_session_id(peer)
         content = pb.Content()
         content.dataMessage.body = text
         content.dataMessage.timestamp = now_ms
@@ -176,6 +180,7 @@ class Messenger:
 
     def send_content(self, peer: str, content: pb.Content, *, kind: str, now_ms: int) -> Outgoing:
         """Encrypt any Content in the session with ``peer``."""
+        peer = canonical_session_id(peer)
         if kind not in TTL_MS:
             raise InvalidInputError(f"unknown message kind {kind!r}; one of {sorted(TTL_MS)}")
         peer_key = self._peer_key(peer)
