@@ -179,8 +179,14 @@ async def test_a_client_fails_the_request_a_malformed_reply_names_and_ignores_un
         third = asyncio.ensure_future(client.request(server_pk.hex(), "127.0.0.1", port, b"ping", [], 5.0))
         ident, frame = await _recv(router)
         _, rid, _ = wire.decode(frame)
-        router.send_multipart([ident, wire.encode(wire.REPLY, rid, [b"OK"])])
+        # A multipart reply is judged part by part: the good frame answers, the junk is dropped.
+        router.send_multipart([ident, wire.encode(wire.REPLY, rid, [b"OK"]), os.urandom(3)])
         assert await third == [b"OK"]
+        fourth = asyncio.ensure_future(client.request(server_pk.hex(), "127.0.0.1", port, b"ping", [], 5.0))
+        ident, frame = await _recv(router)
+        _, rid, _ = wire.decode(frame)
+        router.send_multipart([ident, wire.encode(wire.REPLY, rid, [b"OK", b"4"])])
+        assert await fourth == [b"OK", b"4"]
     finally:
         await client.close()
         router.close(0)

@@ -18,7 +18,8 @@ error, no reply), so every request has a timeout.
 A malformed frame from a peer changes nothing: the server answers an ``error``
 message naming the problem (under the request id when it could be read) and
 runs no handler; a client fails the request a malformed reply names with a
-:class:`PeerRequestError` and drops one it cannot attribute.
+:class:`PeerRequestError` and drops one it cannot attribute (a client reads each frame
+as one message, so the parts of a multipart reply are judged one by one).
 
 Commands (all bytes): ``data`` (replication batch), ``onion`` (relay one
 onion layer), ``storage_test``, ``catchup`` (send me what you hold for my
@@ -97,13 +98,10 @@ def _drain_rest(sock: zmq.Socket[Any]) -> int:
 
 
 def _recv_reply(sock: zmq.Socket[Any]) -> bytes | None:
-    """One message of a DEALER: its frame, or None for a multipart message (malformed).
-    (A ``zmq.Frame``'s ``more`` is cheaper than asking the socket for ``RCVMORE``.)"""
-    f = _recv(sock, _NB, copy=False)
-    if f.more:
-        _drain_rest(sock)
-        return None
-    frame: bytes = f.bytes
+    """One frame of a DEALER.  Every frame is judged as a message of its own: a peer that
+    sends a multipart message gets the same as for sending its parts one by one (each is a
+    reply or malformed), and we save asking for ``RCVMORE`` on the hot path."""
+    frame: bytes = _recv(sock, _NB)
     return frame
 
 
