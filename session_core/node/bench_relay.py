@@ -15,8 +15,9 @@ two loaders and 256 requests each in flight, b always has a queue, whatever shar
 
 Once every loader ran for ``warmup`` s, the parent samples b's CPU time (``/proc``, all
 threads, libzmq's I/O thread included) and b's ``onion_requests`` counter (``GET /status``)
-twice, ``seconds`` apart: hops per CPU-second of b vs ``onion.peel`` of a middle layer
-per CPU-second of this process, same run.  Each loader checks that every request got
+around ``samples`` windows in which it runs ``onion.peel`` of a middle layer itself: hops per
+CPU-second of b vs peels per CPU-second of this process in the same window (median over the
+windows), and vs peels measured again after the load.  Each loader checks that every request got
 exactly one reply and that it carries its own payload (a pool of distinct payloads, more
 than in flight, so a mismatch shows).
 """
@@ -167,8 +168,10 @@ def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: in
             p.stdin.flush()
         time.sleep(warmup)
         marks = [(cpu_seconds(relay_pid), _onion_count(relay["http"]), time.perf_counter())]
+        during = []
         for _ in range(samples):
-            time.sleep(seconds)
+            # The window's raw peel rate, under the same machine load as the relay's hops.
+            during.append(_peel_rate(seconds / 2))
             marks.append((cpu_seconds(relay_pid), _onion_count(relay["http"]), time.perf_counter()))
         results = []
         for p in procs:
@@ -184,19 +187,24 @@ def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: in
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    # The machine is shared, so both sides are sampled several times (the peel rate after the
-    # load, on a quieter machine, which if anything lowers the ratio); median and best reported.
-    peels = sorted(_peel_rate(seconds / 2) for _ in range(samples))
-    rates = sorted((h1 - h0) / (c1 - c0) for (c0, h0, _), (c1, h1, _) in zip(marks, marks[1:]))
+    # The machine is shared and its load moves both figures, so the peel rate is taken twice:
+    # in each window, next to the relay's hops (same conditions; ratio per window, median),
+    # and after the load on a quieter machine (faster, so a lower, conservative ratio).
+    after = sorted(_peel_rate(seconds / 2) for _ in range(samples))
+    rates = [(h1 - h0) / (c1 - c0) for (c0, h0, _), (c1, h1, _) in zip(marks, marks[1:])]
+    paired = sorted(r / p for r, p in zip(rates, during))
     cpu, hops, wall = (marks[-1][i] - marks[0][i] for i in range(3))
-    per_core, peel = rates[len(rates) // 2], peels[len(peels) // 2]
+    per_core = sorted(rates)[len(rates) // 2]
+    peel, peel_after = sorted(during)[len(during) // 2], after[len(after) // 2]
     total = {k: sum(r[k] for r in results) for k in results[0]}
     lost = total["sent"] - total["ok"] - total["bad_status"] - total["mismatched"] - total["errors"]
     return (
-        f"relay     {per_core:9.0f} hops/s per core of the relay node (median of {samples} x {seconds:.0f} s: "
+        f"relay     {per_core:9.0f} hops/s per core of the relay node (median of {samples} windows: "
         f"{1e6 / per_core:.0f} us CPU/hop; {hops:.0f} hops, relay busy {cpu / wall:.0%} of a core; {loaders} "
-        f"loaders x {window} in flight)  raw peel {peel:.0f}/s per core  ratio {per_core / peel:5.2f} "
-        f"(best vs best {rates[-1] / peels[-1]:.2f})\n"
+        f"loaders x {window} in flight)\n"
+        f"          raw peel in the same windows {peel:.0f}/s per core: ratio {paired[len(paired) // 2]:5.2f} "
+        f"(windows {paired[0]:.2f}-{paired[-1]:.2f}); raw peel after the load {peel_after:.0f}/s per core: "
+        f"ratio {per_core / peel_after:5.2f}\n"
         f"          {total['sent']} requests: {total['ok']} answered with their own reply, "
         f"{total['bad_status']} non-200, {total['mismatched']} mismatched, {total['errors']} errors, "
         f"{total['duplicates']} duplicates, {lost} unanswered"
