@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,14 @@ def _fail(exc: Exception) -> None:
     raise click.ClickException(str(exc))
 
 
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a command's coroutine; our errors become a one-line message, not a traceback."""
+    try:
+        asyncio.run(main())
+    except SessionCoreError as exc:
+        _fail(exc)
+
+
 @click.command("send")
 @_options
 @click.option("--to", "peer", required=True, help="Recipient Session ID.")
@@ -69,10 +78,7 @@ def send_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         finally:
             await c.stop()
 
-    try:
-        asyncio.run(run())
-    except SessionCoreError as exc:
-        _fail(exc)
+    _run(run)
 
 
 @click.command("inbox")
@@ -110,10 +116,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
         finally:
             await c.stop()
 
-    try:
-        asyncio.run(run())
-    except SessionCoreError as exc:
-        _fail(exc)
+    _run(run)
 
 
 _HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID  /contacts  /quit
@@ -189,7 +192,4 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         finally:
             await c.stop()
 
-    try:
-        asyncio.run(run())
-    except SessionCoreError as exc:
-        _fail(exc)
+    _run(run)
