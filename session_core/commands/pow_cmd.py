@@ -32,11 +32,20 @@ def _fields(f: click.decorators.FC) -> click.decorators.FC:
     return f
 
 
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def _progress_line(p: pow.SolveProgress) -> None:
-    share = p.trials / p.expected if p.expected else 0.0
+    share = 100 * p.trials / p.expected if p.expected else 0.0
+    # The search is memoryless: on average, expected trials still remain; say how long that is.
+    eta = _duration(p.expected / p.rate) if p.rate else "?"
     click.echo(
-        f"\r  {p.trials:>14,} trials  {p.rate / 1e6:7.2f} M/s  "
-        f"{share:6.2f}x of expected {p.expected:,.0f}  [{p.kernel} x{p.threads}]",
+        f"\r  {p.trials:>14,} trials  {p.rate / 1e6:7.2f} M/s  {share:6.1f}% of the "
+        f"{p.expected:,.0f} expected (~{eta} on average)  [{p.kernel} x{p.threads}]  ",
         err=True, nl=False,
     )
 
