@@ -22,10 +22,14 @@ def node_group() -> None:
 @click.option("--difficulty", default=1, show_default=True, help="Base proof-of-work difficulty.")
 @click.option("--ready-file", type=click.Path(path_type=Path), default=None, help="Write ports/keys here once serving.")
 @click.option("--drop-stores", is_flag=True, hidden=True, help="Fault injection: keep no records.")
+@click.option("--misbehave", type=click.Choice(["drop", "tamper"]), default=None, hidden=True,
+              help="TEST AID (devnet only): drop = ack stores, keep nothing; tamper = corrupt retrieved messages.")
+@click.option("--observe", type=click.Path(path_type=Path), default=None, hidden=True,
+              help="TEST AID: append one JSON line per request handled (source, bodies) to this file.")
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(
     data_dir: Path, chain_url: str, ip: str, http_port: int, zmq_port: int, difficulty: int,
-    ready_file: Path | None, drop_stores: bool, log_level: str,
+    ready_file: Path | None, drop_stores: bool, misbehave: str | None, observe: Path | None, log_level: str,
 ) -> None:
     """Run one service node until Ctrl-C."""
     from session_core.devnet.process import run_until_signal
@@ -34,6 +38,7 @@ def run_command(
     cfg = NodeConfig(
         data_dir=data_dir, chain_url=chain_url, ip=ip, http_port=http_port, zmq_port=zmq_port,
         difficulty=difficulty, ready_file=ready_file, drop_stores=drop_stores,
+        misbehave=misbehave, observe=observe,
     )
     run_until_signal(functools.partial(run, cfg), log_level)
 

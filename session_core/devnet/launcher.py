@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ class DevnetOptions:
     decommission_after: int = 2
     deregister_after_blocks: int = 10
     node_args: tuple[str, ...] = ()
+    #: Test aids (session_core/node/testing_aids.py): each node logs to <node dir>/observe.jsonl;
+    #: node index -> "drop" | "tamper".
+    observe: bool = False
+    misbehave: dict[int, str] = field(default_factory=dict)
 
 
 def _cli(*args: str) -> list[str]:
@@ -98,6 +102,8 @@ class Devnet:
         ready = nd / "ready.json"
         ready.unlink(missing_ok=True)
         log = open(nd / "node.log", "ab")
+        extra += ("--observe", str(nd / "observe.jsonl")) if opt.observe else ()
+        extra += ("--misbehave", opt.misbehave[i]) if i in opt.misbehave else ()
         proc = subprocess.Popen(
             _cli("node", "run", "--data-dir", str(nd), "--chain", self.chain_url, "--difficulty",
                  str(opt.difficulty), "--ready-file", str(ready), *opt.node_args, *extra),

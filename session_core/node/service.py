@@ -57,6 +57,7 @@ from session_core.node.onion_relay import OnionRouter
 from session_core.node.peer import Incoming, PeerClient, PeerServer, describe, ok
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, MAX_TTL_MS, Reply, StorageRPC
 from session_core.node.store import SqliteStore
+from session_core.node.testing_aids import TestingAids
 from session_core.swarm import SwarmMap, derive_swarm_events, plan_pushes, swarm_space
 
 log = logging.getLogger("session_core.node")
@@ -87,6 +88,9 @@ class NodeConfig:
     max_ttl_ms: int = MAX_TTL_MS
     #: Fault injection for tests: acknowledge stores and pushes but keep nothing.
     drop_stores: bool = False
+    #: Test aids (session_core/node/testing_aids.py), off unless set: "drop"/"tamper", a log path.
+    misbehave: str | None = None
+    observe: Path | None = None
     ready_file: Path | None = None
     #: How long a testee waits for a record still propagating (upstream: about a minute).
     test_retry_period: float = storage_test.RETRY_PERIOD
@@ -114,6 +118,7 @@ class ServiceNode:
         self.view: NetworkView | None = None
         self.rpc = StorageRPC(self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms)
         self.stats = _Stats()
+        self.aids = TestingAids(self.me, cfg.misbehave, cfg.observe)
         self._hashes: dict[int, str] = {}
         self._allowed: set[str] = set()
         self._relay: list[Message] = []
@@ -130,7 +135,7 @@ class ServiceNode:
     # -- life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.cfg.drop_stores:
+        if self.cfg.drop_stores or self.aids.drops:
             self.store.save_if_new = lambda msg: True  # type: ignore[method-assign]
             self.store.save_many = lambda msgs: len(list(msgs))  # type: ignore[method-assign]
             self.store.save_each = lambda msgs: [True] * len(msgs)  # type: ignore[method-assign]
@@ -199,6 +204,7 @@ class ServiceNode:
         await self.peers.close()
         await self.http.close()
         self.store.close()
+        self.aids.close()
         self.zctx.term()
 
     def _spawn(self, coro: Any) -> None:
@@ -443,8 +449,10 @@ class ServiceNode:
                 inc.reply([b"400", b"Incorrect number of messages"])
             else:
                 by_hop.setdefault(int(inc.args[1]), []).append(inc)
+        token = self.aids.incoming_batch([inc.args[0] for g in by_hop.values() for inc in g])
         for hop, group in by_hop.items():
             self.router.handle_batch([inc.args[0] for inc in group], hop, [inc.answer for inc in group])
+        self.aids.done(token)
 
     def _catchup_reply(self, peer_x25519: str) -> list[bytes]:
         view = self.view
@@ -455,6 +463,7 @@ class ServiceNode:
         return [b"OK", *replication.serialize_batches(msgs)]
 
     async def _forward_onion(self, node: SnodeInfo, body: bytes, hop: int) -> tuple[int, bytes]:
+        self.aids.forwarded(node.ed25519, body)
         parts = await self.peers.request(node.x25519, node.ip, node.zmq_port, b"onion", [body, str(hop).encode()], ONION_TIMEOUT)
         if len(parts) != 2 or not parts[0].isdigit():
             raise PeerRequestError("Invalid response from snode")
@@ -462,19 +471,21 @@ class ServiceNode:
 
     def _forward_onion_nowait(self, node: SnodeInfo, body: bytes, hop: int, done: Any) -> None:
         # The reply parts go to the router unchanged; it checks their shape.
+        self.aids.forwarded(node.ed25519, body)
         self.peers.request_nowait(
             node.x25519, node.ip, node.zmq_port, b"onion", [body, str(hop).encode()], ONION_TIMEOUT, done
         )
 
     async def _storage_reply(self, payload: bytes) -> Reply:
+        self.aids.storage(payload)
         if (mailbox_reply := listening.handle(self, payload)) is not None:  # sync routing (client issue)
             return mailbox_reply
         out = self.rpc.check(payload)
         if out.stored is not None:
             out = self.rpc.committed(out, await self._commit(out.stored))
-            if out.stored is not None:
+            if out.stored is not None and not self.aids.drops:
                 self.on_stored(out.stored)
-        return out.reply
+        return self.aids.reply(out.reply)
 
     def _commit(self, msg: Message) -> asyncio.Future[bool]:
         """Group commit: stores accepted in the same loop iteration share one transaction;
@@ -513,12 +524,18 @@ class ServiceNode:
     # -- HTTP API -----------------------------------------------------------------------------
 
     async def _http_storage(self, request: web.Request) -> web.Response:
-        reply = await self._storage_reply(await request.read())
+        body = await request.read()
+        token = self.aids.incoming_http(request, body)
+        reply = await self._storage_reply(body)
+        self.aids.done(token)
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
 
     async def _http_onion(self, request: web.Request) -> web.Response:
         self.stats.onion_requests += 1
-        status, body = await self.router.handle(await request.read(), 0)
+        raw = await request.read()
+        token = self.aids.incoming_http(request, raw)
+        status, body = await self.router.handle(raw, 0)
+        self.aids.done(token)
         return web.Response(status=status, body=body)
 
     async def _http_status(self, request: web.Request) -> web.Response:
