@@ -105,6 +105,19 @@ class ChainRequestError(ChainError, ValueError):
     """A chain JSON-RPC request is malformed or refers to an unknown node."""
 
 
+class PeerFrameError(NodeError, InvalidInputError):
+    """A node-to-node ZMQ frame is malformed (truncated, oversized, garbage); ``req_id`` is its
+    request id when that much could be read, else None."""
+
+    def __init__(self, message: str, req_id: int | None = None) -> None:
+        super().__init__(message)
+        self.req_id = req_id
+
+
+class DevnetError(SessionCoreError):
+    """The devnet could not be started, queried or stopped."""
+
+
 # --- swarm space (session_core.swarm) -------------------------------------------------------
 
 
@@ -318,9 +331,6 @@ class StateDecryptionError(ProtocolError, ValueError):
     """Saved protocol state that does not decrypt with this identity's key or is corrupt."""
 
 
-class DevnetError(SessionCoreError):
-    """The devnet could not be started, queried or stopped."""
-
 
 # -- client (session_core.client) ---------------------------------------------------------------
 
@@ -351,15 +361,3 @@ class NodeUnreachableError(ClientError):
 
 class OnionRequestFailedError(ClientError):
     """An onion request got no usable answer through its path (the client retries elsewhere)."""
-
-
-# -- node-to-node frames (session_core.node.wire) -----------------------------------------------
-
-
-class PeerFrameError(NodeError, InvalidInputError):
-    """A node-to-node ZMQ frame is malformed (truncated, oversized, garbage); ``req_id`` is its
-    request id when that much could be read, else None."""
-
-    def __init__(self, message: str, req_id: int | None = None) -> None:
-        super().__init__(message)
-        self.req_id = req_id
