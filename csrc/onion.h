@@ -113,14 +113,16 @@ int sc_onion_fast_outer(const uint8_t *body, size_t len, size_t *blob_len, uint8
                         int *enc);
 int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex);
 
-/* Batch peel (onion_json.c).  The caller ran sc_onion_fast_outer on each body (status
- * SC_PEEL_TODO: blob_len, eph, enc set and out holding blob_len - nonce - 16 bytes) or
- * marked it SC_PEEL_SKIP.  sc_onion_peel_batch opens every TODO item with one secret and
- * sets status: SC_PEEL_RELAY (a valid relay layer; dest_hex points at 64 hex chars inside
- * out), SC_PEEL_OPENED (decrypted, key set; the reference decides what the layer is) or
- * SC_PEEL_BAD (does not decrypt: OnionDecryptError).  No allocation, no shared state:
+/* Batch peel (onion_json.c).  The caller ran sc_onion_fast_outer on each body and set its
+ * status: SC_PEEL_PENDING (to be opened here: blob_len, eph, enc set and out holding
+ * blob_len - nonce - 16 bytes) or SC_PEEL_PYTHON (left to the Python reference peel: the
+ * C scanner is unsure, or aes-gcm without libsodium AES-GCM).  sc_onion_peel_batch opens
+ * every PENDING item with one secret and sets its status: SC_PEEL_RELAY (a valid relay
+ * layer; dest_hex points at 64 hex chars inside out), SC_PEEL_OPENED (decrypted, key set;
+ * the reference decides what the layer is) or SC_PEEL_BAD (does not decrypt:
+ * OnionDecryptError); other items are left as they are.  No allocation, no shared state:
  * threads may run disjoint slices of one array at the same time. */
-enum { SC_PEEL_SKIP = 0, SC_PEEL_TODO, SC_PEEL_RELAY, SC_PEEL_OPENED, SC_PEEL_BAD };
+enum { SC_PEEL_PYTHON = 0, SC_PEEL_PENDING, SC_PEEL_RELAY, SC_PEEL_OPENED, SC_PEEL_BAD };
 typedef struct sc_onion_peel_item {
     const uint8_t *body;
     size_t blob_len;

@@ -216,7 +216,7 @@ void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t secret[32],
     for (size_t i = 0; i < n; i++) {
         sc_onion_peel_item *it = &items[i];
         size_t over;
-        if (it->status != SC_PEEL_TODO)
+        if (it->status != SC_PEEL_PENDING)
             continue;
         over = sc_onion_nonce_bytes(it->enc) + SC_ONION_TAG_BYTES;
         if (it->blob_len < over ||

@@ -109,8 +109,8 @@ cdef extern from "onion.h" nogil:
         const uint8_t *server_json
         size_t server_json_len
     enum:
-        SC_PEEL_SKIP
-        SC_PEEL_TODO
+        SC_PEEL_PYTHON
+        SC_PEEL_PENDING
         SC_PEEL_RELAY
         SC_PEEL_OPENED
         SC_PEEL_BAD
@@ -365,7 +365,7 @@ cdef class Sodium:
                 for j in range(m):
                     body = bodies[start + j]
                     it = &items[j]
-                    it.status = SC_PEEL_SKIP
+                    it.status = SC_PEEL_PYTHON
                     ins[j] = body
                     outs[j] = None
                     if type(body) is not bytes or <size_t>len(<bytes>body) > max_body:
@@ -382,7 +382,7 @@ cdef class Sodium:
                     out = PyBytes_FromStringAndSize(NULL, it.blob_len - over)
                     outs[j] = out
                     it.out = <uint8_t *>PyBytes_AS_STRING(out)
-                    it.status = SC_PEEL_TODO
+                    it.status = SC_PEEL_PENDING
                 with nogil:
                     sc_onion_peel_batch(&self.lib, sk, pk, items, <size_t>m)
                 for j in range(m):
