@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +37,10 @@ from session_core.client.router import StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
-from session_core.errors import ClientError, DecryptionError, ProtocolError
+from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
-    FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger, OnlineStatusReceived,
+    ContactState, FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger, OnlineStatusReceived,
     Outgoing, ReceiptReceived,
 )
 from session_core.protocol import messages_pb2 as pb
@@ -98,7 +98,6 @@ class _Stats:
     sync_sent: int = 0
     async_sent: int = 0
     fallbacks: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Client:
@@ -218,8 +217,6 @@ class Client:
         return await self._send_async(out, "accept")
 
     def pending_requests(self) -> list[str]:
-        from session_core.protocol import ContactState
-
         return [c.session_id for c in self.messenger.contacts.values() if c.state is ContactState.INCOMING]
 
     async def send_text(self, peer: str, text: str) -> SendReport:
@@ -332,7 +329,7 @@ class Client:
             except DecryptionError as exc:
                 # Duplicates the ratchet recognises, tampered copies, messages not for us: a
                 # tampered copy must not hide the good one, so only a duplicate is marked seen.
-                if type(exc).__name__ == "DuplicateMessageError":
+                if isinstance(exc, DuplicateMessageError):
                     self.db.mark_seen(digest, self.clock.now_ms())
                     self.stats.duplicates += 1
                 else:
