@@ -201,8 +201,8 @@ def _inner(crypto: Crypto, plaintext: bytes, key: bytes, enc: int, hop: int) -> 
 
 @functools.lru_cache(maxsize=64)
 def _server_json(target: ServerTarget) -> bytes:
-    """The exit layer's JSON members before ``ephemeral_key`` (up to a trailing comma):
-    the same text and key order as the reference path's full ``_dumps``."""
+    """The exit layer's JSON members before ``ephemeral_key``, up to a trailing comma
+    (both build paths append the ``ephemeral_key``/``enc_type`` members)."""
     members = {
         "host": target.host,
         "target": target.target,
@@ -220,10 +220,7 @@ def build(
     destination: Node | ServerTarget,
     enc_type: str,
 ) -> tuple[bytes, BuildContext]:
-    try:
-        enc = enc_code(enc_type)
-    except OnionEncTypeError:
-        raise OnionEncTypeError("invalid enc_type") from None
+    enc = enc_code(enc_type)
     if type(payload) is not bytes:
         if not isinstance(payload, (bytes, bytearray, memoryview)):
             raise OnionArgumentError("payload must be bytes")
@@ -263,30 +260,17 @@ def build(
     jsons: list[bytes] = []
     for k in range(layers):
         eph_hex = pks[32 * k : 32 * k + 32].hex()
+        # Formatted directly (json.dumps costs µs per layer): every value is lowercase
+        # hex or one of ENC_NAMES, so nothing needs escaping.
+        tail = f'"ephemeral_key":"{eph_hex}","enc_type":"{name}"}}'.encode()
         if k == 0 and isinstance(destination, ServerTarget):
-            jsons.append(
-                _dumps(
-                    {
-                        "host": destination.host,
-                        "target": destination.target,
-                        "method": destination.method,
-                        "protocol": destination.protocol,
-                        "port": destination.port,
-                        "ephemeral_key": eph_hex,
-                        "enc_type": name,
-                    }
-                )
-            )
+            jsons.append(_server_json(destination) + tail)
         elif k == layers - 1:
-            # Formatted directly (json.dumps costs µs per layer): every value is lowercase
-            # hex or one of ENC_NAMES, so nothing needs escaping.
-            jsons.append(f'{{"ephemeral_key":"{eph_hex}","enc_type":"{name}"}}'.encode())
+            jsons.append(b"{" + tail)
         else:
             target = recipients_list[k]
             assert isinstance(target, Node)
-            jsons.append(
-                f'{{"destination":"{target.ed25519_pubkey}","ephemeral_key":"{eph_hex}","enc_type":"{name}"}}'.encode()
-            )
+            jsons.append(f'{{"destination":"{target.ed25519_pubkey}",'.encode() + tail)
     recipients = b"".join(bytes.fromhex(r.x25519_pubkey) for r in recipients_list)
     framed = isinstance(destination, Node)
     body, key = crypto.seal(payload, framed, _FINAL_JSON, recipients, sks, pks, jsons, enc)
