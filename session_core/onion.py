@@ -188,7 +188,7 @@ def _peel_share(items: list[bytes], secret: bytes, hop: int, lo: int, hi: int) -
             out[i] = _peel_chunk([items[lo + i]], secret, hop)[0]
         elif type(r) is tuple:
             try:
-                out[i] = _onion_proto._inner(crypto, r[0], r[1], r[2], hop)
+                out[i] = _onion_proto.finish_fast(crypto, r, hop)
             except OnionError as exc:
                 out[i] = exc
     return out
