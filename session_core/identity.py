@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import hmac
 import secrets
+import string
 import unicodedata
 from functools import cached_property
 
@@ -43,6 +44,7 @@ __all__ = [
     "MNEMONIC_WORDS",
     "SESSION_ID_PREFIX",
     "Identity",
+    "canonical_session_id",
     "parse_session_id",
     "session_id_from_x25519",
     "x25519_from_ed25519_public",
@@ -52,6 +54,7 @@ SEED_BYTES = 16
 MNEMONIC_WORDS = 12
 SESSION_ID_PREFIX = "05"
 _SESSION_ID_HEX_LEN = 66
+_HEX_DIGITS = frozenset(string.hexdigits)
 
 # Built once: the word list lookup is the only costly part of phrase handling.
 _BIP39 = Mnemonic("english")
@@ -87,11 +90,10 @@ def parse_session_id(session_id: str) -> bytes:
         raise InvalidSessionIdError(
             f"a Session ID starts with {SESSION_ID_PREFIX!r}, got {session_id[:2]!r}"
         )
-    try:
-        key = bytes.fromhex(session_id[2:])
-    except ValueError:
-        raise InvalidSessionIdError("a Session ID is hexadecimal after the '05' prefix") from None
-    return key
+    if not _HEX_DIGITS.issuperset(session_id[2:]):
+        # Checked here, not left to bytes.fromhex, which skips whitespace (a shorter key).
+        raise InvalidSessionIdError("a Session ID is hexadecimal after the '05' prefix")
+    return bytes.fromhex(session_id[2:])
 
 
 def x25519_from_ed25519_public(ed25519_public: bytes) -> bytes:

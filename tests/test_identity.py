@@ -108,6 +108,7 @@ def test_session_id_parsing() -> None:
         ("05" + "ab" * 31, "66 hex"),
         ("03" + "ab" * 32, "starts with"),
         ("05" + "zz" * 32, "hexadecimal"),
+        ("05" + "ab" + " ab" * 20 + "  ", "hexadecimal"),  # bytes.fromhex would skip the spaces
         ("", "66 hex"),
     ]:
         with pytest.raises(InvalidSessionIdError, match=reason):
