@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import nacl.bindings
 
-
-from session_core import _onion_py, onion
+from session_core import _onion_proto, _onion_py, onion
+from session_core._onion_types import NONCE_BYTES, TAG_BYTES
 
 PRIM_KEYGEN, PRIM_X25519, PRIM_KDF, PRIM_NONCE, PRIM_ENCRYPT, PRIM_DECRYPT = range(6)
 SIZES = (100, 1024, 65536)
@@ -58,7 +58,7 @@ def _layer_sizes(body: bytes, secrets: list[bytes], payload_len: int) -> list[in
             sizes.append(len(step.body))
             body, hop = step.body, step.hop
         else:
-            sizes.append(4 + payload_len + len(b'{"headers":""}'))
+            sizes.append(4 + payload_len + len(_onion_proto._FINAL_JSON))
     return sizes
 
 
@@ -151,7 +151,7 @@ def run(
                 onion._backend = c_backend
                 body, _ = onion.build(payload, nodes[:-1], nodes[-1], enc_type=enc_type)
                 layer_pt = _layer_sizes(body, secrets, size)  # guard first
-                guard_pt = int.from_bytes(body[:4], "little") - (12 if enc == 0 else 24) - 16
+                guard_pt = int.from_bytes(body[:4], "little") - NONCE_BYTES[enc] - TAG_BYTES
                 row = f"{enc_type}/{size}"
                 table.append((enc_type, size, layer_pt))
 
@@ -214,7 +214,7 @@ def _peel_many_scaling(nodes: list[onion.Node], secrets: list[bytes], rounds: in
     onion.peel_many(batch[:8], secrets[0], threads=2)  # start the pool outside the timing
     lib = onion._backend.xchacha
     assert hasattr(lib, "bench_primitive")
-    guard_pt = int.from_bytes(batch[0][:4], "little") - 12 - 16
+    guard_pt = int.from_bytes(batch[0][:4], "little") - NONCE_BYTES[0] - TAG_BYTES
     one = two = two_cpu = one_cpu = crypto = c_one = c_two = float("inf")
     pool = ThreadPoolExecutor(1)
     x_iters = 400
