@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from session_core.client import Client, ClientConfig, ClientEvent
+from session_core.client import Client, ClientConfig
 from session_core.devnet.launcher import Devnet, DevnetOptions
 from session_core.identity import Identity
 
@@ -44,19 +44,13 @@ async def run(nodes: int, n: int) -> None:
             clients.append(c)
             return c
 
-        async def first(c: Client, pred: "type[object] | object") -> ClientEvent:
-            while True:
-                ev = await c.events.get()
-                if pred(ev):  # type: ignore[operator]
-                    return ev
-
         async def pair(sync: bool) -> tuple[Client, Client]:
             a, b = mk(f"a-{sync}", sync), mk(f"b-{sync}", sync)
             await asyncio.gather(a.start(), b.start())
             await a.send_friend_request(b.session_id, "hi")
-            await asyncio.wait_for(first(b, lambda e: e.kind == "request"), 30)
+            await b.next_event(lambda e: e.kind == "request", 30)
             await b.accept(a.session_id)
-            await asyncio.wait_for(first(a, lambda e: e.kind == "accepted"), 30)
+            await a.next_event(lambda e: e.kind == "accepted", 30)
             return a, b
 
         async def latency(a: Client, b: Client, label: str, want: str) -> list[float]:
@@ -65,7 +59,7 @@ async def run(nodes: int, n: int) -> None:
             for i in range(n):
                 t0 = time.perf_counter()
                 rep = await a.send_text(b.session_id, f"{label} {i}")
-                await asyncio.wait_for(first(b, lambda e, i=i: e.text == f"{label} {i}"), 30)
+                await b.next_event(lambda e, i=i: e.text == f"{label} {i}", 30)  # type: ignore[misc]
                 if rep.route == want:
                     out.append(time.perf_counter() - t0)
             return out
@@ -85,7 +79,7 @@ async def run(nodes: int, n: int) -> None:
         clients.clear()
         a, b = await pair(sync=True)
         await a.send_text(b.session_id, "hello")
-        await asyncio.wait_for(first(a, lambda e: e.kind == "status"), 30)
+        await a.next_event(lambda e: e.kind == "status", 30)
         lat_sync = await latency(a, b, "sync", "sync")
         b0 = statistics.median(base)
         print(f"devnet: {nodes} nodes, difficulty 1, {n} messages per row (poll interval 100 ms, mailbox 50 ms)")

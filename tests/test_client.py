@@ -34,12 +34,7 @@ def make(net: MemNetwork, tmp: Path, name: str, *, identity: Identity | None = N
 
 
 async def wait_event(c: Client, pred: Callable[[ClientEvent], bool], timeout: float = 5.0) -> ClientEvent:
-    async def loop() -> ClientEvent:
-        while True:
-            ev = await c.events.get()
-            if pred(ev):
-                return ev
-    return await asyncio.wait_for(loop(), timeout)
+    return await c.next_event(pred, timeout)
 
 
 async def befriend(a: Client, b: Client) -> None:

@@ -53,12 +53,7 @@ def client(net: Devnet, home: Path, name: str, sync: bool = True, **kw: object) 
 
 
 async def wait_event(c: Client, pred: Callable[[ClientEvent], bool], timeout: float = 15.0) -> ClientEvent:
-    async def loop() -> ClientEvent:
-        while True:
-            ev = await c.events.get()
-            if pred(ev):
-                return ev
-    return await asyncio.wait_for(loop(), timeout)
+    return await c.next_event(pred, timeout)
 
 
 async def wait_texts(c: Client, texts: list[str], timeout: float) -> None:

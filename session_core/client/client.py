@@ -313,6 +313,15 @@ class Client:
             events += await self._ingest(data, "sync")
         return events
 
+    async def next_event(self, pred: Callable[[ClientEvent], bool], timeout: float) -> ClientEvent:
+        """The next queued event matching ``pred`` (others are consumed); TimeoutError after ``timeout`` s."""
+        async def loop() -> ClientEvent:
+            while True:
+                ev = await self.events.get()
+                if pred(ev):
+                    return ev
+        return await asyncio.wait_for(loop(), timeout)
+
     async def poll_once(self) -> list[ClientEvent]:
         return await self.poll_swarm() + await self.poll_mailbox()
 

@@ -40,13 +40,8 @@ async def _run(directory: Path, nodes: int) -> None:
             lis = c.listener.node.short() if c.listener else "-"
             click.echo(f"{c.messenger.display_name:5} {c.session_id}  swarm {','.join(n.short() for n in swarm)}  listening on {lis}")
 
-        async def expect(c: Client, kind: str, text: str = "", timeout: float = 15.0) -> ClientEvent:
-            async def loop() -> ClientEvent:
-                while True:
-                    ev = await c.events.get()
-                    if ev.kind == kind and (not text or ev.text == text):
-                        return ev
-            return await asyncio.wait_for(loop(), timeout)
+        async def expect(c: Client, kind: str, text: str = "") -> ClientEvent:
+            return await c.next_event(lambda ev: ev.kind == kind and (not text or ev.text == text), 15.0)
 
         async def say(src: Client, dst: Client, text: str) -> None:
             t0 = time.perf_counter()
