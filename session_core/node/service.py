@@ -449,10 +449,9 @@ class ServiceNode:
                 inc.reply([b"400", b"Incorrect number of messages"])
             else:
                 by_hop.setdefault(int(inc.args[1]), []).append(inc)
-        token = self.aids.incoming_batch([inc.args[0] for g in by_hop.values() for inc in g])
-        for hop, group in by_hop.items():
-            self.router.handle_batch([inc.args[0] for inc in group], hop, [inc.answer for inc in group])
-        self.aids.done(token)
+        with self.aids.incoming_batch(inc.args[0] for g in by_hop.values() for inc in g):
+            for hop, group in by_hop.items():
+                self.router.handle_batch([inc.args[0] for inc in group], hop, [inc.answer for inc in group])
 
     def _catchup_reply(self, peer_x25519: str) -> list[bytes]:
         view = self.view
@@ -525,17 +524,15 @@ class ServiceNode:
 
     async def _http_storage(self, request: web.Request) -> web.Response:
         body = await request.read()
-        token = self.aids.incoming_http(request, body)
-        reply = await self._storage_reply(body)
-        self.aids.done(token)
+        with self.aids.incoming_http(request, body):
+            reply = await self._storage_reply(body)
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
 
     async def _http_onion(self, request: web.Request) -> web.Response:
         self.stats.onion_requests += 1
         raw = await request.read()
-        token = self.aids.incoming_http(request, raw)
-        status, body = await self.router.handle(raw, 0)
-        self.aids.done(token)
+        with self.aids.incoming_http(request, raw):
+            status, body = await self.router.handle(raw, 0)
         return web.Response(status=status, body=body)
 
     async def _http_status(self, request: web.Request) -> web.Response:

@@ -29,6 +29,8 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +42,28 @@ MISBEHAVIOURS = ("drop", "tamper")
 
 #: (source, request number) of the incoming request being handled, for the observation log.
 _current: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar("observed_request", default=("node", 0))
+
+
+class _Observed:
+    """One observed incoming request: a new ``req`` in the current context for the ``with``
+    block (logging its bodies as ``in``); what is recorded after the block is not tied to it."""
+
+    def __init__(self, aids: TestingAids, source: str, bodies: Iterable[bytes]) -> None:
+        self._aids, self._source, self._bodies = aids, source, bodies
+        self._token: contextvars.Token[tuple[str, int]] | None = None
+
+    def __enter__(self) -> None:
+        self._aids._next += 1
+        self._token = _current.set((self._source, self._aids._next))
+        for body in self._bodies:
+            self._aids._write("in", body)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+
+
+_OFF: AbstractContextManager[None] = nullcontext()  # not observing: nothing to start or end
 
 
 class TestingAids:
@@ -63,36 +87,20 @@ class TestingAids:
 
     # -- observation --------------------------------------------------------------------------
 
-    def incoming(self, source: str, body: bytes) -> contextvars.Token[tuple[str, int]] | None:
-        """Start a new observed request in the current context; returns the token to reset."""
+    def incoming_http(self, request: web.Request, body: bytes) -> AbstractContextManager[None]:
+        """``with``-block of a request posted straight to this node (source: the poster's address)."""
         if self._out is None:
-            return None
-        self._next += 1
-        token = _current.set((source, self._next))
-        self._write("in", body)
-        return token
-
-    def incoming_http(self, request: web.Request, body: bytes) -> contextvars.Token[tuple[str, int]] | None:
-        """A request posted straight to this node: its source is the poster's address."""
-        if self._out is None:
-            return None
+            return _OFF
         peer = request.transport.get_extra_info("peername") if request.transport else None
         port = peer[1] if isinstance(peer, tuple) and len(peer) >= 2 else None
-        return self.incoming(f"client:{request.remote}:{port}", body)
+        return _Observed(self, f"client:{request.remote}:{port}", (body,))
 
-    def incoming_batch(self, bodies: list[bytes]) -> contextvars.Token[tuple[str, int]] | None:
-        """Relayed onion requests of one ZMQ wakeup: peeled together, so they share one ``req``."""
+    def incoming_batch(self, bodies: Iterable[bytes]) -> AbstractContextManager[None]:
+        """``with``-block of the relayed onion requests of one ZMQ wakeup: peeled together, so
+        they share one ``req``.  *bodies* is only iterated when observing (a relay's hot path)."""
         if self._out is None:
-            return None
-        self._next += 1
-        token = _current.set(("node", self._next))
-        for body in bodies:
-            self._write("in", body)
-        return token
-
-    def done(self, token: contextvars.Token[tuple[str, int]] | None) -> None:
-        if token is not None:
-            _current.reset(token)
+            return _OFF
+        return _Observed(self, "node", bodies)
 
     def forwarded(self, to_ed25519: str, body: bytes) -> None:
         if self._out is not None:
