@@ -88,16 +88,13 @@ def recv_frames(sock: zmq.Socket[Any]) -> list[Any]:
     return out
 
 
-def _drain_rest(sock: zmq.Socket[Any]) -> int:
-    """Discard the remaining parts of a multipart message (not our format); how many there were."""
-    n = 0
+def _drain_rest(sock: zmq.Socket[Any]) -> None:
+    """Discard the remaining parts of a multipart message (not our format)."""
     while _get(sock, _RCVMORE):
         _recv(sock, _NB)
-        n += 1
-    return n
 
 
-def _recv_reply(sock: zmq.Socket[Any]) -> bytes | None:
+def _recv_reply(sock: zmq.Socket[Any]) -> bytes:
     """One frame of a DEALER.  Every frame is judged as a message of its own: a peer that
     sends a multipart message gets the same as for sending its parts one by one (each is a
     reply or malformed), and we save asking for ``RCVMORE`` on the hot path."""
@@ -481,13 +478,11 @@ class PeerClient:
         return c
 
     @staticmethod
-    def _on_replies(c: _Conn, msgs: list[bytes | None]) -> None:
+    def _on_replies(c: _Conn, msgs: list[bytes]) -> None:
         pending = c.pending
         for frame in msgs:
             c.received += 1
             try:
-                if frame is None:
-                    raise PeerFrameError("expected exactly one frame per message")
                 kind, req_id, parts = _decode(frame)
             except PeerFrameError as exc:
                 _malformed_reply(pending, exc)
