@@ -1,7 +1,7 @@
 /* swarm.c: radix-table nearest-swarm lookup (see swarm.h for the theory). */
 #include "swarm.h"
 
-#include <string.h>
+#include "sc_internal.h" /* sc_load_be64 */
 
 unsigned sc_swarm_default_bits(size_t n)
 {
@@ -55,33 +55,21 @@ int sc_swarm_index_init(sc_swarm_index *idx, const uint64_t *padded_ids, size_t 
     return 0;
 }
 
-static inline uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return v;
-#elif defined(__GNUC__) || defined(__clang__)
-    return __builtin_bswap64(v);
-#else
-    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
-           ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
-           ((uint64_t)p[6] << 8) | (uint64_t)p[7];
-#endif
-}
-
 uint64_t sc_swarm_space32(const uint8_t key[32])
 {
-    return load_be64(key) ^ load_be64(key + 8) ^ load_be64(key + 16) ^ load_be64(key + 24);
+    return sc_load_be64(key) ^ sc_load_be64(key + 8) ^ sc_load_be64(key + 16) ^ sc_load_be64(key + 24);
 }
 
-/* The hot path: table probe, branch-free count, then the tie rule with selects. */
-static inline uint64_t lookup(const uint64_t *ids, size_t n, const uint32_t *table,
-                              unsigned shift, uint64_t key)
+/* The hot path: table probe, branch-free count, then the tie rule with selects.
+ * ix is passed by value: the batch loops' stores to out[] cannot alias it, so
+ * the compiler keeps its fields in registers. */
+static inline uint64_t lookup(const sc_swarm_index ix, uint64_t key)
 {
-    const size_t k = (size_t)(key >> shift);
-    size_t lo = table[k];
-    const size_t hi = table[k + 1];
+    const uint64_t *ids = ix.ids;
+    const size_t n = ix.n;
+    const size_t k = (size_t)(key >> (64 - ix.bits));
+    size_t lo = ix.table[k];
+    const size_t hi = ix.table[k + 1];
     size_t r;
     if (hi - lo < SC_SWARM_SCAN) {
         /* ids[hi] >= key (next bucket or a sentinel), so counting the ids below key
@@ -101,27 +89,21 @@ static inline uint64_t lookup(const uint64_t *ids, size_t n, const uint32_t *tab
 
 uint64_t sc_swarm_lookup(const sc_swarm_index *idx, uint64_t space)
 {
-    return lookup(idx->ids, idx->n, idx->table, 64 - idx->bits, space);
+    return lookup(*idx, space);
 }
 
 void sc_swarm_lookup_spaces(const sc_swarm_index *idx, const uint64_t *spaces, uint64_t *out,
                             size_t count)
 {
-    const uint64_t *ids = idx->ids;
-    const uint32_t *table = idx->table;
-    const size_t n = idx->n;
-    const unsigned shift = 64 - idx->bits;
+    const sc_swarm_index ix = *idx;
     for (size_t i = 0; i < count; i++)
-        out[i] = lookup(ids, n, table, shift, spaces[i]);
+        out[i] = lookup(ix, spaces[i]);
 }
 
 void sc_swarm_lookup_keys(const sc_swarm_index *idx, const uint8_t *keys, uint64_t *out,
                           size_t count)
 {
-    const uint64_t *ids = idx->ids;
-    const uint32_t *table = idx->table;
-    const size_t n = idx->n;
-    const unsigned shift = 64 - idx->bits;
+    const sc_swarm_index ix = *idx;
     for (size_t i = 0; i < count; i++)
-        out[i] = lookup(ids, n, table, shift, sc_swarm_space32(keys + 32 * i));
+        out[i] = lookup(ix, sc_swarm_space32(keys + 32 * i));
 }
