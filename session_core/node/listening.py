@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from session_core.node.network import NetworkView
-from session_core.node.storage_rpc import MAX_MESSAGE_BODY, Reply
+from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Reply
 
 __all__ = ["Mailboxes", "handle", "mailbox_id", "METHODS"]
 
 METHODS = frozenset({"listen_put", "listen_get", "info", "oxend_request"})
+_METHOD_BYTES = tuple(m.encode() for m in METHODS)
 MAX_QUEUE = 256  # envelopes per mailbox; the oldest is dropped (the sender sees no ack -> swarm)
 MAX_MAILBOXES = 4096
 ITEM_TTL_MS = 60_000
@@ -125,7 +126,7 @@ def _service_nodes(view: NetworkView | None) -> Reply:
 def handle(node: _NodeLike, payload: bytes, clock: Callable[[], int] = _now_ms) -> Reply | None:
     """Answer ``payload`` if it is one of :data:`METHODS`, else None (not ours)."""
     # Cheap pre-filter: most requests are store/retrieve and need no second JSON parse.
-    if not any(m.encode() in payload for m in METHODS):
+    if not any(m in payload for m in _METHOD_BYTES):
         return None
     try:
         req = json.loads(payload)
@@ -148,7 +149,7 @@ def handle(node: _NodeLike, payload: bytes, clock: Callable[[], int] = _now_ms) 
         boxes = _boxes[node] = Mailboxes(clock)
     if method == "listen_put":
         mailbox, data = params.get("mailbox"), params.get("data")
-        if not isinstance(mailbox, str) or len(mailbox) != 64 or not all(c in "0123456789abcdef" for c in mailbox):
+        if not isinstance(mailbox, str) or len(mailbox) != 64 or not _HEX.issuperset(mailbox):
             return _bad("listen_put: `mailbox` must be 64 lowercase hex")
         if not isinstance(data, str) or not data or len(data) > MAX_MESSAGE_BODY:
             return _bad(f"listen_put: `data` must be a non-empty string of at most {MAX_MESSAGE_BODY} characters")
