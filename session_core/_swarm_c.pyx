@@ -113,8 +113,11 @@ cdef class Index:
         return out
 
 
-def baseline_bsearch(ids, spaces):
-    """Plain branchy C binary search + the same tie rule (benchmark baseline)."""
+ctypedef void (*baseline_fn)(const uint64_t *ids, size_t n, const uint64_t *spaces,
+                             uint64_t *out, size_t count) noexcept nogil
+
+
+cdef _run_baseline(baseline_fn fn, ids, spaces):
     spaces = _check_spaces(spaces)
     ids = _check_spaces(ids)
     cdef size_t n = ids.shape[0]
@@ -128,24 +131,15 @@ def baseline_bsearch(ids, spaces):
     cdef const uint64_t[::1] s_v = spaces
     cdef uint64_t[::1] o_v = out
     with nogil:
-        sc_swarm_baseline_bsearch(&i_v[0], n, &s_v[0], &o_v[0], count)
+        fn(&i_v[0], n, &s_v[0], &o_v[0], count)
     return out
+
+
+def baseline_bsearch(ids, spaces):
+    """Plain branchy C binary search + the same tie rule (benchmark baseline)."""
+    return _run_baseline(sc_swarm_baseline_bsearch, ids, spaces)
 
 
 def baseline_linear2020(ids, spaces):
     """The 2020 storage server's linear scan, INTEROP §2.3 (a) (benchmark baseline)."""
-    spaces = _check_spaces(spaces)
-    ids = _check_spaces(ids)
-    cdef size_t n = ids.shape[0]
-    cdef size_t count = spaces.shape[0]
-    out = np.empty(count, dtype=np.uint64)
-    if count == 0:
-        return out
-    if n == 0:
-        raise ValueError("no swarm ids")
-    cdef const uint64_t[::1] i_v = ids
-    cdef const uint64_t[::1] s_v = spaces
-    cdef uint64_t[::1] o_v = out
-    with nogil:
-        sc_swarm_baseline_linear2020(&i_v[0], n, &s_v[0], &o_v[0], count)
-    return out
+    return _run_baseline(sc_swarm_baseline_linear2020, ids, spaces)
