@@ -20,7 +20,6 @@ the pure-Python reference instead.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -190,6 +189,8 @@ async def solve_async(
     Takes the same keyword options as :func:`solve` (``cancel`` must then be a
     :class:`CancelToken` if given).
     """
+    import asyncio  # here, not at the top: it is most of this module's import time
+
     own = CancelToken()
     user_cancel = options.pop("cancel", None)
     unsubscribe = None
