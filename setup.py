@@ -42,6 +42,15 @@ EXTENSIONS = {
         "csrc/onion_json.c",
         "csrc/sodium_loader.c",
     ],
+    # The node's onion relay engine: peels with the same onion.c, on pyzmq's own libzmq.
+    "session_core._relay_c": [
+        "session_core/_relay_c.pyx",
+        "csrc/relay.c",
+        "csrc/zmq_loader.c",
+        "csrc/onion.c",
+        "csrc/onion_json.c",
+        "csrc/sodium_loader.c",
+    ],
 }
 
 

@@ -56,11 +56,13 @@ __all__ = [
     "Exit",
     "Final",
     "Node",
+    "PeelResult",
     "Relay",
     "Reply",
     "ServerTarget",
     "backend_info",
     "build",
+    "finish_peeled",
     "open_request",
     "peel",
     "peel_many",
@@ -169,6 +171,21 @@ def _peel_chunk(bodies: Sequence[bytes], secret: bytes, hop: int) -> list[PeelRe
     return out
 
 
+def finish_peeled(result: Any, body: bytes, x25519_secret: bytes, hop: int) -> PeelResult:
+    """What ``peel(body)`` returns or raises, from a C batch peel's *result* for it (from
+    ``peel_batch`` or the node's relay engine): None (the C scanner was unsure: peel here),
+    ``(plaintext, key, enc)`` (decrypted; the reference reads the layer), or final already."""
+    try:
+        if result is None:
+            return peel(body, x25519_secret, hop=hop)
+        if type(result) is tuple:
+            return _onion_proto.finish_fast(_backend.xchacha, result, hop)
+    except OnionError as exc:
+        return exc
+    done: PeelResult = result
+    return done
+
+
 def _peel_share(items: list[bytes], secret: bytes, hop: int, lo: int, hi: int) -> list[PeelResult]:
     """``peel`` of items[lo:hi], through the C batch call when the backend has one."""
     crypto = _backend.xchacha
@@ -184,13 +201,8 @@ def _peel_share(items: list[bytes], secret: bytes, hop: int, lo: int, hi: int) -
     out: list[Any] = batch(items, lo, hi, secret, hop, Relay)
     # What the C scanner left open goes through the reference, exactly as peel would.
     for i, r in enumerate(out):
-        if r is None:
-            out[i] = _peel_chunk([items[lo + i]], secret, hop)[0]
-        elif type(r) is tuple:
-            try:
-                out[i] = _onion_proto.finish_fast(crypto, r, hop)
-            except OnionError as exc:
-                out[i] = exc
+        if r is None or type(r) is tuple:
+            out[i] = finish_peeled(r, items[lo + i], secret, hop)
     return out
 
 

@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +51,11 @@ class Cluster:
             return r.status
 
 
-async def start_cluster(tmp: Path, n: int, faulty: int = -1, **chain_kw: int) -> Cluster:
+async def start_cluster(
+    tmp: Path, n: int, faulty: int = -1, python_relay: Collection[int] = (), **chain_kw: int
+) -> Cluster:
+    """*n* nodes on an in-process chain; node *faulty* drops stores, the nodes in
+    *python_relay* relay onion requests without the C engine."""
     chain = Chain(tmp / "chain.db", "cluster", **chain_kw)
     rpc = ChainRPC(chain)
     runner = web.AppRunner(make_app(rpc))
@@ -63,7 +67,7 @@ async def start_cluster(tmp: Path, n: int, faulty: int = -1, **chain_kw: int) ->
     nodes = []
     for i in range(n):
         cfg = NodeConfig(data_dir=tmp / f"n{i}", chain_url=url, poll_interval=0.05, drop_stores=(i == faulty),
-                         test_retry_period=0.3)
+                         test_retry_period=0.3, relay_engine=i not in python_relay)
         node = ServiceNode(cfg)
         await node.start()
         nodes.append(node)

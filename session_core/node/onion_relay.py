@@ -75,7 +75,14 @@ class OnionRouter:
     def handle_batch(self, bodies: Sequence[bytes], hop: int, done: Sequence[Done]) -> None:
         """Answer many layers received at the same *hop*; ``done[i](status, body)`` is called
         exactly once for ``bodies[i]``, with what :meth:`handle` would return."""
-        steps = onion.peel_many(bodies, self._secret, threads=1, hop=hop)
+        self.handle_steps(onion.peel_many(bodies, self._secret, threads=1, hop=hop), done)
+
+    def finish_peeled(self, result: object, body: bytes, hop: int) -> onion.PeelResult:
+        """The step of a layer the relay engine peeled (see ``onion.finish_peeled``)."""
+        return onion.finish_peeled(result, body, self._secret, hop)
+
+    def handle_steps(self, steps: Sequence[onion.PeelResult], done: Sequence[Done]) -> None:
+        """Act on peeled layers: ``done[i](status, body)`` is called exactly once for ``steps[i]``."""
         view = self._view()
         for step, cb in zip(steps, done):
             if isinstance(step, OnionError):

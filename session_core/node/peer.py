@@ -102,6 +102,25 @@ def _recv_reply(sock: zmq.Socket[Any]) -> bytes:
     return frame
 
 
+#: Reads up to ``limit`` messages without blocking: ``(messages, more may be waiting)``.
+Reader = Callable[[zmq.Socket[Any], int], "tuple[list[Any], bool]"]
+
+
+def reading(recv: Callable[[zmq.Socket[Any]], Any]) -> Reader:
+    """A :data:`Reader` that calls *recv* (one message, ``zmq.Again`` if none) until EAGAIN."""
+
+    def read(sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
+        batch: list[Any] = []
+        try:
+            for _ in range(limit):
+                batch.append(recv(sock))
+        except zmq.Again:
+            return batch, False
+        return batch, True
+
+    return read
+
+
 class _Pump:
     """Reads a ZMQ socket from the asyncio loop in batches.
 
@@ -109,17 +128,13 @@ class _Pump:
     edge of messages that arrived meanwhile, so every wakeup reads until
     ``EAGAIN`` and every send is followed by :meth:`kick` (one more read pass,
     deduplicated).  Missing either loses messages until the next unrelated wakeup.
+    ``read`` may be swapped while the pump runs (the relay engine takes a socket over).
     """
 
-    def __init__(
-        self,
-        sock: zmq.Socket[Any],
-        on_batch: Callable[[list[Any]], None],
-        recv: Callable[[zmq.Socket[Any]], Any],
-    ) -> None:
+    def __init__(self, sock: zmq.Socket[Any], on_batch: Callable[[list[Any]], None], read: Reader) -> None:
         self.sock = sock
         self._on_batch = on_batch
-        self._recv = recv
+        self.read = read
         self._loop = asyncio.get_running_loop()
         self._scheduled = False
         self._closed = False
@@ -136,16 +151,12 @@ class _Pump:
         self._scheduled = False
         if self._closed:
             return
-        batch: list[Any] = []
-        recv, sock = self._recv, self.sock
         try:
-            for _ in range(READ_BATCH):
-                batch.append(recv(sock))
-            self.kick()  # there may be more; read them after others had their turn
-        except zmq.Again:
-            pass
+            batch, more = self.read(self.sock, READ_BATCH)
         except zmq.ZMQError:
             return  # closed under us
+        if more:
+            self.kick()  # there may be more; read them after others had their turn
         if batch:
             self._on_batch(batch)
 
@@ -174,15 +185,19 @@ class _KeyCheck:
 class Incoming:
     """One request received by a :class:`PeerServer`; answer it exactly once with :meth:`reply`."""
 
-    __slots__ = ("_server", "ident", "req_id", "args", "peer", "replied")
+    __slots__ = ("_server", "ident", "req_id", "args", "peer", "replied", "peeled")
 
-    def __init__(self, server: PeerServer, ident: bytes, req_id: int, args: list[bytes], peer: str) -> None:
+    def __init__(
+        self, server: PeerServer, ident: bytes, req_id: int, args: list[bytes], peer: str, peeled: Any = None
+    ) -> None:
         self._server = server
         self.ident = ident
         self.req_id = req_id
         self.args = args
         self.peer = peer  # the asker's X25519 key (hex), as ZAP admitted it
         self.replied = False
+        # An ``onion`` request the relay engine already peeled: its peel_batch-style result.
+        self.peeled = peeled
 
     def answer(self, status: int, body: bytes) -> None:
         """``reply([status, body])``, the shape of every ``onion`` answer."""
@@ -255,15 +270,30 @@ class PeerServer:
         assert isinstance(endpoint, bytes)
         return int(endpoint.decode().rsplit(":", 1)[1])
 
-    def start(self) -> None:
-        self._pump = _Pump(self._sock, self._on_batch, self._recv_request)
+    @property
+    def socket(self) -> zmq.Socket[Any]:
+        return self._sock
+
+    def start(self, read: Reader | None = None) -> None:
+        """Serve; *read* replaces the default reader (the relay engine's, see fast_relay.py)."""
+        self._pump = _Pump(self._sock, self._on_batch, read or reading(self._recv_request))
+
+    def kick(self) -> None:
+        """Read again soon (call after sending on the socket from outside this class)."""
+        if self._pump is not None:
+            self._pump.kick()
+
+    def queue_reply(self, ident: bytes, frame: bytes) -> None:
+        """Send a reply frame, queued behind any waiting ones if the peer's queue is full."""
+        self._send(ident, frame)
 
     def set_batch_handler(self, cmd: bytes, handler: BatchHandler) -> None:
         """Answer *cmd* with *handler* from now on (e.g. a bench's cheap onion destination)."""
         self._batch_handlers[cmd] = handler
 
-    def _recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None]:
-        """``(routing id, frame or None if not exactly one frame followed it, peer key)``."""
+    def _recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None, None]:
+        """``(routing id, frame or None if not exactly one frame followed it, peer key, None)``
+        (the last field is the relay engine's peel result, which this path never has)."""
         # A ROUTER always delivers the routing id followed by at least one part.
         ident: bytes = _recv(sock, _NB)
         f = _recv(sock, _NB, copy=False)
@@ -281,15 +311,15 @@ class PeerServer:
                 self._peers[ident] = peer
         if f.more:
             _drain_rest(sock)
-            return ident, None, peer
+            return ident, None, peer, None
         frame: bytes = f.bytes
-        return ident, frame, peer
+        return ident, frame, peer, None
 
-    def _on_batch(self, msgs: list[tuple[bytes, bytes | None, str | None]]) -> None:
+    def _on_batch(self, msgs: list[tuple[bytes, bytes | None, str | None, Any]]) -> None:
         groups: dict[bytes, list[Incoming]] = {}
         loop = asyncio.get_running_loop()
         batch_handlers = self._batch_handlers
-        for ident, frame, peer in msgs:
+        for ident, frame, peer, peeled in msgs:
             if peer is None:
                 continue  # no authenticated key (cannot happen behind ZAP); nothing to trust
             if frame is None:
@@ -304,7 +334,7 @@ class PeerServer:
                 self._refuse(ident, PeerFrameError(f"expected a request, got message kind {kind}", req_id))
                 continue
             cmd = parts[0]
-            inc = Incoming(self, ident, req_id, parts[1:], peer)
+            inc = Incoming(self, ident, req_id, parts[1:], peer, peeled)
             if cmd in batch_handlers:
                 groups.setdefault(cmd, []).append(inc)
             else:
@@ -398,6 +428,10 @@ class _Nowait:
         self.received_before = 0
 
 
+#: The plain reader of a DEALER (every frame a reply for Python).
+READ_REPLIES = reading(_recv_reply)
+
+
 class _Conn:
     def __init__(self, sock: zmq.Socket[Any]) -> None:
         self.sock = sock
@@ -406,6 +440,7 @@ class _Conn:
         self.monitor: _Pump | None = None
         self.received = 0  # replies seen, to tell a dead connection from a slow request
         self.closed = False
+        self.route = -1  # the relay engine's slot for this connection, if it has one
 
 
 _HANDSHAKE_FAILED = (
@@ -455,6 +490,12 @@ class PeerClient:
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        #: Called with a connection about to close (the relay engine drops its route).
+        self.on_forget: Callable[[_Conn], None] | None = None
+
+    def connection(self, x25519_hex: str, ip: str, port: int) -> _Conn | None:
+        """The open connection to a peer, if there is one."""
+        return self._conns.get((x25519_hex, ip, port))
 
     def _conn(self, x25519_hex: str, ip: str, port: int) -> _Conn:
         key = (x25519_hex, ip, port)
@@ -470,8 +511,8 @@ class PeerClient:
             monitor = s.get_monitor_socket(_HANDSHAKE_FAILED)
             s.connect(f"tcp://{ip}:{port}")
             c = _Conn(s)
-            c.pump = _Pump(s, functools.partial(self._on_replies, c), _recv_reply)
-            c.monitor = _Pump(monitor, functools.partial(self._on_handshake_failed, key, c), recv_frames)
+            c.pump = _Pump(s, functools.partial(self._on_replies, c), READ_REPLIES)
+            c.monitor = _Pump(monitor, functools.partial(self._on_handshake_failed, key, c), reading(recv_frames))
             self._conns[key] = c
             if self._sweeper is None:
                 self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
@@ -640,6 +681,8 @@ class PeerClient:
         c = self._conns.pop((x25519_hex, ip, port), None)
         if c is None:
             return
+        if self.on_forget is not None:
+            self.on_forget(c)
         c.closed = True
         pending, c.pending = c.pending, {}
         for p in pending.values():
@@ -677,4 +720,4 @@ def describe(parts: list[bytes]) -> str:
     return b" ".join(p[:60] for p in parts).decode(errors="replace")
 
 
-__all__: list[Any] = ["Incoming", "PeerClient", "PeerServer", "describe", "ok"]
+__all__: list[Any] = ["Incoming", "PeerClient", "PeerServer", "Reader", "describe", "ok", "reading"]

@@ -53,6 +53,7 @@ from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.keys import NodeKeys
 from session_core.node.message import Message
 from session_core.node.network import NetworkView, SnodeInfo
+from session_core.node.fast_relay import FastRelay
 from session_core.node.onion_relay import OnionRouter
 from session_core.node.peer import Incoming, PeerClient, PeerServer, describe, ok
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, MAX_TTL_MS, Reply, StorageRPC
@@ -94,6 +95,9 @@ class NodeConfig:
     ready_file: Path | None = None
     #: How long a testee waits for a record still propagating (upstream: about a minute).
     test_retry_period: float = storage_test.RETRY_PERIOD
+    #: Relay onion requests with the C engine (fast_relay.py) when it is available; False
+    #: keeps every request on the Python path (for comparisons).  Observing nodes never use it.
+    relay_engine: bool = True
 
 
 @dataclass
@@ -131,6 +135,7 @@ class ServiceNode:
         self._caught_up = False
         self.http_port = 0
         self.zmq_port = 0
+        self.fast_relay: FastRelay | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -145,8 +150,14 @@ class ServiceNode:
             self.zctx, sk, pk, self._on_peer, lambda k: k in self._allowed, {b"onion": self._on_onion_batch}
         )
         self.zmq_port = self.peer_server.bind(self.cfg.ip, self.cfg.zmq_port)
-        self.peer_server.start()
         self.peers = PeerClient(self.zctx, sk, pk)
+        # The observing test aid logs every relayed layer from Python: no engine for it.
+        if self.cfg.relay_engine and not self.aids.observing:
+            self.fast_relay = FastRelay.create(sk, self.peer_server, self.peers, ONION_TIMEOUT)
+        if self.fast_relay is not None:
+            self.fast_relay.start()
+        else:
+            self.peer_server.start()
         self.http = aiohttp.ClientSession()
         self.chain = ChainClient(self.cfg.chain_url, self.http)
         self.router = OnionRouter(
@@ -200,6 +211,8 @@ class ServiceNode:
             t.cancel()
         await asyncio.gather(*self._tasks, *self._side, return_exceptions=True)
         await self._runner.cleanup()
+        if self.fast_relay is not None:
+            await self.fast_relay.close()
         await self.peer_server.close()
         await self.peers.close()
         await self.http.close()
@@ -233,6 +246,8 @@ class ServiceNode:
             del self._hashes[h]
         self._tested_heights = {h for h in self._tested_heights if h >= view.height - HASH_CACHE_BLOCKS}
         self._allowed = {n.x25519 for n in view.nodes}
+        if self.fast_relay is not None:
+            self.fast_relay.on_view(view)
         for key in self.peers.known():
             if key[0] not in self._allowed:
                 self.peers.forget(*key)
@@ -451,7 +466,13 @@ class ServiceNode:
                 by_hop.setdefault(int(inc.args[1]), []).append(inc)
         with self.aids.incoming_batch(inc.args[0] for g in by_hop.values() for inc in g):
             for hop, group in by_hop.items():
-                self.router.handle_batch([inc.args[0] for inc in group], hop, [inc.answer for inc in group])
+                fresh = [inc for inc in group if inc.peeled is None]
+                peeled = [inc for inc in group if inc.peeled is not None] if len(fresh) < len(group) else []
+                if fresh:
+                    self.router.handle_batch([inc.args[0] for inc in fresh], hop, [inc.answer for inc in fresh])
+                if peeled:  # the relay engine decrypted these already
+                    steps = [self.router.finish_peeled(inc.peeled, inc.args[0], hop) for inc in peeled]
+                    self.router.handle_steps(steps, [inc.answer for inc in peeled])
 
     def _catchup_reply(self, peer_x25519: str) -> list[bytes]:
         view = self.view
@@ -471,6 +492,14 @@ class ServiceNode:
     def _forward_onion_nowait(self, node: SnodeInfo, body: bytes, hop: int, done: Any) -> None:
         # The reply parts go to the router unchanged; it checks their shape.
         self.aids.forwarded(node.ed25519, body)
+        fast = self.fast_relay
+        if fast is not None and not fast.has_route(node.ed25519):
+            # Once this connection answers, the next layers to that node go through the engine.
+            def done_then_learn(result: Any, done: Any = done, fast: FastRelay = fast) -> None:
+                done(result)
+                fast.learn(node)
+
+            done = done_then_learn
         self.peers.request_nowait(
             node.x25519, node.ip, node.zmq_port, b"onion", [body, str(hop).encode()], ONION_TIMEOUT, done
         )
@@ -538,6 +567,7 @@ class ServiceNode:
     async def _http_status(self, request: web.Request) -> web.Response:
         view = self.view
         me = view.node(self.me) if view else None
+        relay = self.fast_relay.stats() if self.fast_relay is not None else None
         return web.json_response(
             {
                 "ed25519": self.me,
@@ -550,7 +580,8 @@ class ServiceNode:
                 "replicated_in": self.stats.replicated_in,
                 "tests_passed": self.stats.tests_passed,
                 "tests_failed": self.stats.tests_failed,
-                "onion_requests": self.stats.onion_requests,
+                "onion_requests": self.stats.onion_requests + (relay["relayed"] if relay else 0),
+                "relay_engine": relay,
             }
         )
 

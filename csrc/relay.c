@@ -1,0 +1,570 @@
+/* relay.c: the onion relay engine (see relay.h for what it takes and what it leaves). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint16_t sc_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t sc_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t sc_le64(const uint8_t *p) { return (uint64_t)sc_le32(p) | (uint64_t)sc_le32(p + 4) << 32; }
+static void sc_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void sc_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void sc_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int64_t sc_relay_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- wire format (the checks of node/wire.py's decode, in its order) -------------------- */
+
+int sc_wire_parse(const uint8_t *f, size_t size, sc_wire *w)
+{
+    if (size < SC_WIRE_HEADER || f[0] != 1 || f[1] > SC_WIRE_ERROR || size > SC_WIRE_MAX_FRAME)
+        return -1;
+    w->kind = f[1];
+    w->req_id = sc_le64(f + 2);
+    w->n = sc_le16(f + 10);
+    if (w->n > SC_WIRE_MAX_PARTS || size < SC_WIRE_HEADER + 4 * w->n)
+        return -1;
+    size_t off = SC_WIRE_HEADER + 4 * w->n;
+    for (size_t i = 0; i < w->n; i++) {
+        size_t len = sc_le32(f + SC_WIRE_HEADER + 4 * i);
+        if (len > size - off)
+            return -1;
+        if (i < 3) {
+            w->part[i] = f + off;
+            w->len[i] = len;
+        }
+        off += len;
+    }
+    if (off != size)
+        return -1;
+    if ((w->n == 0 && w->kind == SC_WIRE_REQUEST) || (w->n != 1 && w->kind == SC_WIRE_ERROR))
+        return -1;
+    return 0;
+}
+
+/* A 2-part REPLY frame [status, body] for request `id` in a fresh message. */
+static int sc_reply_frame(const sc_relay *r, sc_zmq_msg *m, uint64_t id, const uint8_t *status,
+                          size_t slen, const uint8_t *body, size_t blen)
+{
+    if (r->zmq->msg_init_size(m, SC_WIRE_HEADER + 8 + slen + blen) != 0)
+        return -1;
+    uint8_t *p = r->zmq->msg_data(m);
+    p[0] = 1;
+    p[1] = SC_WIRE_REPLY;
+    sc_put64(p + 2, id);
+    sc_put16(p + 10, 2);
+    sc_put32(p + 12, (uint32_t)slen);
+    sc_put32(p + 16, (uint32_t)blen);
+    memcpy(p + 20, status, slen);
+    memcpy(p + 20 + slen, body, blen);
+    return 0;
+}
+
+/* ---- tables ------------------------------------------------------------------------------ */
+
+static size_t sc_pend_home(const sc_relay *r, uint64_t id)
+{
+    return (size_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (r->pend_cap - 1);
+}
+
+static int sc_pend_grow(sc_relay *r)
+{
+    size_t cap = r->pend_cap ? r->pend_cap * 2 : 1024;
+    sc_relay_pending *old = r->pend, *t = calloc(cap, sizeof *t);
+    size_t old_cap = r->pend_cap;
+    if (!t)
+        return -1;
+    r->pend = t;
+    r->pend_cap = cap;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].id)
+            continue;
+        size_t j = sc_pend_home(r, old[i].id);
+        while (t[j].id)
+            j = (j + 1) & (cap - 1);
+        t[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+static sc_relay_pending *sc_pend_add(sc_relay *r, uint64_t id)
+{
+    if ((r->pend_count + 1) * 2 > r->pend_cap && sc_pend_grow(r) != 0)
+        return NULL;
+    size_t j = sc_pend_home(r, id);
+    while (r->pend[j].id)
+        j = (j + 1) & (r->pend_cap - 1);
+    r->pend_count++;
+    r->pend[j].id = id;
+    return &r->pend[j];
+}
+
+static size_t sc_pend_find(const sc_relay *r, uint64_t id)
+{
+    if (!r->pend_cap)
+        return SIZE_MAX;
+    for (size_t j = sc_pend_home(r, id); r->pend[j].id; j = (j + 1) & (r->pend_cap - 1))
+        if (r->pend[j].id == id)
+            return j;
+    return SIZE_MAX;
+}
+
+/* Remove slot j, shifting back the entries whose probe sequence crossed it (no tombstones). */
+static void sc_pend_del(sc_relay *r, size_t j)
+{
+    size_t mask = r->pend_cap - 1, i = j;
+    r->pend_count--;
+    for (;;) {
+        r->pend[i].id = 0;
+        size_t k = i;
+        for (;;) {
+            k = (k + 1) & mask;
+            if (!r->pend[k].id)
+                return;
+            size_t home = sc_pend_home(r, r->pend[k].id);
+            /* k's entry may move to i unless its home lies cyclically in (i, k]. */
+            if (i <= k ? (home <= i || home > k) : (home <= i && home > k))
+                break;
+        }
+        r->pend[i] = r->pend[k];
+        i = k;
+    }
+}
+
+static long sc_route_find(const sc_relay *r, const uint8_t key[32], size_t *pos)
+{
+    size_t lo = 0, hi = r->n_routes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = memcmp(r->routes[r->order[mid]].key, key, 32);
+        if (c == 0) {
+            *pos = mid;
+            return r->order[mid];
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    return -1;
+}
+
+int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer)
+{
+    size_t pos;
+    if (!dealer || r->n_routes == SC_RELAY_MAX_ROUTES || sc_route_find(r, key, &pos) >= 0)
+        return -1;
+    int slot = 0;
+    while (r->routes[slot].dealer)
+        slot++;
+    sc_relay_route *rt = &r->routes[slot];
+    memcpy(rt->key, key, 32);
+    rt->dealer = dealer;
+    rt->gen++;
+    rt->received = 0;
+    rt->touched = 0;
+    memmove(&r->order[pos + 1], &r->order[pos], (r->n_routes - pos) * sizeof r->order[0]);
+    r->order[pos] = (uint32_t)slot;
+    r->n_routes++;
+    return slot;
+}
+
+void sc_relay_remove_route(sc_relay *r, int slot)
+{
+    size_t pos;
+    if (slot < 0 || slot >= SC_RELAY_MAX_ROUTES || !r->routes[slot].dealer)
+        return;
+    if (sc_route_find(r, r->routes[slot].key, &pos) == slot) {
+        memmove(&r->order[pos], &r->order[pos + 1], (r->n_routes - pos - 1) * sizeof r->order[0]);
+        r->n_routes--;
+    }
+    r->routes[slot].dealer = NULL;
+    r->routes[slot].gen++;
+}
+
+int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq, const uint8_t secret[32],
+                  void *router, double timeout_s, size_t batch)
+{
+    memset(r, 0, sizeof *r);
+    r->sodium = sodium;
+    r->zmq = zmq;
+    memcpy(r->secret, secret, 32);
+    sodium->scalarmult_base(r->public_key, secret);
+    r->router = router;
+    r->timeout_ns = (int64_t)(timeout_s * 1e9);
+    r->next_id = 1;
+    r->items = calloc(batch, sizeof *r->items);
+    r->item_rec = calloc(batch, sizeof *r->item_rec);
+    r->scratch_cap = batch;
+    if (!r->items || !r->item_rec || sc_pend_grow(r) != 0) {
+        sc_relay_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+void sc_relay_free(sc_relay *r)
+{
+    if (r->sodium)
+        r->sodium->memzero(r->secret, 32);
+    free(r->items);
+    free(r->item_rec);
+    free(r->pend);
+    r->items = NULL;
+    r->item_rec = NULL;
+    r->pend = NULL;
+    r->pend_cap = r->pend_count = 0;
+}
+
+void sc_relay_out_close(const sc_relay *r, sc_relay_out *o)
+{
+    if (o->kind == SC_OUT_REQUEST || o->kind == SC_OUT_PEELED)
+        r->zmq->msg_close(&o->ident);
+    if (o->has_frame)
+        r->zmq->msg_close(&o->frame);
+    if (o->has_out)
+        r->zmq->msg_close(&o->out);
+    o->has_frame = o->has_out = 0;
+    o->kind = SC_OUT_HANDLED;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+/* Send `m` to the asker behind `ident`; takes `m`.  A full queue makes a QUEUE record (the
+ * binding queues it in order with Python's own replies); a vanished peer drops the reply,
+ * as Python's path does. */
+static void sc_reply(sc_relay *r, const uint8_t *ident, size_t ident_len, sc_zmq_msg *m,
+                     sc_relay_out *outs, long *n)
+{
+    const sc_zmq *z = r->zmq;
+    r->router_touched = 1;
+    if (z->send(r->router, ident, ident_len, SC_ZMQ_DONTWAIT | SC_ZMQ_SNDMORE) < 0) {
+        if (z->errno_() == EAGAIN && outs) {
+            sc_relay_out *o = &outs[(*n)++];
+            memset(o, 0, sizeof *o);
+            o->kind = SC_OUT_QUEUE;
+            o->ident_len = (uint8_t)ident_len;
+            memcpy(o->ident_bytes, ident, ident_len);
+            z->msg_init(&o->frame);
+            z->msg_move(&o->frame, m); /* the record takes the message */
+            o->has_frame = 1;
+            return;
+        }
+        z->msg_close(m);
+        return;
+    }
+    if (z->msg_send(m, r->router, SC_ZMQ_DONTWAIT) < 0)
+        z->msg_close(m);
+}
+
+static void sc_reply_text(sc_relay *r, const sc_relay_pending *p, const char *status, const char *body,
+                          sc_relay_out *outs, long *n)
+{
+    sc_zmq_msg m;
+    if (sc_reply_frame(r, &m, p->orig_id, (const uint8_t *)status, strlen(status),
+                       (const uint8_t *)body, strlen(body)) == 0)
+        sc_reply(r, p->ident, p->ident_len, &m, outs, n);
+}
+
+/* ---- the ROUTER side ----------------------------------------------------------------------- */
+
+/* 1 and *hop if `p` is 1-3 ASCII digits worth at most SC_RELAY_MAX_HOPS (else Python decides). */
+static int sc_parse_hop(const uint8_t *p, size_t len, int *hop)
+{
+    int v = 0;
+    if (len < 1 || len > 3)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v > SC_RELAY_MAX_HOPS)
+        return 0;
+    *hop = v;
+    return 1;
+}
+
+static size_t sc_digits(int hop) { return hop >= 10 ? 2 : 1; }
+
+/* Prepare an onion request for the batch peel: 1 with the item set and o->out holding room
+ * for the next request, 0 if Python must see the message as it came. */
+static int sc_candidate(sc_relay *r, sc_relay_out *o, sc_onion_peel_item *it)
+{
+    const sc_zmq *z = r->zmq;
+    sc_wire w;
+    const uint8_t *f = z->msg_data(&o->frame);
+    size_t size = z->msg_size(&o->frame);
+    if (!o->peer || z->msg_size(&o->ident) > SC_RELAY_IDENT_MAX || sc_wire_parse(f, size, &w) != 0 ||
+        w.kind != SC_WIRE_REQUEST || w.n != 3 || w.len[0] != 5 || memcmp(w.part[0], "onion", 5) != 0 ||
+        !sc_parse_hop(w.part[2], w.len[2], &o->hop) || w.len[1] > SC_RELAY_MAX_BODY)
+        return 0;
+    memset(it, 0, sizeof *it);
+    it->body = w.part[1];
+    if (!sc_onion_fast_outer(it->body, w.len[1], &it->blob_len, it->eph, &it->enc))
+        return 0;
+    if (it->enc == SC_ONION_AES_GCM && !r->sodium->aesgcm_ok)
+        return 0;
+    size_t over = sc_onion_nonce_bytes(it->enc) + SC_ONION_TAG_BYTES;
+    if (it->blob_len < over)
+        return 0; /* Python answers the decrypt error */
+    o->pt_len = it->blob_len - over;
+    /* Room for the next hop's request around the plaintext: the peel writes in place. */
+    if (z->msg_init_size(&o->out, SC_RELAY_PT_OFF + o->pt_len + sc_digits(o->hop + 1)) != 0)
+        return 0;
+    o->has_out = 1;
+    o->body_off = (size_t)(w.part[1] - f);
+    o->body_len = w.len[1];
+    it->out = (uint8_t *)z->msg_data(&o->out) + SC_RELAY_PT_OFF;
+    it->status = SC_PEEL_PENDING;
+    return 1;
+}
+
+/* Forward a peeled relay layer to its route; 1 if sent (the record is done). */
+static int sc_forward(sc_relay *r, sc_relay_out *o)
+{
+    const sc_zmq *z = r->zmq;
+    uint8_t key[32];
+    size_t pos;
+    int hop = o->hop + 1;
+    if (hop > SC_RELAY_MAX_HOPS || !sc_onion_unhex(o->dest_hex, 64, key))
+        return 0;
+    long slot = sc_route_find(r, key, &pos);
+    if (slot < 0)
+        return 0;
+    sc_relay_route *rt = &r->routes[slot];
+    uint64_t id = SC_RELAY_OWN_BIT | r->next_id;
+    uint8_t *p = z->msg_data(&o->out);
+    size_t digits = sc_digits(hop);
+    p[0] = 1;
+    p[1] = SC_WIRE_REQUEST;
+    sc_put64(p + 2, id);
+    sc_put16(p + 10, 3);
+    sc_put32(p + 12, 5);
+    sc_put32(p + 16, (uint32_t)o->pt_len);
+    sc_put32(p + 20, (uint32_t)digits);
+    memcpy(p + 24, "onion", 5);
+    uint8_t *d = p + SC_RELAY_PT_OFF + o->pt_len;
+    if (digits == 2)
+        *d++ = (uint8_t)('0' + hop / 10);
+    *d = (uint8_t)('0' + hop % 10);
+    if (z->msg_send(&o->out, rt->dealer, SC_ZMQ_DONTWAIT) < 0)
+        return 0; /* no pipe yet or a full queue: Python's path waits and retries */
+    o->has_out = 0; /* libzmq took it */
+    r->next_id++;
+    if (!rt->touched) {
+        rt->touched = 1;
+        r->touched[r->n_touched++] = (int)slot;
+    }
+    r->relayed++;
+    sc_relay_pending *pe = sc_pend_add(r, id);
+    if (!pe)
+        return 1; /* sent, but no memory to track it: its reply is dropped as a late one */
+    size_t ident_len = z->msg_size(&o->ident);
+    pe->orig_id = sc_le64((const uint8_t *)z->msg_data(&o->frame) + 2);
+    pe->deadline_ns = sc_relay_now_ns() + r->timeout_ns;
+    pe->received_before = rt->received;
+    pe->route = (uint32_t)slot;
+    pe->gen = rt->gen;
+    pe->ident_len = (uint8_t)ident_len;
+    memcpy(pe->ident, z->msg_data(&o->ident), ident_len);
+    return 1;
+}
+
+long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more)
+{
+    const sc_zmq *z = r->zmq;
+    size_t n = 0, cands = 0;
+    int failed = 0;
+    *more = 0;
+    if (max > r->scratch_cap)
+        max = r->scratch_cap;
+    for (; n < max; n++) {
+        sc_relay_out *o = &outs[n];
+        memset(o, 0, offsetof(sc_relay_out, ident));
+        o->peer = NULL;
+        z->msg_init(&o->ident);
+        if (z->msg_recv(&o->ident, r->router, SC_ZMQ_DONTWAIT) < 0) {
+            failed = z->errno_() != EAGAIN;
+            z->msg_close(&o->ident);
+            break;
+        }
+        o->kind = SC_OUT_REQUEST;
+        z->msg_init(&o->frame);
+        o->has_frame = 1;
+        /* A ROUTER delivers the routing id and then at least one part. */
+        if (z->msg_recv(&o->frame, r->router, SC_ZMQ_DONTWAIT) < 0) {
+            o->multipart = 1; /* (cannot happen) shown to Python as "not one frame" */
+            continue;
+        }
+        o->peer = z->msg_gets(&o->frame, "User-Id");
+        if (z->msg_more(&o->frame)) {
+            o->multipart = 1;
+            sc_zmq_msg rest;
+            int again = 1;
+            while (again) {
+                z->msg_init(&rest);
+                again = z->msg_recv(&rest, r->router, SC_ZMQ_DONTWAIT) >= 0 && z->msg_more(&rest);
+                z->msg_close(&rest);
+            }
+            continue;
+        }
+        if (sc_candidate(r, o, &r->items[cands]))
+            r->item_rec[cands++] = n;
+    }
+    if (n == max)
+        *more = 1;
+    sc_onion_peel_batch(r->sodium, r->secret, r->public_key, r->items, cands);
+    for (size_t c = 0; c < cands; c++) {
+        sc_relay_out *o = &outs[r->item_rec[c]];
+        sc_onion_peel_item *it = &r->items[c];
+        o->kind = SC_OUT_PEELED;
+        o->status = it->status;
+        o->dest_hex = it->dest_hex;
+        o->enc = it->enc;
+        memcpy(o->key, it->key, 32);
+        if (it->status == SC_PEEL_RELAY && sc_forward(r, o))
+            sc_relay_out_close(r, o);
+    }
+    if (failed && n == 0)
+        return -1;
+    return (long)n; /* HANDLED records included: the binding skips them */
+}
+
+/* ---- the DEALER side --------------------------------------------------------------------- */
+
+/* Status digits as Python's int() -> str() round trip writes them: leading zeros dropped. */
+static int sc_canonical_status(const uint8_t *p, size_t len, size_t *skip)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    size_t s = 0;
+    while (s + 1 < len && p[s] == '0')
+        s++;
+    *skip = s;
+    return 1;
+}
+
+long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs, int *more,
+                          size_t *consumed)
+{
+    const sc_zmq *z = r->zmq;
+    long n = 0;
+    size_t i;
+    *more = 0;
+    *consumed = 0;
+    if (slot < 0 || slot >= SC_RELAY_MAX_ROUTES || !r->routes[slot].dealer)
+        return -1;
+    sc_relay_route *rt = &r->routes[slot];
+    for (i = 0; i < max; i++) {
+        sc_zmq_msg m;
+        z->msg_init(&m);
+        if (z->msg_recv(&m, rt->dealer, SC_ZMQ_DONTWAIT) < 0) {
+            z->msg_close(&m);
+            if (z->errno_() != EAGAIN && n == 0 && i == 0)
+                return -1;
+            break;
+        }
+        rt->received++;
+        uint8_t *f = z->msg_data(&m);
+        size_t size = z->msg_size(&m);
+        uint64_t id = size >= SC_WIRE_HEADER && f[0] == 1 ? sc_le64(f + 2) : 0;
+        size_t j = id & SC_RELAY_OWN_BIT ? sc_pend_find(r, id) : SIZE_MAX;
+        if (!(id & SC_RELAY_OWN_BIT)) {
+            sc_relay_out *o = &outs[n++];
+            memset(o, 0, sizeof *o);
+            o->kind = SC_OUT_REPLY;
+            z->msg_init(&o->frame);
+            z->msg_move(&o->frame, &m);
+            o->has_frame = 1;
+            continue;
+        }
+        (*consumed)++;
+        if (j == SIZE_MAX) { /* a late reply to a request we already answered 504 */
+            z->msg_close(&m);
+            continue;
+        }
+        sc_relay_pending p = r->pend[j];
+        sc_pend_del(r, j);
+        sc_wire w;
+        size_t skip = 0;
+        if (sc_wire_parse(f, size, &w) != 0 || w.kind != SC_WIRE_REPLY || w.n != 2 ||
+            !sc_canonical_status(w.part[0], w.len[0], &skip)) {
+            z->msg_close(&m);
+            r->invalid_replies++;
+            sc_reply_text(r, &p, "500", "Invalid response from snode", outs, &n);
+            continue;
+        }
+        r->answered++;
+        if (skip == 0) { /* the common case: only the request id changes */
+            sc_put64(f + 2, p.orig_id);
+            sc_reply(r, p.ident, p.ident_len, &m, outs, &n);
+        } else {
+            sc_zmq_msg c;
+            int ok = sc_reply_frame(r, &c, p.orig_id, w.part[0] + skip, w.len[0] - skip, w.part[1],
+                                    w.len[1]) == 0;
+            z->msg_close(&m);
+            if (ok)
+                sc_reply(r, p.ident, p.ident_len, &c, outs, &n);
+        }
+    }
+    if (i == max)
+        *more = 1;
+    return n;
+}
+
+long sc_relay_expire(sc_relay *r, int64_t now_ns, size_t max, sc_relay_out *outs, int *more,
+                     int *silent, size_t *n_silent)
+{
+    long n = 0;
+    *more = 0;
+    *n_silent = 0;
+    for (size_t j = 0; j < r->pend_cap;) {
+        sc_relay_pending *pe = &r->pend[j];
+        if (!pe->id || pe->deadline_ns > now_ns) {
+            j++;
+            continue;
+        }
+        if ((size_t)n == max) {
+            *more = 1;
+            break;
+        }
+        sc_relay_pending p = *pe;
+        sc_pend_del(r, j); /* may shift a later entry into j: look at j again */
+        r->timed_out++;
+        sc_relay_route *rt = &r->routes[p.route];
+        if (rt->dealer && rt->gen == p.gen && rt->received == p.received_before) {
+            size_t k = 0;
+            while (k < *n_silent && silent[k] != (int)p.route)
+                k++;
+            if (k == *n_silent)
+                silent[(*n_silent)++] = (int)p.route;
+        }
+        sc_reply_text(r, &p, "504", "Request time out", outs, &n);
+    }
+    return n;
+}
