@@ -264,6 +264,7 @@ static void sc_reply(sc_relay *r, const uint8_t *ident, size_t ident_len, sc_zmq
             sc_relay_out *o = &outs[(*n)++];
             memset(o, 0, sizeof *o);
             o->kind = SC_OUT_QUEUE;
+            r->queued++;
             o->ident_len = (uint8_t)ident_len;
             memcpy(o->ident_bytes, ident, ident_len);
             z->msg_init(&o->frame);

@@ -114,7 +114,7 @@ typedef struct sc_relay {
     uint64_t next_id;
     int router_touched;
     /* counters (read by /status and the tests) */
-    uint64_t relayed, answered, timed_out, invalid_replies;
+    uint64_t relayed, answered, timed_out, invalid_replies, queued;
     /* scratch of one read_router call */
     sc_onion_peel_item *items;
     size_t *item_rec;

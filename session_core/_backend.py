@@ -17,8 +17,9 @@ from typing import Any
 
 NO_EXTENSIONS: bool = os.environ.get("SESSION_CORE_NO_EXTENSIONS", "") not in ("", "0")
 
-# Public modules that have a C twin; backend() asks each for its report.
-ACCELERATED_MODULES = ("pow", "swarm", "onion")
+# Report name -> the module (under session_core) with a C twin; backend() asks each for its
+# report.  "relay" is the service node's onion relay engine.
+ACCELERATED_MODULES = {"pow": "pow", "swarm": "swarm", "onion": "onion", "relay": "node.fast_relay"}
 
 _load_errors: dict[str, str] = {}
 
@@ -55,11 +56,11 @@ def backend() -> dict[str, dict[str, Any]]:
     Modules that are not part of this installation are left out.
     """
     report: dict[str, dict[str, Any]] = {}
-    for name in ACCELERATED_MODULES:
+    for name, path in ACCELERATED_MODULES.items():
         try:
-            module = importlib.import_module(f"session_core.{name}")
+            module = importlib.import_module(f"session_core.{path}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"session_core.{name}":
+            if exc.name == f"session_core.{path}":
                 continue
             raise
         info = getattr(module, "backend_info", None)

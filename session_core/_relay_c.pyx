@@ -88,6 +88,7 @@ cdef extern from "relay.h" nogil:
         uint64_t answered
         uint64_t timed_out
         uint64_t invalid_replies
+        uint64_t queued
     int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq_lib, const uint8_t *secret,
                       void *router, double timeout_s, size_t batch)
     void sc_relay_free(sc_relay *r)
@@ -125,7 +126,7 @@ def _bind_libzmq():
     if (major, minor, patch) != zmq.zmq_version_info() or major != 4:
         raise ImportError(f"libzmq {major}.{minor}.{patch} bound, pyzmq runs "
                           f"{zmq.zmq_version()}; the relay engine needs the same 4.x")
-    return path
+    return os.path.realpath(path)
 
 
 LIBZMQ_PATH = _bind_libzmq()
@@ -316,6 +317,7 @@ cdef class RelayEngine:
             "answered": self.r.answered,
             "timed_out": self.r.timed_out,
             "invalid_replies": self.r.invalid_replies,
+            "queued": self.r.queued,  # replies the ROUTER refused for a while (handed to Python)
             "pending": self.r.pend_count,
             "routes": self.r.n_routes,
         }

@@ -32,6 +32,7 @@ import session_core.node.service as service
 from session_core import onion
 from session_core.errors import PeerFrameError, PeerRequestError
 from session_core.node import fast_relay, wire
+from session_core.node import peer as peer_module
 from session_core.node.peer import Incoming
 from session_core.node.service import ServiceNode
 from tests.test_node_cluster import Cluster, start_cluster, stop_cluster
@@ -250,6 +251,43 @@ async def test_unusual_requests_get_the_same_answers_with_and_without_the_engine
     assert by_case[7] == (wire.REPLY, 77, [b"200", b"echo:x"])  # "007" is hop 7
     assert by_case[11][2][0] == b"502" and b"Next node not found" in by_case[11][2][1]
     assert all(isinstance(a, tuple) for a in by_case), by_case
+
+
+@pytest.fixture
+async def small_queues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Cluster]:
+    monkeypatch.setattr(peer_module, "HWM", 2)  # messages per pipe, for every socket of the nodes
+    c = await start_cluster(tmp_path, 4, python_relay={1})
+    yield c
+    await stop_cluster(c)
+
+
+async def test_replies_to_an_asker_whose_queue_is_full_wait_and_all_arrive(small_queues: Cluster) -> None:
+    relay, _plain, dest, sender = small_queues.nodes
+    assert relay.fast_relay is not None
+    destination(dest, scripted)
+    await learn_routes(small_queues)
+    # An asker that does not read: once the kernel's buffers and the 2-message pipe are full,
+    # the ROUTER refuses the replies for a while.
+    peer = RawPeer(zmq.asyncio.Context.instance(), sender, relay)
+    peer.sock.setsockopt(zmq.RCVHWM, 2)
+    n, size = 48, 400_000
+    payloads = [b"echo:%d:" % i + os.urandom(size) for i in range(n)]
+    try:
+        for i, p in enumerate(payloads):
+            body = onion.build(p, [as_onion(relay)], as_onion(dest))[0]
+            await peer.sock.send(wire.encode(wire.REQUEST, 1000 + i, [b"onion", body, b"0"]))
+        deadline = time.monotonic() + 10
+        while relay.fast_relay.stats()["queued"] == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert relay.fast_relay.stats()["queued"] > 0  # the engine met a full queue ...
+        got = {}
+        for _ in range(n):
+            kind, rid, parts = wire.decode(await asyncio.wait_for(peer.sock.recv(), 10))
+            got[rid] = (kind, parts)
+    finally:
+        peer.sock.close(0)
+    # ... and every reply still arrived once, intact.
+    assert got == {1000 + i: (wire.REPLY, [b"200", p]) for i, p in enumerate(payloads)}
 
 
 async def test_observing_nodes_and_switched_off_nodes_relay_in_python(tmp_path: Path) -> None:

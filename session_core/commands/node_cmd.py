@@ -26,10 +26,13 @@ def node_group() -> None:
               help="TEST AID (devnet only): drop = ack stores, keep nothing; tamper = corrupt retrieved messages.")
 @click.option("--observe", type=click.Path(path_type=Path), default=None, hidden=True,
               help="TEST AID: append one JSON line per request handled (source, bodies) to this file.")
+@click.option("--python-relay", is_flag=True,
+              help="Relay onion requests in Python only, not with the C relay engine (for comparisons).")
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(
     data_dir: Path, chain_url: str, ip: str, http_port: int, zmq_port: int, difficulty: int,
-    ready_file: Path | None, drop_stores: bool, misbehave: str | None, observe: Path | None, log_level: str,
+    ready_file: Path | None, drop_stores: bool, misbehave: str | None, observe: Path | None,
+    python_relay: bool, log_level: str,
 ) -> None:
     """Run one service node until Ctrl-C."""
     from session_core.devnet.process import run_until_signal
@@ -38,7 +41,7 @@ def run_command(
     cfg = NodeConfig(
         data_dir=data_dir, chain_url=chain_url, ip=ip, http_port=http_port, zmq_port=zmq_port,
         difficulty=difficulty, ready_file=ready_file, drop_stores=drop_stores,
-        misbehave=misbehave, observe=observe,
+        misbehave=misbehave, observe=observe, relay_engine=not python_relay,
     )
     run_until_signal(functools.partial(run, cfg), log_level)
 
