@@ -2,30 +2,7 @@
 #define _POSIX_C_SOURCE 200809L /* dlopen under -std=c11 */
 #include "sodium_loader.h"
 
-#include <string.h>
-
-#ifdef _WIN32
-#include <windows.h>
-static void *sc_dlopen(const char *path) { return (void *)LoadLibraryA(path); }
-static void *sc_dlsym(void *h, const char *name) { return (void *)GetProcAddress((HMODULE)h, name); }
-#else
-#include <dlfcn.h>
-/* RTLD_LOCAL: never leak these symbols into the global namespace.  For PyNaCl's module,
- * which Python already loaded, this only takes another reference to it. */
-static void *sc_dlopen(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
-static void *sc_dlsym(void *h, const char *name) { return dlsym(h, name); }
-#endif
-
-/* Object pointer -> function pointer, the conversion POSIX dlsym requires. */
-#define SC_BIND(field, name)                                   \
-    do {                                                       \
-        void *sym_ = sc_dlsym(h, name);                        \
-        if (!sym_) {                                           \
-            *missing = name;                                   \
-            return -1;                                         \
-        }                                                      \
-        memcpy(&lib->field, &sym_, sizeof sym_);               \
-    } while (0)
+#include "sc_dlbind.h"
 
 int sc_sodium_load(sc_sodium *lib, const char *path, const char **missing)
 {

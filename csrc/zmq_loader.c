@@ -4,24 +4,16 @@
 
 #include <string.h>
 
+#include "sc_dlbind.h"
+
 #if defined(_WIN32)
 int sc_zmq_find_loaded(char *out, size_t cap)
 {
     (void)out;
     (void)cap;
-    return 0; /* not supported: the node keeps its Python relay path */
+    return 0; /* not listed here: the binding then tries pyzmq's extension module itself */
 }
-int sc_zmq_load(sc_zmq *lib, const char *path, const char **missing)
-{
-    (void)lib;
-    (void)path;
-    *missing = "dlopen";
-    return -1;
-}
-#else
-#include <dlfcn.h>
-
-#if defined(__APPLE__)
+#elif defined(__APPLE__)
 #include <mach-o/dyld.h>
 int sc_zmq_find_loaded(char *out, size_t cap)
 {
@@ -67,22 +59,10 @@ int sc_zmq_find_loaded(char *out, size_t cap)
 }
 #endif
 
-/* Object pointer -> function pointer, the conversion POSIX dlsym requires. */
-#define SC_BIND(field, name)                                   \
-    do {                                                       \
-        void *sym_ = dlsym(h, name);                           \
-        if (!sym_) {                                           \
-            *missing = name;                                   \
-            return -1;                                         \
-        }                                                      \
-        memcpy(&lib->field, &sym_, sizeof sym_);               \
-    } while (0)
-
 int sc_zmq_load(sc_zmq *lib, const char *path, const char **missing)
 {
     memset(lib, 0, sizeof *lib);
-    /* RTLD_LOCAL: takes one more reference to the file pyzmq loaded, leaks no symbols. */
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    void *h = sc_dlopen(path);
     if (!h) {
         *missing = "dlopen";
         return -1;
@@ -103,4 +83,3 @@ int sc_zmq_load(sc_zmq *lib, const char *path, const char **missing)
     SC_BIND(send, "zmq_send");
     return 0;
 }
-#endif
