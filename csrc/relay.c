@@ -107,10 +107,15 @@ static int sc_pend_grow(sc_relay *r)
     return 0;
 }
 
+/* Make room for one more entry (load factor <= 1/2); 0, or -1 out of memory. */
+static int sc_pend_reserve(sc_relay *r)
+{
+    return (r->pend_count + 1) * 2 > r->pend_cap ? sc_pend_grow(r) : 0;
+}
+
+/* Add `id` (sc_pend_reserve succeeded just before). */
 static sc_relay_pending *sc_pend_add(sc_relay *r, uint64_t id)
 {
-    if ((r->pend_count + 1) * 2 > r->pend_cap && sc_pend_grow(r) != 0)
-        return NULL;
     size_t j = sc_pend_home(r, id);
     while (r->pend[j].id)
         j = (j + 1) & (r->pend_cap - 1);
@@ -207,6 +212,8 @@ int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq, const
                   void *router, double timeout_s, size_t batch)
 {
     memset(r, 0, sizeof *r);
+    if (!(timeout_s > 0 && timeout_s <= 1e6) || batch == 0)
+        return -1;
     r->sodium = sodium;
     r->zmq = zmq;
     memcpy(r->secret, secret, 32);
@@ -252,8 +259,9 @@ void sc_relay_out_close(const sc_relay *r, sc_relay_out *o)
 /* ---- replies ----------------------------------------------------------------------------- */
 
 /* Send `m` to the asker behind `ident`; takes `m`.  A full queue makes a QUEUE record (the
- * binding queues it in order with Python's own replies); a vanished peer drops the reply,
- * as Python's path does. */
+ * binding puts it in Python's outbox, retried in order); a vanished peer drops the reply, as
+ * Python's path does.  A reply sent here may overtake replies waiting in that outbox: they
+ * answer other requests and the asker matches each by its request id. */
 static void sc_reply(sc_relay *r, const uint8_t *ident, size_t ident_len, sc_zmq_msg *m,
                      sc_relay_out *outs, long *n)
 {
@@ -370,6 +378,9 @@ static int sc_forward(sc_relay *r, sc_relay_out *o)
     if (digits == 2)
         *d++ = (uint8_t)('0' + hop / 10);
     *d = (uint8_t)('0' + hop % 10);
+    /* Room to remember it first: a request sent but not tracked would never be answered. */
+    if (sc_pend_reserve(r) != 0)
+        return 0;
     if (z->msg_send(&o->out, rt->dealer, SC_ZMQ_DONTWAIT) < 0)
         return 0; /* no pipe yet or a full queue: Python's path waits and retries */
     o->has_out = 0; /* libzmq took it */
@@ -380,8 +391,6 @@ static int sc_forward(sc_relay *r, sc_relay_out *o)
     }
     r->relayed++;
     sc_relay_pending *pe = sc_pend_add(r, id);
-    if (!pe)
-        return 1; /* sent, but no memory to track it: its reply is dropped as a late one */
     size_t ident_len = z->msg_size(&o->ident);
     pe->orig_id = sc_le64((const uint8_t *)z->msg_data(&o->frame) + 2);
     pe->deadline_ns = sc_relay_now_ns() + r->timeout_ns;
@@ -455,10 +464,11 @@ long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more
 
 /* ---- the DEALER side --------------------------------------------------------------------- */
 
-/* Status digits as Python's int() -> str() round trip writes them: leading zeros dropped. */
+/* Status digits as Python's int() -> str() round trip writes them: leading zeros dropped.
+ * At most SC_RELAY_STATUS_DIGITS digits, the Python path's limit too (onion_relay.py). */
 static int sc_canonical_status(const uint8_t *p, size_t len, size_t *skip)
 {
-    if (len == 0)
+    if (len == 0 || len > SC_RELAY_STATUS_DIGITS)
         return 0;
     for (size_t i = 0; i < len; i++)
         if (p[i] < '0' || p[i] > '9')
@@ -480,6 +490,8 @@ long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs,
     *consumed = 0;
     if (slot < 0 || slot >= SC_RELAY_MAX_ROUTES || !r->routes[slot].dealer)
         return -1;
+    if (max > r->scratch_cap)
+        max = r->scratch_cap;
     sc_relay_route *rt = &r->routes[slot];
     for (i = 0; i < max; i++) {
         sc_zmq_msg m;
@@ -505,7 +517,9 @@ long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs,
             continue;
         }
         (*consumed)++;
-        if (j == SIZE_MAX) { /* a late reply to a request we already answered 504 */
+        /* Only the connection a request went out on may answer it (as Python's per-connection
+         * pending tables): another next hop naming our id is dropped like a late reply. */
+        if (j == SIZE_MAX || r->pend[j].route != (uint32_t)slot || r->pend[j].gen != rt->gen) {
             z->msg_close(&m);
             continue;
         }
@@ -521,7 +535,10 @@ long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs,
             continue;
         }
         r->answered++;
-        if (skip == 0) { /* the common case: only the request id changes */
+        if (skip == 0) {
+            /* The common case: only the request id changes, in place.  The message is ours:
+             * received over TCP (CURVE decrypted it into a fresh buffer), never a sender's
+             * zero-copy buffer as an inproc message could be. */
             sc_put64(f + 2, p.orig_id);
             sc_reply(r, p.ident, p.ident_len, &m, outs, &n);
         } else {

@@ -33,6 +33,7 @@ extern "C" {
 #define SC_RELAY_OWN_BIT (UINT64_C(1) << 63)
 #define SC_RELAY_MAX_HOPS 15       /* MAX_ONION_HOPS */
 #define SC_RELAY_MAX_BODY (16u * 1024u * 1024u) /* MAX_BODY_SIZE */
+#define SC_RELAY_STATUS_DIGITS 18 /* longest status a next hop may answer (onion_relay.py) */
 
 /* Wire format of node/wire.py (little-endian): version 1, kind, u64 request id, u16 part
  * count, u32 per part, the parts.  Parsed with exactly the checks wire.decode makes. */
@@ -121,7 +122,8 @@ typedef struct sc_relay {
     size_t scratch_cap;
 } sc_relay;
 
-/* 0, or -1 (out of memory).  `batch` bounds the records of one call. */
+/* 0, or -1 (out of memory, or a timeout not in (0, 1e6] s, or batch 0).  `batch` bounds the
+ * records of one call. */
 int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq, const uint8_t secret[32],
                   void *router, double timeout_s, size_t batch);
 void sc_relay_free(sc_relay *r);

@@ -167,26 +167,31 @@ cdef class RelayEngine:
 
     def __init__(self, str sodium_path, bytes secret, router, double timeout, Py_ssize_t batch=256):
         cdef const char *missing = NULL
+        if self.r != NULL:
+            raise RuntimeError("RelayEngine is already initialised")
         if len(secret) != 32:
             raise ValueError("secret must be 32 bytes")
-        if batch < 1:
-            raise ValueError("batch must be positive")
+        if not 1 <= batch <= 65536:
+            raise ValueError("batch must be 1..65536")
+        if not 0 < timeout <= 1e6:
+            raise ValueError("timeout must be in (0, 1e6] seconds")
+        cdef void *sock = <void *><size_t>router.underlying  # (raises before anything is held)
         if sc_sodium_load(&self.sodium, os.fsencode(sodium_path), &missing) != 0:
             raise ImportError(f"cannot bind libsodium from {sodium_path}: {missing.decode()} missing")
         self.sodium_path = sodium_path
         self.batch = batch
         self._router_ref = router  # the socket must outlive the engine
-        self.r = <sc_relay *>PyMem_Malloc(sizeof(sc_relay))
         self.outs = <sc_relay_out *>PyMem_Malloc(sizeof(sc_relay_out) * batch)
         self.silent = <int *>PyMem_Malloc(sizeof(int) * SC_RELAY_MAX_ROUTES)
-        if self.r == NULL or self.outs == NULL or self.silent == NULL:
+        cdef sc_relay *r = <sc_relay *>PyMem_Malloc(sizeof(sc_relay))
+        if self.outs == NULL or self.silent == NULL or r == NULL:
+            PyMem_Free(r)
             raise MemoryError()
-        cdef void *sock = <void *><size_t>router.underlying
-        if sc_relay_init(self.r, &self.sodium, &_zmq_lib, <const uint8_t *>PyBytes_AS_STRING(secret),
+        if sc_relay_init(r, &self.sodium, &_zmq_lib, <const uint8_t *>PyBytes_AS_STRING(secret),
                          sock, timeout, <size_t>batch) != 0:
-            PyMem_Free(self.r)
-            self.r = NULL
+            PyMem_Free(r)
             raise MemoryError()
+        self.r = r  # only ever set to a fully initialised engine
 
     def __dealloc__(self):
         if self.r != NULL:
@@ -195,9 +200,19 @@ cdef class RelayEngine:
         PyMem_Free(self.outs)
         PyMem_Free(self.silent)
 
+    cdef inline void _ready(self) except *:
+        if self.r == NULL:
+            raise RuntimeError("RelayEngine is not initialised")
+
+    cdef inline size_t _limit(self, Py_ssize_t limit) except? 0:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        return <size_t>(limit if limit < self.batch else self.batch)
+
     def add_route(self, bytes ed25519, dealer) -> int:
         """Relay to the node with this Ed25519 key over the pyzmq DEALER *dealer*; the route's
         slot, or -1 if refused (table full, or a route to that key exists)."""
+        self._ready()
         if len(ed25519) != 32:
             raise ValueError("ed25519 must be 32 bytes")
         cdef void *sock = <void *><size_t>dealer.underlying
@@ -205,6 +220,7 @@ cdef class RelayEngine:
 
     def remove_route(self, int slot) -> None:
         """Stop using a route (call before its socket closes)."""
+        self._ready()
         sc_relay_remove_route(self.r, slot)
 
     def read_router(self, Py_ssize_t limit):
@@ -218,14 +234,18 @@ cdef class RelayEngine:
         cdef long n, i
         cdef int more = 0
         cdef sc_relay_out *o
-        if limit > self.batch:
-            limit = self.batch
+        self._ready()
+        cdef size_t m = self._limit(limit)
         with nogil:
-            n = sc_relay_read_router(self.r, <size_t>limit, self.outs, &more)
+            n = sc_relay_read_router(self.r, m, self.outs, &more)
+        touched = []
+        for i in range(<long>self.r.n_touched):  # (first: nothing below may skip the reset)
+            self.r.routes[self.r.touched[i]].touched = 0
+            touched.append(self.r.touched[i])
+        self.r.n_touched = 0
         if n < 0:
             raise zmq.ZMQError(zmq.ENOTSOCK, "the ROUTER socket failed")
         left = []
-        touched = []
         try:
             for i in range(n):
                 o = &self.outs[i]
@@ -241,10 +261,6 @@ cdef class RelayEngine:
         finally:
             for i in range(n):
                 sc_relay_out_close(self.r, &self.outs[i])
-        for i in range(<long>self.r.n_touched):
-            self.r.routes[self.r.touched[i]].touched = 0
-            touched.append(self.r.touched[i])
-        self.r.n_touched = 0
         return left, touched, bool(more)
 
     cdef object _peeled(self, sc_relay_out *o):
@@ -258,39 +274,41 @@ cdef class RelayEngine:
                     PyBytes_FromStringAndSize(<const char *>o.key, 32), o.enc)
         return OnionDecryptError()
 
-    cdef list _queued(self, long n):
-        """The QUEUE records of the last call, closed: ``[(ident, frame)]``."""
+    cdef tuple _collect(self, long n):
+        """The REPLY frames and QUEUE replies of the last call, every record closed after:
+        ``([frame], [(ident, frame)])``."""
         cdef sc_relay_out *o
+        cdef long i
+        frames = []
         queued = []
-        for i in range(n):
-            o = &self.outs[i]
-            if o.kind == SC_OUT_QUEUE:
-                queued.append((PyBytes_FromStringAndSize(<const char *>o.ident_bytes, o.ident_len),
-                               _msg_bytes(&o.frame)))
-            sc_relay_out_close(self.r, o)
-        return queued
+        try:
+            for i in range(n):
+                o = &self.outs[i]
+                if o.kind == SC_OUT_REPLY:
+                    frames.append(_msg_bytes(&o.frame))
+                elif o.kind == SC_OUT_QUEUE:
+                    queued.append((PyBytes_FromStringAndSize(<const char *>o.ident_bytes, o.ident_len),
+                                   _msg_bytes(&o.frame)))
+        finally:
+            for i in range(n):
+                sc_relay_out_close(self.r, &self.outs[i])
+        return frames, queued
 
     def read_dealer(self, int slot, Py_ssize_t limit):
         """Read a route's DEALER; ``(frames for Python, frames used here, queued replies,
         router touched, more)``.  Queued replies are ``(ident, frame)`` the ROUTER refused
         for now (a full queue): send them after the ones already waiting."""
-        cdef long n, i
+        cdef long n
         cdef int more = 0
         cdef size_t consumed = 0
-        cdef sc_relay_out *o
-        if limit > self.batch:
-            limit = self.batch
+        self._ready()
+        cdef size_t m = self._limit(limit)
         self.r.router_touched = 0
         with nogil:
-            n = sc_relay_read_dealer(self.r, slot, <size_t>limit, self.outs, &more, &consumed)
+            n = sc_relay_read_dealer(self.r, slot, m, self.outs, &more, &consumed)
         if n < 0:
-            raise zmq.ZMQError(zmq.ENOTSOCK, "the DEALER socket failed")
-        frames = []
-        for i in range(n):
-            o = &self.outs[i]
-            if o.kind == SC_OUT_REPLY:
-                frames.append(_msg_bytes(&o.frame))
-        queued = self._queued(n)
+            raise zmq.ZMQError(zmq.ENOTSOCK, "the DEALER socket failed (or no such route)")
+        frames, queued = self._collect(n)
         return frames, consumed, queued, bool(self.r.router_touched), bool(more)
 
     def expire(self):
@@ -300,18 +318,20 @@ cdef class RelayEngine:
         cdef int more = 1
         cdef size_t n_silent = 0, i
         cdef int64_t now = sc_relay_now_ns()
+        self._ready()
         queued = []
         silent = set()
         self.r.router_touched = 0
         while more:
             with nogil:
                 n = sc_relay_expire(self.r, now, <size_t>self.batch, self.outs, &more, self.silent, &n_silent)
-            queued.extend(self._queued(n))
+            queued.extend(self._collect(n)[1])
             for i in range(n_silent):
                 silent.add(self.silent[i])
         return queued, sorted(silent), bool(self.r.router_touched)
 
     def stats(self) -> dict:
+        self._ready()
         return {
             "relayed": self.r.relayed,
             "answered": self.r.answered,

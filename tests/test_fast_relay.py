@@ -100,6 +100,10 @@ def scripted(inc: Incoming, payload: bytes) -> None:
         inc.reply([b"000201", payload])
     elif kind == b"zero":
         inc.reply([b"0", b""])
+    elif kind == b"long18":
+        inc.reply([b"0" * 15 + b"200", b""])
+    elif kind == b"long19":
+        inc.reply([b"0" * 16 + b"200", b""])
     elif kind == b"three":
         inc.reply([b"200", b"a", b"b"])
     elif kind == b"word":
@@ -130,7 +134,7 @@ async def test_relays_carry_traffic_through_the_engine_with_the_python_answers(c
     assert relay.fast_relay is not None
     destination(dest, scripted)
     await learn_routes(cluster)
-    kinds = [b"echo", b"zeros", b"zero", b"three", b"word", b"empty", b"error", b"garbage"]
+    kinds = [b"echo", b"zeros", b"zero", b"long18", b"long19", b"three", b"word", b"empty", b"error", b"garbage"]
     payloads = [b"%s:%d" % (k, i) for i in range(5) for k in kinds]
     before = relay.fast_relay.stats()
     answers = {}
@@ -142,11 +146,12 @@ async def test_relays_carry_traffic_through_the_engine_with_the_python_answers(c
     invalid = [[b"500", b"Invalid response from snode"]]
     for p, got in zip(payloads, answers[relay.me]):
         kind = p.split(b":")[0]
-        expected = {b"echo": [[b"200", p]], b"zeros": [[b"201", p]], b"zero": [[b"0", b""]]}.get(kind, invalid)
+        expected = {b"echo": [[b"200", p]], b"zeros": [[b"201", p]], b"zero": [[b"0", b""]],
+                    b"long18": [[b"200", b""]]}.get(kind, invalid)
         assert got == expected, (p, got)
     # Every one of them went through the engine, none through Python's relay code.
     assert after["relayed"] - before["relayed"] == len(payloads)
-    assert after["answered"] - before["answered"] == 3 * 5
+    assert after["answered"] - before["answered"] == 4 * 5
     assert after["pending"] == 0
 
 
@@ -188,6 +193,76 @@ async def test_a_route_dropped_in_flight_answers_504_once_and_later_requests_sti
         inc.reply([b"200", b"too late"])  # on the old connection: nobody reads it any more
     assert await task == [[[b"504", b"Request time out"]]] * 4
     await learn_routes(cluster)
+
+
+async def test_a_next_hop_cannot_answer_a_request_the_relay_sent_to_another(cluster: Cluster) -> None:
+    relay, other, dest, sender = cluster.nodes
+    assert relay.fast_relay is not None
+    held: list[Incoming] = []
+    destination(dest, lambda inc, p: held.append(inc) if p.startswith(b"hold") else scripted(inc, p))
+
+    def forger(inc: Incoming, payload: bytes) -> None:
+        if payload.startswith(b"forge"):  # answer the request held at dest (its id), then our own
+            inc._server.queue_reply(inc.ident, wire.encode(wire.REPLY, held[0].req_id, [b"200", b"forged"]))
+            inc.reply([b"200", payload])
+        else:
+            scripted(inc, payload)
+
+    destination(other, forger)
+    for target in (dest, other):
+        body = onion.build(b"echo:warm", [as_onion(relay)], as_onion(target))[0]
+        assert (await ask(sender, relay, [body]))[0] == [[b"200", b"echo:warm"]]
+    assert relay.fast_relay.stats()["routes"] == 2
+    victim = asyncio.ensure_future(ask(sender, relay, [onion.build(b"hold:1", [as_onion(relay)], as_onion(dest))[0]]))
+    while not held:
+        await asyncio.sleep(0.01)
+    assert held[0].req_id >> 63 == 1  # sent by the engine
+    forging = [onion.build(b"forge:1", [as_onion(relay)], as_onion(other))[0]]
+    assert await ask(sender, relay, forging) == [[[b"200", b"forge:1"]]]
+    held[0].reply([b"200", b"genuine"])
+    assert await victim == [[[b"200", b"genuine"]]]
+
+
+def test_misusing_the_engine_raises_instead_of_crashing() -> None:
+    from session_core import _onion_c
+
+    path, secret = _onion_c.default.path, os.urandom(32)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        relay_c.RelayEngine.__new__(relay_c.RelayEngine).stats()
+
+    class NoSocket:
+        @property
+        def underlying(self) -> int:
+            raise OSError("closed")
+
+    with pytest.raises(OSError):
+        relay_c.RelayEngine(path, secret, NoSocket(), 1.0)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    try:
+        for timeout in (0.0, -1.0, float("nan"), float("inf"), 1e7):
+            with pytest.raises(ValueError, match="timeout"):
+                relay_c.RelayEngine(path, secret, sock, timeout)
+        with pytest.raises(ValueError, match="secret"):
+            relay_c.RelayEngine(path, secret[:31], sock, 1.0)
+        engine = relay_c.RelayEngine(path, secret, sock, 1.0, 8)
+        with pytest.raises(RuntimeError, match="already"):
+            engine.__init__(path, secret, sock, 1.0)
+        for bad in (0, -1):
+            with pytest.raises(ValueError, match="limit"):
+                engine.read_router(bad)
+        with pytest.raises(zmq.ZMQError):
+            engine.read_dealer(3, 8)  # no such route
+        assert engine.read_router(1000) == ([], [], False)  # nothing waiting
+        assert engine.add_route(b"k" * 32, sock) == 0 and engine.add_route(b"k" * 32, sock) == -1
+        with pytest.raises(ValueError, match="limit"):
+            engine.read_dealer(0, -1)
+        engine.remove_route(0)
+        assert engine.stats()["routes"] == 0
+        assert engine.expire() == ([], [], False)
+    finally:
+        sock.close(0)
+        ctx.term()
 
 
 class RawPeer:

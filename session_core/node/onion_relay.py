@@ -27,6 +27,10 @@ from session_core.node.storage_rpc import Reply
 
 log = logging.getLogger("session_core.node.onion")
 
+#: Longest status a next hop may answer (as digits): within int()'s limits, and the relay
+#: engine's (csrc/relay.h SC_RELAY_STATUS_DIGITS) for the same answer either way.
+STATUS_DIGITS = 18
+
 Forward = Callable[[SnodeInfo, bytes, int], Awaitable[tuple[int, bytes]]]
 ExitPost = Callable[[onion.Exit], Awaitable[tuple[int, bytes]]]
 Done = Callable[[int, bytes], None]
@@ -105,7 +109,7 @@ class OnionRouter:
         def got(result: list[bytes] | PeerRequestError) -> None:
             if isinstance(result, PeerRequestError):
                 cb(*self._transport_error(result))
-            elif len(result) != 2 or not result[0].isdigit():
+            elif len(result) != 2 or not result[0].isdigit() or len(result[0]) > STATUS_DIGITS:
                 cb(*self._transport_error(PeerRequestError("Invalid response from snode")))
             else:
                 cb(int(result[0]), result[1])
