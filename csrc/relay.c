@@ -86,9 +86,11 @@ static size_t sc_pend_home(const sc_relay *r, uint64_t id)
     return (size_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (r->pend_cap - 1);
 }
 
-static int sc_pend_grow(sc_relay *r)
+#define SC_PEND_MIN 1024
+
+/* Rehash into `cap` slots (a power of two above twice the count); 0, or -1 out of memory. */
+static int sc_pend_resize(sc_relay *r, size_t cap)
 {
-    size_t cap = r->pend_cap ? r->pend_cap * 2 : 1024;
     sc_relay_pending *old = r->pend, *t = calloc(cap, sizeof *t);
     size_t old_cap = r->pend_cap;
     if (!t)
@@ -106,6 +108,8 @@ static int sc_pend_grow(sc_relay *r)
     free(old);
     return 0;
 }
+
+static int sc_pend_grow(sc_relay *r) { return sc_pend_resize(r, r->pend_cap ? r->pend_cap * 2 : SC_PEND_MIN); }
 
 /* Make room for one more entry (load factor <= 1/2); 0, or -1 out of memory. */
 static int sc_pend_reserve(sc_relay *r)
@@ -584,5 +588,8 @@ long sc_relay_expire(sc_relay *r, int64_t now_ns, size_t max, sc_relay_out *outs
         }
         sc_reply_text(r, &p, "504", "Request time out", outs, &n);
     }
+    /* After a burst, give the table back (the sweep scans all of it several times a second). */
+    if (!*more && r->pend_cap > SC_PEND_MIN && r->pend_count * 8 < r->pend_cap)
+        sc_pend_resize(r, r->pend_cap / 2); /* on failure the old table simply stays */
     return n;
 }
