@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -94,12 +96,42 @@ def _peel_rate(node: dict[str, str], seconds: float = 1.0) -> float:
     return n / (time.perf_counter() - t0)
 
 
+async def _same_swarm(
+    s: aiohttp.ClientSession, net: Devnet
+) -> tuple[dict[str, Any], dict[str, Any], Callable[[], Awaitable[str]]]:
+    """Two devnet nodes of one swarm, and a maker of user pubkeys that swarm is responsible
+    for, as the first node sees it now (with several swarms a random pubkey gets 421)."""
+    a = net.nodes[0]
+    names = {n["ed25519"]: n for n in net.nodes}
+
+    async def members(pk: str) -> set[str]:
+        async with s.post(a["http"] + "/storage_rpc/v1", data=rpc_bytes("get_snodes_for_pubkey", {"pubKey": pk})) as r:
+            return {x["pubkey_ed25519"] for x in json.loads(await r.read())["snodes"]}
+
+    for _ in range(1000):
+        pk = random_pubkey()
+        others = [names[e] for e in await members(pk) if e in names and e != a["ed25519"]]
+        if a["ed25519"] in await members(pk) and others:
+            b = others[0]
+            break
+    else:
+        raise RuntimeError("no swarm holds node-00 and another devnet node")
+
+    async def pubkey() -> str:
+        while True:
+            pk = random_pubkey()
+            if {a["ed25519"], b["ed25519"]} <= await members(pk):
+                return pk
+
+    return a, b, pubkey
+
+
 async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_concurrency: int = 256) -> list[str]:
-    a, b = net.nodes[0], net.nodes[1]
     out: list[str] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+        a, b, pubkey = await _same_swarm(s, net)
         now = int(time.time() * 1000)
-        pks = [random_pubkey() for _ in range(50)]
+        pks = [await pubkey() for _ in range(50)]
         stores = [rpc_bytes("store", store_params(pks[i % 50], os.urandom(100), 3_600_000, now, 1)) for i in range(n)]
         retrieves = [rpc_bytes("retrieve", {"pubKey": pks[i % 50], "lastHash": ""}) for i in range(n)]
         warm = [rpc_bytes("ping", {})] * 200
@@ -128,7 +160,10 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
         # One relay node at full load: see session_core/node/bench_relay.py.
         out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, relay_concurrency))
 
-        # Time to retrievability through a 3-hop onion (PoW excluded).
+        # Time to retrievability through a 3-hop onion (PoW excluded).  The loaders of the relay
+        # row registered as nodes, which may have split the swarms: pick the pair again.
+        await asyncio.sleep(2.0)  # let every node see the chain's latest assignment
+        a, b, pubkey = await _same_swarm(s, net)
         here: list[float] = []
         there: list[float] = []
         # Three distinct relays when the devnet has them; the destination stores, b is another member.
@@ -136,7 +171,7 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
         path = [node(x) for x in nodes[2:5]] if len(nodes) >= 5 else [node(a), node(b), node(a)]
         guard = nodes[2] if len(nodes) >= 5 else a
         for _ in range(30):
-            pk = random_pubkey()
+            pk = await pubkey()
             p = store_params(pk, os.urandom(64), 60_000, int(time.time() * 1000), 1)
             body, ctx = onion.build(json.dumps(rpc("store", p)).encode(), path, node(a))
             q = rpc_bytes("retrieve", {"pubKey": pk, "lastHash": ""})
@@ -150,7 +185,10 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
             async def seen(x: dict[str, str]) -> float:
                 while True:
                     async with s.post(x["http"] + "/storage_rpc/v1", data=q) as r:
-                        if json.loads(await r.read())["messages"]:
+                        raw = await r.read()
+                        if r.status != 200:
+                            raise RuntimeError(f"retrieve from {x['name']} failed: {r.status} {raw[:200]!r}")
+                        if json.loads(raw)["messages"]:
                             return time.perf_counter() - t0
                     await asyncio.sleep(0.002)
 
