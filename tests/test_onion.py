@@ -24,6 +24,7 @@ from session_core.errors import (
     OnionUrlError,
     SessionCoreError,
 )
+from c_required import require_c
 
 ENC_TYPES = ["aes-gcm", "xchacha20"]
 
@@ -268,8 +269,7 @@ def test_peel_many_bad_secret(backend: str) -> None:
 
 def test_peel_many_c_batch_does_the_work() -> None:
     """Guards against a batch path that silently hands everything to Python."""
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     nodes = make_nodes(2)
     batch = [onion.build(b"b", [nodes[0].node], nodes[1].node, enc_type=e)[0] for e in ENC_TYPES * 40]
     raw = onion._c.peel_batch(batch, 0, len(batch), nodes[0].secret, 0, onion.Relay)
@@ -306,8 +306,7 @@ def test_c_made_relay_is_a_normal_relay() -> None:
     from Relay(...), still frozen, and any other class must be called normally."""
     import dataclasses
 
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     nodes = make_nodes(2)
     body = onion.build(b"r", [nodes[0].node], nodes[1].node)[0]
     got = onion._c.peel_one(body, nodes[0].secret, 0, onion.Relay)
@@ -351,8 +350,7 @@ def layer_jsons(body: bytes, peelers: list[Keyed]) -> list[str]:
 @pytest.mark.parametrize("hops", [0, 1, 3])
 def test_build_json_same_on_both_backends(enc_type: str, to_server: bool, hops: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The C builder writes every routing JSON byte for byte as the reference does."""
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     nodes = make_nodes(hops + 1)
     dest: Any = nodes[-1].node
     peelers = nodes
@@ -369,8 +367,7 @@ def test_build_json_same_on_both_backends(enc_type: str, to_server: bool, hops: 
 
 
 def test_build_route_rejects_bad_arguments() -> None:
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     k = Keyed()
     x, e = k.node.x25519_pubkey, k.node.ed25519_pubkey
     for args in [(x + x, ""), (x, e), (x[:-1], ""), (x + x, e[:-1]), ("", ""), ("zz" * 32, ""),

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from test_onion import Keyed, backend, make_nodes, same_outcome  # noqa: F401  (fixture)
 
 from session_core import onion
+from c_required import require_c
 from session_core.errors import OnionError, OnionInputError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -145,8 +146,7 @@ def outer_json(draw: st.DrawFn, eph: str) -> bytes:
 @settings(max_examples=250, deadline=None)
 @given(data=st.data(), enc_type=st.sampled_from(["aes-gcm", "xchacha20"]))
 def test_fast_path_matches_reference(data: st.DataObject, enc_type: str) -> None:
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
     n = struct.unpack("<I", body[:4])[0]
     eph = json.loads(body[4 + n :])["ephemeral_key"]
@@ -163,8 +163,7 @@ def test_fast_path_matches_reference(data: st.DataObject, enc_type: str) -> None
 
 def test_fast_path_taken_for_common_frames() -> None:
     """Guards against a fast path that silently always defers to Python."""
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     for enc_type in ("aes-gcm", "xchacha20"):
         body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
         relay = onion._c.peel_one(body, GUARD.secret, 0, onion.Relay)
@@ -210,8 +209,7 @@ def inner_json(draw: st.DrawFn, eph: str, dest: str) -> bytes:
 @given(data=st.data(), enc=st.sampled_from([0, 1]))
 def test_fast_relay_matches_reference(data: st.DataObject, enc: int) -> None:
     """The C scanner of a decrypted layer's routing JSON agrees with the reference."""
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     from test_onion import frame, inner_layer
 
     text = data.draw(inner_json(NEXT.node.x25519_pubkey, NEXT.node.ed25519_pubkey))

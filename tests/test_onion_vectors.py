@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from test_onion import Keyed, backend, make_nodes, walk  # noqa: F401  (fixture)
 
-from session_core import _backend, _onion_py, onion
+from session_core import _onion_py, onion
 from session_core.errors import OnionDecryptError
+from c_required import require_c
 
 V = json.loads((Path(__file__).parent / "data" / "onion_vectors.json").read_text())
 h = bytes.fromhex
@@ -104,8 +105,7 @@ def test_every_bindable_libsodium(lib: Any, enc_type: str, monkeypatch: pytest.M
 
 
 def test_pynacl_libsodium_preferred() -> None:
-    if _backend.NO_EXTENSIONS or onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     assert onion._c.default.origin in ("pynacl", "system", "path")
     if onion._c.pynacl_path() is not None and not __import__("os").environ.get("SESSION_CORE_SODIUM"):
         assert onion.backend_info()["libsodium"].startswith("pynacl ")
@@ -114,8 +114,7 @@ def test_pynacl_libsodium_preferred() -> None:
 def test_aes_gcm_falls_back_without_cpu_support(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where libsodium has no AES-GCM (no AES-NI/PCLMUL), aes-gcm goes through `cryptography`
     and xchacha20 stays in C; backend_info says so."""
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     c = onion._c
     fake = SimpleNamespace(**{n: getattr(c, n) for n in ("keypairs", "seal", "open_blob", "encrypt", "decrypt", "public_key")})
     fake.aes_gcm_available = lambda: False
@@ -135,8 +134,7 @@ def test_aes_gcm_falls_back_without_cpu_support(monkeypatch: pytest.MonkeyPatch)
 def test_c_paths_without_aes_gcm(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real C module on a CPU without libsodium AES-GCM: peel, peel_many and build hand
     aes-gcm to `cryptography` and keep xchacha20 in C, with the same results."""
-    if onion._c is None:
-        pytest.skip("C extension not in use")
+    require_c(onion._c, "onion")
     from test_onion import mixed_batch, same_outcome
 
     lib = onion._c.default.without_aes_gcm()
