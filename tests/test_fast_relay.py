@@ -120,6 +120,13 @@ def scripted(inc: Incoming, payload: bytes) -> None:
         inc.replied = True  # never answered
 
 
+def holding(dest: ServiceNode) -> list[Incoming]:
+    """Make *dest* keep (unanswered) the requests whose payload starts with ``hold``; the list."""
+    held: list[Incoming] = []
+    destination(dest, lambda inc, payload: held.append(inc) if payload.startswith(b"hold") else scripted(inc, payload))
+    return held
+
+
 async def learn_routes(c: Cluster) -> None:
     """One request through each relay, so the engine holds a route to the destination."""
     relay, plain, dest, sender = c.nodes
@@ -180,8 +187,7 @@ async def test_a_silent_next_hop_gets_504_at_the_deadline_and_its_connection_is_
 async def test_a_route_dropped_in_flight_answers_504_once_and_later_requests_still_pass(cluster: Cluster) -> None:
     relay, _plain, dest, sender = cluster.nodes
     assert relay.fast_relay is not None
-    held: list[Incoming] = []
-    destination(dest, lambda inc, payload: held.append(inc) if payload.startswith(b"hold") else scripted(inc, payload))
+    held = holding(dest)
     await learn_routes(cluster)
     bodies = [onion.build(b"hold:%d" % i, [as_onion(relay)], as_onion(dest))[0] for i in range(4)]
     task = asyncio.ensure_future(ask(sender, relay, bodies))
@@ -198,8 +204,7 @@ async def test_a_route_dropped_in_flight_answers_504_once_and_later_requests_sti
 async def test_a_next_hop_cannot_answer_a_request_the_relay_sent_to_another(cluster: Cluster) -> None:
     relay, other, dest, sender = cluster.nodes
     assert relay.fast_relay is not None
-    held: list[Incoming] = []
-    destination(dest, lambda inc, p: held.append(inc) if p.startswith(b"hold") else scripted(inc, p))
+    held = holding(dest)
 
     def forger(inc: Incoming, payload: bytes) -> None:
         if payload.startswith(b"forge"):  # answer the request held at dest (its id), then our own

@@ -109,9 +109,9 @@ async def _same_swarm(
             return {x["pubkey_ed25519"] for x in json.loads(await r.read())["snodes"]}
 
     for _ in range(1000):
-        pk = random_pubkey()
-        others = [names[e] for e in await members(pk) if e in names and e != a["ed25519"]]
-        if a["ed25519"] in await members(pk) and others:
+        swarm = await members(random_pubkey())
+        others = [names[e] for e in swarm if e in names and e != a["ed25519"]]
+        if a["ed25519"] in swarm and others:
             b = others[0]
             break
     else:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import zmq
@@ -65,6 +66,13 @@ def backend_info() -> dict[str, Any]:
     return {"implementation": "c", "libzmq": mods[0].LIBZMQ_PATH, "libsodium_path": mods[1].default.path}
 
 
+@dataclass(frozen=True)
+class _Route:
+    ed25519: str
+    conn: _Conn
+    key: tuple[str, str, int]  # the connection's (x25519, ip, port) in PeerClient
+
+
 class FastRelay:
     """The engine wired to one node's :class:`PeerServer` and :class:`PeerClient`."""
 
@@ -72,8 +80,8 @@ class FastRelay:
         self.engine = engine
         self._server = server
         self._client = client
-        self._routes: dict[str, tuple[int, _Conn, tuple[str, str, int]]] = {}  # ed25519 hex ->
-        self._by_slot: dict[int, tuple[str, _Conn]] = {}
+        self._slots: dict[str, int] = {}  # next node's Ed25519 (hex) -> route slot
+        self._routes: dict[int, _Route] = {}  # slot -> what the engine sends on
         self._sweeper: asyncio.Task[None] | None = None
         client.on_forget = self._forgotten
 
@@ -97,7 +105,7 @@ class FastRelay:
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
-        for slot in list(self._by_slot):
+        for slot in list(self._routes):
             self._drop(slot)
 
     # -- reading ------------------------------------------------------------------------------
@@ -105,7 +113,7 @@ class FastRelay:
     def _read_router(self, sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
         left, touched, more = self.engine.read_router(limit)
         for slot in touched:
-            conn = self._by_slot[slot][1]
+            conn = self._routes[slot].conn
             if conn.pump is not None:
                 conn.pump.kick()
         return left, more
@@ -127,11 +135,11 @@ class FastRelay:
     # -- routes -------------------------------------------------------------------------------
 
     def has_route(self, ed25519: str) -> bool:
-        return ed25519 in self._routes
+        return ed25519 in self._slots
 
     def learn(self, node: SnodeInfo) -> None:
         """Give the engine the connection to *node* if it has proven itself (answered)."""
-        if node.ed25519 in self._routes:
+        if node.ed25519 in self._slots:
             return
         key = (node.x25519, node.ip, node.zmq_port)
         conn = self._client.connection(*key)
@@ -141,16 +149,16 @@ class FastRelay:
         if slot < 0:
             return  # the table is full: this next hop stays on the Python path
         conn.route = slot
-        self._routes[node.ed25519] = (slot, conn, key)
-        self._by_slot[slot] = (node.ed25519, conn)
+        self._slots[node.ed25519] = slot
+        self._routes[slot] = _Route(node.ed25519, conn, key)
         conn.pump.read = self._dealer_reader(conn, slot)
         conn.pump.kick()
 
     def on_view(self, view: NetworkView) -> None:
         """Drop the routes to nodes that left the network or moved."""
-        for ed, (slot, _conn, key) in list(self._routes.items()):
-            node = view.node(ed)
-            if node is None or (node.x25519, node.ip, node.zmq_port) != key:
+        for slot, route in list(self._routes.items()):
+            node = view.node(route.ed25519)
+            if node is None or (node.x25519, node.ip, node.zmq_port) != route.key:
                 self._drop(slot)
 
     def _forgotten(self, conn: _Conn) -> None:
@@ -158,12 +166,12 @@ class FastRelay:
             self._drop(conn.route)
 
     def _drop(self, slot: int) -> None:
-        ed, conn = self._by_slot.pop(slot)
-        del self._routes[ed]
+        route = self._routes.pop(slot)
+        del self._slots[route.ed25519]
         self.engine.remove_route(slot)
-        conn.route = -1
-        if conn.pump is not None:
-            conn.pump.read = READ_REPLIES
+        route.conn.route = -1
+        if route.conn.pump is not None:
+            route.conn.pump.read = READ_REPLIES
 
     # -- deadlines ----------------------------------------------------------------------------
 
@@ -176,9 +184,8 @@ class FastRelay:
             if router_touched:
                 self._server.kick()
             for slot in silent:
-                entry = self._routes.get(self._by_slot[slot][0]) if slot in self._by_slot else None
-                if entry is not None:
-                    self._client.forget(*entry[2])  # nothing came back at all: start afresh
+                if slot in self._routes:
+                    self._client.forget(*self._routes[slot].key)  # nothing came back at all: start afresh
 
     def stats(self) -> dict[str, int]:
         stats: dict[str, int] = self.engine.stats()
