@@ -18,8 +18,8 @@ DEBUG = os.environ.get("SESSION_CORE_DEBUG", "") not in ("", "0")
 # One entry per accelerated core: module name -> C sources (paths relative to this file).
 # Each ISA-specific file carries its own target pragma, so no global -mavx2 leaks elsewhere.
 EXTENSIONS = {
-    "session_core._pow_c": [
-        "session_core/_pow_c.pyx",
+    "session_core.pow._pow_c": [
+        "session_core/pow/_pow_c.pyx",
         "csrc/sha512.c",
         "csrc/pow_ctx.c",
         "csrc/pow_search.c",
@@ -31,20 +31,20 @@ EXTENSIONS = {
         "csrc/pow_sha512ce.c",
         "csrc/pow_baselines.c",
     ],
-    "session_core._swarm_c": [
-        "session_core/_swarm_c.pyx",
+    "session_core.swarm._swarm_c": [
+        "session_core/swarm/_swarm_c.pyx",
         "csrc/swarm.c",
         "csrc/swarm_baselines.c",
     ],
-    "session_core._onion_c": [
-        "session_core/_onion_c.pyx",
+    "session_core.onion._onion_c": [
+        "session_core/onion/_onion_c.pyx",
         "csrc/onion.c",
         "csrc/onion_json.c",
         "csrc/sodium_loader.c",
     ],
     # The node's onion relay engine: peels with the same onion.c, on pyzmq's own libzmq.
-    "session_core._relay_c": [
-        "session_core/_relay_c.pyx",
+    "session_core.node._relay_c": [
+        "session_core/node/_relay_c.pyx",
         "csrc/relay.c",
         "csrc/zmq_loader.c",
         "csrc/onion.c",

@@ -1,6 +1,6 @@
 """Node throughput and latency vs a trivial aiohttp endpoint, in one run (ratios).
 
-Same as ``session-core node bench``; see ``session_core/node/bench.py`` for what is measured.
+Same as ``session-core node bench``; see ``session_core/bench/node_bench.py`` for what is measured.
 Usage: python benches/bench_node.py [requests] [concurrency] [nodes]
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from session_core.node.bench import main
+from session_core.bench.node_bench import main
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:4]]

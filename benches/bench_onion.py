@@ -3,7 +3,7 @@
     python benches/bench_onion.py [--quick] [--rounds N] [--only table|scaling]
                                   [--sodium pynacl|system|PATH] [--json]
 
-(the same as ``session-core onion bench``; the code is in session_core/_onion_bench.py).
+(the same as ``session-core onion bench``; the code is in session_core/bench/onion_bench.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 if __package__ in (None, ""):  # run as a script from a checkout: import the tree's package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from session_core._onion_bench import format_table, run  # noqa: E402
+from session_core.bench.onion_bench import format_table, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

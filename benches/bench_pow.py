@@ -11,7 +11,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from session_core._pow_bench import format_report, run
+from session_core.bench.pow_bench import format_report, run
 
 if __name__ == "__main__":
     report = run(quick="--quick" in sys.argv, log=lambda m: print(m, file=sys.stderr))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from session_core.swarm_bench import run
+from session_core.bench.swarm_bench import run
 
 
 def main() -> None:

@@ -418,3 +418,24 @@ int64_t sc_onion_bench_sequence(const sc_sodium *lib, int enc, const size_t *siz
     }
     return sc_onion_thread_ns() - t0;
 }
+
+void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t secret[32],
+                         const uint8_t public_key[32], sc_onion_peel_item *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sc_onion_peel_item *it = &items[i];
+        size_t over;
+        if (it->status != SC_PEEL_PENDING)
+            continue;
+        over = sc_onion_nonce_bytes(it->enc) + SC_ONION_TAG_BYTES;
+        if (it->blob_len < over ||
+            sc_onion_open(lib, it->enc, secret, public_key, it->eph, it->body + 4, it->blob_len,
+                          it->out, it->key) != 0) {
+            it->status = SC_PEEL_BAD;
+            continue;
+        }
+        it->status = sc_onion_fast_relay(it->out, it->blob_len - over, &it->dest_hex)
+                         ? SC_PEEL_RELAY
+                         : SC_PEEL_OPENED;
+    }
+}

@@ -13,14 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "onion_json.h"
 #include "sodium_loader.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SC_ONION_AES_GCM 0
-#define SC_ONION_XCHACHA20 1
 #define SC_ONION_TAG_BYTES 16
 #define SC_ONION_MAX_LAYERS 16 /* 15 hops + the destination */
 
@@ -100,20 +99,7 @@ size_t sc_onion_route_size(const sc_onion_route *route);
 int sc_onion_build(const sc_sodium *lib, const sc_onion_route *route, uint8_t *out,
                    size_t out_len, uint8_t key0[32]);
 
-/* n hex characters (n even) -> n/2 bytes; 0 on a non-hex character, else 1.
- * out may be NULL (validation only). */
-int sc_onion_unhex(const uint8_t *hex, size_t n, uint8_t *out);
-
-/* Fast path of peel (onion_json.c).  Both return 1 only for input in a strict JSON
- * subset that the Python reference would accept with the same meaning, 0 for "not sure"
- * (the caller then runs the reference parser, which decides every error).
- * fast_outer: frame [N][blob][JSON] with a valid ephemeral_key and enc_type.
- * fast_relay: a decrypted layer that is a valid relay; *dest_hex = 64 hex chars inside pt. */
-int sc_onion_fast_outer(const uint8_t *body, size_t len, size_t *blob_len, uint8_t eph[32],
-                        int *enc);
-int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex);
-
-/* Batch peel (onion_json.c).  The caller ran sc_onion_fast_outer on each body and set its
+/* Batch peel (onion.c).  The caller ran sc_onion_fast_outer on each body and set its
  * status: SC_PEEL_PENDING (to be opened here: blob_len, eph, enc set and out holding
  * blob_len - nonce - 16 bytes) or SC_PEEL_PYTHON (left to the Python reference peel: the
  * C scanner is unsure, or aes-gcm without libsodium AES-GCM).  sc_onion_peel_batch opens

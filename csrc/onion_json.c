@@ -1,4 +1,4 @@
-/* onion_json.c: the fast path of peel: the routing JSON of onion layers, and batch peel.
+/* onion_json.c: the fast path of peel: the routing JSON of onion layers.
  *
  * A scanner for a strict subset of JSON: one flat object whose keys and string values are
  * printable ASCII without escapes, and whose other values are integers, true/false/null,
@@ -7,7 +7,7 @@
  * last wins); anything else is "not sure", and the caller falls back to the Python parser,
  * which is the reference and the only place errors are decided.
  */
-#include "onion.h"
+#include "onion_json.h"
 
 #include <string.h>
 
@@ -208,25 +208,4 @@ int sc_onion_fast_relay(const uint8_t *pt, size_t len, const uint8_t **dest_hex)
         return 0;
     *dest_hex = v[K_DEST].s;
     return 1;
-}
-
-void sc_onion_peel_batch(const sc_sodium *lib, const uint8_t secret[32],
-                         const uint8_t public_key[32], sc_onion_peel_item *items, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        sc_onion_peel_item *it = &items[i];
-        size_t over;
-        if (it->status != SC_PEEL_PENDING)
-            continue;
-        over = sc_onion_nonce_bytes(it->enc) + SC_ONION_TAG_BYTES;
-        if (it->blob_len < over ||
-            sc_onion_open(lib, it->enc, secret, public_key, it->eph, it->body + 4, it->blob_len,
-                          it->out, it->key) != 0) {
-            it->status = SC_PEEL_BAD;
-            continue;
-        }
-        it->status = sc_onion_fast_relay(it->out, it->blob_len - over, &it->dest_hex)
-                         ? SC_PEEL_RELAY
-                         : SC_PEEL_OPENED;
-    }
 }

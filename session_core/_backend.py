@@ -2,37 +2,37 @@
 
 One switch for the whole package: ``SESSION_CORE_NO_EXTENSIONS=1`` forces pure
 Python everywhere.  Otherwise each accelerated module imports its compiled twin
-through :func:`load_extension`.  A compiled module that fails to import while
-extensions were wanted is reported with a ``RuntimeWarning`` (a missing fast
-path must never go unnoticed), and :func:`backend` shows it.
+through :func:`load_extension`; tests and benches pick a backend with :func:`use`.
+A compiled module that fails to import while extensions were wanted is reported
+with a ``RuntimeWarning`` (a missing fast path must never go unnoticed), and
+:func:`session_core.backend` shows it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import warnings
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+
+from session_core.errors import InvalidInputError
 
 NO_EXTENSIONS: bool = os.environ.get("SESSION_CORE_NO_EXTENSIONS", "") not in ("", "0")
-
-# Report name -> the module (under session_core) with a C twin; backend() asks each for its
-# report.  "relay" is the service node's onion relay engine.
-ACCELERATED_MODULES = {"pow": "pow", "swarm": "swarm", "onion": "onion", "relay": "node.fast_relay"}
 
 _load_errors: dict[str, str] = {}
 
 
-def load_extension(name: str) -> ModuleType | None:
-    """Import ``session_core._<name>_c`` unless extensions are switched off.
+def load_extension(name: str, module: str) -> ModuleType | None:
+    """Import the compiled *module* of core *name* unless extensions are switched off.
 
     Returns None when the pure-Python reference must be used.
     """
     if NO_EXTENSIONS:
         return None
     try:
-        return importlib.import_module(f"session_core._{name}_c")
+        return importlib.import_module(module)
     except ImportError as exc:
         _load_errors[name] = str(exc)
         warnings.warn(
@@ -49,21 +49,36 @@ def load_error(name: str) -> str | None:
     return _load_errors.get(name)
 
 
-def backend() -> dict[str, dict[str, Any]]:
-    """Report which implementation each accelerated module uses.
+# core name -> a function that switches the core to "c" or "python" and returns a function
+# that restores the previous choice.  Each core registers itself when imported.
+Selector = Callable[[str], Callable[[], None]]
+_selectors: dict[str, Selector] = {}
 
-    Example: ``{"pow": {"implementation": "c", "kernel": "avx2", ...}, ...}``.
-    Modules that are not part of this installation are left out.
+IMPLEMENTATIONS = ("c", "python")
+
+
+def register_selector(core: str, selector: Selector) -> None:
+    """Called once by each accelerated core's public module."""
+    _selectors[core] = selector
+
+
+@contextlib.contextmanager
+def use(implementation: str, *cores: str) -> Iterator[None]:
+    """Run a block with the given cores (default: every registered core) on ``"c"`` or
+    ``"python"``.  The one way tests and benches choose a backend; not for production.
+
+    Raises :class:`ExtensionUnavailableError` when ``"c"`` is asked for and was not built.
     """
-    report: dict[str, dict[str, Any]] = {}
-    for name, path in ACCELERATED_MODULES.items():
-        try:
-            module = importlib.import_module(f"session_core.{path}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"session_core.{path}":
-                continue
-            raise
-        info = getattr(module, "backend_info", None)
-        if info is not None:
-            report[name] = info()
-    return report
+    if implementation not in IMPLEMENTATIONS:
+        raise InvalidInputError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+    unknown = [core for core in cores if core not in _selectors]
+    if unknown:
+        raise InvalidInputError(f"no accelerated core named {unknown} (known: {sorted(_selectors)})")
+    restores: list[Callable[[], None]] = []
+    try:
+        for core in cores or tuple(_selectors):
+            restores.append(_selectors[core](implementation))
+        yield
+    finally:
+        for restore in reversed(restores):
+            restore()

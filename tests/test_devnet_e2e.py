@@ -19,7 +19,7 @@ import pytest
 
 from session_core import onion
 from session_core.devnet.launcher import Devnet, DevnetOptions, http_json, rpc_call
-from session_core.node.loadgen import random_pubkey, rpc, rpc_bytes, store_params
+from session_core.bench.loadgen import random_pubkey, rpc, rpc_bytes, store_params
 
 pytestmark = pytest.mark.slow
 NODES = 6

@@ -39,7 +39,7 @@ from tests.test_node_cluster import Cluster, start_cluster, stop_cluster
 
 if os.environ.get("SESSION_CORE_NO_EXTENSIONS"):
     pytest.skip("the relay engine exists only in the C build", allow_module_level=True)
-relay_c = importlib.import_module("session_core._relay_c")  # a C build without it fails loudly
+relay_c = importlib.import_module("session_core.node._relay_c")  # a C build without it fails loudly
 
 pytestmark = pytest.mark.slow
 
@@ -229,7 +229,7 @@ async def test_a_next_hop_cannot_answer_a_request_the_relay_sent_to_another(clus
 
 
 def test_misusing_the_engine_raises_instead_of_crashing() -> None:
-    from session_core import _onion_c
+    from session_core.onion import _onion_c
 
     path, secret = _onion_c.default.path, os.urandom(32)
     with pytest.raises(RuntimeError, match="not initialised"):

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from session_core.devnet.chain import Chain
 from session_core.devnet.rpc import ChainRPC, make_app
-from session_core.node.loadgen import random_pubkey, rpc_bytes, store_params
+from session_core.bench.loadgen import random_pubkey, rpc_bytes, store_params
 from session_core.node.service import NodeConfig, ServiceNode
 from session_core.swarm import SwarmMap
 

@@ -22,7 +22,7 @@ import pytest
 
 from session_core import onion
 from session_core.errors import PeerRequestError
-from session_core.node.loadgen import random_pubkey, rpc_bytes, store_params
+from session_core.bench.loadgen import random_pubkey, rpc_bytes, store_params
 from session_core.node.service import ServiceNode
 from tests.test_node_cluster import Cluster, start_cluster, stop_cluster
 

@@ -10,7 +10,7 @@ import pytest
 from session_core.errors import ReplicationBatchError
 from session_core.node import replication
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
-from session_core.node.loadgen import random_pubkey, store_params
+from session_core.bench.loadgen import random_pubkey, store_params
 from session_core.node.message import Message
 from session_core.node.powcheck import message_hash
 

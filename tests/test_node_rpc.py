@@ -14,7 +14,7 @@ import pytest
 
 from session_core.node import powcheck
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
-from session_core.node.loadgen import random_pubkey, rpc_bytes, store_params
+from session_core.bench.loadgen import random_pubkey, rpc_bytes, store_params
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.store import MemoryStore, MessageStore, SqliteStore
 from session_core.node.storage_rpc import MAX_MESSAGE_BODY, RETRIEVE_LIMIT, StorageRPC

@@ -9,8 +9,11 @@ from typing import Any
 import nacl.bindings
 import pytest
 
-from session_core import _backend, _onion_proto, _onion_py, onion
-from session_core._onion_types import ENC_AES_GCM, ENC_XCHACHA20
+from session_core import _backend, onion
+from session_core.onion import api as onion_api
+from session_core.onion import proto as _onion_proto
+from session_core.onion import _onion_py
+from session_core.onion.types import ENC_AES_GCM, ENC_XCHACHA20
 from session_core.errors import (
     InvalidInputError,
     OnionDecryptError,
@@ -27,20 +30,6 @@ from session_core.errors import (
 from c_required import require_c
 
 ENC_TYPES = ["aes-gcm", "xchacha20"]
-
-
-@pytest.fixture(params=["c", "py"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test on the C backend and on the pure-Python reference."""
-    if request.param == "c":
-        if onion._c is None:
-            if _backend.NO_EXTENSIONS:
-                pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: pure Python only")
-            pytest.fail(f"C extension not built: {_backend.load_error('onion')}")
-        monkeypatch.setattr(onion, "_backend", onion._Backend(onion._c))
-    else:
-        monkeypatch.setattr(onion, "_backend", onion._Backend(_onion_py))
-    return str(request.param)
 
 
 class Keyed:
@@ -132,22 +121,19 @@ def test_payload_sizes(backend: str, enc_type: str, size: int) -> None:
 
 @pytest.mark.parametrize("enc_type", ENC_TYPES)
 @pytest.mark.parametrize("direction", ["c-builds", "py-builds"])
-def test_backends_interoperate(enc_type: str, direction: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if onion._c is None:
-        if _backend.NO_EXTENSIONS:
-            pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: pure Python only")
-        pytest.fail(f"C extension not built: {_backend.load_error('onion')}")
-    c, py = onion._Backend(onion._c), onion._Backend(_onion_py)
-    builder, peeler = (c, py) if direction == "c-builds" else (py, c)
+def test_backends_interoperate(enc_type: str, direction: str) -> None:
+    if _backend.NO_EXTENSIONS:
+        pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: pure Python only")
+    builder, peeler = ("c", "python") if direction == "c-builds" else ("python", "c")
     nodes = make_nodes(4)
-    monkeypatch.setattr(onion, "_backend", builder)
-    body, ctx = onion.build(b"interop", [k.node for k in nodes[:3]], nodes[3].node, enc_type=enc_type)
-    monkeypatch.setattr(onion, "_backend", peeler)
-    final, _ = walk(body, nodes)
+    with _backend.use(builder, "onion"):
+        body, ctx = onion.build(b"interop", [k.node for k in nodes[:3]], nodes[3].node, enc_type=enc_type)
+    with _backend.use(peeler, "onion"):
+        final, _ = walk(body, nodes)
     assert final.payload == b"interop"
     reply = final.reply.encrypt(b"back")
-    monkeypatch.setattr(onion, "_backend", builder)
-    assert ctx.decrypt_reply(reply) == b"back"
+    with _backend.use(builder, "onion"):
+        assert ctx.decrypt_reply(reply) == b"back"
 
 
 def test_layers_use_fresh_keys(backend: str) -> None:
@@ -269,17 +255,17 @@ def test_peel_many_bad_secret(backend: str) -> None:
 
 def test_peel_many_c_batch_does_the_work() -> None:
     """Guards against a batch path that silently hands everything to Python."""
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     nodes = make_nodes(2)
     batch = [onion.build(b"b", [nodes[0].node], nodes[1].node, enc_type=e)[0] for e in ENC_TYPES * 40]
-    raw = onion._c.peel_batch(batch, 0, len(batch), nodes[0].secret, 0, onion.Relay)
+    raw = onion_api._c.peel_batch(batch, 0, len(batch), nodes[0].secret, 0, onion.Relay)
     assert len(raw) == len(batch) and all(type(r) is onion.Relay for r in raw)
     assert [r.next_ed25519 for r in raw] == [nodes[1].node.ed25519_pubkey] * len(batch)
-    final = onion._c.peel_batch([raw[0].body], 0, 1, nodes[1].secret, 1, onion.Relay)[0]
+    final = onion_api._c.peel_batch([raw[0].body], 0, 1, nodes[1].secret, 1, onion.Relay)[0]
     assert type(final) is tuple and len(final) == 3  # decrypted in C, inner left to the reference
     for lo, hi in ((-1, 1), (0, len(batch) + 1), (2, 1)):
         with pytest.raises(OnionArgumentError):
-            onion._c.peel_batch(batch, lo, hi, nodes[0].secret, 0, onion.Relay)
+            onion_api._c.peel_batch(batch, lo, hi, nodes[0].secret, 0, onion.Relay)
 
 
 def test_peel_concurrently_with_different_secrets(backend: str) -> None:
@@ -306,10 +292,10 @@ def test_c_made_relay_is_a_normal_relay() -> None:
     from Relay(...), still frozen, and any other class must be called normally."""
     import dataclasses
 
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     nodes = make_nodes(2)
     body = onion.build(b"r", [nodes[0].node], nodes[1].node)[0]
-    got = onion._c.peel_one(body, nodes[0].secret, 0, onion.Relay)
+    got = onion_api._c.peel_one(body, nodes[0].secret, 0, onion.Relay)
     assert type(got) is onion.Relay
     assert got == onion.Relay(got.next_ed25519, got.body, 1) and hash(got) == hash(onion.Relay(got.next_ed25519, got.body, 1))
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -321,9 +307,9 @@ def test_c_made_relay_is_a_normal_relay() -> None:
         def __post_init__(self) -> None:
             seen.append(self.next_ed25519)
 
-    other = onion._c.peel_one(body, nodes[0].secret, 0, Checked)
+    other = onion_api._c.peel_one(body, nodes[0].secret, 0, Checked)
     assert type(other) is Checked and seen == [other.next_ed25519]
-    assert onion._c.peel_one(body, nodes[0].secret, 0, lambda *a: a)[2] == 1
+    assert onion_api._c.peel_one(body, nodes[0].secret, 0, lambda *a: a)[2] == 1
 
 
 def layer_jsons(body: bytes, peelers: list[Keyed]) -> list[str]:
@@ -348,9 +334,9 @@ def layer_jsons(body: bytes, peelers: list[Keyed]) -> list[str]:
 @pytest.mark.parametrize("enc_type", ENC_TYPES)
 @pytest.mark.parametrize("to_server", [False, True])
 @pytest.mark.parametrize("hops", [0, 1, 3])
-def test_build_json_same_on_both_backends(enc_type: str, to_server: bool, hops: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_json_same_on_both_backends(enc_type: str, to_server: bool, hops: int) -> None:
     """The C builder writes every routing JSON byte for byte as the reference does."""
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     nodes = make_nodes(hops + 1)
     dest: Any = nodes[-1].node
     peelers = nodes
@@ -358,29 +344,29 @@ def test_build_json_same_on_both_backends(enc_type: str, to_server: bool, hops: 
         dest = onion.ServerTarget("h\u00e9\"x.org", nodes[-1].node.x25519_pubkey, "/oxen/v4/lsrpc", 8443, "http")
         peelers = nodes[:-1]
     texts = []
-    for module in (onion._c, _onion_py):
-        monkeypatch.setattr(onion, "_backend", onion._Backend(module))
-        body, _ = onion.build(b"same", [k.node for k in nodes[:-1]], dest, enc_type=enc_type)
+    for implementation in ("c", "python"):
+        with _backend.use(implementation, "onion"):
+            body, _ = onion.build(b"same", [k.node for k in nodes[:-1]], dest, enc_type=enc_type)
         texts.append(layer_jsons(body, peelers))
     assert texts[0] == texts[1]
     assert len(texts[0]) == hops + 1
 
 
 def test_build_route_rejects_bad_arguments() -> None:
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     k = Keyed()
     x, e = k.node.x25519_pubkey, k.node.ed25519_pubkey
     for args in [(x + x, ""), (x, e), (x[:-1], ""), (x + x, e[:-1]), ("", ""), ("zz" * 32, ""),
                  (x + "zz" * 32, e), (x + x, "zz" * 32), (x * 17, e * 16)]:
         with pytest.raises(OnionArgumentError):
-            onion._c.build_route(b"p", None, args[0], args[1], 0)
+            onion_api._c.build_route(b"p", None, args[0], args[1], 0)
     with pytest.raises(OnionArgumentError):
-        onion._c.build_route(b"p", "not bytes", x, "", 0)
+        onion_api._c.build_route(b"p", "not bytes", x, "", 0)
     with pytest.raises(OnionArgumentError):
-        onion._c.build_route(b"p", None, "00" * 32, "", 0)  # low-order recipient key
+        onion_api._c.build_route(b"p", None, "00" * 32, "", 0)  # low-order recipient key
     with pytest.raises(OnionArgumentError):
-        onion._c.build_route(b"p", None, x, "", 2)
-    assert onion._c.build_route(b"p", None, x, "", 1)[0]  # the same call, valid
+        onion_api._c.build_route(b"p", None, x, "", 2)
+    assert onion_api._c.build_route(b"p", None, x, "", 1)[0]  # the same call, valid
 
 
 # ---- backend selection -------------------------------------------------------------------
@@ -391,10 +377,10 @@ def test_c_backend_chosen_when_built() -> None:
     if _backend.NO_EXTENSIONS:
         assert info["implementation"] == "python"
         return
-    assert onion._c is not None, _backend.load_error("onion")
+    assert onion_api._c is not None, _backend.load_error("onion")
     assert info["implementation"] == "c"
     assert info["libsodium"].split()[0] in ("pynacl", "system")
-    assert onion._backend.module is onion._c
+    assert onion_api._active.module is onion_api._c
 
 
 # ---- malformed input ---------------------------------------------------------------------

@@ -9,9 +9,10 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_onion import Keyed, backend, make_nodes, same_outcome  # noqa: F401  (fixture)
+from test_onion import Keyed, make_nodes, same_outcome
 
 from session_core import onion
+from session_core.onion import api as onion_api
 from c_required import require_c
 from session_core.errors import OnionError, OnionInputError
 
@@ -146,15 +147,15 @@ def outer_json(draw: st.DrawFn, eph: str) -> bytes:
 @settings(max_examples=250, deadline=None)
 @given(data=st.data(), enc_type=st.sampled_from(["aes-gcm", "xchacha20"]))
 def test_fast_path_matches_reference(data: st.DataObject, enc_type: str) -> None:
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
     n = struct.unpack("<I", body[:4])[0]
     eph = json.loads(body[4 + n :])["ephemeral_key"]
     mutated = body[: 4 + n] + data.draw(outer_json(eph))
     outcomes = []
-    for module in (onion._c, onion._onion_py):
+    for module in (onion_api._c, onion_api._onion_py):
         try:
-            step = onion._onion_proto.peel(module, mutated, GUARD.secret, 0)
+            step = onion_api._onion_proto.peel(module, mutated, GUARD.secret, 0)
             outcomes.append((type(step).__name__, getattr(step, "next_ed25519", None), getattr(step, "body", None)))
         except OnionError as exc:
             outcomes.append((type(exc).__name__, exc.body, None))
@@ -163,12 +164,12 @@ def test_fast_path_matches_reference(data: st.DataObject, enc_type: str) -> None
 
 def test_fast_path_taken_for_common_frames() -> None:
     """Guards against a fast path that silently always defers to Python."""
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     for enc_type in ("aes-gcm", "xchacha20"):
         body, _ = onion.build(b"p", [GUARD.node], NEXT.node, enc_type=enc_type)
-        relay = onion._c.peel_one(body, GUARD.secret, 0, onion.Relay)
+        relay = onion_api._c.peel_one(body, GUARD.secret, 0, onion.Relay)
         assert type(relay) is onion.Relay and relay.next_ed25519 == NEXT.node.ed25519_pubkey
-        final = onion._c.peel_one(relay.body, NEXT.secret, 1, onion.Relay)
+        final = onion_api._c.peel_one(relay.body, NEXT.secret, 1, onion.Relay)
         assert type(final) is tuple and len(final) == 3  # decrypted in C, inner left to the reference
 
 
@@ -209,15 +210,15 @@ def inner_json(draw: st.DrawFn, eph: str, dest: str) -> bytes:
 @given(data=st.data(), enc=st.sampled_from([0, 1]))
 def test_fast_relay_matches_reference(data: st.DataObject, enc: int) -> None:
     """The C scanner of a decrypted layer's routing JSON agrees with the reference."""
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     from test_onion import frame, inner_layer
 
     text = data.draw(inner_json(NEXT.node.x25519_pubkey, NEXT.node.ed25519_pubkey))
     body, _ = inner_layer(GUARD, frame(b"blob", text), enc)
     outcomes = []
-    for module in (onion._c, onion._onion_py):
+    for module in (onion_api._c, onion_api._onion_py):
         try:
-            step = onion._onion_proto.peel(module, body, GUARD.secret, 0)
+            step = onion_api._onion_proto.peel(module, body, GUARD.secret, 0)
             outcomes.append((type(step).__name__, getattr(step, "next_ed25519", None), getattr(step, "body", None)))
         except OnionError as exc:
             outcomes.append((type(exc).__name__, exc.body, None))

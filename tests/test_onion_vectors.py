@@ -10,9 +10,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_onion import Keyed, backend, make_nodes, walk  # noqa: F401  (fixture)
+from test_onion import Keyed, make_nodes, walk
 
-from session_core import _onion_py, onion
+from session_core import onion
+from session_core.onion import api as onion_api
+from session_core.onion import _onion_py
 from session_core.errors import OnionDecryptError
 from c_required import require_c
 
@@ -77,12 +79,12 @@ def test_storage_server_channel_keys(backend: str, enc: int) -> None:
 
 
 def sodiums() -> list[Any]:
-    if onion._c is None:
+    if onion_api._c is None:
         return []
     found = []
     for which in ("pynacl", "system"):
         try:
-            found.append(pytest.param(onion._c.load(which), id=which))
+            found.append(pytest.param(onion_api._c.load(which), id=which))
         except ImportError:
             pass
     return found
@@ -92,7 +94,7 @@ def sodiums() -> list[Any]:
 @pytest.mark.parametrize("enc_type", ["aes-gcm", "xchacha20"])
 def test_every_bindable_libsodium(lib: Any, enc_type: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """PyNaCl's bundled libsodium and a system one (if present) both interoperate."""
-    monkeypatch.setattr(onion, "_backend", onion._Backend(lib))  # type: ignore[arg-type]
+    monkeypatch.setattr(onion_api, "_active", onion_api._Backend(lib))  # type: ignore[arg-type]
     nodes = make_nodes(4)
     body, ctx = onion.build(b"vector", [k.node for k in nodes[:3]], nodes[3].node, enc_type=enc_type)
     final, _ = walk(body, nodes)
@@ -105,23 +107,23 @@ def test_every_bindable_libsodium(lib: Any, enc_type: str, monkeypatch: pytest.M
 
 
 def test_pynacl_libsodium_preferred() -> None:
-    require_c(onion._c, "onion")
-    assert onion._c.default.origin in ("pynacl", "system", "path")
-    if onion._c.pynacl_path() is not None and not __import__("os").environ.get("SESSION_CORE_SODIUM"):
+    require_c(onion_api._c, "onion")
+    assert onion_api._c.default.origin in ("pynacl", "system", "path")
+    if onion_api._c.pynacl_path() is not None and not __import__("os").environ.get("SESSION_CORE_SODIUM"):
         assert onion.backend_info()["libsodium"].startswith("pynacl ")
 
 
 def test_aes_gcm_falls_back_without_cpu_support(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where libsodium has no AES-GCM (no AES-NI/PCLMUL), aes-gcm goes through `cryptography`
     and xchacha20 stays in C; backend_info says so."""
-    require_c(onion._c, "onion")
-    c = onion._c
+    require_c(onion_api._c, "onion")
+    c = onion_api._c
     fake = SimpleNamespace(**{n: getattr(c, n) for n in ("keypairs", "seal", "open_blob", "encrypt", "decrypt", "public_key")})
     fake.aes_gcm_available = lambda: False
     fake.info = c.info
-    b = onion._Backend(fake)  # type: ignore[arg-type]
+    b = onion_api._Backend(fake)  # type: ignore[arg-type]
     assert b.aes_gcm is _onion_py and b.xchacha is fake
-    monkeypatch.setattr(onion, "_backend", b)
+    monkeypatch.setattr(onion_api, "_active", b)
     assert "cryptography" in onion.backend_info()["aes_gcm"]
     nodes = make_nodes(3)
     for enc_type in ("aes-gcm", "xchacha20"):
@@ -134,14 +136,14 @@ def test_aes_gcm_falls_back_without_cpu_support(monkeypatch: pytest.MonkeyPatch)
 def test_c_paths_without_aes_gcm(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real C module on a CPU without libsodium AES-GCM: peel, peel_many and build hand
     aes-gcm to `cryptography` and keep xchacha20 in C, with the same results."""
-    require_c(onion._c, "onion")
+    require_c(onion_api._c, "onion")
     from test_onion import mixed_batch, same_outcome
 
-    lib = onion._c.default.without_aes_gcm()
+    lib = onion_api._c.default.without_aes_gcm()
     assert not lib.aes_gcm_available()
-    b = onion._Backend(lib)  # type: ignore[arg-type]
+    b = onion_api._Backend(lib)  # type: ignore[arg-type]
     assert b.aes_gcm is _onion_py and b.xchacha is lib and b.peel_one is not None
-    monkeypatch.setattr(onion, "_backend", b)
+    monkeypatch.setattr(onion_api, "_active", b)
     nodes = make_nodes(2)
     batch = mixed_batch(nodes)
     for threads in (1, 2):

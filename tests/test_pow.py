@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import load_json
-from session_core import pow
+from session_core import _backend, pow
 from session_core.errors import (
     InvalidDataError,
     InvalidDifficultyError,
@@ -49,16 +49,16 @@ def reference_first_nonce(ts: int, ttl: int, pk: str, data: str, d: int, start: 
 # --- INTEROP §1.8 upstream vectors -------------------------------------------------------
 
 
-def test_upstream_vector_valid(pow_backend: str) -> None:
+def test_upstream_vector_valid(backend: str) -> None:
     assert pow.verify(*vector_args())
 
 
 @pytest.mark.parametrize("variant", V["invalid_variants"], ids=lambda v: v["field"])
-def test_upstream_vector_invalid_variants(pow_backend: str, variant: dict) -> None:
+def test_upstream_vector_invalid_variants(backend: str, variant: dict) -> None:
     assert not pow.verify(*vector_args(**{variant["field"]: variant["value"]}))
 
 
-def test_upstream_derived_values(pow_backend: str) -> None:
+def test_upstream_derived_values(backend: str) -> None:
     d = V["derived"]
     raw = pow.payload(VALID["timestamp"], VALID["ttl"], VALID["pubkey"], VALID["data"])
     assert len(raw) == d["payload_len"]
@@ -69,7 +69,7 @@ def test_upstream_derived_values(pow_backend: str) -> None:
     assert h == d["message_hash"]
 
 
-def test_upstream_vector_solves_to_the_same_nonce(pow_backend: str) -> None:
+def test_upstream_vector_solves_to_the_same_nonce(backend: str) -> None:
     # Desktop's worker searches from 0 step 1: the upstream nonce must be the first valid one
     # unless an earlier one exists; either way our answer must equal the hashlib oracle's.
     ts, ttl = int(VALID["timestamp"]), int(VALID["ttl"])
@@ -91,7 +91,7 @@ def test_target_formula_edges() -> None:
 
 @pytest.mark.parametrize("start", [0, 12345, 2**64 - 3000])
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_solve_is_first_valid_nonce_for_any_thread_count(pow_backend: str, threads: int, start: int) -> None:
+def test_solve_is_first_valid_nonce_for_any_thread_count(backend: str, threads: int, start: int) -> None:
     ts, ttl, data, d = 1700000000000, 86_400_000, "aGVsbG8gd29ybGQ=", 3
     expect = reference_first_nonce(ts, ttl, PK, data, d, start)
     got = pow.solve(ts, ttl, PK, data, d, threads=threads, start=start)
@@ -100,7 +100,7 @@ def test_solve_is_first_valid_nonce_for_any_thread_count(pow_backend: str, threa
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_solve_past_the_inline_blocks_uses_threads(pow_backend: str, threads: int) -> None:
+def test_solve_past_the_inline_blocks_uses_threads(backend: str, threads: int) -> None:
     ts, ttl, data, d = 1700000000000, 3_600_000, "eA==", 700
     expect = reference_first_nonce(ts, ttl, PK, data, d)
     assert expect > 16 * 1024  # precondition: beyond the inline fast path, so workers ran
@@ -108,7 +108,7 @@ def test_solve_past_the_inline_blocks_uses_threads(pow_backend: str, threads: in
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_solve_wraps_around_2_pow_64(pow_backend: str, threads: int) -> None:
+def test_solve_wraps_around_2_pow_64(backend: str, threads: int) -> None:
     ts, ttl, data, d, start = 1700000000000, 86_400_000, "aGk=", 4, 2**64 - 40
     expect = reference_first_nonce(ts, ttl, PK, data, d, start)
     assert expect < start  # precondition: the answer lies past the wrap
@@ -122,25 +122,25 @@ def test_every_supported_kernel_gives_the_same_nonce(kernel: str) -> None:
     assert pow.decode_nonce(pow.solve(ts, ttl, PK, data, d, kernel=kernel, start=77)) == expect
 
 
-def test_unknown_kernel_is_a_clear_error(pow_backend: str) -> None:
+def test_unknown_kernel_is_a_clear_error(backend: str) -> None:
     with pytest.raises(SessionCoreError, match="not available"):
         pow.solve(1, 10000, PK, "", 1, kernel="quantum")
 
 
-def test_span_exhausted(pow_backend: str) -> None:
+def test_span_exhausted(backend: str) -> None:
     # Huge difficulty: essentially no valid nonce among the first 3000.
     with pytest.raises(NonceSpaceExhaustedError):
         pow.solve(1, 10000, PK, "", 2**40, span=3000, threads=2)
 
 
-def test_timeout(pow_backend: str) -> None:
+def test_timeout(backend: str) -> None:
     began = time.monotonic()
     with pytest.raises(SolveTimeoutError):
         pow.solve(1, 10000, PK, "", 2**50, timeout=0.2, threads=2)
     assert time.monotonic() - began < 5  # generous: proves the search stopped, not its speed
 
 
-def test_cancel_token_from_another_thread(pow_backend: str) -> None:
+def test_cancel_token_from_another_thread(backend: str) -> None:
     token = pow.CancelToken()
     threading.Timer(0.1, token.cancel).start()
     with pytest.raises(SolveCancelledError) as info:
@@ -148,21 +148,21 @@ def test_cancel_token_from_another_thread(pow_backend: str) -> None:
     assert not isinstance(info.value, SolveTimeoutError)
 
 
-def test_cancel_with_threading_event(pow_backend: str) -> None:
+def test_cancel_with_threading_event(backend: str) -> None:
     event = threading.Event()
     threading.Timer(0.1, event.set).start()
     with pytest.raises(SolveCancelledError):
         pow.solve(1, 10000, PK, "", 2**50, cancel=event)
 
 
-def test_already_cancelled_token_never_searches(pow_backend: str) -> None:
+def test_already_cancelled_token_never_searches(backend: str) -> None:
     token = pow.CancelToken()
     token.cancel()
     with pytest.raises(SolveCancelledError):
         pow.solve(1, 10000, PK, "", 1, cancel=token)
 
 
-def test_progress_reports(pow_backend: str) -> None:
+def test_progress_reports(backend: str) -> None:
     reports: list[pow.SolveProgress] = []
     with pytest.raises(SolveTimeoutError):
         pow.solve(1, 10000, PK, "", 2**50, timeout=0.35, progress=reports.append,
@@ -173,7 +173,7 @@ def test_progress_reports(pow_backend: str) -> None:
     assert [r.trials for r in reports] == sorted(r.trials for r in reports)
 
 
-def test_progress_callback_error_stops_the_search(pow_backend: str) -> None:
+def test_progress_callback_error_stops_the_search(backend: str) -> None:
     def boom(_: pow.SolveProgress) -> None:
         raise RuntimeError("boom")
 
@@ -181,12 +181,12 @@ def test_progress_callback_error_stops_the_search(pow_backend: str) -> None:
         pow.solve(1, 10000, PK, "", 2**50, progress=boom, progress_interval=0.01)
 
 
-async def test_solve_async(pow_backend: str) -> None:
+async def test_solve_async(backend: str) -> None:
     nonce = await pow.solve_async(1700000000000, 86_400_000, PK, "aGk=", 2)
     assert pow.verify(nonce, 1700000000000, 86_400_000, PK, "aGk=", 2)
 
 
-async def test_solve_async_task_cancellation(pow_backend: str) -> None:
+async def test_solve_async_task_cancellation(backend: str) -> None:
     task = asyncio.ensure_future(pow.solve_async(1, 10000, PK, "", 2**50))
     await asyncio.sleep(0.1)
     task.cancel()
@@ -202,7 +202,7 @@ async def test_solve_async_task_cancellation(pow_backend: str) -> None:
     ["", "AAAA", "AAAAAAAaFio", "AAAAAAAaFio==", "AAAAAAAaF!o=", "AAAAAAAAAA==", "ÄAAAAAAaFio=",
      b"AAAAAAAaFio=", 1709610, None],
 )
-def test_bad_nonce(pow_backend: str, nonce: object) -> None:
+def test_bad_nonce(backend: str, nonce: object) -> None:
     with pytest.raises(InvalidNonceError):
         pow.verify(nonce, 1, 10000, PK, "", 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError):  # the hierarchy also derives from ValueError
@@ -210,7 +210,7 @@ def test_bad_nonce(pow_backend: str, nonce: object) -> None:
 
 
 @pytest.mark.parametrize("difficulty", [0, -1, 1.5, "1", True, None])
-def test_bad_difficulty(pow_backend: str, difficulty: object) -> None:
+def test_bad_difficulty(backend: str, difficulty: object) -> None:
     with pytest.raises(InvalidDifficultyError):
         pow.verify("AAAAAAAaFio=", 1, 10000, PK, "", difficulty)  # type: ignore[arg-type]
     with pytest.raises(InvalidDifficultyError):
@@ -218,7 +218,7 @@ def test_bad_difficulty(pow_backend: str, difficulty: object) -> None:
 
 
 @pytest.mark.parametrize("ttl", [-1, "-1000", "abc", "", 1.5, "１２", None])
-def test_bad_ttl(pow_backend: str, ttl: object) -> None:
+def test_bad_ttl(backend: str, ttl: object) -> None:
     with pytest.raises(InvalidTTLError):
         pow.solve(1, ttl, PK, "", 1)  # type: ignore[arg-type]
     with pytest.raises(InvalidTTLError):
@@ -226,26 +226,26 @@ def test_bad_ttl(pow_backend: str, ttl: object) -> None:
 
 
 @pytest.mark.parametrize("ts", [-5, "12a", "+12", 3.0, False])
-def test_bad_timestamp(pow_backend: str, ts: object) -> None:
+def test_bad_timestamp(backend: str, ts: object) -> None:
     with pytest.raises(InvalidTimestampError):
         pow.verify("AAAAAAAaFio=", ts, 10000, PK, "", 1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("pk", ["", "05zz", "05" + "é" * 32, b"05ab", None])
-def test_bad_pubkey(pow_backend: str, pk: object) -> None:
+def test_bad_pubkey(backend: str, pk: object) -> None:
     with pytest.raises(InvalidPubkeyError):
         pow.solve(1, 10000, pk, "", 1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("data", ["héllo", b"aGk=", None])
-def test_bad_data(pow_backend: str, data: object) -> None:
+def test_bad_data(backend: str, data: object) -> None:
     with pytest.raises(InvalidDataError):
         pow.verify("AAAAAAAaFio=", 1, 10000, PK, data, 1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kw", [{"threads": 0}, {"threads": "2"}, {"start": -1}, {"start": 2**64},
                                 {"span": 0}, {"timeout": "1"}])
-def test_bad_solve_options(pow_backend: str, kw: dict) -> None:
+def test_bad_solve_options(backend: str, kw: dict) -> None:
     with pytest.raises(ValueError):
         pow.solve(1, 10000, PK, "", 1, **kw)
 
@@ -259,9 +259,6 @@ def test_strings_are_used_verbatim() -> None:
 
 def test_backends_agree_on_message_hash() -> None:
     args = (VALID["nonce"], VALID["timestamp"], VALID["ttl"], VALID["pubkey"], VALID["data"])
-    prev = pow._use_backend("python")
-    try:
+    with _backend.use("python", "pow"):
         py = pow.message_hash(*args)
-    finally:
-        pow._impl, pow._c = prev, (None if prev is pow._pow_py else prev)
     assert pow.message_hash(*args) == py

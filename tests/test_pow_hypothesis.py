@@ -8,7 +8,9 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from session_core import _pow_fields, _pow_py, pow
+from session_core import pow
+from session_core.pow import fields as _pow_fields
+from session_core.pow import _pow_py
 
 B64 = string.ascii_letters + string.digits + "+/="
 HEX = "0123456789abcdef"

@@ -17,7 +17,7 @@ from session_core import _backend
 if _backend.NO_EXTENSIONS:
     pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: no C kernels in this run", allow_module_level=True)
 
-from session_core import _pow_c  # noqa: E402  (must fail loudly when not built)
+from session_core.pow import _pow_c  # noqa: E402  (must fail loudly when not built)
 
 KERNELS = _pow_c.supported_kernels()
 
@@ -88,8 +88,8 @@ def test_bad_lengths_are_clear_errors() -> None:
 
 def test_verify_agrees_with_either_payload_sha512() -> None:
     """verify_fast hashes payloads with OpenSSL when found, else our C: same answers."""
-    import session_core.pow as pow_api
-    from session_core import _pow_fields
+    import session_core.pow.api as pow_api
+    from session_core.pow import fields as _pow_fields
 
     found = pow_api._find_openssl_sha512()
     rnd = random.Random(11)

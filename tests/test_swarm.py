@@ -10,7 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from session_core import _backend, _swarm_py, swarm
+import session_core
+from session_core import _backend, swarm
+from session_core.swarm import lookup as swarm_lookup
+from session_core.swarm import _swarm_py
 from session_core.errors import (
     EmptySwarmMapError,
     ExtensionUnavailableError,
@@ -19,8 +22,8 @@ from session_core.errors import (
     InvalidSwarmKeyError,
     SessionCoreError,
 )
-from session_core.swarm_ids import MAX_ID, new_swarm_id_sorted
-from session_core.swarm_rng import MT19937_64, uniform_distribution_portable
+from session_core.swarm.ids import MAX_ID, new_swarm_id_sorted
+from session_core.swarm.rng import MT19937_64, uniform_distribution_portable
 
 DATA = Path(__file__).parent / "data"
 U64 = (1 << 64) - 1
@@ -30,26 +33,14 @@ def load(name: str) -> Any:
     return json.loads((DATA / name).read_text())
 
 
-@pytest.fixture(params=["c", "py"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The SwarmMap backend to test: the C kernel and the numpy/pure-Python reference."""
-    if request.param == "c":
-        if swarm._c is None:
-            if _backend.NO_EXTENSIONS:
-                pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: pure Python only")
-            pytest.fail(f"swarm C extension not built: {_backend.load_error('swarm')}")
-        return "c"
-    return "python"
-
-
 def test_c_backend_is_chosen_when_built() -> None:
     if _backend.NO_EXTENSIONS:
         assert swarm.backend_info()["implementation"] == "python"
         return
-    assert swarm._c is not None, _backend.load_error("swarm")
+    assert swarm_lookup._c is not None, _backend.load_error("swarm")
     assert swarm.backend_info()["implementation"] == "c"
     assert swarm.SwarmMap([1, 2]).implementation == "c"
-    assert _backend.backend()["swarm"]["implementation"] == "c"
+    assert session_core.backend()["swarm"]["implementation"] == "c"
 
 
 # ---- §2.1 pubkey -> swarm space -------------------------------------------------------------
@@ -226,7 +217,7 @@ def test_unknown_backend_name() -> None:
 
 
 def test_forcing_missing_c_backend_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(swarm, "_c", None)
+    monkeypatch.setattr(swarm_lookup, "_c", None)
     with pytest.raises(ExtensionUnavailableError):
         swarm.SwarmMap([1], backend="c")
 
@@ -244,14 +235,14 @@ def test_legacy_2020_scan_differs_only_near_the_wrap() -> None:
 
 
 def test_c_baselines_agree_with_references() -> None:
-    if swarm._c is None:
+    if swarm_lookup._c is None:
         pytest.skip("C extension not built") if _backend.NO_EXTENSIONS else pytest.fail("not built")
     rng = np.random.default_rng(3)
     ids = np.unique(rng.integers(0, U64 - 1, 300, dtype=np.uint64, endpoint=True))
     spaces = rng.integers(0, U64, 3000, dtype=np.uint64, endpoint=True)
-    assert swarm._c.baseline_bsearch(ids, spaces).tolist() == _swarm_py.Index(ids).lookup_spaces(spaces).tolist()
+    assert swarm_lookup._c.baseline_bsearch(ids, spaces).tolist() == _swarm_py.Index(ids).lookup_spaces(spaces).tolist()
     legacy = [_swarm_py.legacy_nearest_2020([int(i) for i in ids], int(s)) for s in spaces[:300]]
-    assert swarm._c.baseline_linear2020(ids, spaces[:300]).tolist() == legacy
+    assert swarm_lookup._c.baseline_linear2020(ids, spaces[:300]).tolist() == legacy
 
 
 # ---- §2.4 get_new_swarm_id ------------------------------------------------------------------

@@ -23,7 +23,7 @@ from session_core.errors import (
     SwarmMembershipError,
     SwarmTooSmallError,
 )
-from session_core.swarm_assign import (
+from session_core.swarm.assign import (
     EXCESS_BASE,
     IDEAL_SWARM_MARGIN,
     IDEAL_SWARM_SIZE,
@@ -33,8 +33,8 @@ from session_core.swarm_assign import (
     block_seed,
     calc_swarm_changes,
 )
-from session_core.swarm_rng import MT19937_64
-from session_core.swarm_ids import UNASSIGNED_SWARM_ID
+from session_core.swarm.rng import MT19937_64
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID
 
 Layout = dict[int, list[bytes]]
 
@@ -388,7 +388,7 @@ def test_storage_test_pair(size: int) -> None:
 
 
 def test_storage_test_seed_is_ascii_not_binary() -> None:
-    from session_core.swarm_peer_test import storage_test_seed
+    from session_core.swarm.peer_test import storage_test_seed
 
     h = "0123456789abcdef" * 4
     assert storage_test_seed(h) == int.from_bytes(b"01234567", "little")

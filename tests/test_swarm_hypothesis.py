@@ -10,20 +10,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from session_core import _backend, swarm
-from session_core.swarm_assign import MIN_SWARM_SIZE
-from session_core.swarm_ids import MAX_ID
+from session_core.swarm.assign import MIN_SWARM_SIZE
+from session_core.swarm.ids import MAX_ID
 
 U64 = (1 << 64) - 1
 BACKENDS = ["c", "python"]
-
-
-@pytest.fixture(params=BACKENDS, ids=["c", "py"])
-def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "c" and swarm._c is None:
-        if _backend.NO_EXTENSIONS:
-            pytest.skip("SESSION_CORE_NO_EXTENSIONS=1: pure Python only")
-        pytest.fail(f"swarm C extension not built: {_backend.load_error('swarm')}")
-    return str(request.param)
 
 
 def brute(ids: list[int], space: int) -> int:

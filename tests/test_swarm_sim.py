@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from session_core import swarm
+from session_core.swarm import lookup as swarm_lookup
 from session_core.commands.swarm_cmd import swarm_group
-from session_core.swarm_sim import SimConfig, _check, simulate
+from session_core.bench.swarm_sim import SimConfig, _check, simulate
 
 SMALL = SimConfig(nodes=120, blocks=12, join_rate=2, leave_rate=2, decommission_rate=1,
                   recommission_after=3, burst_every=5, burst_size=30, records=3000, seed=5)
@@ -37,7 +38,7 @@ def test_block_zero_pushes_every_record_to_its_whole_swarm() -> None:
     # Recompute independently: every record goes to each member of its swarm.
     rng = np.random.default_rng(2)
     spaces = rng.integers(0, np.iinfo(np.uint64).max, 500, dtype=np.uint64, endpoint=True)
-    from session_core.swarm_sim import _block_hash
+    from session_core.bench.swarm_sim import _block_hash
     import hashlib
 
     nodes = [hashlib.sha256(b"node %d %d" % (2, i)).digest() for i in range(70)]
@@ -94,9 +95,9 @@ def test_cli_space() -> None:
 
 
 def test_bench_harness_runs_and_cross_checks() -> None:
-    if swarm._c is None:
+    if swarm_lookup._c is None:
         pytest.skip("C extension not built: the benchmark needs it")
-    from session_core.swarm_bench import bench_assign, bench_lookup
+    from session_core.bench.swarm_bench import bench_assign, bench_lookup
 
     look = bench_lookup(swarms=300, keys=3000, repeat=1)
     assert [r.name for r in look["rows"]][0].startswith("ours") and all(r.keys_per_s > 0 for r in look["rows"])

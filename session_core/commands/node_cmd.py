@@ -52,6 +52,6 @@ def run_command(
 @click.option("--nodes", default=2, show_default=True, help="Devnet size (12 for the 3-hop latency goal).")
 def bench_command(n: int, concurrency: int, nodes: int) -> None:
     """Store/retrieve throughput of a node vs a trivial aiohttp endpoint (same run)."""
-    from session_core.node.bench import main
+    from session_core.bench.node_bench import main
 
     main(n, concurrency, nodes)

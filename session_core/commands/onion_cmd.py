@@ -21,7 +21,7 @@ def onion_group() -> None:
 def bench_command(quick: bool, sodium: str | None, rounds: int | None, only: str | None, as_json: bool) -> None:
     """Build/peel times vs the libsodium primitive sum and the PyNaCl baseline, same run;
     peel_many on 1 vs 2 threads (wall clock)."""
-    from session_core._onion_bench import format_table, run
+    from session_core.bench.onion_bench import format_table, run
 
     result = run(quick=quick, sodium=sodium, only=only, rounds=rounds)
     click.echo(json.dumps(result, indent=2) if as_json else format_table(result))

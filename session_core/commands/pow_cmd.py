@@ -113,7 +113,7 @@ def verify_command(nonce: str, timestamp: str | None, ttl: str, pubkey: str, dat
 @click.option("--json", "as_json", is_flag=True)
 def bench_command(quick: bool, as_json: bool) -> None:
     """Kernels vs hashlib / OpenSSL / libsodium loops measured in the same run."""
-    from session_core._pow_bench import format_report, run
+    from session_core.bench.pow_bench import format_report, run
 
     report = run(quick=quick, log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(asdict(report), indent=2) if as_json else format_report(report))
@@ -142,6 +142,6 @@ def demo_command(bench: bool) -> None:
             raise click.ClickException("verification failed")
     if bench:
         click.echo("")
-        from session_core._pow_bench import format_report, run
+        from session_core.bench.pow_bench import format_report, run
 
         click.echo(format_report(run(quick=True)))

@@ -45,7 +45,7 @@ def simulate_command(nodes: int, blocks: int, join_rate: float, leave_rate: floa
                      recommission_after: int, burst_every: int, burst_size: int, records: int, seed: int,
                      every: int, plot_path: str | None, as_json: bool) -> None:
     """Run oxend's swarm assignment over time and report sizes, moves, pushes and invariants."""
-    from session_core.swarm_sim import BlockStats, SimConfig, plot, simulate
+    from session_core.bench.swarm_sim import BlockStats, SimConfig, plot, simulate
 
     config = SimConfig(nodes, blocks, join_rate, leave_rate, decommission_rate, recommission_after,
                        burst_every, burst_size, records, seed)
@@ -95,7 +95,7 @@ def simulate_command(nodes: int, blocks: int, join_rate: float, leave_rate: floa
 @click.option("--nodes", default=10_000, show_default=True, help="Network size for the assignment step.")
 def bench_command(swarms: int, keys: int, repeat: int, nodes: int) -> None:
     """Lookup throughput and ratios vs numpy / C binary search / C linear scan, all in this run."""
-    from session_core.swarm_bench import run
+    from session_core.bench.swarm_bench import run
 
     try:
         run(swarms, keys, repeat, nodes, echo=click.echo)

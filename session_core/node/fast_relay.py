@@ -52,7 +52,7 @@ def _engine_module() -> Any:
         _load_error = "SESSION_CORE_NO_EXTENSIONS is set"
         return None
     try:
-        return importlib.import_module("session_core._relay_c"), importlib.import_module("session_core._onion_c")
+        return importlib.import_module("session_core.node._relay_c"), importlib.import_module("session_core.onion._onion_c")
     except ImportError as exc:
         _load_error = str(exc)
         return None

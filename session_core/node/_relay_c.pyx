@@ -19,7 +19,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy
 
-from session_core._onion_types import MAX_ONION_HOPS, Relay
+from session_core.onion.types import MAX_ONION_HOPS, Relay
 from session_core.errors import OnionDecryptError, OnionPathTooLongError
 
 

@@ -151,7 +151,7 @@ def _peel_rate(seconds: float = 1.0) -> float:
 def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: int = 2, window: int = 256,
               warmup: float = 1.0, seconds: float = 2.0, samples: int = 5) -> str:
     """Run the measurement against a running devnet node (see the module doc); one report line."""
-    code = "from session_core.node.bench_relay import loader_main; loader_main()"
+    code = "from session_core.bench.relay_bench import loader_main; loader_main()"
     procs = [
         subprocess.Popen([sys.executable, "-c", code, chain_url, json.dumps(relay), str(window)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

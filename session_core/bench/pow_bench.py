@@ -83,7 +83,7 @@ _OPENSSL_SCALAR_CAPS = "~0x1000000000000000:~0x128"
 
 _SCALAR_CHILD = """
 import ctypes, ctypes.util, hashlib, sys, time
-from session_core import _pow_c as c
+from session_core.pow import _pow_c as c
 fn = ctypes.cast(ctypes.CDLL(ctypes.util.find_library("crypto")).SHA512_Transform, ctypes.c_void_p).value
 h1 = hashlib.sha512(b"session_core pow benchmark").digest()
 n = int(sys.argv[1])
@@ -168,7 +168,7 @@ def run(*, quick: bool = False, rounds: int | None = None,
 
     if _backend.NO_EXTENSIONS:
         raise RuntimeError("the PoW benchmark compares C kernels: unset SESSION_CORE_NO_EXTENSIONS")
-    c: Any = importlib.import_module("session_core._pow_c")
+    c: Any = importlib.import_module("session_core.pow._pow_c")
 
     rounds = rounds or (2 if quick else 5)
     scale = 0.25 if quick else 1.0

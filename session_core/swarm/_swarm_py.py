@@ -1,6 +1,6 @@
 """Pure-Python / numpy reference for the swarm-space kernels (the test oracle).
 
-Same interface as the compiled ``session_core._swarm_c``: an :class:`Index`
+Same interface as the compiled ``session_core.swarm._swarm_c``: an :class:`Index`
 built once from sorted swarm ids, answering nearest-swarm queries for single
 spaces, arrays of spaces and arrays of raw 32-byte keys.  Inputs are trusted
 (validated by ``session_core.swarm``).

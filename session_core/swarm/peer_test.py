@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 
 from session_core.errors import InvalidBlockHashError, SwarmTooSmallError
-from session_core.swarm_nodes import NodeKey, check_unique_nodes
-from session_core.swarm_rng import MT19937_64, uniform_distribution_portable
+from session_core.swarm.nodes import NodeKey, check_unique_nodes
+from session_core.swarm.rng import MT19937_64, uniform_distribution_portable
 
 _BLOCK_HASH_HEX = re.compile(r"[0-9a-f]{64}")
 

@@ -38,10 +38,10 @@ from typing import Generic, NamedTuple
 import numpy as np
 
 from session_core.errors import InvalidBlockHashError, SwarmMembershipError
-from session_core.swarm_events import MembershipEvent, membership_events
-from session_core.swarm_ids import UNASSIGNED_SWARM_ID, check_swarm_id, new_swarm_id_sorted
-from session_core.swarm_nodes import NodeKey, check_node_key, check_unique_nodes, short
-from session_core.swarm_rng import MT19937_64, uniform_distribution_portable
+from session_core.swarm.events import MembershipEvent, membership_events
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID, check_swarm_id, new_swarm_id_sorted
+from session_core.swarm.nodes import NodeKey, check_node_key, check_unique_nodes, short
+from session_core.swarm.rng import MT19937_64, uniform_distribution_portable
 
 MIN_SWARM_SIZE = 5
 IDEAL_SWARM_MARGIN = 2

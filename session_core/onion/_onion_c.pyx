@@ -23,7 +23,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint8_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from session_core._onion_types import MAX_BODY_SIZE, MAX_ONION_HOPS
+from session_core.onion.types import MAX_BODY_SIZE, MAX_ONION_HOPS
 from session_core.errors import (
     OnionArgumentError,
     OnionDecryptError,

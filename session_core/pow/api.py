@@ -24,10 +24,11 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from session_core import _pow_fields as fields
-from session_core import _pow_py
+from session_core import _backend
 from session_core._backend import load_error, load_extension
-from session_core._pow_solver import (
+from session_core.pow import _pow_py
+from session_core.pow import fields
+from session_core.pow.solver import (
     BLOCK,
     CancelLike,
     CancelToken,
@@ -53,7 +54,8 @@ __all__ = [
     "SolveProgress",
 ]
 
-_c: Any = load_extension("pow")
+_EXTENSION = "session_core.pow._pow_c"
+_c: Any = load_extension("pow", _EXTENSION)
 _impl: Any = _c if _c is not None else _pow_py
 
 
@@ -261,20 +263,25 @@ def backend_info() -> dict[str, Any]:
     return info
 
 
-def _use_backend(name: str) -> Any:
-    """Tests only: swap the backend ("c" or "python"); returns the previous module."""
+def _select(name: str) -> Callable[[], None]:
+    """Switch this core to "c" or "python" (see :func:`session_core._backend.use`)."""
     global _impl, _c
-    previous = _impl
+    previous = (_impl, _c)
     if name == "python":
-        _impl = _pow_py
-    elif name == "c":
-        ext = load_extension("pow")
-        if ext is None:
-            raise ExtensionUnavailableError("the C extension session_core._pow_c is not built")
-        _impl = ext
+        _impl, _c = _pow_py, None
     else:
-        raise InvalidInputError(f"unknown backend {name!r}")
-    _c = _impl if _impl is not _pow_py else None
-    return previous
+        ext = load_extension("pow", _EXTENSION)
+        if ext is None:
+            raise ExtensionUnavailableError(f"the C extension {_EXTENSION} is not built")
+        _impl, _c = ext, ext
+
+    def restore() -> None:
+        global _impl, _c
+        _impl, _c = previous
+
+    return restore
+
+
+_backend.register_selector("pow", _select)
 
 

@@ -19,7 +19,7 @@ Server reached through an onion (file server, open group server)::
 Every malformed input raises a subclass of :class:`~session_core.errors.OnionError`
 whose ``status``/``body`` are what upstream storage servers answer (§3.4).
 
-Crypto runs in C on libsodium (``session_core._onion_c``) when it is built, with the GIL
+Crypto runs in C on libsodium (``session_core.onion._onion_c``) when it is built, with the GIL
 released, else in the PyNaCl/cryptography reference (``_onion_py``); see
 :func:`backend_info`.
 """
@@ -29,11 +29,15 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
+from collections.abc import Callable
 from typing import Any, Iterable, Sequence
 
-from session_core import _onion_proto, _onion_py
-from session_core._backend import load_extension
-from session_core._onion_types import (
+from session_core import _backend
+from session_core._backend import load_error, load_extension
+from session_core.errors import ExtensionUnavailableError, OnionError, OnionFrameError
+from session_core.onion import _onion_py
+from session_core.onion import proto as _onion_proto
+from session_core.onion.types import (
     ENC_AES_GCM,
     MAX_BODY_SIZE,
     MAX_ONION_HOPS,
@@ -47,7 +51,6 @@ from session_core._onion_types import (
     ServerTarget,
     enc_code,
 )
-from session_core.errors import OnionError, OnionFrameError
 
 __all__ = [
     "MAX_BODY_SIZE",
@@ -68,7 +71,8 @@ __all__ = [
     "peel_many",
 ]
 
-_c: ModuleType | None = load_extension("onion")
+_EXTENSION = "session_core.onion._onion_c"
+_c: ModuleType | None = load_extension("onion", _EXTENSION)
 
 
 class _Backend:
@@ -89,21 +93,21 @@ class _Backend:
         return self.aes_gcm if enc == ENC_AES_GCM else self.xchacha
 
 
-# Tests swap this for each backend (see tests/test_onion.py's fixture).
-_backend = _Backend(_c if _c is not None else _onion_py)
+# The backend in use; tests switch it with session_core._backend.use.
+_active = _Backend(_c if _c is not None else _onion_py)
 
 
 def _crypto_for_frame(body: bytes) -> Crypto:
     # Which module opens a frame depends on its enc_type; both backends agree on the
     # format, so peeking at the JSON here only picks the implementation.  Errors are
     # raised later by the real parser.
-    if _backend.aes_gcm is _backend.xchacha or not isinstance(body, (bytes, bytearray, memoryview)):
-        return _backend.xchacha  # (a non-bytes body: the reference raises its error)
+    if _active.aes_gcm is _active.xchacha or not isinstance(body, (bytes, bytearray, memoryview)):
+        return _active.xchacha  # (a non-bytes body: the reference raises its error)
     try:
         n, outer = _onion_proto.split_frame(bytes(body), OnionFrameError)
-        return _backend.for_enc(enc_code(outer.get("enc_type")))
+        return _active.for_enc(enc_code(outer.get("enc_type")))
     except OnionError:
-        return _backend.xchacha
+        return _active.xchacha
 
 
 def build(
@@ -123,7 +127,7 @@ def build(
         enc = enc_code(enc_type)
     except OnionError:
         enc = -1
-    crypto = _backend.for_enc(enc) if enc >= 0 else _backend.xchacha
+    crypto = _active.for_enc(enc) if enc >= 0 else _active.xchacha
     return _onion_proto.build(crypto, payload, path, destination, enc_type)
 
 
@@ -133,13 +137,13 @@ def peel(body: bytes, x25519_secret: bytes, *, hop: int = 0) -> Relay | Final | 
     *hop* is how many nodes relayed the request before this one (0 at the guard; pass
     ``Relay.hop`` along).  Raises an ``OnionError`` subclass on any malformed input.
     """
-    fast = _backend.peel_one
+    fast = _active.peel_one
     if fast is not None:
         done = fast(body, x25519_secret, hop, Relay)
         if type(done) is Relay:  # the common case, with no further Python work
             return done
         if done is not None:
-            return _onion_proto.finish_fast(_backend.xchacha, done, hop)
+            return _onion_proto.finish_fast(_active.xchacha, done, hop)
     return _onion_proto.peel_reference(_crypto_for_frame(body), body, x25519_secret, hop)
 
 
@@ -179,7 +183,7 @@ def finish_peeled(result: Any, body: bytes, x25519_secret: bytes, hop: int) -> P
         if result is None:
             return peel(body, x25519_secret, hop=hop)
         if type(result) is tuple:
-            return _onion_proto.finish_fast(_backend.xchacha, result, hop)
+            return _onion_proto.finish_fast(_active.xchacha, result, hop)
     except OnionError as exc:
         return exc
     done: PeelResult = result
@@ -188,7 +192,7 @@ def finish_peeled(result: Any, body: bytes, x25519_secret: bytes, hop: int) -> P
 
 def _peel_share(items: list[bytes], secret: bytes, hop: int, lo: int, hi: int) -> list[PeelResult]:
     """``peel`` of items[lo:hi], through the C batch call when the backend has one."""
-    crypto = _backend.xchacha
+    crypto = _active.xchacha
     batch = getattr(crypto, "peel_batch", None)
     if (
         batch is None
@@ -236,15 +240,34 @@ def backend_info() -> dict[str, Any]:
 
     Example: ``{"implementation": "c", "libsodium": "pynacl 1.0.20", "aes_gcm": "libsodium", ...}``.
     """
-    module = _backend.module
+    module = _active.module
     if module is _onion_py:
         info: dict[str, Any] = _onion_py.info()
-        if _c is None and not os.environ.get("SESSION_CORE_NO_EXTENSIONS"):
-            from session_core._backend import load_error
-
+        if _c is None and not _backend.NO_EXTENSIONS:
             info["reason"] = load_error("onion") or "not built"
         return info
     info = dict(module.info())
-    if _backend.aes_gcm is not module:
+    if _active.aes_gcm is not module:
         info["aes_gcm"] = "cryptography (libsodium lacks AES-GCM on this CPU: no AES-NI/PCLMUL)"
     return info
+
+
+def _select(name: str) -> Callable[[], None]:
+    """Switch this core to "c" or "python" (see :func:`session_core._backend.use`)."""
+    global _active
+    previous = _active
+    if name == "python":
+        _active = _Backend(_onion_py)
+    elif _c is None:
+        raise ExtensionUnavailableError(f"the C extension {_EXTENSION} is not built")
+    else:
+        _active = _Backend(_c)
+
+    def restore() -> None:
+        global _active
+        _active = previous
+
+    return restore
+
+
+_backend.register_selector("onion", _select)

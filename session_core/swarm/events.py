@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from session_core.errors import InvalidSwarmKeyError
-from session_core.swarm_nodes import NodeKey
+from session_core.swarm.nodes import NodeKey
 
 if TYPE_CHECKING:
     from session_core.swarm import SwarmMap

@@ -1,14 +1,8 @@
 """Swarm space: which swarm is responsible for a Session ID (whitepaper §4.2, §4.4).
 
-Public API (INTEROP §2):
-
-- :func:`swarm_space` maps a key to its 64-bit swarm-space value (§2.1);
-- :class:`SwarmMap` answers "nearest swarm" for one key or for numpy batches (§2.3 (b)),
-  through the C kernel when it is built (GIL released), else the numpy reference;
-- :func:`new_swarm_id` is oxend's ``get_new_swarm_id`` (§2.4);
-- :func:`assign_swarms` runs oxend's per-block swarm assignment and returns the
-  membership events storage nodes act on (§2.4, §2.5);
-- :func:`storage_test_pair` picks tester and testee of a storage test (§4.5).
+- :func:`swarm_space` maps a key to its 64-bit swarm-space value (docs/swarm.md);
+- :class:`SwarmMap` answers "nearest swarm" for one key or for numpy batches,
+  through the C kernel when it is built (GIL released), else the numpy reference.
 
 ``SESSION_CORE_NO_EXTENSIONS=1`` forces the pure-Python/numpy implementation.
 """
@@ -16,55 +10,28 @@ Public API (INTEROP §2):
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from session_core import _backend, _swarm_py
+from session_core import _backend
+from session_core.swarm import _swarm_py
 from session_core.errors import (
     EmptySwarmMapError,
     ExtensionUnavailableError,
     InvalidSwarmKeyError,
 )
-from session_core.swarm_assign import SwarmChanges, assign_swarms
-from session_core.swarm_events import (
-    MembershipEvent,
-    NodeJoined,
-    PushPlan,
-    SwarmCreated,
-    SwarmDissolved,
-    SwarmEvents,
-    derive_swarm_events,
-    plan_pushes,
-)
-from session_core.swarm_ids import MAX_ID, UNASSIGNED_SWARM_ID, new_swarm_id, sorted_unique_ids
-from session_core.swarm_peer_test import storage_test_pair
+from session_core.swarm.ids import sorted_unique_ids
 
-__all__ = [
-    "MAX_ID",
-    "UNASSIGNED_SWARM_ID",
-    "MembershipEvent",
-    "NodeJoined",
-    "PushPlan",
-    "SwarmChanges",
-    "SwarmCreated",
-    "SwarmDissolved",
-    "SwarmEvents",
-    "SwarmMap",
-    "assign_swarms",
-    "backend_info",
-    "derive_swarm_events",
-    "new_swarm_id",
-    "plan_pushes",
-    "storage_test_pair",
-    "spaces_of_keys",
-    "swarm_space",
-]
+__all__ = ["SwarmMap", "backend_info", "spaces_of_keys", "swarm_space"]
 
-_c: ModuleType | None = _backend.load_extension("swarm")
+_EXTENSION = "session_core.swarm._swarm_c"
+_c: ModuleType | None = _backend.load_extension("swarm", _EXTENSION)
+# The implementation a SwarmMap uses when none is asked for; tests switch it with _backend.use.
+_default: ModuleType = _c if _c is not None else _swarm_py
 _HEX = frozenset(string.hexdigits)
 _UINT64_MAX = (1 << 64) - 1
 
@@ -141,7 +108,7 @@ class SwarmMap:
     def __init__(self, swarm_ids: Iterable[object], *, backend: str | None = None) -> None:
         impl: ModuleType
         if backend is None:
-            impl = _c if _c is not None else _swarm_py
+            impl = _default
         elif backend == "c":
             if _c is None:
                 raise ExtensionUnavailableError(
@@ -237,3 +204,24 @@ def spaces_of_keys(keys: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     if not isinstance(keys, np.ndarray) or keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != 32:
         raise InvalidSwarmKeyError("keys must be an (n, 32) uint8 array of raw 32-byte keys")
     return _swarm_py.spaces_from_keys(keys)
+
+
+def _select(name: str) -> Callable[[], None]:
+    """Switch the default SwarmMap implementation (see :func:`session_core._backend.use`)."""
+    global _default
+    previous = _default
+    if name == "python":
+        _default = _swarm_py
+    elif _c is None:
+        raise ExtensionUnavailableError(f"the C extension {_EXTENSION} is not built")
+    else:
+        _default = _c
+
+    def restore() -> None:
+        global _default
+        _default = previous
+
+    return restore
+
+
+_backend.register_selector("swarm", _select)

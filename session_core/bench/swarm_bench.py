@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from session_core import swarm
-from session_core.swarm_ids import MAX_ID
+from session_core.swarm import lookup as swarm_lookup
+from session_core.swarm.ids import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def bench_lookup(swarms: int = 10_000, keys: int = 1_000_000, repeat: int = 5, s
     smap = swarm.SwarmMap(ids)
     if smap.implementation != "c":
         raise RuntimeError("the swarm C extension is not built: nothing to benchmark against")
-    c = swarm._c
+    c = swarm_lookup._c
     assert c is not None
     # Same answers before any timing.
     ours = smap.lookup_many(spaces)

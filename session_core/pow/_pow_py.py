@@ -1,6 +1,6 @@
 """Pure-Python proof-of-work backend: the reference the C kernels are tested against.
 
-Same interface as the compiled ``session_core._pow_c``.  Correct on every
+Same interface as the compiled ``session_core.pow._pow_c``.  Correct on every
 platform and slow (hashlib runs about 2 M trials/s and holds the GIL for
 72-byte inputs, so extra threads do not help here).
 """

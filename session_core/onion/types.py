@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-from session_core.errors import OnionDecryptError, OnionEncTypeError, OnionArgumentError
+from session_core.errors import OnionArgumentError, OnionDecryptError, OnionEncTypeError, OnionUrlError
 
 #: SS ≥ 2.1 refuses requests whose hop counter exceeds this (INTEROP §3.3).
 MAX_ONION_HOPS = 15
@@ -114,6 +114,27 @@ class Node:
         object.__setattr__(self, "ed25519_pubkey", _key_hex(self.ed25519_pubkey, "ed25519_pubkey"))
 
 
+def check_exit(host: object, target: object, port: object, protocol: object, method: object) -> None:
+    """The exit rules (one rule for build and peel): SS-HEAD ``is_onion_url_target_allowed`` plus sane host/port/protocol."""
+    ok = (
+        isinstance(host, str)
+        and 0 < len(host) <= 253
+        and all(c not in host for c in "/?#@ \t\r\n")
+        and isinstance(target, str)
+        and (target.startswith("/loki/") or target.startswith("/oxen/"))
+        and target.endswith("/lsrpc")
+        and "?" not in target
+        and type(port) is int
+        and 0 < port < 65536
+        and protocol in ("http", "https")
+        and isinstance(method, str)
+        and method.isalpha()
+        and method.isascii()
+    )
+    if not ok:
+        raise OnionUrlError()
+
+
 @dataclass(frozen=True, slots=True)
 class ServerTarget:
     """A server (file server, open group server) reached through the last hop over HTTP."""
@@ -126,8 +147,6 @@ class ServerTarget:
     method: str = "POST"
 
     def __post_init__(self) -> None:
-        from session_core._onion_proto import check_exit  # one rule for build and peel
-
         object.__setattr__(self, "x25519_pubkey", _key_hex(self.x25519_pubkey, "x25519_pubkey"))
         check_exit(self.host, self.target, self.port, self.protocol, self.method)
 

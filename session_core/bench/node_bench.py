@@ -34,8 +34,8 @@ import aiohttp
 
 from session_core import onion
 from session_core.devnet.launcher import Devnet, DevnetOptions
-from session_core.node.bench_relay import relay_row
-from session_core.node.loadgen import random_pubkey, rpc, rpc_bytes, store_params
+from session_core.bench.relay_bench import relay_row
+from session_core.bench.loadgen import random_pubkey, rpc, rpc_bytes, store_params
 
 _BASELINE = r"""
 import socket, sys
@@ -157,7 +157,7 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
             f"  ratio per core {rps * 3 / 2 / peel:5.2f}  p50 {_pct(lat, 50) * 1e3:.2f} ms  non-200: {sum(1 for x in st if x != 200)}"
         )
 
-        # One relay node at full load: see session_core/node/bench_relay.py.
+        # One relay node at full load: see session_core/bench/relay_bench.py.
         out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, relay_concurrency))
 
         # Time to retrievability through a 3-hop onion (PoW excluded).  The loaders of the relay

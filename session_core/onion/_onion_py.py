@@ -21,7 +21,7 @@ import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from session_core._onion_types import ENC_AES_GCM, NONCE_BYTES, TAG_BYTES
+from session_core.onion.types import ENC_AES_GCM, NONCE_BYTES, TAG_BYTES
 from session_core.errors import OnionDecryptError
 
 

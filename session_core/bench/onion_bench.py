@@ -24,8 +24,11 @@ from typing import Any, Callable
 
 import nacl.bindings
 
-from session_core import _onion_proto, _onion_py, onion
-from session_core._onion_types import NONCE_BYTES, TAG_BYTES
+from session_core import onion
+from session_core.onion import api as onion_api
+from session_core.onion import proto as _onion_proto
+from session_core.onion import _onion_py
+from session_core.onion.types import NONCE_BYTES, TAG_BYTES
 
 PRIM_KEYGEN, PRIM_X25519, PRIM_KDF, PRIM_NONCE, PRIM_ENCRYPT, PRIM_DECRYPT = range(6)
 SIZES = (100, 1024, 65536)
@@ -62,13 +65,13 @@ def _layer_sizes(body: bytes, secrets: list[bytes], payload_len: int) -> list[in
     return sizes
 
 
-def _ours(backend: onion._Backend, fn: Callable[[], object]) -> Callable[[int], float]:
+def _ours(backend: onion_api._Backend, fn: Callable[[], object]) -> Callable[[int], float]:
     def sample(n: int) -> float:
-        saved, onion._backend = onion._backend, backend
+        saved, onion_api._active = onion_api._active, backend
         try:
             return _per_call(fn, n)
         finally:
-            onion._backend = saved
+            onion_api._active = saved
 
     return sample
 
@@ -121,22 +124,22 @@ def run(
 ) -> dict[str, Any]:
     """The table (build/peel per payload size) and the peel_many thread scaling;
     ``only="table"`` or ``only="scaling"`` runs one of them."""
-    c = onion._c
+    c = onion_api._c
     if c is None:
         raise SystemExit("the C extension is not built: python setup.py build_ext --inplace")
     lib = c.default if sodium is None else c.load(sodium)
-    c_backend, py_backend = onion._Backend(lib), onion._Backend(_onion_py)
+    c_backend, py_backend = onion_api._Backend(lib), onion_api._Backend(_onion_py)
     rounds = rounds if rounds is not None else (10 if quick else 50)
     keys = [nacl.bindings.crypto_box_keypair() for _ in range(hops + 1)]
     nodes = [onion.Node(pk.hex(), pk.hex()) for pk, _ in keys]
     secrets = [sk for _, sk in keys]
-    saved = onion._backend
+    saved = onion_api._active
     rows: list[dict[str, Any]] = []
     scaling: dict[str, float] = {}
     try:
         # Warm-up (page-ins, CPU clock ramp, the thread pool) outside every timing.
         for backend in (c_backend, py_backend):
-            onion._backend = backend
+            onion_api._active = backend
             _per_call(lambda: onion.peel(onion.build(b"w", nodes[:-1], nodes[-1])[0], secrets[0]), 20)
         lib.bench_primitive(PRIM_X25519, 0, 0, 200)
         # Every contender of every row races in one pool, so each one's samples spread
@@ -148,7 +151,7 @@ def run(
             contenders[f"{enc_type}/x25519"] = _prim(lib, PRIM_X25519, enc, 0)
             for size in SIZES:
                 payload = os.urandom(size)
-                onion._backend = c_backend
+                onion_api._active = c_backend
                 body, _ = onion.build(payload, nodes[:-1], nodes[-1], enc_type=enc_type)
                 layer_pt = _layer_sizes(body, secrets, size)  # guard first
                 guard_pt = int.from_bytes(body[:4], "little") - NONCE_BYTES[enc] - TAG_BYTES
@@ -196,10 +199,10 @@ def run(
                 }
             )
         if only != "table":
-            onion._backend = c_backend
+            onion_api._active = c_backend
             scaling = _peel_many_scaling(nodes, secrets, max(8, rounds // 5))
     finally:
-        onion._backend = saved
+        onion_api._active = saved
     return {"libsodium": lib.info()["libsodium"], "hops": hops, "rows": rows, "peel_many": scaling}
 
 
@@ -212,7 +215,7 @@ def _peel_many_scaling(nodes: list[onion.Node], secrets: list[bytes], rounds: in
     """
     batch = [onion.build(os.urandom(100), nodes[:-1], nodes[-1])[0] for _ in range(800)]
     onion.peel_many(batch[:8], secrets[0], threads=2)  # start the pool outside the timing
-    lib = onion._backend.xchacha
+    lib = onion_api._active.xchacha
     assert hasattr(lib, "bench_primitive")
     guard_pt = int.from_bytes(batch[0][:4], "little") - NONCE_BYTES[0] - TAG_BYTES
     one = two = two_cpu = one_cpu = crypto = c_one = c_two = float("inf")

@@ -8,7 +8,7 @@ return codes into values or exceptions.  The public API is session_core.pow.
 from libc.stdint cimport uint8_t, uint64_t, uintptr_t
 from libc.stdio cimport snprintf
 
-from session_core._libsc_pow cimport *
+from session_core.pow._libsc_pow cimport *
 
 from session_core.errors import ExtensionUnavailableError, InvalidInputError
 

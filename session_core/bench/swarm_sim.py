@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from session_core.swarm import SwarmMap, assign_swarms
-from session_core.swarm_assign import SwarmChanges
-from session_core.swarm_assign import MIN_SWARM_SIZE
-from session_core.swarm_events import MembershipEvent, NodeJoined, SwarmCreated, SwarmDissolved
+from session_core.swarm.assign import SwarmChanges
+from session_core.swarm.assign import MIN_SWARM_SIZE
+from session_core.swarm.events import MembershipEvent, NodeJoined, SwarmCreated, SwarmDissolved
 
 Layout = dict[int, list[bytes]]
 

@@ -27,7 +27,7 @@ import functools
 import json
 from typing import Any, Sequence
 
-from session_core._onion_types import (
+from session_core.onion.types import (
     ENC_NAMES,
     MAX_BODY_SIZE,
     MAX_ONION_HOPS,
@@ -39,6 +39,7 @@ from session_core._onion_types import (
     Relay,
     Reply,
     ServerTarget,
+    check_exit,
     check_secret,
     enc_code,
     is_hex_key,
@@ -58,27 +59,6 @@ _FINAL_JSON = b'{"headers":""}'
 
 def _dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def check_exit(host: object, target: object, port: object, protocol: object, method: object) -> None:
-    """The exit rules: SS-HEAD ``is_onion_url_target_allowed`` plus sane host/port/protocol."""
-    ok = (
-        isinstance(host, str)
-        and 0 < len(host) <= 253
-        and all(c not in host for c in "/?#@ \t\r\n")
-        and isinstance(target, str)
-        and (target.startswith("/loki/") or target.startswith("/oxen/"))
-        and target.endswith("/lsrpc")
-        and "?" not in target
-        and type(port) is int
-        and 0 < port < 65536
-        and protocol in ("http", "https")
-        and isinstance(method, str)
-        and method.isalpha()
-        and method.isascii()
-    )
-    if not ok:
-        raise OnionUrlError()
 
 
 def split_frame(buf: bytes, error: type[OnionFrameError] | type[OnionJsonError], reply: Reply | None = None) -> tuple[int, dict[str, Any]]:
