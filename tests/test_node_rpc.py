@@ -198,7 +198,11 @@ BAD_STORES: list[tuple[str, Any, int, str]] = [
     ("expired timestamp", lambda p: _mutate(p, timestamp=str(NOW - TTL - 1)), 406, "Timestamp error: check your clock\n"),
     ("timestamp not decimal", lambda p: _mutate(p, timestamp="-5"), 406, "Timestamp error: check your clock\n"),
     ("nonce not base64", lambda p: _mutate(p, nonce="!!!!"), 432, '{"difficulty":1}'),
-    ("nonce of wrong data", lambda p: _mutate(p, data=p["data"][::-1]), 432, '{"difficulty":1}'),
+    ("nonce of wrong data", lambda p: _mutate(p, data="QUFB" + p["data"][4:]), 432, '{"difficulty":1}'),
+    ("empty data", lambda p: _mutate(p, data=""), 400, "Message body is empty\n"),
+    ("data not base64", lambda p: _mutate(p, data="not base64!"), 400, "Message body is not valid base64\n"),
+    ("data of 4k+1 characters", lambda p: _mutate(p, data="QUFBQ"), 400, "Message body is not valid base64\n"),
+    ("padding inside data", lambda p: _mutate(p, data="QQ==QUFB"), 400, "Message body is not valid base64\n"),
 ]
 
 

@@ -57,7 +57,7 @@ from session_core.node.fast_relay import FastRelay
 from session_core.node.onion_relay import OnionRouter
 from session_core.node.peer import Incoming, PeerClient, PeerServer, describe, ok
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, MAX_TTL_MS, Reply, StorageRPC
-from session_core.node.store import SqliteStore
+from session_core.node.store import SqliteStore, StorageLimits
 from session_core.node.testing_aids import TestingAids
 from session_core.swarm import SwarmMap, derive_swarm_events, plan_pushes, swarm_space
 
@@ -87,6 +87,7 @@ class NodeConfig:
     purge_interval: float = 10.0
     difficulty: int = 1
     max_ttl_ms: int = MAX_TTL_MS
+    limits: StorageLimits = field(default_factory=StorageLimits)
     #: Fault injection for tests: acknowledge stores and pushes but keep nothing.
     drop_stores: bool = False
     #: Test aids (session_core/node/testing_aids.py), off unless set: "drop"/"tamper", a log path.
@@ -117,8 +118,9 @@ class ServiceNode:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.keys = NodeKeys.load_or_create(cfg.data_dir)
         self.me = self.keys.ed25519.hex()
-        self.store = SqliteStore(cfg.data_dir / "messages.db")
-        self.difficulty = DifficultyTracker(DifficultyPolicy(base=cfg.difficulty))
+        self.store = SqliteStore(cfg.data_dir / "messages.db", limits=cfg.limits)
+        # The history survives restarts, so old messages are checked against their own epoch.
+        self.difficulty = DifficultyTracker(DifficultyPolicy(base=cfg.difficulty), history=self.store.difficulty_history())
         self.view: NetworkView | None = None
         self.rpc = StorageRPC(self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms)
         self.stats = _Stats()
@@ -351,11 +353,12 @@ class ServiceNode:
         good = []
         for blob in blobs:
             for m in replication.parse_batch(blob):
-                if replication.verify(m, now, self.difficulty, self.cfg.max_ttl_ms):
+                # Quotas apply to copies too; replicated messages are not client load
+                # (they never raise the difficulty clients must meet).
+                if replication.verify(m, now, self.difficulty, self.cfg.max_ttl_ms) and self.store.refusal(m, now) is None:
                     good.append(m)
         n = self.store.save_many(good)
         if n:
-            self.difficulty.record_store(now, n)
             self.stats.replicated_in += n
         return n
 
@@ -588,9 +591,12 @@ class ServiceNode:
     async def _purge_forever(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.purge_interval)
-            n = self.store.purge_expired(now_ms())
+            now = now_ms()
+            n = self.store.purge_expired(now)
             if n:
                 log.info("purged %d expired messages", n)
+            self.difficulty.current(now)  # roll the epoch even when no client stores
+            self.store.save_difficulty_history(self.difficulty.history)
 
 
 def _tune_gc() -> None:

@@ -13,14 +13,17 @@ saving, so an I/O driver can commit many concurrent stores in one SQLite
 transaction (group commit) and still answer each only after the commit.
 
 ``store`` checks run in upstream's order: fields present and strings; pubkey
-length (and hex); data length; our swarm (421 with the right swarm's nodes);
-TTL (403); timestamp (406); proof of work (432 with the current D).  Error
-texts are upstream's, newline included.
+length (and hex); data length, non-empty base64; our swarm (421 with the right
+swarm's nodes); TTL (403); timestamp (406); proof of work (432 with the current
+D); then our quotas (507: the owner's mailbox or the node's budget is full, see
+:class:`~session_core.node.store.StorageLimits`).  Error texts are upstream's,
+newline included, where upstream has one.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +44,8 @@ FUTURE_TOLERANCE_MS = 10_000
 RETRIEVE_LIMIT = 10
 
 _HEX = frozenset("0123456789abcdef")
+# Standard base64, padded or not (a length of 4k+1 can never be base64).
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _STORE_FIELDS = ("pubKey", "ttl", "nonce", "timestamp", "data")
 
 
@@ -106,7 +111,8 @@ class StorageRPC:
         """Account for a message that :meth:`check` accepted and the driver saved."""
         if not new:
             return Outcome(out.reply)
-        self.difficulty.record_store(self._clock())
+        msg = out.stored
+        self.difficulty.record_store(self._clock(), 1, len(msg.data) if msg is not None else 0)
         return out
 
     def check(self, body: bytes) -> Outcome:
@@ -191,6 +197,10 @@ class StorageRPC:
         self._check_pubkey(pk)
         if len(data) > MAX_MESSAGE_BODY:
             raise _bad(f"Message body exceeds maximum allowed length of {MAX_MESSAGE_BODY}")
+        if not data:
+            raise _bad("Message body is empty")
+        if len(data) % 4 == 1 or not _BASE64.fullmatch(data) or (data.endswith("=") and len(data) % 4):
+            raise _bad("Message body is not valid base64")
         self._swarm_or_421(pk)
         ttl = _decimal(ttl_s)
         if ttl is None or not MIN_TTL_MS <= ttl <= self._max_ttl:
@@ -205,6 +215,9 @@ class StorageRPC:
             r = Reply.json(432, {"difficulty": difficulty})
             raise RpcRejectedError(432, r.body, r.content_type)
         msg = Message(pubkey=pk, hash=msg_hash, data=data, ttl=ttl, timestamp=ts, nonce=nonce)
+        why = self.store.refusal(msg, now)
+        if why is not None:
+            raise RpcRejectedError(507, why + "\n")
         return Outcome(Reply.json(200, {"difficulty": difficulty}), msg)
 
     def _retrieve(self, params: dict[str, Any]) -> Reply:

@@ -12,19 +12,55 @@ Rules both follow (INTEROP §4.2):
 SQLite runs in WAL mode and commits before a save returns, so a message that was
 acknowledged survives the node process being killed.  ``synchronous=NORMAL``
 (the default here) protects against process crashes; pass ``durable=True`` for
-``FULL`` if the machine itself may lose power.
+``FULL`` if the machine itself may lose power.  The database is created 0600.
+
+Quotas (:class:`StorageLimits`): both stores keep, per owner, the bytes of message
+data and the number of messages they hold (SQLite: a ``usage`` table kept by
+triggers, so it can never drift from the rows), and :meth:`~MessageStore.refusal`
+says why a message may not be added -- the owner's mailbox is full, or the node's
+whole budget is spent.  Expired rows still count until they are purged, so a
+refusal purges once and looks again before saying no.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from session_core.node.message import Message
+
+
+@dataclass(frozen=True, slots=True)
+class StorageLimits:
+    """What one node agrees to hold (defaults and reasons: docs/security.md)."""
+
+    # ~500 maximum-size messages: far above a real inbox over the 4-day TTL, far below
+    # what one attacker should be able to make every member of a swarm keep.
+    max_bytes_per_pubkey: int = 50 * 1024 * 1024
+    max_messages_per_pubkey: int = 20_000
+    # The node's whole message budget (bytes of message data).
+    max_total_bytes: int = 2 * 1024**3
+
+    def __post_init__(self) -> None:
+        if min(self.max_bytes_per_pubkey, self.max_messages_per_pubkey, self.max_total_bytes) < 1:
+            raise ValueError("storage limits must be positive")
+
+
+def _refusal(limits: StorageLimits, msg: Message, owner_bytes: int, owner_count: int, total: int) -> str | None:
+    size = len(msg.data)
+    if total + size > limits.max_total_bytes:
+        return f"node storage is full ({total} of {limits.max_total_bytes} bytes): try another member of the swarm"
+    if owner_count + 1 > limits.max_messages_per_pubkey:
+        return f"mailbox is full ({owner_count} of {limits.max_messages_per_pubkey} messages): wait for messages to expire"
+    if owner_bytes + size > limits.max_bytes_per_pubkey:
+        return f"mailbox is full ({owner_bytes} of {limits.max_bytes_per_pubkey} bytes): wait for messages to expire"
+    return None
 
 
 class MessageStore(Protocol):
@@ -37,22 +73,40 @@ class MessageStore(Protocol):
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None: ...
     def count(self, now_ms: int) -> int: ...
     def purge_expired(self, now_ms: int) -> int: ...
+    def refusal(self, msg: Message, now_ms: int) -> str | None: ...
     def close(self) -> None: ...
 
 
 class MemoryStore:
     """A dict-backed store with exactly the SQLite store's semantics."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: StorageLimits | None = None) -> None:
+        self.limits = limits or StorageLimits()
         self._rows: list[Message] = []
         self._index: dict[str, int] = {}
+        self._usage: dict[str, tuple[int, int]] = {}  # owner -> (bytes, messages)
+        self._total = 0
 
     def save_if_new(self, msg: Message) -> bool:
         if msg.hash in self._index:
             return False
         self._index[msg.hash] = len(self._rows)
         self._rows.append(msg)
+        b, n = self._usage.get(msg.pubkey, (0, 0))
+        self._usage[msg.pubkey] = (b + len(msg.data), n + 1)
+        self._total += len(msg.data)
         return True
+
+    def refusal(self, msg: Message, now_ms: int) -> str | None:
+        if msg.hash in self._index:
+            return None  # idempotent: a message we hold takes no more room
+        for attempt in range(2):
+            b, n = self._usage.get(msg.pubkey, (0, 0))
+            why = _refusal(self.limits, msg, b, n, self._total)
+            if why is None or attempt:
+                return why
+            self.purge_expired(now_ms)
+        return None
 
     def save_many(self, msgs: Iterable[Message]) -> int:
         return sum(self.save_if_new(m) for m in msgs)
@@ -93,6 +147,11 @@ class MemoryStore:
         # Row order is preserved, so lastHash positions stay meaningful.
         self._rows = keep
         self._index = {m.hash: i for i, m in enumerate(keep)}
+        self._usage = {}
+        for m in keep:
+            b, n = self._usage.get(m.pubkey, (0, 0))
+            self._usage[m.pubkey] = (b + len(m.data), n + 1)
+        self._total = sum(len(m.data) for m in keep)
         return removed
 
     def close(self) -> None:
@@ -112,7 +171,41 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_owner ON messages(owner, id);
 CREATE INDEX IF NOT EXISTS messages_expiration ON messages(expiration);
+CREATE TABLE IF NOT EXISTS usage (
+    owner TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    messages INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS totals (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO totals (id, bytes) VALUES (0, 0);
+CREATE TRIGGER IF NOT EXISTS usage_add AFTER INSERT ON messages BEGIN
+    INSERT INTO usage (owner, bytes, messages) VALUES (NEW.owner, length(NEW.data), 1)
+        ON CONFLICT(owner) DO UPDATE SET bytes = bytes + length(NEW.data), messages = messages + 1;
+    UPDATE totals SET bytes = bytes + length(NEW.data) WHERE id = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS usage_remove AFTER DELETE ON messages BEGIN
+    UPDATE usage SET bytes = bytes - length(OLD.data), messages = messages - 1 WHERE owner = OLD.owner;
+    DELETE FROM usage WHERE owner = OLD.owner AND messages <= 0;
+    UPDATE totals SET bytes = bytes - length(OLD.data) WHERE id = 0;
+END;
+CREATE TABLE IF NOT EXISTS difficulty (epoch_start INTEGER PRIMARY KEY, d INTEGER NOT NULL);
 """
+# A database from before the usage table existed: count what it holds once.
+_BACKFILL_USAGE = """
+DELETE FROM usage;
+INSERT INTO usage (owner, bytes, messages) SELECT owner, SUM(length(data)), COUNT(*) FROM messages GROUP BY owner;
+UPDATE totals SET bytes = (SELECT COALESCE(SUM(length(data)), 0) FROM messages) WHERE id = 0;
+"""
+
+
+def create_private(path: Path) -> None:
+    """Create *path* readable by its owner only (0600), or tighten an existing file.
+
+    SQLite gives its -wal and -shm files the mode of the database file."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        os.chmod(path, 0o600)
 _COLS = "owner, hash, data, ttl, timestamp, nonce"
 
 
@@ -123,21 +216,28 @@ def _row(r: tuple[str, str, str, int, int, str]) -> Message:
 class SqliteStore:
     """SQLite (WAL) message store.  One connection, used from one thread at a time."""
 
-    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = False, limits: StorageLimits | None = None) -> None:
+        self.limits = limits or StorageLimits()
+        path = Path(path)
+        create_private(path)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        had_usage = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'usage'").fetchone()
+        had_messages = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
         self._db.executescript(_SCHEMA)
+        if had_messages and not had_usage:
+            self._db.executescript("BEGIN;" + _BACKFILL_USAGE + "COMMIT;")
 
     def _insert(self, msgs: Iterable[Message]) -> int:
-        before = self._db.total_changes
-        self._db.executemany(
+        # rowcount, not total_changes: the usage triggers' writes must not count as rows.
+        cur = self._db.executemany(
             "INSERT OR IGNORE INTO messages (owner, hash, data, ttl, timestamp, nonce, expiration)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             ((m.pubkey, m.hash, m.data, m.ttl, m.timestamp, m.nonce, m.expiration) for m in msgs),
         )
-        return self._db.total_changes - before
+        return max(cur.rowcount, 0)
 
     def save_if_new(self, msg: Message) -> bool:
         with self._lock:
@@ -208,6 +308,48 @@ class SqliteStore:
     def purge_expired(self, now_ms: int) -> int:
         with self._lock:
             return self._db.execute("DELETE FROM messages WHERE expiration <= ?", (now_ms,)).rowcount
+
+    def usage(self, owner: str) -> tuple[int, int]:
+        """(bytes of message data, messages) held for *owner*, expired rows included."""
+        with self._lock:
+            r = self._db.execute("SELECT bytes, messages FROM usage WHERE owner = ?", (owner,)).fetchone()
+        return (int(r[0]), int(r[1])) if r else (0, 0)
+
+    def total_bytes(self) -> int:
+        with self._lock:
+            (n,) = self._db.execute("SELECT bytes FROM totals WHERE id = 0").fetchone()
+        return int(n)
+
+    def refusal(self, msg: Message, now_ms: int) -> str | None:
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM messages WHERE hash = ?", (msg.hash,)).fetchone():
+                return None  # idempotent: a message we hold takes no more room
+        for attempt in range(2):
+            b, n = self.usage(msg.pubkey)
+            why = _refusal(self.limits, msg, b, n, self.total_bytes())
+            if why is None or attempt:
+                return why
+            self.purge_expired(now_ms)
+        return None
+
+    def difficulty_history(self) -> list[tuple[int, int]]:
+        """The saved (epoch_start, D) entries (see DifficultyTracker.restore)."""
+        with self._lock:
+            rows = self._db.execute("SELECT epoch_start, d FROM difficulty ORDER BY epoch_start").fetchall()
+        return [(int(a), int(b)) for a, b in rows]
+
+    def save_difficulty_history(self, entries: Iterable[tuple[int, int]]) -> None:
+        """Replace the saved history with *entries* (one transaction)."""
+        rows = [(int(a), int(b)) for a, b in entries]
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM difficulty")
+                self._db.executemany("INSERT INTO difficulty (epoch_start, d) VALUES (?, ?)", rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
