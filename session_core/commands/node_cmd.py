@@ -26,22 +26,38 @@ def node_group() -> None:
               help="TEST AID (devnet only): drop = ack stores, keep nothing; tamper = corrupt retrieved messages.")
 @click.option("--observe", type=click.Path(path_type=Path), default=None, hidden=True,
               help="TEST AID: append one JSON line per request handled (source, bodies) to this file.")
+@click.option("--max-mailbox-mb", default=50.0, show_default=True, help="Bytes of messages kept per Session ID.")
+@click.option("--max-mailbox-messages", default=20_000, show_default=True, help="Messages kept per Session ID.")
+@click.option("--max-storage-mb", default=2048.0, show_default=True, help="Bytes of messages this node keeps in all.")
+@click.option("--exit-allow-loopback", is_flag=True,
+              help="Let onion exits reach servers on loopback (a devnet's servers); never on a public node.")
 @click.option("--python-relay", is_flag=True,
               help="Relay onion requests in Python only, not with the C relay engine (for comparisons).")
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(
     data_dir: Path, chain_url: str, ip: str, http_port: int, zmq_port: int, difficulty: int,
     ready_file: Path | None, drop_stores: bool, misbehave: str | None, observe: Path | None,
+    max_mailbox_mb: float, max_mailbox_messages: int, max_storage_mb: float, exit_allow_loopback: bool,
     python_relay: bool, log_level: str,
 ) -> None:
     """Run one service node until Ctrl-C."""
     from session_core.devnet.process import run_until_signal
     from session_core.node.service import NodeConfig, run
+    from session_core.node.store import StorageLimits
+
+    try:
+        limits = StorageLimits(
+            max_bytes_per_pubkey=int(max_mailbox_mb * 2**20), max_messages_per_pubkey=max_mailbox_messages,
+            max_total_bytes=int(max_storage_mb * 2**20),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
     cfg = NodeConfig(
         data_dir=data_dir, chain_url=chain_url, ip=ip, http_port=http_port, zmq_port=zmq_port,
         difficulty=difficulty, ready_file=ready_file, drop_stores=drop_stores,
-        misbehave=misbehave, observe=observe, relay_engine=not python_relay,
+        misbehave=misbehave, observe=observe, relay_engine=not python_relay, limits=limits,
+        exit_allow_loopback=exit_allow_loopback,
     )
     run_until_signal(functools.partial(run, cfg), log_level)
 

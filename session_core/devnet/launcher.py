@@ -106,7 +106,9 @@ class Devnet:
         extra += ("--misbehave", opt.misbehave[i]) if i in opt.misbehave else ()
         proc = subprocess.Popen(
             _cli("node", "run", "--data-dir", str(nd), "--chain", self.chain_url, "--difficulty",
-                 str(opt.difficulty), "--ready-file", str(ready), *opt.node_args, *extra),
+                 str(opt.difficulty), "--ready-file", str(ready),
+                 # The devnet's own servers (file server, rooms) listen on loopback.
+                 "--exit-allow-loopback", *opt.node_args, *extra),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.procs[f"node-{i:02d}"] = proc

@@ -57,6 +57,14 @@ from session_core.node.fast_relay import FastRelay
 from session_core.node.onion_relay import OnionRouter
 from session_core.node.peer import Incoming, PeerClient, PeerServer, describe, ok
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, MAX_TTL_MS, Reply, StorageRPC
+from session_core.node.exit_http import ExitClient
+from session_core.node.http_guard import (
+    ConnectionGuard,
+    ConnectionLimits,
+    GuardedSite,
+    guard_middleware,
+    rate_limited_exception_handler,
+)
 from session_core.node.store import SqliteStore, StorageLimits
 from session_core.node.testing_aids import TestingAids
 from session_core.swarm import SwarmMap, derive_swarm_events, plan_pushes, swarm_space
@@ -88,6 +96,10 @@ class NodeConfig:
     difficulty: int = 1
     max_ttl_ms: int = MAX_TTL_MS
     limits: StorageLimits = field(default_factory=StorageLimits)
+    #: Let onion exits reach loopback servers (a devnet's file/room servers); never on a
+    #: public node (server-side request forgery: node/exit_http.py).
+    exit_allow_loopback: bool = False
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     #: Fault injection for tests: acknowledge stores and pushes but keep nothing.
     drop_stores: bool = False
     #: Test aids (session_core/node/testing_aids.py), off unless set: "drop"/"tamper", a log path.
@@ -161,6 +173,7 @@ class ServiceNode:
         else:
             self.peer_server.start()
         self.http = aiohttp.ClientSession()
+        self.exits = ExitClient(allow_loopback=self.cfg.exit_allow_loopback, timeout=ONION_TIMEOUT)
         self.chain = ChainClient(self.cfg.chain_url, self.http)
         self.router = OnionRouter(
             sk, lambda: self.view, self._forward_onion, self._storage_reply, self._exit_post, self._forward_onion_nowait
@@ -173,17 +186,21 @@ class ServiceNode:
         log.info("node %s… serving http %s:%d zmq %d", self.me[:12], self.cfg.ip, self.http_port, self.zmq_port)
 
     async def _start_http(self) -> None:
-        app = web.Application(client_max_size=max(onion.MAX_BODY_SIZE, MAX_REQUEST_BYTES) + 4096)
+        self.guard = ConnectionGuard(self.cfg.connections)
+        asyncio.get_running_loop().set_exception_handler(rate_limited_exception_handler())
+        app = web.Application(
+            client_max_size=max(onion.MAX_BODY_SIZE, MAX_REQUEST_BYTES) + 4096, middlewares=[guard_middleware(self.guard)]
+        )
         app.router.add_post("/storage_rpc/v1", self._http_storage)
         app.router.add_post("/onion_req/v2", self._http_onion)
         app.router.add_get("/status", self._http_status)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.cfg.connections.header_deadline)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.cfg.ip, self.cfg.http_port))
         self.http_port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await GuardedSite(self._runner, sock, self.guard).start()
 
     async def _register(self) -> None:
         reg = Registration.for_key(self.keys.signing, self.cfg.ip, self.http_port, self.zmq_port)
@@ -218,6 +235,7 @@ class ServiceNode:
         await self.peer_server.close()
         await self.peers.close()
         await self.http.close()
+        await self.exits.close()
         self.store.close()
         self.aids.close()
         self.zctx.term()
@@ -542,15 +560,7 @@ class ServiceNode:
                 f.set_result(new)
 
     async def _exit_post(self, step: onion.Exit) -> tuple[int, bytes]:
-        try:
-            async with self.http.request(
-                step.method, step.url, data=step.body, timeout=aiohttp.ClientTimeout(total=ONION_TIMEOUT)
-            ) as resp:
-                return resp.status, await resp.read()
-        except asyncio.TimeoutError:
-            return 504, b"Request time out"
-        except aiohttp.ClientError as exc:
-            return 502, f"Server error: {type(exc).__name__}".encode()
+        return await self.exits.post(step.method, step.url, step.host, step.body)
 
     # -- HTTP API -----------------------------------------------------------------------------
 
@@ -585,6 +595,7 @@ class ServiceNode:
                 "tests_failed": self.stats.tests_failed,
                 "onion_requests": self.stats.onion_requests + (relay["relayed"] if relay else 0),
                 "relay_engine": relay,
+                "connections": self.guard.stats(),
             }
         )
 
