@@ -260,6 +260,14 @@ class MnemonicChecksumError(MnemonicError):
     """All words are valid but their checksum fails: a word is wrong or two are swapped."""
 
 
+class MnemonicInvalidWordsError(MnemonicError):
+    """Every word is known but a group of three encodes no 32-bit value (a word is wrong)."""
+
+
+class WordListIntegrityError(SessionCoreError, RuntimeError):
+    """The vendored recovery-phrase word list does not match its pinned SHA-256."""
+
+
 class ProfileError(SessionCoreError):
     """Base class for problems with a stored identity profile."""
 
