@@ -249,7 +249,7 @@ class MnemonicError(InvalidInputError):
 
 
 class MnemonicWordCountError(MnemonicError):
-    """The recovery phrase does not have exactly 12 words."""
+    """The recovery phrase has the wrong number of words (13, or 12 without the checksum)."""
 
 
 class MnemonicUnknownWordError(MnemonicError):
