@@ -253,7 +253,7 @@ class MnemonicWordCountError(MnemonicError):
 
 
 class MnemonicUnknownWordError(MnemonicError):
-    """A word of the recovery phrase is not in the BIP-39 English word list (likely mistyped)."""
+    """A word of the recovery phrase is in no word list it could be from (likely mistyped)."""
 
 
 class MnemonicChecksumError(MnemonicError):
