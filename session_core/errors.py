@@ -249,15 +249,23 @@ class MnemonicError(InvalidInputError):
 
 
 class MnemonicWordCountError(MnemonicError):
-    """The recovery phrase does not have exactly 12 words."""
+    """The recovery phrase has the wrong number of words (13, or 12 without the checksum)."""
 
 
 class MnemonicUnknownWordError(MnemonicError):
-    """A word of the recovery phrase is not in the BIP-39 English word list (likely mistyped)."""
+    """A word of the recovery phrase is in no word list it could be from (likely mistyped)."""
 
 
 class MnemonicChecksumError(MnemonicError):
     """All words are valid but their checksum fails: a word is wrong or two are swapped."""
+
+
+class MnemonicInvalidWordsError(MnemonicError):
+    """Every word is known but a group of three encodes no 32-bit value (a word is wrong)."""
+
+
+class WordListIntegrityError(SessionCoreError, RuntimeError):
+    """The vendored recovery-phrase word list does not match its pinned SHA-256."""
 
 
 class ProfileError(SessionCoreError):

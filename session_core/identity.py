@@ -8,22 +8,20 @@ Theory of operation (INTEROP 5.1-5.3, whitepaper 4.3):
 * X25519 key pair = the birational conversion of that Ed25519 key pair; its public key is
   the long-term identity key that others encrypt to.
 * Session ID = ``"05" + hex(x25519_public)`` (0x05 is libsignal's DJB key-type byte).
-* Recovery phrase = BIP-39 English, 12 words, encoding exactly the 16-byte seed, so restoring
-  from the phrase gives back the same keys and Session ID.
+* Recovery phrase = Session's own 13-word format (:mod:`session_core.recovery`), encoding
+  exactly the 16-byte seed, so restoring from it gives back the same keys and Session ID as any
+  Session app.  The 12-word BIP-39 phrases session_core issued before are still read.
 
 This module does no I/O; storing identities on disk lives in :mod:`session_core.identity_store`.
 """
 
 from __future__ import annotations
 
-import difflib
 import hmac
 import secrets
 import string
-import unicodedata
 from functools import cached_property
 
-from mnemonic import Mnemonic
 from nacl.bindings import (
     crypto_sign,
     crypto_sign_ed25519_pk_to_curve25519,
@@ -34,10 +32,8 @@ from nacl.bindings import (
 from session_core.errors import (
     InvalidSeedError,
     InvalidSessionIdError,
-    MnemonicChecksumError,
-    MnemonicUnknownWordError,
-    MnemonicWordCountError,
 )
+from session_core.recovery import DecodedPhrase, decode_phrase, encode_phrase
 
 __all__ = [
     "SEED_BYTES",
@@ -51,14 +47,10 @@ __all__ = [
 ]
 
 SEED_BYTES = 16
-MNEMONIC_WORDS = 12
+MNEMONIC_WORDS = 13
 SESSION_ID_PREFIX = "05"
 _SESSION_ID_HEX_LEN = 66
 _HEX_DIGITS = frozenset(string.hexdigits)
-
-# Built once: the word list lookup is the only costly part of phrase handling.
-_BIP39 = Mnemonic("english")
-_WORD_INDEX = frozenset(_BIP39.wordlist)
 
 
 def session_id_from_x25519(x25519_public: bytes) -> str:
@@ -106,12 +98,6 @@ def x25519_from_ed25519_public(ed25519_public: bytes) -> bytes:
         raise InvalidSessionIdError("not a valid Ed25519 public key") from None
 
 
-def _normalize_phrase(words: str) -> list[str]:
-    # BIP-39 normalises with NFKD; users also paste with capitals, commas or several spaces.
-    text = unicodedata.normalize("NFKD", words).lower().replace(",", " ")
-    return text.split()
-
-
 class Identity:
     """A Session identity (long-term key pairs) derived from a 16-byte seed.
 
@@ -143,30 +129,20 @@ class Identity:
 
     @classmethod
     def from_mnemonic(cls, words: str) -> Identity:
-        """Restore an identity from its 12-word recovery phrase.
+        """Restore an identity from its recovery phrase (Session's 13 words, or 12; see below).
 
-        Raises a :class:`~session_core.errors.MnemonicError` subclass that says what is wrong:
-        the word count, which word is unknown (with close matches), or a failed checksum.
+        Accepts Session's 13-word phrase, the same 12 words without the checksum word, and the
+        12-word BIP-39 phrases session_core issued before; :meth:`restore` also says which one it
+        recognised.  Raises a :class:`~session_core.errors.MnemonicError` subclass that says what
+        is wrong: the word count, which word is unknown (with close matches), or a failed checksum.
         """
-        if not isinstance(words, str):
-            raise MnemonicWordCountError("the recovery phrase is a str of 12 words")
-        parts = _normalize_phrase(words)
-        if len(parts) != MNEMONIC_WORDS:
-            raise MnemonicWordCountError(
-                f"the recovery phrase has {MNEMONIC_WORDS} words, got {len(parts)}"
-            )
-        for position, word in enumerate(parts, start=1):
-            if word not in _WORD_INDEX:
-                close = difflib.get_close_matches(word, _BIP39.wordlist, n=3, cutoff=0.6)
-                hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-                raise MnemonicUnknownWordError(
-                    f"word {position} ({word!r}) is not in the BIP-39 English word list{hint}"
-                )
-        if not _BIP39.check(" ".join(parts)):
-            raise MnemonicChecksumError(
-                "the recovery phrase's checksum does not match: a word is wrong or out of order"
-            )
-        return cls(bytes(_BIP39.to_entropy(parts)))
+        return cls.restore(words)[0]
+
+    @classmethod
+    def restore(cls, words: str) -> tuple[Identity, DecodedPhrase]:
+        """Like :meth:`from_mnemonic`, also returning the decoded phrase and its format."""
+        decoded = decode_phrase(words)
+        return cls(decoded.seed), decoded
 
     # -- public data --------------------------------------------------------------------------
 
@@ -204,8 +180,8 @@ class Identity:
 
     @property
     def mnemonic(self) -> str:
-        """The 12-word BIP-39 recovery phrase of the seed."""
-        return str(_BIP39.to_mnemonic(self._seed))
+        """The 13-word Session recovery phrase of the seed (the one Session apps show)."""
+        return encode_phrase(self._seed)
 
     def sign(self, message: bytes) -> bytes:
         """A 64-byte Ed25519 signature of ``message`` by this identity."""

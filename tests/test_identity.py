@@ -17,6 +17,7 @@ from session_core.errors import (
     MnemonicWordCountError,
 )
 from session_core.identity import Identity, parse_session_id, session_id_from_x25519
+from session_core.recovery import PhraseFormat, encode_bip39
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "identity_vectors.json").read_text())
 
@@ -31,10 +32,13 @@ def test_seed_vector_from_libsession_util(vector: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("vector", VECTORS["bip39"], ids=lambda v: v["entropy"][:4])
-def test_bip39_vectors(vector: dict[str, str]) -> None:
-    ident = Identity.from_seed(bytes.fromhex(vector["entropy"]))
-    assert ident.mnemonic == vector["words"]
-    assert Identity.from_mnemonic(vector["words"]).seed.hex() == vector["entropy"]
+def test_legacy_bip39_phrases_still_restore(vector: dict[str, str]) -> None:
+    assert encode_bip39(bytes.fromhex(vector["entropy"])) == vector["words"]
+    ident, decoded = Identity.restore(vector["words"])
+    assert ident.seed.hex() == vector["entropy"] and decoded.format is PhraseFormat.BIP39
+    # The same seed now shows Session's 13-word phrase, which restores the same identity.
+    assert len(ident.mnemonic.split()) == 13
+    assert Identity.from_mnemonic(ident.mnemonic) == ident
 
 
 def test_x25519_private_key_matches_public() -> None:
@@ -81,18 +85,20 @@ def test_wrong_word_count() -> None:
     words = Identity.generate().mnemonic.split()
     with pytest.raises(MnemonicWordCountError, match="got 11"):
         Identity.from_mnemonic(" ".join(words[:11]))
-    with pytest.raises(MnemonicWordCountError, match="got 13"):
-        Identity.from_mnemonic(" ".join(words + ["abandon"]))
+    with pytest.raises(MnemonicWordCountError, match="got 14"):
+        Identity.from_mnemonic(" ".join(words + ["abbey"]))
+    with pytest.raises(MnemonicWordCountError, match="got 0"):
+        Identity.from_mnemonic("  ")
 
 
-def test_mistyped_word_names_position_and_suggests() -> None:
+def test_mistyped_bip39_word_names_position_and_suggests() -> None:
     words = VECTORS["bip39"][1]["words"].split()  # legal winner thank ...
-    words[1] = "winnr"
-    with pytest.raises(MnemonicUnknownWordError, match=r"word 2 \('winnr'\).*'winner'"):
+    words[1] = "winnr"  # "win" is also a Session prefix (winter): it must not decode as Session
+    with pytest.raises(MnemonicUnknownWordError, match=r"word 2 \('winnr'\).*BIP-39.*'winner'"):
         Identity.from_mnemonic(" ".join(words))
 
 
-def test_swapped_words_fail_checksum() -> None:
+def test_swapped_bip39_words_fail_checksum() -> None:
     words = VECTORS["bip39"][1]["words"].split()
     words[0], words[1] = words[1], words[0]
     with pytest.raises(MnemonicChecksumError, match="checksum"):

@@ -77,3 +77,21 @@ def test_passphrase_from_environment(run, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "envpw")
     assert run("new", "--profile", "s").exit_code == 0
     assert "recovery phrase:" in run("show", "--profile", "s", "--mnemonic").output
+
+
+@pytest.mark.parametrize("kind", ["session", "session12", "bip39"])
+def test_restore_says_which_format_it_recognised(run, kind: str) -> None:  # type: ignore[no-untyped-def]
+    from session_core.recovery import encode_bip39
+
+    seed = bytes.fromhex(VECTOR["identities"][0]["seed16"])
+    phrase = {
+        "session": Identity.from_seed(seed).mnemonic,
+        "session12": " ".join(Identity.from_seed(seed).mnemonic.split()[:12]),
+        "bip39": encode_bip39(seed),
+    }[kind]
+    result = run("restore", "--profile", kind, input=f"{phrase}\npw\npw\n")
+    assert result.exit_code == 0, result.output
+    expected = {"session": "Session 13-word phrase", "session12": "without its checksum word",
+                "bip39": "legacy session_core BIP-39"}[kind]
+    assert expected in result.output
+    assert "05" + VECTOR["identities"][0]["x25519_pk"] in result.output

@@ -5,11 +5,14 @@ from __future__ import annotations
 import filecmp
 import importlib.metadata
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from google.protobuf.descriptor import FieldDescriptor
 
 from session_core.protocol import messages_pb2 as pb
 
@@ -74,6 +77,7 @@ def test_enum_values_match_interop() -> None:
     assert pb.DataMessage.SESSION_REQUEST == 256 and pb.DataMessage.END_SESSION == 1
     assert pb.LokiAddressMessage.HOST_UNREACHABLE == 1
     assert pb.ReceiptMessage.READ == 1
+    assert pb.Envelope.SESSION_MESSAGE == pb.Envelope.UNIDENTIFIED_SENDER == 6
 
 
 def test_envelope_bytes_decode_with_generic_wire_reader() -> None:
@@ -94,3 +98,86 @@ def test_envelope_bytes_decode_with_generic_wire_reader() -> None:
             value, pos = data[pos:pos + length], pos + length
         fields[number] = value
     assert fields == {1: 101, 5: 1554859211264, 8: b"\x01\x02"}
+
+
+# ---- current clients (tests/data/signalservice_fields.json, extracted from upstream's .proto) --
+
+UPSTREAM = json.loads((ROOT / "tests" / "data" / "signalservice_fields.json").read_text())
+_WIRE_TYPE = {"message": FieldDescriptor.TYPE_MESSAGE, "enum": FieldDescriptor.TYPE_ENUM,
+              "string": FieldDescriptor.TYPE_STRING, "bytes": FieldDescriptor.TYPE_BYTES,
+              "uint64": FieldDescriptor.TYPE_UINT64, "uint32": FieldDescriptor.TYPE_UINT32,
+              "bool": FieldDescriptor.TYPE_BOOL, "fixed64": FieldDescriptor.TYPE_FIXED64}
+
+
+def _ours(name: str) -> Any:
+    obj: Any = pb
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("message", sorted(UPSTREAM["messages"]))
+def test_every_upstream_field_has_its_number_and_type(message: str) -> None:
+    ours = _ours(message).DESCRIPTOR.fields_by_number
+    for name, (number, kind) in UPSTREAM["messages"][message].items():
+        if f"{message}.{name}" in UPSTREAM["not_declared"]:
+            assert number not in ours
+            continue
+        assert number in ours, f"{message}.{name} = {number} is missing"
+        field = ours[number]
+        assert field.type == _WIRE_TYPE[kind.split(":")[0]], f"{message}.{name}: type differs"
+        if ":" in kind:
+            target = field.message_type or field.enum_type
+            assert target.full_name == "signalservice." + kind.split(":")[1]
+
+
+@pytest.mark.parametrize("enum", sorted(UPSTREAM["enums"]))
+def test_every_upstream_enum_value_matches(enum: str) -> None:
+    ours = _ours(enum)
+    for name, number in UPSTREAM["enums"][enum].items():
+        assert ours.Value(name) == number, f"{enum}.{name}"
+
+
+def _encode_all_fields(message: str, depth: int = 0) -> bytes:
+    """Bytes that set every upstream field of ``message``, built from the table alone."""
+    from google.protobuf.internal.encoder import _VarintBytes  # type: ignore[import-untyped]
+
+    out = b""
+    for name, (number, kind) in UPSTREAM["messages"][message].items():
+        if f"{message}.{name}" in UPSTREAM["not_declared"]:
+            continue
+        base = kind.split(":")[0]
+        if base in ("uint64", "uint32", "bool", "enum"):
+            value = 1 if base != "enum" else min(UPSTREAM["enums"][kind.split(":")[1]].values())
+            out += _VarintBytes(number << 3) + _VarintBytes(value)
+        elif base == "fixed64":
+            out += _VarintBytes(number << 3 | 1) + (7).to_bytes(8, "little")
+        else:
+            if base == "message":
+                body = _encode_all_fields(kind.split(":")[1], depth + 1) if depth < 3 else b""
+            else:
+                body = b"x"
+            out += _VarintBytes(number << 3 | 2) + _VarintBytes(len(body)) + body
+    return out
+
+
+def _unknown_anywhere(message: Any) -> list[str]:
+    from google.protobuf.unknown_fields import UnknownFieldSet
+
+    found = [message.DESCRIPTOR.full_name] if len(UnknownFieldSet(message)) else []
+    for field, value in message.ListFields():
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            values = value if field.is_repeated else [value]
+            for sub in values:
+                found += _unknown_anywhere(sub)
+    return found
+
+
+@pytest.mark.parametrize("message", ["Envelope", "Content", "WebSocketMessage"])
+def test_a_message_with_every_upstream_field_decodes_fully(message: str) -> None:
+    parsed = _ours(message)()
+    parsed.ParseFromString(_encode_all_fields(message))
+    assert _unknown_anywhere(parsed) == []
+    assert len(parsed.ListFields()) == len(
+        [n for n in UPSTREAM["messages"][message] if f"{message}.{n}" not in UPSTREAM["not_declared"]]
+    )

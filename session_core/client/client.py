@@ -40,10 +40,9 @@ from session_core.client.transport import HttpTransport, Transport
 from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
-    ContactState, FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger, OnlineStatusReceived,
-    Outgoing, ReceiptReceived,
+    ContactState, ConversationMode, FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger,
+    OnlineStatusReceived, Outgoing, ReceiptReceived,
 )
-from session_core.protocol import messages_pb2 as pb
 
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
@@ -224,15 +223,13 @@ class Client:
         st = self.peers.setdefault(peer, _Peer())
         async with self._lock:
             ts = self.clock.now_ms()
-            content = pb.Content()
-            content.dataMessage.body = text
-            content.dataMessage.timestamp = ts
-            if self.messenger.display_name:
-                content.dataMessage.profile.displayName = self.messenger.display_name
-            if self.listener is not None and st.route is None:
-                self._add_status(content)  # tell them where we listen (§4.6.2)
-                st.advertised = self.listener.address
-            out = self.messenger.send_content(peer, content, kind="regular", now_ms=ts)
+            listening = None
+            if (self.listener is not None and st.route is None
+                    and self.messenger.mode_of(peer) is ConversationMode.RATCHET):
+                listening = (self.listener.address, self.listener.node.port)  # where we listen (§4.6.2)
+            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening)
+            if listening is not None:
+                st.advertised = listening[0]
             self._save()
         rep = await self._deliver_text(peer, st, out)
         self._record(peer, "out", text, ts, rep.route)
@@ -252,13 +249,6 @@ class Client:
             rep.route = "sync->async"
             return rep
         return await self._send_async(out, "text")
-
-    def _add_status(self, content: pb.Content, reachable: bool = True) -> None:
-        assert self.listener is not None
-        msg = content.lokiAddressMessage
-        msg.p2pAddress = self.listener.address
-        msg.p2pPort = self.listener.node.port
-        msg.type = pb.LokiAddressMessage.HOST_REACHABLE if reachable else pb.LokiAddressMessage.HOST_UNREACHABLE
 
     async def _send_async(self, out: Outgoing, kind: str, started: float | None = None) -> SendReport:
         t0 = started or time.perf_counter()
@@ -396,9 +386,8 @@ class Client:
         """Answer a peer's online status with ours, straight to their listening node."""
         assert self.listener is not None
         async with self._lock:
-            content = pb.Content()
-            self._add_status(content)
-            out = self.messenger.send_content(peer, content, kind="online_status", now_ms=self.clock.now_ms())
+            out = self.messenger.send_online_status(peer, self.listener.address, self.listener.node.port,
+                                                    reachable=True, now_ms=self.clock.now_ms())
             self._save()
         self.peers[peer].advertised = self.listener.address + "@" + route.mailbox
         await self._deliver_sync(peer, route, out.data)

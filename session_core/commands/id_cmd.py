@@ -16,6 +16,7 @@ import click
 from session_core.errors import SessionCoreError
 from session_core.identity import Identity
 from session_core.identity_store import HOME_ENV, ProfileInfo, ProfileStore
+from session_core.recovery import PhraseFormat
 
 PASSPHRASE_ENV = "SESSION_CORE_PASSPHRASE"
 
@@ -86,10 +87,17 @@ def new_command(ctx: click.Context, name: str, display_name: str) -> None:
 @click.option("--display-name", default="", help="Name shown to your contacts.")
 @click.pass_context
 def restore_command(ctx: click.Context, name: str, display_name: str) -> None:
-    """Restore an identity from its 12-word recovery phrase."""
-    words: str = click.prompt("Recovery phrase (12 words)", hide_input=True)
+    """Restore an identity from its recovery phrase.
+
+    Session's 13-word phrase, the same 12 words without the checksum word, or a 12-word BIP-39
+    phrase from an earlier session_core.
+    """
+    words: str = click.prompt("Recovery phrase (13 words)", hide_input=True)
     try:
-        identity = Identity.from_mnemonic(words)
+        identity, decoded = Identity.restore(words)
+        click.echo(f"recognised:   {decoded.format.value}")
+        if decoded.format is PhraseFormat.SESSION_NO_CHECKSUM:
+            click.echo("              (no checksum word: check that the Session ID below is yours)")
         info = _save(ctx, name, identity, display_name)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None

@@ -1,11 +1,14 @@
 """Sans-IO messaging protocol: protobuf messages, Signal sessions, friend requests.
 
 Modules: ``messages_pb2`` (generated protobuf), ``padding`` (INTEROP 6.2), ``at_rest`` (state
-encryption), ``prekeys`` (X3DH), ``ratchet`` (Double Ratchet adapter), ``sealed`` (Envelope and
-sealed box), ``friend_request``, ``events`` and ``conversation`` (the state machine).
+encryption), ``prekeys`` (X3DH), ``ratchet`` (Double Ratchet adapter), ``session_protocol``
+(Session's production 1:1 encryption), ``modes`` (which of the two a conversation uses),
+``store_data`` (the WebSocketMessage wrapper real clients store), ``sealed`` (Envelope and sealed
+box), ``friend_request``, ``events`` and ``conversation`` (the state machine).
 """
 
 from session_core.protocol.conversation import Contact, ContactState, Messenger
+from session_core.protocol.modes import ConversationMode
 from session_core.protocol.events import (
     TTL_MS,
     Event,
@@ -24,6 +27,7 @@ __all__ = [
     "TTL_MS",
     "Contact",
     "ContactState",
+    "ConversationMode",
     "Event",
     "FriendRequestAccepted",
     "FriendRequestReceived",

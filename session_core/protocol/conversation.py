@@ -19,12 +19,25 @@ Theory of operation.  A :class:`Messenger` holds one identity's prekeys and, per
   exception is an *authenticated* Signal message whose decrypted Content does not parse: the
   ratchet has advanced (the peer really sent it), and MalformedMessageError is raised.
 
+Conversation modes (:mod:`session_core.protocol.modes`).  The above is the RATCHET mode.  A
+contact can instead be in the SESSION mode, Session's production encryption, for a peer running a
+Session app: the first Session-protocol message from a stranger is their request (INCOMING),
+``accept()`` answers with a MessageRequestResponse, and a Session-protocol message from a peer
+we wrote to (OUTGOING) is their acceptance.  ``send_friend_request(mode=SESSION)`` starts such a
+conversation.  A ratchet-mode friend request lists the modes we speak (``self.modes``) and the
+acceptor answers in the first one both speak.  An ESTABLISHED ratchet contact that sends a
+Session-protocol message newer than its last ratchet message has moved to a Session app (its
+ratchet state is gone): we answer in the Session protocol from then on, and go back to the
+ratchet if a new ratchet message arrives.  Session-protocol messages are deduplicated by a hash
+of their signed content (the Session protocol has no replay protection of its own).
+
 No I/O, no clock: callers pass ``now_ms`` and deliver the :class:`Outgoing` events.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +46,7 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped,u
 
 from session_core.errors import (
     DecryptionError,
+    DuplicateMessageError,
     FriendRequestError,
     InvalidInputError,
     InvalidSessionIdError,
@@ -61,9 +75,22 @@ from session_core.protocol.friend_request import (
     make_friend_request,
     read_friend_request,
 )
+from session_core.protocol.modes import DEFAULT_MODES, ConversationMode, from_wire, to_wire
+from session_core.protocol.padding import pad, unpad
 from session_core.protocol.prekeys import PreKeyBundle, PreKeyStore
 from session_core.protocol.ratchet import RatchetSession, parse_signal_message
-from session_core.protocol.sealed import build_envelope, open_envelope
+from session_core.protocol.sealed import (
+    build_envelope,
+    envelope_store_data,
+    open_box,
+    parse_sealed,
+    read_envelope,
+)
+from session_core.protocol.session_protocol import (
+    encrypt_for_recipient,
+    open_signed,
+    sender_session_id,
+)
 
 __all__ = ["ContactState", "Contact", "Messenger"]
 
@@ -88,6 +115,8 @@ class Contact:
     # When they accepted our request (their clock, from the accept message).  A request of
     # theirs stamped no later than this crossed ours in flight and is already resolved.
     peer_accepted_ms: int = 0
+    mode: ConversationMode = ConversationMode.RATCHET
+    last_ratchet_ms: int = 0  # envelope time of their latest ratchet message
 
 
 @dataclass
@@ -97,9 +126,12 @@ class Messenger:
     prekeys: PreKeyStore = field(default=None)  # type: ignore[assignment]
     contacts: dict[str, Contact] = field(default_factory=dict)
     _seen_requests: list[str] = field(default_factory=list)
+    modes: tuple[ConversationMode, ...] = DEFAULT_MODES  # what we speak, preferred first
 
     def __post_init__(self) -> None:
         check_text("", self.display_name)
+        if not self.modes or len(set(self.modes)) != len(self.modes):
+            raise InvalidInputError("modes lists each conversation mode we speak once")
         if self.prekeys is None:
             self.prekeys = PreKeyStore.create(self.identity)
 
@@ -109,33 +141,54 @@ class Messenger:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def send_friend_request(self, peer: str, intro: str, *, now_ms: int) -> Outgoing:
-        """Start contact with ``peer``: a friend request carrying a fresh prekey bundle."""
+    def send_friend_request(
+        self, peer: str, intro: str, *, now_ms: int, mode: ConversationMode | None = None
+    ) -> Outgoing:
+        """Start contact with ``peer``.
+
+        In the RATCHET mode (our default): a friend request carrying a fresh prekey bundle and
+        the modes we speak.  In the SESSION mode (to reach someone on a Session app): a
+        Session-protocol message with ``intro`` as its text, which their app shows as a message
+        request.
+        """
         peer = canonical_session_id(peer)
         peer_key = self._peer_key(peer)
+        mode = self.modes[0] if mode is None else mode
+        if mode not in self.modes:
+            raise InvalidInputError(f"this messenger does not speak the {mode.value} mode")
         contact = self.contacts.get(peer)
         if contact is not None and contact.state is ContactState.ESTABLISHED:
             raise FriendRequestError(f"already in a session with {peer}")
         if contact is not None and contact.state is ContactState.INCOMING:
             raise FriendRequestError(f"{peer} already sent you a request: accept it instead")
         check_text(intro, self.display_name)
-        bundle = self.prekeys.issue_bundle()
-        sealed = make_friend_request(
-            self.identity, peer, bundle, intro=intro, display_name=self.display_name,
-            timestamp_ms=now_ms,
-        )
-        data = build_envelope(peer_key, sealed, now_ms)
+        if mode is ConversationMode.SESSION:
+            content = self._text_content(intro, mode, now_ms)
+            out = self._session_outgoing(peer, peer_key, content, "friend_request", now_ms)
+        else:
+            bundle = self.prekeys.issue_bundle()
+            sealed = make_friend_request(
+                self.identity, peer, bundle, intro=intro, display_name=self.display_name,
+                timestamp_ms=now_ms, modes=to_wire(self.modes),
+            )
+            data = build_envelope(peer_key, sealed, now_ms)
+            out = Outgoing(peer, data, TTL_MS["friend_request"], "friend_request", now_ms)
         if contact is None:
-            self.contacts[peer] = Contact(peer, ContactState.OUTGOING)
-        return Outgoing(peer, data, TTL_MS["friend_request"], "friend_request", now_ms)
+            self.contacts[peer] = Contact(peer, ContactState.OUTGOING, mode=mode)
+        else:
+            contact.mode = mode
+        return out
 
     def accept(self, peer: str, *, now_ms: int, text: str = "") -> Outgoing:
         """Accept ``peer``'s pending request: X3DH on their bundle, and the first message."""
         peer = canonical_session_id(peer)
         contact = self.contacts.get(peer)
-        if contact is None or contact.request is None:
-            raise UnknownPeerError(f"no pending friend request from {peer}")
-        return self._accept(contact, contact.request.bundle, now_ms, text)
+        if contact is not None and contact.request is not None:
+            return self._accept(contact, contact.request, now_ms, text)
+        if (contact is not None and contact.state is ContactState.INCOMING
+                and contact.mode is ConversationMode.SESSION):
+            return self._accept_session(contact, now_ms, text)
+        raise UnknownPeerError(f"no pending friend request from {peer}")
 
     def ignore(self, peer: str) -> None:
         """Drop ``peer``'s pending request (a replay of it stays ignored)."""
@@ -145,22 +198,39 @@ class Messenger:
             raise UnknownPeerError(f"no pending friend request from {peer}")
         del self.contacts[peer]
 
-    def send_text(self, peer: str, text: str, *, now_ms: int) -> Outgoing:
+    def mode_of(self, peer: str) -> ConversationMode | None:
+        """The mode of our conversation with ``peer`` (None: no contact)."""
+        contact = self.contacts.get(canonical_session_id(peer))
+        return None if contact is None else contact.mode
+
+    def send_text(
+        self, peer: str, text: str, *, now_ms: int, listening: tuple[str, int] | None = None
+    ) -> Outgoing:
+        """A text message; ``listening`` = our listening node (address, port), told to ratchet
+        peers only (Session apps have no synchronous routing)."""
         peer = canonical_session_id(peer)
-        content = pb.Content()
-        content.dataMessage.body = text
-        content.dataMessage.timestamp = now_ms
-        if self.display_name:
-            content.dataMessage.profile.displayName = self.display_name
+        mode = self.mode_of(peer) or ConversationMode.RATCHET
+        content = self._text_content(text, mode, now_ms)
+        if listening is not None and mode is ConversationMode.RATCHET:
+            _set_status(content, listening[0], listening[1], reachable=True)
         return self.send_content(peer, content, kind="regular", now_ms=now_ms)
 
     def send_receipt(
         self, peer: str, timestamps_ms: list[int], *, read: bool, now_ms: int
     ) -> Outgoing:
+        """A read receipt, or (ratchet mode only: Session apps have none) a delivery receipt."""
         content = pb.Content()
         content.receiptMessage.type = pb.ReceiptMessage.READ if read else pb.ReceiptMessage.DELIVERY
         content.receiptMessage.timestamp.extend(timestamps_ms)
         return self.send_content(peer, content, kind="regular", now_ms=now_ms)
+
+    def send_typing(self, peer: str, *, started: bool, now_ms: int) -> Outgoing:
+        content = pb.Content()
+        content.typingMessage.timestamp = now_ms
+        content.typingMessage.action = (
+            pb.TypingMessage.STARTED if started else pb.TypingMessage.STOPPED
+        )
+        return self.send_content(peer, content, kind="typing", now_ms=now_ms)
 
     def send_online_status(
         self, peer: str, address: str, port: int, *, reachable: bool, now_ms: int
@@ -169,13 +239,7 @@ class Messenger:
         if not (0 <= port <= 65535):
             raise InvalidInputError(f"port out of range: {port}")
         content = pb.Content()
-        msg = content.lokiAddressMessage
-        msg.p2pAddress = address
-        msg.p2pPort = port
-        msg.type = (
-            pb.LokiAddressMessage.HOST_REACHABLE if reachable
-            else pb.LokiAddressMessage.HOST_UNREACHABLE
-        )
+        _set_status(content, address, port, reachable=reachable)
         return self.send_content(peer, content, kind="online_status", now_ms=now_ms)
 
     def send_content(self, peer: str, content: pb.Content, *, kind: str, now_ms: int) -> Outgoing:
@@ -185,6 +249,11 @@ class Messenger:
             raise InvalidInputError(f"unknown message kind {kind!r}; one of {sorted(TTL_MS)}")
         peer_key = self._peer_key(peer)
         contact = self.contacts.get(peer)
+        if contact is not None and contact.mode is ConversationMode.SESSION:
+            if contact.state is ContactState.INCOMING:
+                raise NoSessionError(f"{peer} sent you a request: accept it first")
+            _check_session_content(content)
+            return self._session_outgoing(peer, peer_key, content, kind, now_ms)
         if contact is None or contact.session is None:
             raise NoSessionError(f"no session with {peer}: send a friend request first")
         wire = contact.session.encrypt(content.SerializeToString())
@@ -193,8 +262,21 @@ class Messenger:
     # -- input --------------------------------------------------------------------------------
 
     def receive(self, data: bytes, *, now_ms: int = 0) -> list[Event]:
-        """Process one received Envelope; returns events (possibly an :class:`Outgoing`)."""
-        _, sealed = open_envelope(self.identity, data)
+        """Process one received message (store data: wrapped or bare Envelope).
+
+        Returns events (possibly an :class:`Outgoing`).
+        """
+        envelope = read_envelope(data)
+        inner = open_box(self.identity, envelope)
+        try:
+            # A Session-protocol box ends with a signature over its content and our key; our
+            # own SealedMessage never does (a forgery of that needs the sender's key anyway).
+            message, sender_ed = open_signed(inner, self.identity.x25519_public_key)
+        except DecryptionError:
+            pass
+        else:
+            return self._receive_session(inner, message, sender_ed, envelope.timestamp)
+        sealed = parse_sealed(inner)
         try:
             self._peer_key(sealed.source)
         except InvalidSessionIdError as exc:
@@ -202,7 +284,7 @@ class Messenger:
         if sealed.kind == pb.SealedMessage.FRIEND_REQUEST:
             return self._receive_request(read_friend_request(self.identity, sealed), now_ms)
         if sealed.kind == pb.SealedMessage.SIGNAL:
-            return self._receive_signal(sealed.source, sealed.payload)
+            return self._receive_signal(sealed.source, sealed.payload, envelope.timestamp)
         raise MalformedMessageError(f"unknown sealed message kind {sealed.kind}")
 
     def _receive_request(self, request: FriendRequest, now_ms: int) -> list[Event]:
@@ -215,7 +297,7 @@ class Messenger:
         if contact is not None and contact.state is ContactState.OUTGOING:
             # Crossed requests: the smaller Session ID accepts, so exactly one session results.
             if self.session_id < peer:
-                outgoing = self._accept(contact, request.bundle, now_ms or request.timestamp_ms, "")
+                outgoing = self._accept(contact, request, now_ms or request.timestamp_ms, "")
                 self._remember(request.fingerprint)
                 contact.display_name = request.display_name
                 return [FriendRequestReceived(peer, request.display_name, request.intro,
@@ -239,7 +321,7 @@ class Messenger:
         self._remember(request.fingerprint)
         return [event]
 
-    def _receive_signal(self, peer: str, payload: bytes) -> list[Event]:
+    def _receive_signal(self, peer: str, payload: bytes, sent_ms: int) -> list[Event]:
         header, encrypted = parse_signal_message(payload)
         contact = self.contacts.get(peer)
         session = contact.session if contact is not None else None
@@ -264,25 +346,29 @@ class Messenger:
         else:
             raise DecryptionError(f"no session with {peer} for this message")
         assert contact is not None
-        events.extend(self._content_events(contact, plaintext))
+        # They hold ratchet state: speak the ratchet with them (again).
+        contact.mode = ConversationMode.RATCHET
+        contact.last_ratchet_ms = max(contact.last_ratchet_ms, sent_ms)
+        events.extend(self._content_events(contact, _parse_content(plaintext), sent_ms))
         if events and isinstance(events[0], FriendRequestAccepted):
             events[0] = FriendRequestAccepted(peer, contact.display_name)
         return events
 
-    def _content_events(self, contact: Contact, plaintext: bytes) -> list[Event]:
-        content = pb.Content()
-        try:
-            content.ParseFromString(plaintext)
-        except DecodeError as exc:
-            raise MalformedMessageError(f"decrypted message is not a Content: {exc}") from None
+    def _content_events(self, contact: Contact, content: pb.Content, sent_ms: int) -> list[Event]:
         peer = contact.session_id
         events: list[Event] = []
+        if content.messageRequestResponse.profile.displayName:
+            contact.display_name = content.messageRequestResponse.profile.displayName[:64]
         if content.HasField("dataMessage"):
             data = content.dataMessage
             if data.profile.displayName:
                 contact.display_name = data.profile.displayName[:64]
             if data.body:
-                events.append(MessageReceived(peer, data.body, data.timestamp, contact.display_name))
+                # Current clients leave DataMessage.timestamp unset: the envelope's is the one.
+                events.append(MessageReceived(
+                    peer, data.body, data.timestamp or sent_ms, contact.display_name,
+                    *_expiration(content),
+                ))
         if content.HasField("receiptMessage"):
             receipt = content.receiptMessage
             events.append(ReceiptReceived(peer, receipt.type == pb.ReceiptMessage.READ,
@@ -300,7 +386,20 @@ class Messenger:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _accept(self, contact: Contact, bundle: PreKeyBundle, now_ms: int, text: str) -> Outgoing:
+    def _accept(self, contact: Contact, request: FriendRequest, now_ms: int, text: str) -> Outgoing:
+        theirs = from_wire(request.modes)
+        common = [m for m in theirs if m in self.modes]
+        if not common:
+            raise FriendRequestError(
+                f"{contact.session_id} speaks only {', '.join(m.value for m in theirs)}, "
+                f"which this messenger does not"
+            )
+        if common[0] is ConversationMode.SESSION:
+            return self._accept_session(contact, now_ms, text)
+        return self._accept_ratchet(contact, request.bundle, now_ms, text)
+
+    def _accept_ratchet(self, contact: Contact, bundle: PreKeyBundle, now_ms: int,
+                        text: str) -> Outgoing:
         content = pb.Content()
         content.dataMessage.timestamp = now_ms
         if text:
@@ -310,9 +409,82 @@ class Messenger:
         session, wire = RatchetSession.initiate(self.prekeys, bundle, content.SerializeToString())
         # Commit only after X3DH and encryption succeeded.
         contact.session, contact.state, contact.request = session, ContactState.ESTABLISHED, None
+        contact.mode = ConversationMode.RATCHET
         peer_key = self._peer_key(contact.session_id)
         return self._signal_outgoing(contact.session_id, peer_key, wire, "session_established",
                                      now_ms)
+
+    def _accept_session(self, contact: Contact, now_ms: int, text: str) -> Outgoing:
+        """Approve a Session-protocol request: a reply if there is text, else what a Session app
+        sends when you tap accept (MessageRequestResponse with our profile)."""
+        if text:
+            content = self._text_content(text, ConversationMode.SESSION, now_ms)
+        else:
+            content = pb.Content()
+            response = content.messageRequestResponse
+            response.isApproved = True
+            if self.display_name:
+                response.profile.displayName = self.display_name
+        peer = contact.session_id
+        out = self._session_outgoing(peer, self._peer_key(peer), content, "session_established",
+                                     now_ms)
+        contact.state, contact.request = ContactState.ESTABLISHED, None
+        contact.mode = ConversationMode.SESSION
+        return out
+
+    def _text_content(self, text: str, mode: ConversationMode, now_ms: int) -> pb.Content:
+        content = pb.Content()
+        content.dataMessage.body = text
+        if mode is ConversationMode.RATCHET:
+            content.dataMessage.timestamp = now_ms  # 2020 field; current clients use the envelope's
+        if self.display_name:
+            content.dataMessage.profile.displayName = self.display_name
+        return content
+
+    def _session_outgoing(self, peer: str, peer_key: bytes, content: pb.Content, kind: str,
+                          now_ms: int) -> Outgoing:
+        if ConversationMode.SESSION not in self.modes:
+            raise InvalidInputError("this messenger does not speak the Session protocol")
+        content.sigTimestamp = now_ms  # current clients check it equals the envelope's
+        boxed = encrypt_for_recipient(self.identity, peer_key, pad(content.SerializeToString()))
+        return Outgoing(peer, envelope_store_data(boxed, now_ms), TTL_MS[kind], kind, now_ms)
+
+    def _receive_session(self, inner: bytes, message: bytes, sender_ed: bytes,
+                         sent_ms: int) -> list[Event]:
+        if ConversationMode.SESSION not in self.modes:
+            raise DecryptionError("a Session-protocol message, and this messenger does not speak it")
+        peer = sender_session_id(sender_ed)
+        if peer == self.session_id:
+            return []  # a copy of our own message from another device: not a conversation
+        fingerprint = "sp:" + hashlib.sha256(inner).hexdigest()
+        if fingerprint in self._seen_requests:
+            raise DuplicateMessageError("duplicate or replayed Session-protocol message")
+        content = _parse_content(_unpad_lenient(message))
+        contact = self.contacts.get(peer)
+        events: list[Event] = []
+        if contact is None:
+            body = content.dataMessage.body
+            if not body:
+                return []  # typing, receipts, ... from a stranger: nothing to show yet
+            contact = Contact(peer, ContactState.INCOMING, mode=ConversationMode.SESSION)
+            contact.display_name = content.dataMessage.profile.displayName[:64]
+            self.contacts[peer] = contact
+            self._remember(fingerprint)
+            return [FriendRequestReceived(peer, contact.display_name, body, sent_ms)]
+        if contact.state is ContactState.OUTGOING:
+            # We wrote to them; any answer in the Session protocol means they accepted.
+            contact.state, contact.mode, contact.crossed = (
+                ContactState.ESTABLISHED, ConversationMode.SESSION, False)
+            contact.peer_accepted_ms = sent_ms
+            events.append(FriendRequestAccepted(peer, contact.display_name))
+        elif (contact.state is ContactState.ESTABLISHED
+              and contact.mode is ConversationMode.RATCHET and sent_ms > contact.last_ratchet_ms):
+            contact.mode = ConversationMode.SESSION  # they moved to a Session app
+        self._remember(fingerprint)
+        events.extend(self._content_events(contact, content, sent_ms))
+        if events and isinstance(events[0], FriendRequestAccepted):
+            events[0] = FriendRequestAccepted(peer, contact.display_name)
+        return events
 
     def _signal_outgoing(self, peer: str, peer_key: bytes, wire: bytes, kind: str,
                          now_ms: int) -> Outgoing:
@@ -342,16 +514,19 @@ class Messenger:
                 "name": c.display_name,
                 "crossed": c.crossed,
                 "accepted_ms": c.peer_accepted_ms,
+                "mode": c.mode.value,
+                "ratchet_ms": c.last_ratchet_ms,
                 "session": None if c.session is None else c.session.to_json(),
                 "request": None if r is None else {
                     "name": r.display_name, "intro": r.intro, "ts": r.timestamp_ms,
-                    "fp": r.fingerprint,
+                    "fp": r.fingerprint, "modes": list(r.modes),
                     "bundle": [r.bundle.identity_key.hex(), r.bundle.signed_pre_key.hex(),
                                r.bundle.signed_pre_key_signature.hex(), r.bundle.pre_key.hex()],
                 },
             }
         document = {"v": 1, "name": self.display_name, "prekeys": self.prekeys.to_json(),
-                    "contacts": contacts, "seen": self._seen_requests}
+                    "contacts": contacts, "seen": self._seen_requests,
+                    "modes": [m.value for m in self.modes]}
         key = StateKey.for_identity(self.identity, _STATE_LABEL)
         return key.seal(json.dumps(document, separators=(",", ":")).encode())
 
@@ -368,16 +543,69 @@ class Messenger:
                     sender=sid, display_name=r["name"], intro=r["intro"], timestamp_ms=r["ts"],
                     fingerprint=r["fp"],
                     bundle=PreKeyBundle(*(bytes.fromhex(k) for k in r["bundle"])),
+                    modes=tuple(int(m) for m in r.get("modes", ())),
                 )
                 session = None if c["session"] is None else RatchetSession.from_json(c["session"])
                 contacts[sid] = Contact(sid, ContactState(c["state"]), c["name"], request,
-                                        session, bool(c["crossed"]), int(c.get("accepted_ms", 0)))
+                                        session, bool(c["crossed"]), int(c.get("accepted_ms", 0)),
+                                        ConversationMode(c.get("mode", "ratchet")),
+                                        int(c.get("ratchet_ms", 0)))
+            modes = tuple(ConversationMode(m) for m in doc.get("modes", [m.value for m in DEFAULT_MODES]))
             return cls(identity, str(doc["name"]), PreKeyStore.from_json(doc["prekeys"], identity),
-                       contacts, [str(f) for f in doc["seen"]])
+                       contacts, [str(f) for f in doc["seen"]], modes)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, StateDecryptionError):
                 raise
             raise StateDecryptionError(f"saved messenger state is malformed: {exc}") from None
+
+
+def _set_status(content: pb.Content, address: str, port: int, *, reachable: bool) -> None:
+    msg = content.lokiAddressMessage
+    msg.p2pAddress = address
+    msg.p2pPort = port
+    msg.type = (
+        pb.LokiAddressMessage.HOST_REACHABLE if reachable
+        else pb.LokiAddressMessage.HOST_UNREACHABLE
+    )
+
+
+def _check_session_content(content: pb.Content) -> None:
+    """Refuse what a Session app cannot use, rather than send it to them."""
+    if content.HasField("lokiAddressMessage") or content.HasField("preKeyBundleMessage"):
+        raise InvalidInputError(
+            "online status and prekey bundles are session_core-only: not sent to a Session app"
+        )
+    if content.HasField("receiptMessage") and content.receiptMessage.type != pb.ReceiptMessage.READ:
+        raise InvalidInputError("Session apps know read receipts only, not delivery receipts")
+
+
+def _parse_content(plaintext: bytes) -> pb.Content:
+    content = pb.Content()
+    try:
+        content.ParseFromString(plaintext)
+    except DecodeError as exc:
+        raise MalformedMessageError(f"decrypted message is not a Content: {exc}") from None
+    return content
+
+
+def _unpad_lenient(message: bytes) -> bytes:
+    # Session apps pad (0x80 then zeros) but their reader also takes an unpadded Content.
+    try:
+        return unpad(message)
+    except MalformedMessageError:
+        return message
+
+
+_EXPIRATION = {
+    pb.Content.DELETE_AFTER_READ: "after_read",
+    pb.Content.DELETE_AFTER_SEND: "after_send",
+}
+
+
+def _expiration(content: pb.Content) -> tuple[int, str]:
+    """(seconds, "after_read" | "after_send") of a disappearing message, (0, "") otherwise."""
+    kind = _EXPIRATION.get(content.expirationType, "")
+    return (int(content.expirationTimer), kind) if kind and content.expirationTimer else (0, "")
 
 
 def _content_timestamp(plaintext: bytes) -> int:

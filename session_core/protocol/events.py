@@ -43,7 +43,7 @@ class Outgoing(Event):
     """Envelope bytes for the driver to send."""
 
     recipient: str  # Session ID whose swarm stores it
-    data: bytes  # serialized Envelope
+    data: bytes  # what goes in store.data (before base64): the wrapped Envelope
     ttl_ms: int
     kind: str  # a key of TTL_MS
     timestamp_ms: int
@@ -70,8 +70,10 @@ class FriendRequestAccepted(Event):
 class MessageReceived(Event):
     sender: str
     body: str
-    timestamp_ms: int
+    timestamp_ms: int  # the sender's sent time (what receipts and quotes refer to)
     display_name: str
+    expire_after_s: int = 0  # disappearing message: seconds, counted as below
+    expire_mode: str = ""  # "after_read" or "after_send" ("" = does not disappear)
 
 
 @dataclass(frozen=True)

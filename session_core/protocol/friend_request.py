@@ -13,12 +13,17 @@ payload``.  Binding the recipient stops a recipient from re-sealing a request to
 request.  The recipient checks that the Ed25519 key converts to the X25519 key of the claimed
 Session ID, that the signature verifies, that the bundle's identity key is that same key, and
 that the signed prekey's XEdDSA signature verifies.
+
+The request also lists the conversation modes its sender speaks (``SealedMessage.modes``, see
+:mod:`session_core.protocol.modes`).  That list is outside the signature but inside the sealed
+box, which only the recipient can open, so nobody else can alter it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped,unused-ignore]
@@ -60,6 +65,7 @@ class FriendRequest:
     bundle: PreKeyBundle
     timestamp_ms: int
     fingerprint: str  # stable id of this exact request (for de-duplication)
+    modes: tuple[int, ...] = ()  # SealedMessage.Mode values the sender speaks, in its order
 
 
 def _signed_bytes(recipient: bytes, sender: bytes, timestamp_ms: int, payload: bytes) -> bytes:
@@ -83,6 +89,7 @@ def make_friend_request(
     intro: str,
     display_name: str,
     timestamp_ms: int,
+    modes: Sequence[pb.SealedMessage.Mode] = (),
 ) -> pb.SealedMessage:
     """The signed SealedMessage of a friend request (seal it with ``build_envelope``)."""
     check_text(intro, display_name)
@@ -109,6 +116,7 @@ def make_friend_request(
         signature=signature,
         payload=payload,
         timestamp=timestamp_ms,
+        modes=list(modes),
     )
 
 
@@ -166,4 +174,5 @@ def read_friend_request(identity: Identity, sealed: pb.SealedMessage) -> FriendR
         bundle=bundle,
         timestamp_ms=sealed.timestamp,
         fingerprint=hashlib.sha256(sealed.signature).hexdigest(),
+        modes=tuple(sealed.modes),
     )
