@@ -23,7 +23,7 @@ from session_core.client.clock import NetworkClock
 from session_core.devnet.launcher import Devnet, DevnetOptions, http_json
 from session_core.identity import Identity
 from session_core.identity_store import ProfileStore
-from session_core.node.testing_aids import read_observations
+from session_core.testing.observer import read_observations
 
 pytestmark = pytest.mark.slow
 NODES = 6
