@@ -98,11 +98,15 @@ class PeerTimeoutError(PeerRequestError, TimeoutError):
 
 
 class ChainError(SessionCoreError):
-    """Base class for errors of the devnet chain."""
+    """Base class for errors of the chain (the devnet's or a real one) and its node list."""
 
 
 class ChainRequestError(ChainError, ValueError):
     """A chain JSON-RPC request is malformed or refers to an unknown node."""
+
+
+class ServiceNodeEntryError(ChainError, ValueError):
+    """An entry of the service-node list (``get_n_service_nodes``) is malformed."""
 
 
 class PeerFrameError(NodeError, InvalidInputError):

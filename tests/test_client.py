@@ -14,7 +14,7 @@ import pytest
 
 from session_core.client import Client, ClientConfig, ClientEvent, PathPool, Snapshot, Snode
 from session_core.client.clock import NetworkClock
-from session_core.client.memnet import MemNetwork, MemTransport
+from session_core.testing.memnet import MemNetwork, MemTransport
 from session_core.client.nodelist import NodeList, agree
 from session_core.client.snode import subnet24
 from session_core.errors import ClientStateError, NodeListError, PathError

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-from session_core.devnet.chain import UNASSIGNED, Chain, block_hash
-from session_core.devnet.registration import Registration, parse_signed
-from session_core.devnet.reports import sign_report
+from session_core.chain.registration import Registration, parse_signed
+from session_core.chain.reports import sign_report
+from session_core.devnet.chain import Chain, block_hash
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID as UNASSIGNED
 from session_core.devnet.rpc import ChainRPC
 from session_core.errors import ChainRequestError
 

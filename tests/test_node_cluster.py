@@ -20,8 +20,9 @@ from aiohttp import web
 from session_core.devnet.chain import Chain
 from session_core.devnet.rpc import ChainRPC, make_app
 from session_core.bench.loadgen import random_pubkey, rpc_bytes, store_params
-from session_core.node.service import NodeConfig, ServiceNode
+from session_core.node.service import NodeConfig, NodeWrappers, ServiceNode
 from session_core.swarm import SwarmMap
+from session_core.testing import node_wrappers
 
 pytestmark = pytest.mark.slow
 
@@ -66,9 +67,9 @@ async def start_cluster(
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/json_rpc"
     nodes = []
     for i in range(n):
-        cfg = NodeConfig(data_dir=tmp / f"n{i}", chain_url=url, poll_interval=0.05, drop_stores=(i == faulty),
-                         test_retry_period=0.3, relay_engine=i not in python_relay)
-        node = ServiceNode(cfg)
+        cfg = NodeConfig(data_dir=tmp / f"n{i}", chain_url=url, poll_interval=0.05, test_retry_period=0.3,
+                         relay_engine=i not in python_relay)
+        node = ServiceNode(cfg, node_wrappers(drop_stores=True) if i == faulty else NodeWrappers())
         await node.start()
         nodes.append(node)
     cluster = Cluster(chain, rpc, nodes, aiohttp.ClientSession())

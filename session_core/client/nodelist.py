@@ -23,7 +23,8 @@ from typing import Any
 from session_core.client.onion_client import OnionClient
 from session_core.client.snode import Snode
 from session_core.client.transport import Transport
-from session_core.errors import ClientError, NodeListError
+from session_core.chain.service_nodes import parse_service_nodes_result, service_nodes_result
+from session_core.errors import ClientError, NodeListError, ServiceNodeEntryError
 
 __all__ = ["NodeList", "Snapshot", "agree"]
 
@@ -38,20 +39,17 @@ class Snapshot:
         return self.block_hash, frozenset(self.nodes)
 
     def to_json(self) -> dict[str, Any]:
-        return {"height": self.height, "block_hash": self.block_hash,
-                "service_node_states": [n.to_json() for n in self.nodes]}
+        return service_nodes_result(self.height, self.block_hash, (n.to_json() for n in self.nodes))
 
     @classmethod
     def from_json(cls, obj: Any) -> Snapshot:
         if isinstance(obj, dict) and "result" in obj and isinstance(obj["result"], dict):
             obj = obj["result"]  # a JSON-RPC envelope
-        if not isinstance(obj, dict) or not isinstance(obj.get("service_node_states"), list):
-            raise NodeListError("node list reply has no service_node_states")
         try:
-            height, block = int(obj["height"]), str(obj["block_hash"])
-        except (KeyError, TypeError, ValueError):
-            raise NodeListError("node list reply has no height/block_hash") from None
-        nodes = tuple(Snode.from_chain_json(s) for s in obj["service_node_states"])
+            height, block, infos = parse_service_nodes_result(obj, partial=True)
+        except ServiceNodeEntryError as exc:
+            raise NodeListError(f"malformed node list: {exc}") from None
+        nodes = tuple(Snode.from_info(i) for i in infos)
         if not nodes:
             raise NodeListError("node list is empty")
         return cls(height, block, nodes)

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from session_core import onion
-from session_core.errors import NodeListError
+from session_core.chain.service_nodes import SnodeInfo
+from session_core.errors import NodeListError, ServiceNodeEntryError
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID
 
 __all__ = ["Snode", "subnet24"]
-
-_UNASSIGNED = 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class Snode:
     x25519: str
     ip: str
     port: int
-    swarm_id: int = _UNASSIGNED
+    swarm_id: int = UNASSIGNED_SWARM_ID
 
     @property
     def url(self) -> str:
@@ -37,21 +37,23 @@ class Snode:
         return f"{self.ed25519[:8]}@{self.port}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"pubkey_ed25519": self.ed25519, "pubkey_x25519": self.x25519, "public_ip": self.ip,
-                "storage_port": self.port, "swarm_id": self.swarm_id}
+        """This node as a service-node list entry (for the client's cached list)."""
+        return SnodeInfo(self.ed25519, self.x25519, self.ip, self.port, 0, self.swarm_id).to_chain_json()
 
     @classmethod
     def from_chain_json(cls, obj: Mapping[str, Any]) -> Snode:
         try:
-            node = cls(str(obj["pubkey_ed25519"]), str(obj["pubkey_x25519"]), str(obj["public_ip"]),
-                       int(obj["storage_port"]), int(obj.get("swarm_id", _UNASSIGNED)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise NodeListError(f"malformed service node entry: {exc!r}") from None
-        node._check()
-        return node
+            return cls.from_info(SnodeInfo.from_chain_json(obj, partial=True))
+        except ServiceNodeEntryError as exc:
+            raise NodeListError(f"malformed service node entry: {exc}") from None
 
     @classmethod
-    def from_swarm_json(cls, obj: Mapping[str, Any], swarm_id: int = _UNASSIGNED) -> Snode:
+    def from_info(cls, info: SnodeInfo) -> Snode:
+        """The client's view of a parsed service-node list entry."""
+        return cls(info.ed25519, info.x25519, info.ip, info.http_port, info.swarm_id)
+
+    @classmethod
+    def from_swarm_json(cls, obj: Mapping[str, Any], swarm_id: int = UNASSIGNED_SWARM_ID) -> Snode:
         try:
             node = cls(str(obj["pubkey_ed25519"]), str(obj["pubkey_x25519"]), str(obj["ip"]),
                        int(obj["port"]), swarm_id)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from session_core.client.onion_client import OnionClient, RpcResult
 from session_core.client.snode import Snode
 from session_core.errors import OnionRequestFailedError
-from session_core.node.listening import mailbox_id
+from session_core.protocol.mailbox import mailbox_id
 
 __all__ = ["Listener", "PeerRoute", "parse_route"]
 

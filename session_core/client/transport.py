@@ -1,6 +1,6 @@
 """The client's only direct network contact: HTTP POSTs to a path's guard (and, to bootstrap,
 to a seed). Everything else goes through :class:`~session_core.client.onion_client.OnionClient`.
-Tests swap in the in-memory transport of :mod:`session_core.client.memnet`."""
+Tests swap in the in-memory transport of :mod:`session_core.testing.memnet`."""
 
 from __future__ import annotations
 

@@ -55,11 +55,26 @@ def run_command(
 
     cfg = NodeConfig(
         data_dir=data_dir, chain_url=chain_url, ip=ip, http_port=http_port, zmq_port=zmq_port,
-        difficulty=difficulty, ready_file=ready_file, drop_stores=drop_stores,
-        misbehave=misbehave, observe=observe, relay_engine=not python_relay, limits=limits,
+        difficulty=difficulty, ready_file=ready_file, relay_engine=not python_relay, limits=limits,
         exit_allow_loopback=exit_allow_loopback,
     )
-    run_until_signal(functools.partial(run, cfg), log_level)
+    if not (drop_stores or misbehave or observe):
+        run_until_signal(functools.partial(run, cfg), log_level)
+        return
+    # Test aids (devnet only), handed to the node as wrappers of its parts.
+    from session_core.node.keys import NodeKeys
+    from session_core.testing import Observer, node_wrappers
+
+    observer = None
+    if observe is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        observer = Observer(NodeKeys.load_or_create(data_dir).ed25519.hex(), observe)
+    wrappers = node_wrappers(drop_stores=drop_stores, misbehave=misbehave, observer=observer)
+    try:
+        run_until_signal(functools.partial(run, cfg, wrappers=wrappers), log_level)
+    finally:
+        if observer is not None:
+            observer.close()
 
 
 @node_group.command("bench")

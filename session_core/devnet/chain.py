@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from session_core.devnet.registration import Registration
+from session_core.chain.registration import Registration
+from session_core.chain.service_nodes import SnodeInfo
 from session_core.errors import ChainRequestError
 from session_core.swarm import assign_swarms
-
-UNASSIGNED = 2**64 - 1
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,14 +68,10 @@ class NodeRecord:
 
     def to_json(self) -> dict[str, Any]:
         """One ``service_node_states`` entry, with oxend's field names."""
+        entry = SnodeInfo(self.ed25519, self.x25519, self.ip, self.http_port, self.zmq_port, self.swarm_id)
         return {
             "service_node_pubkey": self.ed25519,
-            "pubkey_ed25519": self.ed25519,
-            "pubkey_x25519": self.x25519,
-            "public_ip": self.ip,
-            "storage_port": self.http_port,
-            "storage_lmq_port": self.zmq_port,
-            "swarm_id": self.swarm_id,
+            **entry.to_chain_json(),
             "active": self.state == "active",
             "state": self.state,
             "registration_height": self.registered_height,
@@ -184,7 +180,7 @@ class Chain:
                 self._db.execute(
                     "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                     (reg.ed25519, reg.x25519, reg.ip, reg.http_port, reg.zmq_port, reg.stake,
-                     str(cur.swarm_id if cur else UNASSIGNED), self.height, self.height, seq),
+                     str(cur.swarm_id if cur else UNASSIGNED_SWARM_ID), self.height, self.height, seq),
                 )
                 # A recommissioned node starts with a clean record.
                 self._db.execute("DELETE FROM reports WHERE testee = ?", (reg.ed25519,))
@@ -251,7 +247,7 @@ class Chain:
             for ed in failing:
                 self._db.execute(
                     "UPDATE nodes SET state = 'decommissioned', state_height = ?, swarm_id = ? WHERE ed25519 = ?",
-                    (height, str(UNASSIGNED), ed),
+                    (height, str(UNASSIGNED_SWARM_ID), ed),
                 )
             for ed in stale:
                 self._db.execute("UPDATE nodes SET state = 'deregistered', state_height = ? WHERE ed25519 = ?", (height, ed))

@@ -35,8 +35,8 @@ class DevnetOptions:
     decommission_after: int = 2
     deregister_after_blocks: int = 10
     node_args: tuple[str, ...] = ()
-    #: Test aids (session_core/node/testing_aids.py): each node logs to <node dir>/observe.jsonl;
-    #: node index -> "drop" | "tamper".
+    #: Test aids (session_core/testing/, passed as hidden ``node run`` options): each node logs
+    #: to <node dir>/observe.jsonl; node index -> "drop" | "tamper".
     observe: bool = False
     misbehave: dict[int, str] = field(default_factory=dict)
 

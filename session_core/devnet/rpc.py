@@ -17,9 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
+from session_core.chain.registration import parse_signed
+from session_core.chain.reports import parse_signed_report
+from session_core.chain.service_nodes import service_nodes_result as _result
 from session_core.devnet.chain import BlockEvents, Chain
-from session_core.devnet.registration import parse_signed
-from session_core.devnet.reports import parse_signed_report
 from session_core.errors import ChainRequestError
 
 log = logging.getLogger("session_core.devnet")
@@ -28,12 +29,7 @@ log = logging.getLogger("session_core.devnet")
 def service_nodes_result(chain: Chain, active_only: bool = False) -> dict[str, Any]:
     h = chain.height
     nodes = chain.nodes(("active",) if active_only else ("active", "decommissioned", "pending"))
-    return {
-        "height": h,
-        "block_hash": chain.block_hash(h),
-        "service_node_states": [n.to_json() for n in nodes],
-        "status": "OK",
-    }
+    return {**_result(h, chain.block_hash(h), (n.to_json() for n in nodes)), "status": "OK"}
 
 
 class ChainRPC:

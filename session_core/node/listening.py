@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import time
 import weakref
@@ -35,6 +34,7 @@ from typing import Any, Protocol
 
 from session_core.node.network import NetworkView
 from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Reply
+from session_core.protocol.mailbox import mailbox_id
 
 __all__ = ["Mailboxes", "handle", "mailbox_id", "METHODS"]
 
@@ -44,11 +44,6 @@ MAX_QUEUE = 256  # envelopes per mailbox; the oldest is dropped (the sender sees
 MAX_MAILBOXES = 4096
 ITEM_TTL_MS = 60_000
 LISTEN_TTL_MS = 30_000  # an owner that stopped polling is offline
-
-
-def mailbox_id(key: bytes) -> str:
-    """The public name of a mailbox whose read key is ``key``."""
-    return hashlib.sha256(b"session_core listening mailbox\0" + key).hexdigest()
 
 
 @dataclass

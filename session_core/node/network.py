@@ -7,13 +7,16 @@ this module only keeps the list and indexes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from session_core.chain.service_nodes import SnodeInfo, parse_service_nodes_result
 from session_core.node import swarmmap
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID
 
-UNASSIGNED_SWARM_ID = 2**64 - 1
+__all__ = ["NetworkView", "SnodeInfo", "base32z", "client_json"]
+
 _Z32 = "ybndrfg8ejkmcpqxot1uwisza345h769"
 
 
@@ -27,36 +30,15 @@ def base32z(raw: bytes) -> str:
     return "".join(_Z32[(bits >> (nbits - 5 * (i + 1))) & 31] for i in range(nbits // 5))
 
 
-@dataclass(frozen=True, slots=True)
-class SnodeInfo:
-    ed25519: str  # hex; the node's identity (onion "destination")
-    x25519: str  # hex; onion layer key and ZMQ CURVE key
-    ip: str
-    http_port: int
-    zmq_port: int
-    swarm_id: int
-
-    def to_client_json(self) -> dict[str, str]:
-        """One entry of ``get_snodes_for_pubkey`` / a 421 body (INTEROP §4.2)."""
-        return {
-            "address": base32z(bytes.fromhex(self.ed25519)) + ".snode",
-            "pubkey_x25519": self.x25519,
-            "pubkey_ed25519": self.ed25519,
-            "port": str(self.http_port),
-            "ip": self.ip,
-        }
-
-    @classmethod
-    def from_chain_json(cls, obj: Mapping[str, Any]) -> SnodeInfo:
-        """Parse one ``service_node_states`` entry of the chain's JSON-RPC."""
-        return cls(
-            ed25519=str(obj["pubkey_ed25519"]),
-            x25519=str(obj["pubkey_x25519"]),
-            ip=str(obj["public_ip"]),
-            http_port=int(obj["storage_port"]),
-            zmq_port=int(obj["storage_lmq_port"]),
-            swarm_id=int(obj["swarm_id"]),
-        )
+def client_json(node: SnodeInfo) -> dict[str, str]:
+    """One entry of ``get_snodes_for_pubkey`` / a 421 body (INTEROP §4.2)."""
+    return {
+        "address": base32z(bytes.fromhex(node.ed25519)) + ".snode",
+        "pubkey_x25519": node.x25519,
+        "pubkey_ed25519": node.ed25519,
+        "port": str(node.http_port),
+        "ip": node.ip,
+    }
 
 
 @dataclass(frozen=True)
@@ -106,13 +88,11 @@ class NetworkView:
         return swarmmap.swarm_for_pubkey(pubkey_hex, self._ids)
 
     def snodes_json(self, swarm_id: int) -> dict[str, Any]:
-        return {"snodes": [n.to_client_json() for n in self.members(swarm_id)]}
+        return {"snodes": [client_json(n) for n in self.members(swarm_id)]}
 
     @classmethod
     def from_chain_result(cls, result: Mapping[str, Any]) -> NetworkView:
-        states: Iterable[Mapping[str, Any]] = result["service_node_states"]
-        return cls(
-            height=int(result["height"]),
-            block_hash=str(result["block_hash"]),
-            nodes=tuple(SnodeInfo.from_chain_json(s) for s in states),
-        )
+        """The view a ``get_n_service_nodes`` result describes; raises
+        :class:`~session_core.errors.ServiceNodeEntryError` (a ValueError) when malformed."""
+        height, block_hash, nodes = parse_service_nodes_result(result)
+        return cls(height, block_hash, nodes)

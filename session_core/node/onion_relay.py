@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from session_core import onion
 from session_core.errors import OnionError, PeerRequestError, PeerTimeoutError
@@ -37,6 +38,24 @@ Done = Callable[[int, bytes], None]
 #: Forward without awaiting: call back with the next node's raw reply parts (``[status, body]``
 #: when it behaves) or the transport error; the router checks the shape.
 ForwardNowait = Callable[[SnodeInfo, bytes, int, Callable[["list[bytes] | PeerRequestError"], None]], None]
+Storage = Callable[[bytes], Awaitable[Reply]]
+
+
+class OnionHandler(Protocol):
+    """What a node asks of its onion router (:class:`OnionRouter`, or a wrapper around one)."""
+
+    async def handle(self, body: bytes, hop: int = 0) -> tuple[int, bytes]: ...
+
+    def handle_batch(self, bodies: Sequence[bytes], hop: int, done: Sequence[Done]) -> None: ...
+
+    def handle_peeled(self, results: Sequence[object], bodies: Sequence[bytes], hop: int, done: Sequence[Done]) -> None: ...
+
+
+#: Builds a node's router from its secret, its view and the transport it is given
+#: (:class:`OnionRouter` itself, or a wrapper such as the test aids' observer).
+RouterFactory = Callable[
+    [bytes, Callable[[], "NetworkView | None"], Forward, Storage, ExitPost, "ForwardNowait | None"], OnionHandler
+]
 
 
 class OnionRouter:
@@ -45,7 +64,7 @@ class OnionRouter:
         x25519_secret: bytes,
         view: Callable[[], NetworkView | None],
         forward: Forward,
-        storage: Callable[[bytes], Awaitable[Reply]],
+        storage: Storage,
         exit_post: ExitPost,
         forward_nowait: ForwardNowait | None = None,
     ) -> None:
@@ -81,9 +100,11 @@ class OnionRouter:
         exactly once for ``bodies[i]``, with what :meth:`handle` would return."""
         self.handle_steps(onion.peel_many(bodies, self._secret, threads=1, hop=hop), done)
 
-    def finish_peeled(self, result: object, body: bytes, hop: int) -> onion.PeelResult:
-        """The step of a layer the relay engine peeled (see ``onion.finish_peeled``)."""
-        return onion.finish_peeled(result, body, self._secret, hop)
+    def handle_peeled(self, results: Sequence[object], bodies: Sequence[bytes], hop: int, done: Sequence[Done]) -> None:
+        """As :meth:`handle_batch`, for layers the relay engine peeled already: ``results[i]``
+        is the engine's peel result for ``bodies[i]`` (see ``onion.finish_peeled``)."""
+        steps = [onion.finish_peeled(r, body, self._secret, hop) for r, body in zip(results, bodies)]
+        self.handle_steps(steps, done)
 
     def handle_steps(self, steps: Sequence[onion.PeelResult], done: Sequence[Done]) -> None:
         """Act on peeled layers: ``done[i](status, body)`` is called exactly once for ``steps[i]``."""

@@ -21,6 +21,7 @@ import nacl.bindings
 import nacl.public
 
 from session_core import onion
+from session_core.chain.service_nodes import service_nodes_result
 from session_core.client.snode import Snode
 from session_core.client.transport import HttpResult
 from session_core.errors import NodeUnreachableError, PeerTimeoutError
@@ -129,9 +130,8 @@ class MemNetwork:
         return int(self._time.time() * 1000) + self.offset_ms
 
     def chain_json(self) -> dict[str, Any]:
-        return {"result": {"height": self.view.height, "block_hash": self.view.block_hash, "service_node_states": [
-            {"pubkey_ed25519": i.ed25519, "pubkey_x25519": i.x25519, "public_ip": i.ip, "storage_port": i.http_port,
-             "storage_lmq_port": i.zmq_port, "swarm_id": i.swarm_id} for i in self.view.nodes]}}
+        v = self.view
+        return {"result": service_nodes_result(v.height, v.block_hash, (i.to_chain_json() for i in v.nodes))}
 
     def swarm_nodes(self, pubkey: str) -> list[MemNode]:
         sid = self.view.swarm_for_pubkey(pubkey)
