@@ -5,7 +5,7 @@ record keys all come from one seeded generator.  Each block it applies the
 registrations, deregistrations, decommissions and recommissions of that block
 through :func:`session_core.swarm.assign_swarms` (a burst every few blocks if
 asked), then measures the swarm sizes, the nodes moved between swarms, the
-record copies storage nodes would push (INTEROP §2.5) and checks invariants:
+record copies storage nodes would push (docs/interop.md §2.5) and checks invariants:
 
 - every active node is in exactly one swarm;
 - no swarm has fewer than 5 nodes while the network has at least 5 nodes;

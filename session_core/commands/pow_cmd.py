@@ -18,7 +18,7 @@ from click.decorators import FC
 from session_core import pow
 from session_core.errors import SessionCoreError
 
-# The upstream storage-server test message (INTEROP §1.8), the demo's embedded default.
+# The upstream storage-server test message (docs/interop.md §1.8), the demo's embedded default.
 DEMO_PUBKEY = "054368520005786b249bcd461d28f75e560ea794014eeb17fcf6003f37d876783e"
 DEMO_DATA = "CAESvgMKA1BVVBIPL2FwaS92MS9tZXNzYWdlGqIDCGUSQjA1NDM2ODUyMDAwNTc4NmIyNDliY2Q0NjFkMjhmNzVlNTYwZWE3OTQwMTRlZWIxN2ZjZjYwMDNmMzdkODc2NzgzNDgBKID00qagLULQAksmCNIm0urN9g/z2jBn0iLuaDPrrZnsLeRj9MD4eVDG0qTOD2Hg84LWswV3YAzb2Xku7LyTaitU3lhRAyDZRByjSZ2nWphSnzrkFaKhfKrHuzzDNDSGZsK9B1xM+lZJ/cR05Nn8fshfbW1CdINfNIiSK1qW2d/mfe3DI/CqShvA8D0r7LdbSq0tGH7JUIESu1OqJNePc46kLS0sMQ24YOitPtXSxUxbHrdBalydOqpYNGWGl4dtzOMr35Z0vCz/u25ROajbcj1D7hf40dyIv9RT/wwo52CiwtbrFdXc84K0yDKTnPu6QoTKoiVt+hftgKv0o/ruRN40fLSGl0KD+FqLf4Oqe5u1MaDDoUlLW1tdw6gsPSUxgQPWkJ6qda3t+IioolNQWidLcKg4WXvSwWRO6bDLNXfyDLd9UwcpHRus5UYnmc9BTjiXHQP8pWc4ciCMAQ=="
 

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 The whitepaper (§6.1.1) says D "rises as the number of messages stored by swarms
 over a certain time period increases"; the 2020 network actually set D centrally
-(a DNS TXT record read every 10 minutes, INTEROP §1.5).  We keep upstream's
+(a DNS TXT record read every 10 minutes, docs/interop.md §1.5).  We keep upstream's
 shape -- a history of ``(epoch_start_ms, D)`` entries, one per 10-minute epoch --
 but compute each entry locally from load:
 
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 EPOCH_MS = 10 * 60 * 1000  # upstream POW_DIFFICULTY_UPDATE_INTERVAL
-TIMESTAMP_VARIANCE_MS = 15 * 60 * 1000  # upstream TIMESTAMP_VARIANCE (INTEROP §1.5)
+TIMESTAMP_VARIANCE_MS = 15 * 60 * 1000  # upstream TIMESTAMP_VARIANCE (docs/interop.md §1.5)
 _INT_MAX = 2**31 - 1  # upstream's "no entry" default
 HISTORY_LENGTH = 12  # two hours of epochs: far more than the ±15 min window needs
 
@@ -57,7 +57,7 @@ def epoch_start(ts_ms: int) -> int:
 
 
 def valid_difficulty(msg_ts: int, history: Sequence[tuple[int, int]]) -> int:
-    """The difficulty a replicated message with timestamp *msg_ts* must meet (INTEROP §1.5).
+    """The difficulty a replicated message with timestamp *msg_ts* must meet (docs/interop.md §1.5).
 
     ``min(most_recent, window_min)`` where ``most_recent`` is the D of the latest
     entry strictly before *msg_ts* (a later entry in the list wins a tie) and

@@ -37,7 +37,7 @@ class SnodeInfo:
     swarm_id: int
 
     def to_client_json(self) -> dict[str, str]:
-        """One entry of ``get_snodes_for_pubkey`` / a 421 body (INTEROP §4.2)."""
+        """One entry of ``get_snodes_for_pubkey`` / a 421 body (docs/interop.md §4.2)."""
         return {
             "address": base32z(bytes.fromhex(self.ed25519)) + ".snode",
             "pubkey_x25519": self.x25519,
