@@ -7,7 +7,7 @@ AES-CBC+HMAC AEAD, HKDF root chain, separate-HMAC message chain with the same co
 ``await`` inside one asyncio event loop, EncryptedMessage tuples passed in memory.
 
 Ours ("adapter"): ``RatchetSession.encrypt``/``decrypt``: bytes in, SignalMessage protobuf bytes
-out, constant-time tag check, INTEROP 6.2 padding, driven without an event loop.
+out, constant-time tag check, docs/interop.md §6.2 padding, driven without an event loop.
 
 Two shapes: one chain (the sender sends N messages in a row) and ping-pong (every message
 answers the previous one, so each carries a DH ratchet step).  Rounds alternate raw/adapter and

@@ -1,4 +1,4 @@
-/* onion.h: Session v2 onion-request layer crypto (INTEROP §3.1, §3.3) on libsodium.
+/* onion.h: Session v2 onion-request layer crypto (docs/interop.md §3.1, §3.3) on libsodium.
  *
  * Plain C, no Python, no global state: every call takes the libsodium table to use.
  * Layer ciphertext = nonce ‖ AEAD(plaintext) ‖ tag(16), no associated data:

@@ -29,7 +29,7 @@ void sc_sha512_init(sc_sha512_state *st);
 void sc_sha512_update(sc_sha512_state *st, const uint8_t *data, size_t len);
 void sc_sha512_final(sc_sha512_state *st, uint8_t out[64]);
 
-/* ---- Proof of work (Session / Loki storage server 2020, INTEROP §1) ----
+/* ---- Proof of work (Session / Loki storage server 2020, docs/interop.md §1) ----
  *
  * One trial computes H = SHA512(nonce_be8 || h1) where h1 = SHA512(payload), and
  * is a hit when the first 8 bytes of H, read big-endian, are < target.  The
@@ -50,7 +50,7 @@ typedef struct sc_pow_ctx {
 /* Precompute the per-payload constants.  h1 is SHA512(payload) as bytes. */
 void sc_pow_ctx_init(sc_pow_ctx *ctx, const uint8_t h1[64], uint64_t target);
 
-/* (2^64-1) / (D * (L + (ttl_s * L) / 65535)), L = payload_len + 8 (INTEROP §1.3).
+/* (2^64-1) / (D * (L + (ttl_s * L) / 65535)), L = payload_len + 8 (docs/interop.md §1.3).
  * Returns 0 (no nonce can be valid) when the denominator exceeds 64 bits or D is 0. */
 uint64_t sc_pow_target(uint64_t payload_len, uint64_t ttl_ms, uint64_t difficulty);
 

@@ -1,4 +1,4 @@
-/* swarm.h: pubkey -> swarm kernels of session_core (INTEROP §2.1, §2.3 (b)).
+/* swarm.h: pubkey -> swarm kernels of session_core (docs/interop.md §2.1, §2.3 (b)).
  *
  * Plain C11, no Python, no allocation: the caller owns every buffer.  All
  * functions are reentrant; a built sc_swarm_index is read-only and may be
@@ -61,7 +61,7 @@ void sc_swarm_lookup_keys(const sc_swarm_index *idx, const uint8_t *keys, uint64
 
 /* ---- Baselines for benches/bench_swarm.py (same answers where noted) ----
  * A plain branchy binary search (lower_bound) + the same tie rule: same answers.
- * The 2020 storage server's linear scan (INTEROP §2.3 (a)) over ids in the given
+ * The 2020 storage server's linear scan (docs/interop.md §2.3 (a)) over ids in the given
  * order: different answers near the wrap, by design of that old code. */
 void sc_swarm_baseline_bsearch(const uint64_t *ids, size_t n, const uint64_t *spaces,
                                uint64_t *out, size_t count);

@@ -74,7 +74,7 @@ class NodeError(SessionCoreError):
 class RpcRejectedError(NodeError, ValueError):
     """A client request was refused; carries the HTTP status and the body to send back.
 
-    The body is the exact text (or JSON) of INTEROP §1.6 / §4.2, so drivers only
+    The body is the exact text (or JSON) of docs/interop.md §1.6 / §4.2, so drivers only
     have to copy ``status`` and ``body`` into their reply.
     """
 
@@ -155,7 +155,7 @@ class SwarmTooSmallError(SwarmInputError):
 
 # --- onion requests (session_core.onion) ---------------------------------------------------
 # Each class carries the HTTP/OMQ status and the response body a Session storage server
-# returns for that situation (INTEROP §3.4), so a node can answer with
+# returns for that situation (docs/interop.md §3.4), so a node can answer with
 # ``(exc.status, exc.body)`` without knowing which check failed inside the parser.
 
 
@@ -308,7 +308,7 @@ class MalformedMessageError(ProtocolError, InvalidInputError):
 
 
 class PaddingError(MalformedMessageError):
-    """Decrypted plaintext whose message padding (INTEROP 6.2) is not valid."""
+    """Decrypted plaintext whose message padding (docs/interop.md §6.2) is not valid."""
 
 
 class DecryptionError(ProtocolError, ValueError):

@@ -1,6 +1,6 @@
 """Session identities: seed, keys, Session ID and recovery phrase.
 
-Theory of operation (INTEROP 5.1-5.3, whitepaper 4.3):
+Theory of operation (docs/interop.md §5.1-5.3, whitepaper 4.3):
 
 * An identity *is* a 16-byte random seed.  Everything else is derived from it.
 * Ed25519 key pair = ``crypto_sign_seed_keypair(seed || 16 zero bytes)`` (the post-2020

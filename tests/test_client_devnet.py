@@ -89,6 +89,7 @@ def test_cli_send_and_inbox_first_contact(devnet: Devnet, tmp_path: Path, monkey
     assert r.exit_code == 0 and "accepted" in r.output, r.output
     r = run(cli, ["inbox", "--profile", "ann", *common, "--wait", "3"])
     assert r.exit_code == 0, r.output
+    assert "Ben" in r.output and "accepted your friend request" in r.output, r.output
     r = run(cli, ["send", "--profile", "ann", *common, "--to", ids["ben"].session_id, "how are you?"])
     assert r.exit_code == 0, r.output
     r = run(cli, ["inbox", "--profile", "ben", *common, "--wait", "3"])

@@ -49,7 +49,7 @@ def test_registration_activates_next_block_and_forms_swarms(tmp_path: Path) -> N
         assert set(s) >= {"pubkey_ed25519", "pubkey_x25519", "public_ip", "storage_port", "storage_lmq_port", "swarm_id"}
         swarms[s["swarm_id"]] = swarms.get(s["swarm_id"], 0) + 1
     assert UNASSIGNED not in swarms
-    assert len(swarms) == 1 + (12 - 7) // 7  # INTEROP §2.4: 1 + max(0, N-7)//7 swarms
+    assert len(swarms) == 1 + (12 - 7) // 7  # docs/interop.md §2.4: 1 + max(0, N-7)//7 swarms
     assert rpc.call("get_block_hash", [1]) == block_hash("seed", 1)
 
 

@@ -104,7 +104,7 @@ async def wait_until(pred: object, timeout: float = 15.0) -> bool:
 async def test_dissolved_swarm_salvages_its_records(dissolving: Cluster) -> None:
     c = dissolving
     swarms = c.chain.swarms()
-    assert len(swarms) == 2  # 14 nodes: two swarms of 7 (INTEROP §2.4)
+    assert len(swarms) == 2  # 14 nodes: two swarms of 7 (docs/interop.md §2.4)
     doomed_id, other_id = sorted(swarms)
     doomed = [c.by_key(k) for k in swarms[doomed_id]]
     keys = []
@@ -171,7 +171,7 @@ async def test_joining_node_and_new_swarm_get_their_records(tmp_path: Path) -> N
         for i, pk in enumerate(keys):
             assert await c.store(c.nodes[i], pk, os.urandom(20)) == 200
         assert await wait_until(lambda: all(n.store.count(int(time.time() * 1000)) == 12 for n in c.nodes))
-        # The 14th node splits the network into two swarms (INTEROP §2.4).
+        # The 14th node splits the network into two swarms (docs/interop.md §2.4).
         cfg = NodeConfig(data_dir=tmp_path / "n13", chain_url=c.nodes[0].cfg.chain_url, poll_interval=0.05)
         newcomer = ServiceNode(cfg)
         await newcomer.start()

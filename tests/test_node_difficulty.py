@@ -1,4 +1,4 @@
-"""Difficulty policy and the ±15 min history window (INTEROP §1.5)."""
+"""Difficulty policy and the ±15 min history window (docs/interop.md §1.5)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ MIN = 60_000
 
 
 def test_upstream_history_vectors() -> None:
-    # SS-1.0.10 unit_test/pow.cpp (INTEROP §1.8)
+    # SS-1.0.10 unit_test/pow.cpp (docs/interop.md §1.8)
     assert valid_difficulty(T, [(T - 30 * MIN, 1000), (T - 20 * MIN, 10)]) == 10
     assert valid_difficulty(T, [(T - 30 * MIN, 1000), (T + 5 * MIN, 10)]) == 10
 

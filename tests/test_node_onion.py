@@ -1,4 +1,4 @@
-"""The node's onion decisions in memory (INTEROP §3.3-3.5): relay, final, exit, and errors."""
+"""The node's onion decisions in memory (docs/interop.md §3.3-3.5): relay, final, exit, and errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replication batch format (INTEROP §4.6) and peer re-verification."""
+"""Replication batch format (docs/interop.md §4.6) and peer re-verification."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def valid_message(d: int = 1, ttl: int = 60_000, ts: int = NOW) -> Message:
 
 
 def test_upstream_round_trip_and_batching() -> None:
-    # SS-2.0.8 unit_test/serialization.cpp inputs (INTEROP §4.6)
+    # SS-2.0.8 unit_test/serialization.cpp inputs (docs/interop.md §4.6)
     pk = "054368520005786b249bcd461d28f75e560ea794014eeb17fcf6003f37d876783e"
     m = Message(pubkey=pk, hash="hash", data="data", ttl=3456000, timestamp=12345678, nonce="nonce")
     (blob,) = replication.serialize_batches([m])

@@ -1,4 +1,4 @@
-"""Sans-IO tests of the storage RPC (INTEROP §4.2): every bad request gets its
+"""Sans-IO tests of the storage RPC (docs/interop.md §4.2): every bad request gets its
 documented status and text and leaves the store unchanged."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Upstream vectors (INTEROP §3.1; tests/data/onion_vectors.json names their origin),
+"""Upstream vectors (docs/interop.md §3.1; tests/data/onion_vectors.json names their origin),
 checked through the public API on both backends and on every libsodium we can bind."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def vector_args(**override: object) -> tuple:
 
 
 def reference_first_nonce(ts: int, ttl: int, pk: str, data: str, d: int, start: int = 0) -> int:
-    """Independent oracle: hashlib, straight from INTEROP §1."""
+    """Independent oracle: hashlib, straight from docs/interop.md §1."""
     payload = f"{ts}{ttl}{pk}{data}".encode()
     total = len(payload) + 8
     tgt = (2**64 - 1) // (d * (total + ((ttl // 1000) * total) // 65535))
@@ -46,7 +46,7 @@ def reference_first_nonce(ts: int, ttl: int, pk: str, data: str, d: int, start: 
     return n
 
 
-# --- INTEROP §1.8 upstream vectors -------------------------------------------------------
+# --- docs/interop.md §1.8 upstream vectors -------------------------------------------------------
 
 
 def test_upstream_vector_valid(backend: str) -> None:

@@ -1,4 +1,4 @@
-"""Message padding (INTEROP 6.2)."""
+"""Message padding (docs/interop.md §6.2)."""
 
 from __future__ import annotations
 

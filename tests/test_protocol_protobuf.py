@@ -1,4 +1,4 @@
-"""The committed protobuf code: regenerating it changes nothing; field numbers match INTEROP 9."""
+"""The committed protobuf code: regenerating it changes nothing; field numbers match docs/interop.md §9."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_regenerating_changes_nothing(tmp_path: Path) -> None:
         assert filecmp.cmp(fresh, committed, shallow=False), f"{name} is stale: run tools/gen_protos.sh"
 
 
-# (message, field, number) from INTEROP.md section 9 (desk-1.0.0 SignalService.proto).
+# (message, field, number) from docs/interop.md §9 (desk-1.0.0 SignalService.proto).
 INTEROP_FIELDS = [
     ("Envelope", "type", 1), ("Envelope", "source", 2), ("Envelope", "relay", 3),
     ("Envelope", "timestamp", 5), ("Envelope", "legacyMessage", 6),

@@ -228,7 +228,7 @@ def test_legacy_2020_scan_differs_only_near_the_wrap() -> None:
     # Away from the wrap the old linear scan and the new rule agree (ties to the lower id).
     for space in list(range(0, 800)) + [1 << 40]:
         assert _swarm_py.legacy_nearest_2020(ids, space) == index.lookup_one(space)
-    # INTEROP §2.3: the old code measured the wrap against 2^64-2, off by one or two.
+    # docs/interop.md §2.3: the old code measured the wrap against 2^64-2, off by one or two.
     mid = (1 << 63) + 397  # true midpoint of the wrap gap between 694 and 100 (tie -> 694)
     assert index.lookup_one(mid) == 694
     assert _swarm_py.legacy_nearest_2020(ids, mid) == 100

@@ -1,4 +1,4 @@
-"""oxend swarm assignment (INTEROP §2.4), membership events (§2.5), storage-test pairs (§4.5).
+"""oxend swarm assignment (docs/interop.md §2.4), membership events (§2.5), storage-test pairs (§4.5).
 
 The assignment tests port the structural checks of oxend's own unit tests
 (core-HEAD tests/unit_tests/service_nodes_swarm.cpp): they hold for any node keys.

@@ -81,6 +81,38 @@ def test_cli_simulate_text_json_and_plot(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_rows_add_up_to_the_summary() -> None:
+    # Rows every 4 blocks: each row's joins/leaves/moves/pushes are totals since the previous
+    # row, so together (block 0 aside) they equal the summary's figures.
+    args = ["simulate", "--nodes", "120", "--blocks", "12", "--join-rate", "2", "--leave-rate", "2",
+            "--decommission-rate", "1", "--recommission-after", "3", "--burst-every", "5",
+            "--burst-size", "30", "--records", "3000", "--seed", "5", "--every", "4"]
+    out = CliRunner().invoke(swarm_group, args)
+    assert out.exit_code == 0, out.output
+    rows = [line.split() for line in out.output.splitlines() if line[:6].strip().isdigit()]
+    assert [int(r[0]) for r in rows] == [0, 4, 8, 12]
+    moved = sum(int(r[8]) for r in rows[1:])
+    pushed = sum(int(r[11]) for r in rows[1:])
+    result = simulate(SMALL)
+    assert moved == sum(b.nodes_moved for b in result.blocks[1:]) > 0
+    assert f"nodes moved {moved};" in out.output
+    assert f"records pushed after block 0: {pushed};" in out.output
+
+
+def test_cli_plot_without_matplotlib_fails_before_simulating(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    import sys
+
+    import session_core.bench.swarm_sim as sim
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    ran = []
+    monkeypatch.setattr(sim, "simulate", lambda *a, **k: ran.append(1))
+    out = CliRunner().invoke(swarm_group, ["simulate", "--plot", str(tmp_path / "x.png")])
+    assert out.exit_code == 1 and "pip install 'session-core[plot]'" in out.output
+    assert not ran and not (tmp_path / "x.png").exists()
+
+
 def test_cli_rejects_bad_options() -> None:
     out = CliRunner().invoke(swarm_group, ["simulate", "--nodes", "-5"])
     assert out.exit_code != 0 and "must be >= 0" in out.output

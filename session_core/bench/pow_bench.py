@@ -30,7 +30,8 @@ from typing import Any
 
 from session_core import pow
 
-# Ratios the issue asks for (ours / baseline, measured in the same run).
+# The project's own goals for these ratios (ours / baseline, same run); docs/pow.md compares
+# with them.  A user's `pow bench` prints the figures only: a ratio below a goal is no error.
 TARGETS = {
     "best_vs_openssl": 5.0,
     "best_vs_hashlib": 20.0,
@@ -237,10 +238,18 @@ def format_report(report: Report) -> str:
     lines += ["", "threads  M trials/s (wall clock, one search)"]
     for n, rate in report.threads.items():
         lines.append(f"{n:7}  {rate / 1e6:10.2f}")
-    lines += ["", f"verify(): {report.verify_us:.2f} µs per call from Python (target < 2 µs)", "",
-              "ratio                     measured   target"]
+    lines += ["", f"verify(): {report.verify_us:.2f} µs per call from Python", "",
+              "ratios, measured in this run (higher is faster for us)"]
     for key, value in report.ratios.items():
-        goal = TARGETS.get(key)
-        mark = "" if goal is None else ("  ok" if value >= goal else "  BELOW TARGET")
-        lines.append(f"{key:25} {value:8.2f}x  {'' if goal is None else f'>= {goal}x'}{mark}")
+        lines.append(f"  {_ratio_label(key):52} {value:8.2f}x")
     return "\n".join(lines)
+
+
+def _ratio_label(key: str) -> str:
+    """'avx2_vs_openssl' -> 'avx2 kernel / OpenSSL SHA512_Transform loop'."""
+    names = {"best": "best kernel", "hashlib": "Python hashlib loop",
+             "openssl": "OpenSSL SHA512_Transform loop", "libsodium": "libsodium SHA-512 loop",
+             "openssl_scalar": "OpenSSL without AVX/BMI", "threads2": "2 threads", "1": "1 thread"}
+    ours, _, theirs = key.partition("_vs_")
+    left = names.get(ours, f"{ours} kernel")
+    return f"{left} / {names.get(theirs, theirs)}"

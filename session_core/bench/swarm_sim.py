@@ -5,7 +5,7 @@ record keys all come from one seeded generator.  Each block it applies the
 registrations, deregistrations, decommissions and recommissions of that block
 through :func:`session_core.swarm.assign_swarms` (a burst every few blocks if
 asked), then measures the swarm sizes, the nodes moved between swarms, the
-record copies storage nodes would push (INTEROP §2.5) and checks invariants:
+record copies storage nodes would push (docs/interop.md §2.5) and checks invariants:
 
 - every active node is in exactly one swarm;
 - no swarm has fewer than 5 nodes while the network has at least 5 nodes;
@@ -217,32 +217,58 @@ def _stats(
     )
 
 
-def plot(result: SimResult, path: str) -> None:
-    """Draw swarm sizes (min/mean/max) and swarm count per block into *path* (needs matplotlib)."""
+def require_matplotlib() -> None:
+    """Raise RuntimeError with the install hint when matplotlib is missing (check it before a
+    long simulation, not after)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError as exc:  # optional extra
         raise RuntimeError("plotting needs matplotlib: pip install 'session-core[plot]'") from exc
-    heights = [b.height for b in result.blocks]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    top.fill_between(heights, [b.min_size for b in result.blocks], [b.max_size for b in result.blocks],
-                     alpha=0.3, label="min..max size")
-    top.plot(heights, [b.mean_size for b in result.blocks], label="mean size")
-    top.axhline(MIN_SWARM_SIZE, color="red", linestyle=":", label="minimum (5)")
-    top.set_ylabel("nodes per swarm")
-    top.legend(loc="upper right")
-    bottom.plot(heights, [b.swarms for b in result.blocks], color="tab:green", label="swarms")
-    bottom.set_ylabel("swarms")
-    bottom.set_xlabel("block")
-    twin = bottom.twinx()
-    twin.bar(heights, [b.nodes_moved for b in result.blocks], alpha=0.3, color="tab:orange", label="nodes moved")
-    twin.set_ylabel("nodes moved")
+
+
+def plot(result: SimResult, path: str) -> None:
+    """Draw, per block, swarm sizes, swarm count, nodes moved and records pushed into *path*.
+
+    One panel per quantity so each has its own scale and legend (needs matplotlib)."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    blocks = result.blocks
+    heights = [b.height for b in blocks]
+    fig, (sizes, count, moved, pushed) = plt.subplots(
+        4, 1, sharex=True, figsize=(9, 10), gridspec_kw={"height_ratios": [3, 2, 2, 2]})
+    sizes.fill_between(heights, [b.min_size for b in blocks], [b.max_size for b in blocks],
+                       alpha=0.3, step="mid", label="smallest .. largest swarm")
+    sizes.plot(heights, [b.mean_size for b in blocks], label="mean swarm size")
+    sizes.axhline(MIN_SWARM_SIZE, color="red", linestyle=":", label=f"minimum ({MIN_SWARM_SIZE})")
+    sizes.set_ylabel("nodes per swarm")
+    count.step(heights, [b.swarms for b in blocks], where="mid", color="tab:green", label="swarms")
+    count.set_ylabel("swarms")
+    # Block 0 registers the whole network at once; drawn with the rest it would flatten the
+    # churn of later blocks, so the bars start at block 1 and the title gives block 0's size.
+    later = blocks[1:]
+    moved.bar([b.height for b in later], [b.nodes_moved for b in later], width=0.8,
+              color="tab:orange", label="nodes moved to another swarm")
+    moved.set_ylabel("nodes moved")
+    pushed.bar([b.height for b in later], [b.records_pushed for b in later], width=0.8,
+               color="tab:purple", label="record copies pushed")
+    pushed.set_ylabel("records pushed")
+    pushed.set_xlabel("block")
+    for ax in (sizes, count, moved, pushed):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ax is not count:  # the swarm count is read for its changes, not from zero
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # room for the legend above the bars
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper left", fontsize="small", ncol=3)
     c = result.config
-    fig.suptitle(f"swarm simulation: {c.nodes} nodes, {c.blocks} blocks, join {c.join_rate}/blk, "
-                 f"leave {c.leave_rate}/blk, seed {c.seed}")
+    fig.suptitle(f"swarm simulation: {c.nodes} nodes at block 0, {c.blocks} blocks, "
+                 f"{c.join_rate} joins / {c.leave_rate} leaves / {c.decommission_rate} decommissions "
+                 f"per block, seed {c.seed}", fontsize="medium")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -1,5 +1,5 @@
 """The client's idea of network time. Nodes refuse stores stamped more than 10 s ahead of their
-clock (406, INTEROP §1.6); a client whose clock is minutes off asks a few nodes for theirs
+clock (406, docs/interop.md §1.6); a client whose clock is minutes off asks a few nodes for theirs
 (``info`` through onions), takes the median of the offsets, and stamps messages with the
 corrected time from then on."""
 

@@ -78,6 +78,10 @@ class NodeList:
         self.current: Snapshot | None = None
         self.refreshes = 0
         self.rejected = 0
+        # The last bootstrap's seeds that did not answer (url -> reason) and whether it fell back
+        # on the cache: the CLI warns about a dead or mistyped seed instead of staying silent.
+        self.unanswered: dict[str, str] = {}
+        self.from_cache = False
 
     @property
     def nodes(self) -> tuple[Snode, ...]:
@@ -86,6 +90,7 @@ class NodeList:
     async def bootstrap(self, transport: Transport, timeout: float = 5.0) -> Snapshot:
         """From the first seed that answers, else from the cache."""
         errors = []
+        self.unanswered, self.from_cache = {}, False
         for seed in self.rng.sample(self.seeds, len(self.seeds)):
             query = _NODE_QUERY if seed.rstrip("/").endswith("/storage_rpc/v1") else _CHAIN_QUERY
             try:
@@ -95,13 +100,14 @@ class NodeList:
                 snap = Snapshot.from_json(json.loads(res.body))
             except (ClientError, ValueError) as exc:
                 errors.append(f"{seed}: {exc}")
+                self.unanswered[seed] = str(exc)
                 continue
             self._accept(snap)
             return snap
         cached = self.load_cache()
         if cached is None:
             raise NodeListError("no seed answered and there is no cached node list: " + "; ".join(errors))
-        self.current = cached
+        self.current, self.from_cache = cached, True
         return cached
 
     async def refresh(self, oc: OnionClient) -> bool:

@@ -1,4 +1,4 @@
-"""Onion paths (whitepaper §4.4, INTEROP §3): choosing, blaming and rebuilding. Sans-IO.
+"""Onion paths (whitepaper §4.4, docs/interop.md §3): choosing, blaming and rebuilding. Sans-IO.
 
 Every client request goes guard -> relay -> relay -> destination. A path is 3 distinct nodes
 drawn at random from the node list; when the list spans at least 3 different /24 subnets (IPv6:

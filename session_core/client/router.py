@@ -33,7 +33,7 @@ from session_core.errors import ClientError, DeliveryError, NodeListError, Onion
 
 __all__ = ["SwarmRouter", "StoreReport", "Retrieved"]
 
-STORE_COPIES = 3  # INTEROP §4.2: the desktop sends every store to 3 members
+STORE_COPIES = 3  # docs/interop.md §4.2: the desktop sends every store to 3 members
 MAX_ROUNDS = 5
 
 

@@ -1,6 +1,6 @@
 """The client's view of one service node, parsed from the three shapes nodes are described in:
 the chain's ``get_n_service_nodes``, a node's ``oxend_request``/``get_service_nodes`` (same
-fields) and a swarm list (``get_snodes_for_pubkey`` or a 421 body, INTEROP §4.2)."""
+fields) and a swarm list (``get_snodes_for_pubkey`` or a 421 body, docs/interop.md §4.2)."""
 
 from __future__ import annotations
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import string
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -32,20 +35,120 @@ def _options(f: Any) -> Any:
     return f
 
 
+_SEED_HINT = ("--devnet DIR (a devnet started with `session-core devnet up`) or --seed URL "
+              "(a chain's http://HOST:PORT/json_rpc or a node's http://HOST:PORT/storage_rpc/v1)")
+
+# What aiohttp's exception names mean to someone who typed a URL.
+_PLAIN_REASONS = {"ClientConnectorError": "cannot connect", "InvalidUrlClientError": "not a valid URL",
+                  "TimeoutError": "timed out", "ServerDisconnectedError": "disconnected",
+                  "ClientOSError": "connection failed"}
+
+
+def _seed_urls(seeds: tuple[str, ...], devnet_dir: Path | None) -> list[str]:
+    urls = []
+    for seed in seeds:
+        parts = urlsplit(seed)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            click.echo(f"warning: --seed {seed!r} is not an http(s) URL (e.g. http://127.0.0.1:PORT/json_rpc); "
+                       "ignored", err=True)
+            continue
+        urls.append(seed)
+    if devnet_dir is not None:
+        state_file = devnet_dir / "devnet.json"
+        if not state_file.exists():
+            raise click.ClickException(
+                f"no devnet in {devnet_dir}: start one with `session-core devnet up --detach --dir {devnet_dir}`")
+        try:
+            urls.append(str(json.loads(state_file.read_text())["chain_rpc"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise click.ClickException(
+                f"cannot read {state_file} ({exc}): restart the devnet with "
+                f"`session-core devnet down --dir {devnet_dir} && session-core devnet up --detach --dir {devnet_dir}`"
+            ) from None
+    return urls
+
+
+def _last_failure(message: str) -> str:
+    """'... guard X: http://127.0.0.1:4093/onion_req/v2: ClientConnectorError' -> 'last: 127.0.0.1:4093
+    cannot connect'; the router's full chain of hops is for logs, not for this line."""
+    host = re.search(r"https?://([^/\s]+)", message)
+    reason = message.rsplit(": ", 1)[-1]
+    return f"last: {host.group(1) + ' ' if host else ''}{_PLAIN_REASONS.get(reason, reason)}"
+
+
+def _plain(reason: str, url: str) -> str:
+    reason = reason.removeprefix(f"{url}: ")
+    return _PLAIN_REASONS.get(reason, reason)
+
+
 def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, *, sync: bool) -> Any:
     from session_core.client import Client, ClientConfig
     from session_core.identity_store import ProfileStore
 
+    urls = _seed_urls(seeds, devnet_dir)
     store = ProfileStore(home)
-    info = store.info(profile)
-    passphrase = os.environ.get("SESSION_CORE_PASSPHRASE") or click.prompt(f"Passphrase for {profile}", hide_input=True)
-    identity = store.load(profile, passphrase)
-    urls = list(seeds)
-    if devnet_dir is not None:
-        state = json.loads((devnet_dir / "devnet.json").read_text())
-        urls.append(state["chain_rpc"])
+    try:
+        info = store.info(profile)
+    except SessionCoreError as exc:
+        raise click.ClickException(f"{exc} (create it with `session-core id new --profile {profile}`)") from None
+    if not urls and not (store.profile_dir(profile) / "nodes.json").exists():
+        raise click.ClickException(f"no network to use: {profile} has no cached node list yet; give {_SEED_HINT}")
+    from session_core.commands.id_cmd import hidden_prompt
+
+    passphrase = os.environ.get("SESSION_CORE_PASSPHRASE") or hidden_prompt(f"Passphrase for {profile}")
+    try:
+        identity = store.load(profile, passphrase)
+    except SessionCoreError as exc:
+        raise click.ClickException(str(exc)) from None
     cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2)
     return Client(identity, info.display_name, cfg)
+
+
+async def _start(c: Any, *, loops: bool, recipient: str | None = None) -> None:
+    """Start the client; on failure stop it (no unclosed sessions) and say what to do."""
+    from session_core.errors import DeliveryError, NodeListError
+
+    try:
+        await c.start(loops=loops)
+    except (NodeListError, DeliveryError) as exc:
+        await _stop(c)
+        failed = getattr(c.nodelist, "unanswered", {})
+        if isinstance(exc, NodeListError) and failed:
+            tried = "; ".join(f"{url}: {_plain(why, url)}" for url, why in failed.items())
+            raise click.ClickException(
+                f"no seed answered ({tried}) and {c.messenger.display_name or 'this profile'} has no cached "
+                "node list: is the devnet or node running? (`session-core devnet status`)") from None
+        if isinstance(exc, NodeListError):
+            raise click.ClickException(f"{exc}: give {_SEED_HINT}") from None
+        about = f"to send to {recipient[:12]}…" if recipient else "to find your swarm"
+        raise click.ClickException(
+            f"cannot reach the network {about}: no known node answered ({_last_failure(str(exc))}); "
+            "are the nodes running? (`session-core devnet status`), or give a live --devnet DIR / --seed URL"
+        ) from None
+    except BaseException:
+        await _stop(c)
+        raise
+    failed = getattr(c.nodelist, "unanswered", {})
+    if failed and getattr(c.nodelist, "from_cache", False):
+        tried = "; ".join(f"{url}: {_plain(why, url)}" for url, why in failed.items())
+        click.echo(f"warning: no seed answered ({tried}); using the node list cached from an earlier run", err=True)
+
+
+async def _stop(c: Any) -> None:
+    try:
+        await c.stop()
+    except Exception as exc:  # stopping must not hide the error that brought us here
+        click.echo(f"warning: stopping the client failed: {exc}", err=True)
+
+
+def _is_session_id(text: str) -> bool:
+    return len(text) == 66 and text.startswith("05") and all(ch in string.hexdigits for ch in text)
+
+
+def _name(c: Any, peer: str, given: str = "") -> str:
+    """The name to show for *peer*: the one in the event, the contact's, else a short ID."""
+    contact = c.messenger.contacts.get(peer)
+    return given or (contact.display_name if contact is not None and contact.display_name else "") or peer[:12] + "…"
 
 
 def _fail(exc: Exception) -> None:
@@ -58,6 +161,9 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         asyncio.run(main())
     except SessionCoreError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(130) from None
 
 
 @click.command("send")
@@ -70,13 +176,16 @@ def send_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
     """Send TEXT to a contact through the swarm (one-shot; prints the route)."""
 
     async def run() -> None:
+        if not _is_session_id(peer):
+            raise click.BadParameter(f"{peer[:80]!r} is not a Session ID (66 hex digits starting with 05)",
+                                     param_hint="--to")
         c = _client(profile, home, seeds, devnet_dir, sync=False)
+        await _start(c, loops=False, recipient=peer)
         try:
-            await c.start(loops=False)
             rep = await (c.send_friend_request(peer, text) if as_request else c.send_text(peer, text))
             click.echo(f"{rep.kind} sent {rep.route} in {rep.elapsed_s * 1000:.0f} ms: {rep.detail}")
         finally:
-            await c.stop()
+            await _stop(c)
 
     _run(run)
 
@@ -92,15 +201,24 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
 
     async def run() -> None:
         c = _client(profile, home, seeds, devnet_dir, sync=False)
+        await _start(c, loops=False)
         try:
-            await c.start(loops=False)
             before = max([m["id"] for m in c.history()] or [0])
             deadline = time.monotonic() + wait
+            events = []
             while True:
                 got = await c.poll_swarm()
+                events += got
                 if got or time.monotonic() >= deadline:  # --wait: until something arrives
                     break
                 await asyncio.sleep(0.5)
+            for ev in events:
+                if ev.kind == "accepted":
+                    if as_json:
+                        click.echo(json.dumps({"event": "accepted", "peer": ev.peer, "name": ev.name}))
+                    else:
+                        click.echo(f"{_name(c, ev.peer, ev.name)} ({ev.peer[:10]}…) accepted your friend request: "
+                                   f"send with `session-core send --profile {profile} --to {ev.peer} TEXT`")
             for peer in accept:
                 rep = await c.accept(peer)
                 click.echo(f"accepted {peer}: {rep.detail}")
@@ -108,13 +226,13 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                 if as_json:
                     click.echo(json.dumps(m))
                 elif m["dir"] == "in":
-                    click.echo(f"{m['name'] or m['peer'][:12]} ({m['peer'][:10]}…, {m['via']}): {m['body']}")
+                    click.echo(f"{_name(c, m['peer'], m['name'])} ({m['peer'][:10]}…, {m['via']}): {m['body']}")
             for peer in c.pending_requests():
                 req = c.messenger.contacts[peer].request
                 click.echo(f"friend request from {peer} ({req.display_name if req else ''}): "
                            f"{req.intro if req else ''}  -> accept with --accept {peer}")
         finally:
-            await c.stop()
+            await _stop(c)
 
     _run(run)
 
@@ -135,7 +253,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         current: list[str] = []
 
         def show(ev: ClientEvent) -> None:
-            who = ev.name or ev.peer[:12]
+            who = _name(c, ev.peer, ev.name)
             if ev.kind == "message":
                 click.echo(f"\r[{who} via {ev.via}] {ev.text}")
             elif ev.kind == "request":
@@ -147,8 +265,12 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 click.echo(f"\r[{who} is {ev.text}]")
 
         c.on_event = show
-        await c.start()
-        swarm = await c.router.swarm_of(c.session_id)
+        await _start(c, loops=True)
+        try:
+            swarm = await c.router.swarm_of(c.session_id)
+        except SessionCoreError:
+            await _stop(c)
+            raise
         click.echo(f"you are {c.session_id}\nswarm: {', '.join(n.short() for n in swarm)}; "
                    f"listening on {c.listener.node.short() if c.listener else '-'}\n{_HELP}")
         loop = asyncio.get_running_loop()
@@ -164,6 +286,9 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     if line in ("/quit", "/exit"):
                         break
                     cmd, _, rest = line.partition(" ")
+                    if cmd in ("/add", "/accept") and not _is_session_id(rest.strip().partition(" ")[0]):
+                        click.echo(f"not a Session ID: {rest.strip().partition(' ')[0]!r} (66 hex digits starting with 05)")
+                        continue
                     if cmd == "/add":
                         peer, _, intro = rest.strip().partition(" ")
                         rep = await c.send_friend_request(peer, intro or "Hi!")
@@ -172,7 +297,14 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                         rep = await c.accept(rest.strip())
                         current[:] = [rest.strip()]
                     elif cmd == "/to":
-                        current[:] = [rest.strip()]
+                        peer = rest.strip()
+                        if not _is_session_id(peer):
+                            click.echo(f"not a Session ID: {peer!r} (66 hex digits starting with 05)")
+                        elif peer not in c.messenger.contacts:
+                            click.echo(f"{peer[:12]}… is not a contact yet: /add {peer} [intro]")
+                        else:
+                            current[:] = [peer]
+                            click.echo(f"now talking to {_name(c, peer)}")
                         continue
                     elif cmd == "/contacts":
                         for sid, contact in c.messenger.contacts.items():
@@ -190,6 +322,6 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 except SessionCoreError as exc:
                     click.echo(f"error: {exc}")
         finally:
-            await c.stop()
+            await _stop(c)
 
     _run(run)

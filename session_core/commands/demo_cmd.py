@@ -69,7 +69,11 @@ async def _run(directory: Path, nodes: int) -> None:
             await say(s, d, f"sync message {i + 1}")
         for c in (alice, bob):
             st = c.stats
-            click.echo(f"{c.messenger.display_name:5} received {st.received}, duplicates dropped {st.duplicates}, "
+            # stats.received counts every decrypted envelope; receipts and online-status notes
+            # are envelopes too, so the messages a user reads are counted from the history.
+            texts = sum(1 for m in c.history() if m["dir"] == "in")
+            click.echo(f"{c.messenger.display_name:5} received {texts} messages (+ {st.received - texts} receipts, "
+                       f"status and friend-request envelopes), duplicates dropped {st.duplicates}, "
                        f"sent async {st.async_sent} / sync {st.sync_sent}, paths built {c.pool.rebuilds}")
     finally:
         for c in clients:

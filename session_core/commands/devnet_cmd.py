@@ -20,7 +20,20 @@ def _dir_option(f: Any) -> Any:
     )(f)
 
 
-@click.group("devnet")
+# Words a user may reach for, and the command that does it (click would suggest `status`).
+_ALIASES = {"start": "up", "run": "up", "stop": "down", "kill": "down", "show": "status", "ls": "status"}
+
+
+class _DevnetGroup(click.Group):
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        if args and args[0] in _ALIASES and args[0] not in self.commands:
+            raise click.UsageError(f"no command {args[0]!r}: did you mean `session-core devnet {_ALIASES[args[0]]}`?",
+                                   ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group("devnet", cls=_DevnetGroup)
 def devnet_group() -> None:
     """Start, inspect and stop a local devnet."""
 
@@ -88,8 +101,9 @@ def status_command(directory: Path, as_json: bool) -> None:
     try:
         net, _ = Devnet.load(directory)
         status = net.status()
-    except (DevnetError, OSError) as exc:
-        raise click.ClickException(f"cannot read the devnet in {directory}: {exc}") from None
+    except (DevnetError, OSError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"cannot read the devnet in {directory}: {exc} "
+                                   f"(start one with `session-core devnet up --detach --dir {directory}`)") from None
     click.echo(json.dumps(status, indent=2) if as_json else _table(status))
 
 
@@ -97,9 +111,13 @@ def status_command(directory: Path, as_json: bool) -> None:
 @_dir_option
 def down_command(directory: Path) -> None:
     """Stop a devnet started with `up --detach` (or left behind)."""
-    from session_core.devnet.launcher import down_from_state
+    from session_core.devnet.launcher import STATE_FILE, down_from_state
     from session_core.errors import DevnetError
 
+    if not (directory / STATE_FILE).exists():
+        # Already down (a second `down`, or never up): the goal is reached, so exit 0.
+        click.echo(f"no devnet running from {directory}: nothing to stop")
+        return
     try:
         n = down_from_state(directory)
     except DevnetError as exc:

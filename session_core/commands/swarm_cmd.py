@@ -45,7 +45,7 @@ def simulate_command(nodes: int, blocks: int, join_rate: float, leave_rate: floa
                      recommission_after: int, burst_every: int, burst_size: int, records: int, seed: int,
                      every: int, plot_path: str | None, as_json: bool) -> None:
     """Run oxend's swarm assignment over time and report sizes, moves, pushes and invariants."""
-    from session_core.bench.swarm_sim import BlockStats, SimConfig, plot, simulate
+    from session_core.bench.swarm_sim import BlockStats, SimConfig, plot, require_matplotlib, simulate
 
     config = SimConfig(nodes, blocks, join_rate, leave_rate, decommission_rate, recommission_after,
                        burst_every, burst_size, records, seed)
@@ -53,18 +53,35 @@ def simulate_command(nodes: int, blocks: int, join_rate: float, leave_rate: floa
         config.check()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    if plot_path:
+        try:
+            require_matplotlib()  # before the simulation, which can take minutes
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    # A row stands for every block since the previous row: its joins, leaves, moves, new and
+    # dissolved swarms and pushes are totals over those blocks, so the rows add up to the summary.
+    since: list[BlockStats] = []
 
     def dist(b: BlockStats) -> str:
         return " ".join(f"{size}:{count}" for size, count in b.size_counts.items())
 
     def line(b: BlockStats) -> None:
+        since.append(b)
         if as_json or not every or (b.height % every and b.height != blocks and not b.violations):
             return
+
+        def total(field: str) -> int:
+            return sum(getattr(x, field) for x in since)
+
         click.echo(f"{b.height:6} {b.active:7} {b.swarms:6} {b.min_size:4} {b.mean_size:6.2f} {b.max_size:4} "
-                   f"{b.joined:5} {b.left:5} {b.nodes_moved:5} {b.swarms_created:4} {b.swarms_dissolved:4} "
-                   f"{b.records_pushed:9}  {dist(b)}{'  BROKEN: ' + '; '.join(b.violations) if b.violations else ''}")
+                   f"{total('joined'):5} {total('left'):5} {total('nodes_moved'):5} {total('swarms_created'):4} "
+                   f"{total('swarms_dissolved'):4} {total('records_pushed'):9}  {dist(b)}"
+                   f"{'  BROKEN: ' + '; '.join(b.violations) if b.violations else ''}")
+        since.clear()
 
     if not as_json and every:
+        click.echo("        ---- at this block ----------  -- since the previous row ------------")
         click.echo(" block  active swarms  min   mean  max joins  left moved  new diss    pushed  sizes (size:swarms)")
     result = simulate(config, line)
     if as_json:
@@ -73,7 +90,8 @@ def simulate_command(nodes: int, blocks: int, join_rate: float, leave_rate: floa
         after = result.blocks[1:] or result.blocks
         click.echo(f"summary: {len(result.blocks) - 1} blocks, final {result.blocks[-1].active} nodes in "
                    f"{result.blocks[-1].swarms} swarms; swarm size min {min(b.min_size for b in after)} "
-                   f"max {max(b.max_size for b in after)}; nodes moved {sum(b.nodes_moved for b in after)}; "
+                   f"max {max(b.max_size for b in after)}; blocks 1..{len(result.blocks) - 1}: "
+                   f"nodes moved {sum(b.nodes_moved for b in after)}; "
                    f"records pushed after block 0: {sum(b.records_pushed for b in after)}; "
                    f"final size distribution {result.blocks[-1].size_counts}")
         click.echo(f"invariants: {'all held' if not result.violations else str(len(result.violations)) + ' broken'}")

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 EPOCH_MS = 10 * 60 * 1000  # upstream POW_DIFFICULTY_UPDATE_INTERVAL
-TIMESTAMP_VARIANCE_MS = 15 * 60 * 1000  # upstream TIMESTAMP_VARIANCE (INTEROP §1.5)
+TIMESTAMP_VARIANCE_MS = 15 * 60 * 1000  # upstream TIMESTAMP_VARIANCE (docs/interop.md §1.5)
 # The longest TTL (96 h) plus the clock window: every live message's timestamp is covered.
 HISTORY_MS = 96 * 3600 * 1000 + TIMESTAMP_VARIANCE_MS
 _INT_MAX = 2**31 - 1  # upstream's answer for an empty history

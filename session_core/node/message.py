@@ -1,4 +1,4 @@
-"""A stored message as the storage server keeps it (INTEROP §4.2, §4.6).
+"""A stored message as the storage server keeps it (docs/interop.md §4.2, §4.6).
 
 All fields are the exact strings the client sent (they are part of the proof of
 work payload, so they must never be re-formatted); ``timestamp`` and ``ttl``
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Message:
     pubkey: str  # recipient, 66 hex chars with the network prefix
-    hash: str  # 128 lowercase hex chars: the PoW hash H (INTEROP §1.7)
+    hash: str  # 128 lowercase hex chars: the PoW hash H (docs/interop.md §1.7)
     data: str  # base64 text, never decoded by the node
     ttl: int  # milliseconds
     timestamp: int  # milliseconds since the Unix epoch, as chosen by the client

@@ -31,7 +31,7 @@ def base32z(raw: bytes) -> str:
 
 
 def client_json(node: SnodeInfo) -> dict[str, str]:
-    """One entry of ``get_snodes_for_pubkey`` / a 421 body (INTEROP §4.2)."""
+    """One entry of ``get_snodes_for_pubkey`` / a 421 body (docs/interop.md §4.2)."""
     return {
         "address": base32z(bytes.fromhex(node.ed25519)) + ".snode",
         "pubkey_x25519": node.x25519,

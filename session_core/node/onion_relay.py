@@ -1,4 +1,4 @@
-"""Onion request handling on a node (INTEROP §3.3-3.5): peel one layer, then relay,
+"""Onion request handling on a node (docs/interop.md §3.3-3.5): peel one layer, then relay,
 answer as the final destination, or exit to a server.
 
 The crypto and framing are :mod:`session_core.onion`; this module only decides

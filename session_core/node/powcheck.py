@@ -12,7 +12,7 @@ from session_core import pow as _pow
 def check(nonce: str, timestamp: str, ttl: str, pubkey: str, data: str, difficulty: int) -> str | None:
     """Return the message hash if the nonce meets *difficulty*, else None.
 
-    The arguments are the exact strings of the ``store`` request (INTEROP §1.1);
+    The arguments are the exact strings of the ``store`` request (docs/interop.md §1.1);
     ``timestamp`` and ``ttl`` must already be known to be decimal integers.
     A nonce that is not 8 bytes of padded base64 is simply an invalid proof
     (upstream behaviour: 432, not 400).

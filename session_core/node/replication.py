@@ -1,10 +1,10 @@
-"""Replication batches between swarm members (INTEROP §4.6), sans-IO.
+"""Replication batches between swarm members (docs/interop.md §4.6), sans-IO.
 
 The wire format is the 2.0.x one (all integers u64 little-endian), repeated per
 message: ``pubkey (66 ASCII, no length) | len+hash | len+data | ttl | timestamp |
 len+nonce``.  A receiver never trusts a batch: :func:`verify` recomputes the PoW
 hash, checks it against the hash that was sent and checks TTL, expiry and the
-difficulty that was valid at the message's timestamp (INTEROP §1.5).
+difficulty that was valid at the message's timestamp (docs/interop.md §1.5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The client storage API, ``POST /storage_rpc/v1`` (INTEROP §4.1-4.2, §1.5-1.7), sans-IO.
+"""The client storage API, ``POST /storage_rpc/v1`` (docs/interop.md §4.1-4.2, §1.5-1.7), sans-IO.
 
 Theory of operation
 -------------------
@@ -39,7 +39,7 @@ MAX_MESSAGE_BODY = 102_400  # b64 characters (upstream MAX_MESSAGE_BODY)
 MAX_REQUEST_BYTES = 256 * 1024  # whole JSON-RPC body; anything larger is refused unparsed
 USER_PUBKEY_SIZE = 66
 MIN_TTL_MS = 10_000
-MAX_TTL_MS = 96 * 3600 * 1000  # whitepaper §6.1.4 (INTEROP decisions table)
+MAX_TTL_MS = 96 * 3600 * 1000  # whitepaper §6.1.4 (docs/interop.md)
 FUTURE_TOLERANCE_MS = 10_000
 RETRIEVE_LIMIT = 10
 

@@ -1,4 +1,4 @@
-"""Storage tests between swarm members (whitepaper §5.5.1, INTEROP §4.5), sans-IO parts.
+"""Storage tests between swarm members (whitepaper §5.5.1, docs/interop.md §4.5), sans-IO parts.
 
 Who tests whom comes from :func:`session_core.swarm.storage_test_pair` on the
 block hash of ``height - TEST_BLOCKS_BUFFER``.  The testee answers with the
@@ -51,5 +51,5 @@ def judge_request(
 
 
 def judge_answer(parts: list[bytes], expected_data: str) -> bool:
-    """Did the testee pass?  Only the right data counts (INTEROP §4.5 tester side)."""
+    """Did the testee pass?  Only the right data counts (docs/interop.md §4.5 tester side)."""
     return len(parts) == 2 and parts[0] == b"OK" and parts[1] == expected_data.encode()

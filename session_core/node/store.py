@@ -1,6 +1,6 @@
 """Message storage: one interface, an in-memory store (tests, sans-IO) and SQLite.
 
-Rules both follow (INTEROP §4.2):
+Rules both follow (docs/interop.md §4.2):
 - messages are keyed by their hash; saving a hash that exists is a no-op that
   still counts as success (idempotent stores);
 - expired messages (``timestamp + ttl <= now``) are never returned, even before

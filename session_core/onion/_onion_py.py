@@ -2,7 +2,7 @@
 
 X25519 and XChaCha20-Poly1305 go through PyNaCl (libsodium), AES-256-GCM through
 ``cryptography`` (OpenSSL), which runs on every CPU, unlike libsodium's AES-GCM that needs
-AES-NI + PCLMUL.  Key derivation uses the standard library (INTEROP §3.1):
+AES-NI + PCLMUL.  Key derivation uses the standard library (docs/interop.md §3.1):
 aes-gcm ``HMAC-SHA256(key=b"LOKI", msg=aB)``, xchacha20 ``BLAKE2b-256(aB ‖ A ‖ B)``.
 
 Deliberately written the obvious way (one allocation per layer), so it is an independent

@@ -1,4 +1,4 @@
-"""Onion requests, byte-compatible with Session's v2 format (INTEROP §3.1, §3.3–§3.5).
+"""Onion requests, byte-compatible with Session's v2 format (docs/interop.md §3.1, §3.3–§3.5).
 
 Client side::
 
@@ -148,7 +148,7 @@ def peel(body: bytes, x25519_secret: bytes, *, hop: int = 0) -> Relay | Final | 
 
 
 def open_request(body: bytes, x25519_secret: bytes) -> Final:
-    """Open the request an exit node POSTs to a server (INTEROP §3.3 server destination)."""
+    """Open the request an exit node POSTs to a server (docs/interop.md §3.3 server destination)."""
     return _onion_proto.open_request(_crypto_for_frame(body), body, x25519_secret)
 
 

@@ -1,4 +1,4 @@
-"""Onion request v2 framing and routing (INTEROP §3.3), independent of the crypto backend.
+"""Onion request v2 framing and routing (docs/interop.md §3.3), independent of the crypto backend.
 
 Theory of operation
 -------------------

@@ -1,4 +1,4 @@
-"""Value types and constants of onion requests (INTEROP §3.3), shared by both backends.
+"""Value types and constants of onion requests (docs/interop.md §3.3), shared by both backends.
 
 The crypto backends (``_onion_c`` on libsodium, ``_onion_py`` on PyNaCl + cryptography)
 implement the small :class:`Crypto` protocol; everything here is backend-neutral.
@@ -15,7 +15,7 @@ from typing import Any, Protocol, Sequence
 
 from session_core.errors import OnionArgumentError, OnionDecryptError, OnionEncTypeError, OnionUrlError
 
-#: SS ≥ 2.1 refuses requests whose hop counter exceeds this (INTEROP §3.3).
+#: SS ≥ 2.1 refuses requests whose hop counter exceeds this (docs/interop.md §3.3).
 MAX_ONION_HOPS = 15
 #: Largest frame we build or accept, in bytes.  Ours, not upstream's: generous for a
 #: 10 MB attachment plus layers, and it bounds what a hostile peer can make us allocate.
@@ -23,7 +23,7 @@ MAX_BODY_SIZE = 16 * 1024 * 1024
 
 ENC_AES_GCM = 0
 ENC_XCHACHA20 = 1
-#: Wire names accepted in ``enc_type`` (INTEROP §3.1), and the one we write for each.
+#: Wire names accepted in ``enc_type`` (docs/interop.md §3.1), and the one we write for each.
 ENC_TYPES: Mapping[str, int] = {
     "aes-gcm": ENC_AES_GCM,
     "gcm": ENC_AES_GCM,
@@ -101,7 +101,7 @@ class Node:
     """A service node as an onion hop or destination.
 
     ``x25519_pubkey`` encrypts the layer, ``ed25519_pubkey`` names the node in the
-    previous hop's routing JSON (INTEROP §3.3), ``address`` is how to reach it
+    previous hop's routing JSON (docs/interop.md §3.3), ``address`` is how to reach it
     (``"host:port"``; opaque to this module).
     """
 
@@ -153,7 +153,7 @@ class ServerTarget:
 
 @dataclass(frozen=True, eq=False, slots=True)
 class Reply:
-    """Encrypts the answer of a final destination for the client (INTEROP §3.5).
+    """Encrypts the answer of a final destination for the client (docs/interop.md §3.5).
 
     Holds the symmetric key of the layer it came from; there is one per request.
     """
@@ -228,7 +228,7 @@ class Final:
 
 @dataclass(frozen=True, slots=True)
 class Exit:
-    """POST ``body`` to ``protocol://host:port target`` (INTEROP §3.3 server exit)."""
+    """POST ``body`` to ``protocol://host:port target`` (docs/interop.md §3.3 server exit)."""
 
     host: str
     target: str

@@ -3,7 +3,7 @@
 The payload is ``timestamp || ttl || pubkey || data`` (the exact ASCII strings
 of the ``store`` request), a trial is ``H = SHA512(nonce_be8 || SHA512(payload))``
 and a nonce is valid when the first 8 bytes of H, big-endian, are below
-:func:`target`.  See INTEROP §1 for every detail and the upstream test vectors.
+:func:`target`.  See docs/interop.md §1 for every detail and the upstream test vectors.
 
 Example::
 
@@ -234,7 +234,7 @@ def verify(
 
 def message_hash(nonce: str, timestamp_ms: int | str, ttl_ms: int | str, pubkey: str,
                  data: str) -> str:
-    """The message's id in the PoW era: lowercase hex of H (128 characters, INTEROP §1.7)."""
+    """The message's id in the PoW era: lowercase hex of H (128 characters, docs/interop.md §1.7)."""
     value = fields.decode_nonce(nonce)
     raw = payload(timestamp_ms, ttl_ms, pubkey, data)
     return str(_impl.trial_hash(_impl.sha512(raw), value).hex())

@@ -1,4 +1,4 @@
-"""Checking and encoding the proof-of-work fields (INTEROP §1.1, §1.3, §1.4).
+"""Checking and encoding the proof-of-work fields (docs/interop.md §1.1, §1.3, §1.4).
 
 The payload is built from the exact strings a client sends in its ``store``
 request, so integers are accepted either as ``int`` or as the decimal string
@@ -74,7 +74,7 @@ def difficulty_value(difficulty: object) -> int:
 
 
 def payload(timestamp_ms: object, ttl_ms: object, pubkey: object, data: object) -> bytes:
-    """timestamp || ttl || pubkey || data, all as the ASCII strings sent (INTEROP §1.1)."""
+    """timestamp || ttl || pubkey || data, all as the ASCII strings sent (docs/interop.md §1.1)."""
     return b"".join(
         (
             decimal_field(timestamp_ms, "timestamp_ms", InvalidTimestampError),
@@ -86,7 +86,7 @@ def payload(timestamp_ms: object, ttl_ms: object, pubkey: object, data: object) 
 
 
 def target(payload_len: int, ttl_ms: int, difficulty: int) -> int:
-    """(2^64 - 1) // (D * (L + (ttl_s * L) // 65535)), L = payload_len + 8 (INTEROP §1.3)."""
+    """(2^64 - 1) // (D * (L + (ttl_s * L) // 65535)), L = payload_len + 8 (docs/interop.md §1.3)."""
     if isinstance(payload_len, bool) or not isinstance(payload_len, int) or payload_len < 0:
         raise PowInputError(f"payload_len must be a non-negative int, got {payload_len!r:.40}")
     _, ttl = ttl_value(ttl_ms)
@@ -97,7 +97,7 @@ def target(payload_len: int, ttl_ms: int, difficulty: int) -> int:
 
 
 def decode_nonce(nonce: object) -> int:
-    """Padded standard base64 of 8 bytes -> the big-endian integer (INTEROP §1.4)."""
+    """Padded standard base64 of 8 bytes -> the big-endian integer (docs/interop.md §1.4)."""
     if isinstance(nonce, bytes):
         raise InvalidNonceError("nonce must be the base64 str as sent, not raw bytes")
     if not isinstance(nonce, str):

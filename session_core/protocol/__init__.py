@@ -1,6 +1,6 @@
 """Sans-IO messaging protocol: protobuf messages, Signal sessions, friend requests.
 
-Modules: ``messages_pb2`` (generated protobuf), ``padding`` (INTEROP 6.2), ``at_rest`` (state
+Modules: ``messages_pb2`` (generated protobuf), ``padding`` (docs/interop.md §6.2), ``at_rest`` (state
 encryption), ``prekeys`` (X3DH), ``ratchet`` (Double Ratchet adapter), ``session_protocol``
 (Session's production 1:1 encryption), ``modes`` (which of the two a conversation uses),
 ``store_data`` (the WebSocketMessage wrapper real clients store), ``sealed`` (Envelope and sealed

@@ -23,7 +23,7 @@ __all__ = [
 
 _MIN, _DAY = 60_000, 86_400_000
 
-# Desktop TTLs per message kind (INTEROP 1.6, desk-1.4.4 ts/session/constants.ts TTL_DEFAULT).
+# Desktop TTLs per message kind (docs/interop.md §1.6, desk-1.4.4 ts/session/constants.ts TTL_DEFAULT).
 TTL_MS: dict[str, int] = {
     "friend_request": 4 * _DAY,  # SESSION_REQUEST
     "session_established": 2 * _DAY,  # the accept message: SESSION_ESTABLISHED

@@ -1,6 +1,6 @@
 """Friend requests (whitepaper 4.8): intro, prekey bundle, display name and Session ID.
 
-A friend request is a padded ``Content`` (INTEROP 9: ``preKeyBundleMessage`` present, a
+A friend request is a padded ``Content`` (docs/interop.md §9: ``preKeyBundleMessage`` present, a
 ``dataMessage`` with the intro as ``body``, the display name in ``profile`` and the
 ``SESSION_REQUEST`` flag), placed in a ``SealedMessage`` of kind FRIEND_REQUEST with the sender's
 Session ID, and sealed to the recipient's X25519 key with an ephemeral ECDH

@@ -1,4 +1,4 @@
-"""Message padding of plaintext protobufs before encryption (INTEROP 6.2).
+"""Message padding of plaintext protobufs before encryption (docs/interop.md §6.2).
 
 The 2020 client (``MessageEncrypter.padPlainTextBuffer``) appends a 0x80 terminator and fills
 with zeros up to ``ceil((len + 2) / 160) * 160 - 1`` bytes.  The ``- 1`` reproduces that code's

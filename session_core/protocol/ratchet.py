@@ -10,7 +10,7 @@ Theory of operation:
   AEAD = HKDF-SHA-256 -> AES-256-CBC + HMAC-SHA-256 over ``AD || ciphertext``.
 * Our AEAD (:class:`PaddedAEAD`) differs from the library's recommended one in two ways: the tag
   is compared in constant time (``hmac.compare_digest``; upstream uses ``!=``), and it applies the
-  message padding of INTEROP 6.2.  Padding lives *inside* the AEAD so that a message with bad
+  message padding of docs/interop.md §6.2.  Padding lives *inside* the AEAD so that a message with bad
   padding fails inside the library's transactional decrypt, which then keeps the old state.
 * ``DoubleRatchet.decrypt_message`` is transactional (it works on a copy of the ratchet and
   commits only after the tag verified), so a tampered, duplicate, replayed or too-far-ahead
@@ -71,7 +71,7 @@ _MIN_CIPHERTEXT = 16 + _TAG  # one AES block + tag
 
 
 class PaddedAEAD(doubleratchet.AEAD):
-    """Signal's recommended AEAD with a constant-time tag check and INTEROP 6.2 padding."""
+    """Signal's recommended AEAD with a constant-time tag check and docs/interop.md §6.2 padding."""
 
     @staticmethod
     def _keys(key: bytes) -> tuple[bytes, bytes, bytes]:

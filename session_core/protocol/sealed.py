@@ -34,7 +34,7 @@ __all__ = [
     "read_envelope",
 ]
 
-# The 2020 storage server's MAX_MESSAGE_BODY is 102400 base64 characters (INTEROP 1.6).
+# The 2020 storage server's MAX_MESSAGE_BODY is 102400 base64 characters (docs/interop.md §1.6).
 MAX_ENVELOPE_BYTES = 102400 * 3 // 4
 
 

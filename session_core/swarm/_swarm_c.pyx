@@ -141,5 +141,5 @@ def baseline_bsearch(ids, spaces):
 
 
 def baseline_linear2020(ids, spaces):
-    """The 2020 storage server's linear scan, INTEROP §2.3 (a) (benchmark baseline)."""
+    """The 2020 storage server's linear scan, docs/interop.md §2.3 (a) (benchmark baseline)."""
     return _run_baseline(sc_swarm_baseline_linear2020, ids, spaces)

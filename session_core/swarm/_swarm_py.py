@@ -5,7 +5,7 @@ built once from sorted swarm ids, answering nearest-swarm queries for single
 spaces, arrays of spaces and arrays of raw 32-byte keys.  Inputs are trusted
 (validated by ``session_core.swarm``).
 
-Nearest swarm = INTEROP §2.3 algorithm (b): ``right`` is the first id >= the
+Nearest swarm = docs/interop.md §2.3 algorithm (b): ``right`` is the first id >= the
 space (wrapping to the first id), ``left`` the id before it (cyclically), and
 the right one wins only when strictly closer, so exact ties go to the left /
 lower side, also across the wrap.
@@ -24,7 +24,7 @@ _MASK64 = (1 << 64) - 1
 
 
 def space_from_raw32(key: bytes) -> int:
-    """XOR of the four big-endian 64-bit words of a raw 32-byte key (INTEROP §2.1)."""
+    """XOR of the four big-endian 64-bit words of a raw 32-byte key (docs/interop.md §2.1)."""
     return (
         int.from_bytes(key[0:8], "big")
         ^ int.from_bytes(key[8:16], "big")
@@ -55,7 +55,7 @@ def nearest(ids: Sequence[int], space: int) -> int:
 
 
 def legacy_nearest_2020(ids: Sequence[int], space: int) -> int:
-    """The storage server's 2020 linear scan (INTEROP §2.3 (a)), kept as a baseline.
+    """The storage server's 2020 linear scan (docs/interop.md §2.3 (a)), kept as a baseline.
 
     Off by one or two at the wrap (it measures the wrap distance against
     ``MAX_ID = 2^64-2``): do not use it to route.  Returns the chosen swarm id.

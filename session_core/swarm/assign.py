@@ -1,4 +1,4 @@
-"""oxend's swarm assignment, one block at a time (INTEROP §2.4, whitepaper §4.4).
+"""oxend's swarm assignment, one block at a time (docs/interop.md §2.4, whitepaper §4.4).
 
 Theory of operation.  On every block that changes the set of active service
 nodes, oxend rebuilds ``swarm id -> [node keys]`` from the active nodes sorted by

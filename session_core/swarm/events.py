@@ -1,4 +1,4 @@
-"""Swarm membership events and the record pushes they call for (INTEROP §2.5).
+"""Swarm membership events and the record pushes they call for (docs/interop.md §2.5).
 
 When a block changes the swarms, storage nodes must move records so that
 nothing acknowledged is lost (whitepaper §4.4; users' wish list item 6):

@@ -1,4 +1,4 @@
-"""Swarm ids: the constants oxend uses and ``get_new_swarm_id`` (INTEROP §2.2, §2.4).
+"""Swarm ids: the constants oxend uses and ``get_new_swarm_id`` (docs/interop.md §2.2, §2.4).
 
 A swarm id is a point on the 64-bit circle.  ``UINT64_MAX`` is reserved as the
 "unassigned" sentinel, so real ids live in ``[0, MAX_ID]`` with

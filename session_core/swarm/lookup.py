@@ -69,7 +69,7 @@ def _raw32(pubkey: str | bytes | bytearray | memoryview) -> bytes:
 
 
 def swarm_space(pubkey: str | bytes | bytearray | memoryview) -> int:
-    """The 64-bit swarm-space value of a public key (INTEROP §2.1).
+    """The 64-bit swarm-space value of a public key (docs/interop.md §2.1).
 
     *pubkey* is a 66-hex-char Session ID (network prefix + 32 bytes), 33 raw
     bytes (prefix + key) or the 32 raw key bytes.  The prefix never takes part:
@@ -96,7 +96,7 @@ class SwarmMap:
 
     The responsible swarm is the nearest id on the 64-bit circle (mod-2^64
     distance); an exact tie goes to the lower/left id, also across the wrap
-    (INTEROP §2.3 (b), the storage server's rule since 2022).
+    (docs/interop.md §2.3 (b), the storage server's rule since 2022).
 
     ``backend`` forces ``"c"`` or ``"python"``; by default the C kernel is used
     when it was built.  A map may be empty (no swarms known yet), but looking a

@@ -1,4 +1,4 @@
-"""Who tests whom: the storage-test pair of a swarm for a block (INTEROP §4.5).
+"""Who tests whom: the storage-test pair of a swarm for a block (docs/interop.md §4.5).
 
 Every member computes the same pair from the block hash, so tests need no
 coordination.  The seed is the first 8 **ASCII characters** of the block hash's

@@ -1,5 +1,5 @@
 """The random numbers oxend and the storage server draw: ``std::mt19937_64`` and
-``uniform_distribution_portable`` (INTEROP §2.4, §4.5).
+``uniform_distribution_portable`` (docs/interop.md §2.4, §4.5).
 
 Both swarm assignment and storage-test pairing must draw *exactly* the numbers
 the C++ code draws, so this is a bit-exact MT19937-64 (the standard's

@@ -533,7 +533,7 @@ static void test_kernel_search(const test_kernel *k, int rounds)
     CHECK(sc_pow_search_result(&s, &nonce) == -1, "cancelled hopeless search must report -1");
 }
 
-/* ---- 4. INTEROP §1.8 ---- */
+/* ---- 4. docs/interop.md §1.8 ---- */
 
 typedef struct {
     int ok;
@@ -572,7 +572,7 @@ static interop_vec load_interop(const char *dir)
     free(payload);
     CHECK(memcmp(got, iv.h1, 64) == 0, "SHA512(payload) differs from the vector's h1");
 
-    /* INTEROP §1.3, in integers: the vector's target must follow from its inputs. */
+    /* docs/interop.md §1.3, in integers: the vector's target must follow from its inputs. */
     uint64_t L = len + 8, ttl_s = strtoull(ttl, NULL, 10) / 1000;
     uint64_t want_target = UINT64_MAX / (strtoull(diff, NULL, 10) * (L + ttl_s * L / 65535));
     iv.target = strtoull(tgt, NULL, 10);
