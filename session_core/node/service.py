@@ -46,7 +46,7 @@ from aiohttp import web
 from session_core import onion
 from session_core.devnet.registration import Registration
 from session_core.devnet.reports import sign_report
-from session_core.errors import ChainError, PeerRequestError, ReplicationBatchError
+from session_core.errors import ChainError, OnionError, PeerRequestError, ReplicationBatchError
 from session_core.node import listening, replication, storage_test
 from session_core.node.chain_client import ChainClient
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
@@ -460,10 +460,15 @@ class ServiceNode:
         self.stats.onion_requests += len(items)
         by_hop: dict[int, list[Incoming]] = {}
         for inc in items:
-            if len(inc.args) != 2 or not inc.args[1].isdigit():
+            if len(inc.args) != 2:
                 inc.reply([b"400", b"Incorrect number of messages"])
-            else:
-                by_hop.setdefault(int(inc.args[1]), []).append(inc)
+                continue
+            try:
+                hop = onion.parse_hop(inc.args[1])
+            except OnionError as exc:  # answered per request: one bad field never fails the batch
+                inc.answer(exc.status, exc.body.encode())
+                continue
+            by_hop.setdefault(hop, []).append(inc)
         with self.aids.incoming_batch(inc.args[0] for g in by_hop.values() for inc in g):
             for hop, group in by_hop.items():
                 fresh = [inc for inc in group if inc.peeled is None]
