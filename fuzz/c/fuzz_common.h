@@ -83,7 +83,7 @@ static uint8_t *fuzz_wrap(const uint8_t *pt, size_t pt_len, int enc, uint8_t see
     return out;
 }
 
-static int fuzz_is_hex64(const uint8_t *p)
+static inline int fuzz_is_hex64(const uint8_t *p)
 {
     for (int i = 0; i < 64; i++)
         if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') || (p[i] >= 'A' && p[i] <= 'F')))

@@ -57,4 +57,5 @@ def test_one(data: bytes) -> None:
 if __name__ == "__main__":
     if onion_api._c is None:
         raise SystemExit("the onion C extension is not loaded: nothing to compare")
+    print(f"fuzz_onion: C backend from {onion_api._c.__file__}", flush=True)
     main(test_one)
