@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import atheris
-from harness import SECRET, main, wrap
+from harness import atheris, SECRET, main, wrap
 
 with atheris.instrument_imports():
     from session_core import _backend, onion

@@ -9,8 +9,7 @@ sealed to the test identity; 2 the padded payload of a correctly signed friend r
 
 from __future__ import annotations
 
-import atheris
-from harness import main
+from harness import atheris, main
 
 with atheris.instrument_imports():
     from session_core.errors import SessionCoreError

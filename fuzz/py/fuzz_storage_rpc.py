@@ -4,8 +4,7 @@ for "initializing", and a refused request must leave the store unchanged."""
 
 from __future__ import annotations
 
-import atheris
-from harness import main
+from harness import atheris, main
 
 with atheris.instrument_imports():
     from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker

@@ -3,8 +3,7 @@ out; a frame that decodes must encode back to the same bytes."""
 
 from __future__ import annotations
 
-import atheris
-from harness import main
+from harness import atheris, main
 
 with atheris.instrument_imports():
     from session_core.errors import PeerFrameError
