@@ -25,7 +25,7 @@
 static sc_sodium fuzz_sodium;
 static uint8_t fuzz_secret[32], fuzz_public[32];
 
-static const sc_sodium *fuzz_lib(void)
+static inline const sc_sodium *fuzz_lib(void)
 {
     static int loaded;
     if (!loaded) {
@@ -46,7 +46,7 @@ static const sc_sodium *fuzz_lib(void)
 
 /* Frame [u32 N][nonce | AEAD(pt) | tag][{"ephemeral_key":"<hex>","enc_type":"..."}] of a
  * layer for fuzz_public, into a malloc'ed buffer (*len set); NULL if too large. */
-static uint8_t *fuzz_wrap(const uint8_t *pt, size_t pt_len, int enc, uint8_t seed, size_t *len)
+static inline uint8_t *fuzz_wrap(const uint8_t *pt, size_t pt_len, int enc, uint8_t seed, size_t *len)
 {
     const sc_sodium *lib = fuzz_lib();
     uint8_t eph_sk[32], eph_pk[32], shared[32], key[32];

@@ -294,6 +294,11 @@ drain:
         check_records(&r, n);
     } while (more);
     FUZZ_CHECK(r.pend_count == 0);
+    if (getenv("SC_FUZZ_VERBOSE")) /* to see what a seed reaches */
+        fprintf(stderr, "relayed %llu answered %llu timed out %llu invalid replies %llu queued %llu\n",
+                (unsigned long long)r.relayed, (unsigned long long)r.answered,
+                (unsigned long long)r.timed_out, (unsigned long long)r.invalid_replies,
+                (unsigned long long)r.queued);
     sc_relay_free(&r);
     clear(&f_router);
     clear(&f_dealer[0]);
