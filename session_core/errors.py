@@ -229,6 +229,12 @@ class OnionPathTooLongError(OnionInputError):
     body = "onion request max path length exceeded"
 
 
+class OnionHopError(OnionInputError):
+    """The hop counter beside a node-to-node onion request is not ASCII decimal digits."""
+
+    body = "Invalid onion hop number"
+
+
 class OnionArgumentError(OnionInputError):
     """An argument from the caller, not from the wire, is of the wrong type, length or encoding
     (a 31-byte secret, a Node with a non-hex key, a str body...)."""

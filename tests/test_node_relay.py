@@ -138,3 +138,36 @@ async def test_a_relay_that_cannot_reach_the_next_hop_answers_504_once(cluster: 
     finally:
         service.ONION_TIMEOUT = old
     assert all(r == [(504, b"Request time out")] for r in results), results
+
+
+async def test_a_hostile_hop_field_is_answered_alone_and_the_rest_of_its_batch_normally(cluster: Cluster) -> None:
+    # issue 11 item 6: a hop of 5 000 digits made int() raise inside the batch handler, and
+    # every request read in the same wakeup was answered 500.
+    a, _, _, sender = cluster.nodes
+    built = [onion.build(rpc_bytes("get_snodes_for_pubkey", {"pubKey": random_pubkey()}), [], as_onion(a))
+             for _ in range(40)]
+    hops = [b"0"] * 40
+    hops[17] = b"9" * 5000
+    hops[23] = b"0" * 5000 + b"1"  # leading zeros: a valid hop 1 (a final layer at hop 1 is fine)
+    hops[31] = b"1x"
+    got: list[list[tuple[int, bytes]]] = [[] for _ in built]
+
+    def collect(i: int, parts: list[bytes] | PeerRequestError) -> None:
+        assert not isinstance(parts, PeerRequestError), parts
+        got[i].append((int(parts[0]), parts[1]))
+
+    for i, ((body, _), hop) in enumerate(zip(built, hops)):
+        sender.peers.request_nowait(a.keys.x25519_public.hex(), "127.0.0.1", a.zmq_port, b"onion", [body, hop], 20.0,
+                                    functools.partial(collect, i))
+    deadline = time.monotonic() + 30
+    while not all(got) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert got[17] == [(400, b"onion request max path length exceeded")]
+    assert got[31] == [(400, b"Invalid onion hop number")]
+    for i, (_, ctx) in enumerate(built):
+        if i in (17, 31):
+            continue
+        assert len(got[i]) == 1, (i, got[i])
+        status, body = got[i][0]
+        answer = json.loads(ctx.decrypt_reply(body))
+        assert (status, answer["status"]) == (200, 200), (i, answer)

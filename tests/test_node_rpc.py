@@ -274,3 +274,11 @@ def test_check_then_group_commit(store: MessageStore, clock: Clock) -> None:
     assert [o.stored is not None for o in final] == flags
     assert all(o.reply.status == 200 for o in final)
     assert len(snapshot(store)) == 3
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"method":' * 20_000, b'{"params":{"a":' + b"[" * 100_000])
+def test_deeply_nested_json_is_a_400(store: MessageStore, clock: Clock, body: bytes) -> None:
+    # issue 11 item 9: json.loads raised RecursionError, which the driver turned into a 500
+    out = make_rpc(store, clock).handle(body)
+    assert (out.reply.status, out.reply.body) == (400, "invalid json\n")
+    assert snapshot(store) == []

@@ -43,7 +43,7 @@ from aiohttp.typedefs import Middleware
 
 from session_core import onion
 from session_core.chain.client import ChainClient
-from session_core.errors import PeerRequestError, ReplicationBatchError
+from session_core.errors import OnionError, PeerRequestError, ReplicationBatchError
 from session_core.node import listening, storage_test
 from session_core.node.clock import now_ms
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
@@ -248,10 +248,15 @@ class ServiceNode:
         self.stats.onion_requests += len(items)
         by_hop: dict[int, list[Incoming]] = {}
         for inc in items:
-            if len(inc.args) != 2 or not inc.args[1].isdigit():
+            if len(inc.args) != 2:
                 inc.reply([b"400", b"Incorrect number of messages"])
-            else:
-                by_hop.setdefault(int(inc.args[1]), []).append(inc)
+                continue
+            try:
+                hop = onion.parse_hop(inc.args[1])
+            except OnionError as exc:  # answered per request: one bad field never fails the batch
+                inc.answer(exc.status, exc.body.encode())
+                continue
+            by_hop.setdefault(hop, []).append(inc)
         for hop, group in by_hop.items():
             fresh = [inc for inc in group if inc.peeled is None]
             peeled = [inc for inc in group if inc.peeled is not None] if len(fresh) < len(group) else []

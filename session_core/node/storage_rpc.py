@@ -142,7 +142,7 @@ class StorageRPC:
             raise RpcRejectedError(413, f"Request body exceeds maximum allowed length of {MAX_REQUEST_BYTES}\n")
         try:
             req = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: 400, not a 500 traceback
             raise _bad("invalid json") from None
         if not isinstance(req, dict):
             raise _bad("invalid json: expected an object")

@@ -20,6 +20,7 @@ from session_core.onion.api import (
     build,
     finish_peeled,
     open_request,
+    parse_hop,
     peel,
     peel_many,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "build",
     "finish_peeled",
     "open_request",
+    "parse_hop",
     "peel",
     "peel_many",
 ]

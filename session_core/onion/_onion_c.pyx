@@ -409,7 +409,9 @@ cdef class Sodium:
         _check32(secret, "secret")
         _check32(public, "public")
         _check32(eph_public, "eph_public")
-        if offset < 0 or length < 0 or offset + length > len(buf):
+        # Each bound on its own: offset + length can overflow Py_ssize_t (2^63 - 10 + 20
+        # wraps negative and would pass a summed check, then read far outside buf).
+        if offset < 0 or length < 0 or offset > len(buf) or length > len(buf) - offset:
             raise OnionArgumentError("blob outside the buffer")
         cdef size_t over = sc_onion_nonce_bytes(enc) + SC_ONION_TAG_BYTES
         if <size_t>length < over:

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from session_core.onion.types import ENC_AES_GCM, NONCE_BYTES, TAG_BYTES
-from session_core.errors import OnionDecryptError
+from session_core.errors import OnionArgumentError, OnionDecryptError
 
 
 def info() -> dict[str, Any]:
@@ -112,5 +112,7 @@ def open_blob(
     buf: bytes, offset: int, length: int, secret: bytes, public: bytes, eph_public: bytes, enc: int
 ) -> tuple[bytes, bytes]:
     """Decrypt ``buf[offset:offset+length]`` sent to (secret, public) by ``eph_public``."""
+    if offset < 0 or length < 0 or offset > len(buf) or length > len(buf) - offset:
+        raise OnionArgumentError("blob outside the buffer")  # as the C backend: no silent short slice
     key = derive_key(enc, _ecdh(secret, eph_public), eph_public, public)
     return decrypt(key, enc, buf[offset : offset + length]), key

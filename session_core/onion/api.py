@@ -50,6 +50,7 @@ from session_core.onion.types import (
     Reply,
     ServerTarget,
     enc_code,
+    parse_hop,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "build",
     "finish_peeled",
     "open_request",
+    "parse_hop",
     "peel",
     "peel_many",
 ]

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-from session_core.errors import OnionArgumentError, OnionDecryptError, OnionEncTypeError, OnionUrlError
+from session_core.errors import (
+    OnionArgumentError,
+    OnionDecryptError,
+    OnionEncTypeError,
+    OnionHopError,
+    OnionPathTooLongError,
+    OnionUrlError,
+)
 
 #: SS ≥ 2.1 refuses requests whose hop counter exceeds this (docs/interop.md §3.3).
 MAX_ONION_HOPS = 15
@@ -50,6 +57,23 @@ def is_hex_key(value: object) -> bool:
     """True for a 64-character hex string (a 32-byte key).  Rejects the whitespace
     that ``bytes.fromhex`` would silently accept."""
     return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def parse_hop(raw: bytes) -> int:
+    """The hop counter a node-to-node ``onion`` request carries (``str(hop)`` as ASCII).
+
+    Checked before it is converted: ``int()`` of a 5 000-digit field raises a bare
+    ValueError (Python's int digit limit), and a hostile peer must get a per-request
+    answer, not break the batch it arrived in.  Raises :class:`OnionHopError` for anything
+    but ASCII digits, :class:`OnionPathTooLongError` for a value above MAX_ONION_HOPS
+    (leading zeros allowed, as ``int()`` allows them).
+    """
+    if not isinstance(raw, (bytes, bytearray)) or not raw or not raw.isdigit():  # bytes: ASCII only
+        raise OnionHopError()
+    digits = bytes(raw).lstrip(b"0")
+    if len(digits) > 2 or (digits and int(digits) > MAX_ONION_HOPS):
+        raise OnionPathTooLongError()
+    return int(digits) if digits else 0
 
 
 def check_secret(x25519_secret: bytes) -> bytes:
