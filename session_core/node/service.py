@@ -120,7 +120,10 @@ class ServiceNode:
         self.store = SqliteStore(cfg.data_dir / "messages.db")
         self.difficulty = DifficultyTracker(DifficultyPolicy(base=cfg.difficulty))
         self.view: NetworkView | None = None
-        self.rpc = StorageRPC(self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms)
+        self.rpc = StorageRPC(
+            self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms,
+            methods=listening.ListeningMethods(lambda: self.view, now_ms).table(),
+        )
         self.stats = _Stats()
         self.aids = TestingAids(self.me, cfg.misbehave, cfg.observe)
         self._hashes: dict[int, str] = {}
@@ -506,8 +509,6 @@ class ServiceNode:
 
     async def _storage_reply(self, payload: bytes) -> Reply:
         self.aids.storage(payload)
-        if (mailbox_reply := listening.handle(self, payload)) is not None:  # sync routing (client issue)
-            return mailbox_reply
         out = self.rpc.check(payload)
         if out.stored is not None:
             out = self.rpc.committed(out, await self._commit(out.stored))

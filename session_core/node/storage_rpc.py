@@ -11,6 +11,9 @@ in tests).  The store is only written after every check has passed, so a
 rejected request leaves it unchanged.  :meth:`StorageRPC.check` stops short of
 saving, so an I/O driver can commit many concurrent stores in one SQLite
 transaction (group commit) and still answer each only after the commit.
+Methods beyond storage (the listening mailboxes, ``info``, ``oxend_request``) are
+given to the constructor as handlers of parsed ``params``: every request body is
+size-checked and JSON-parsed once, here, whichever method it names.
 
 ``store`` checks run in upstream's order: fields present and strings; pubkey
 length (and hex); data length; our swarm (421 with the right swarm's nodes);
@@ -21,11 +24,11 @@ texts are upstream's, newline included.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_core.errors import RpcRejectedError
+from session_core.errors import InvalidInputError, RpcRejectedError
 from session_core.node import powcheck
 from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
@@ -41,6 +44,7 @@ FUTURE_TOLERANCE_MS = 10_000
 RETRIEVE_LIMIT = 10
 
 _HEX = frozenset("0123456789abcdef")
+_OWN_METHODS = frozenset({"store", "retrieve", "get_snodes_for_pubkey", "get_swarm"})
 _STORE_FIELDS = ("pubKey", "ttl", "nonce", "timestamp", "data")
 
 
@@ -53,6 +57,10 @@ class Reply:
     @classmethod
     def json(cls, status: int, obj: Any) -> Reply:
         return cls(status, json.dumps(obj, separators=(",", ":")))
+
+
+#: A method answered besides the storage ones (e.g. the listening mailboxes): ``params -> reply``.
+RpcMethod = Callable[[dict[str, Any]], Reply]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +92,14 @@ class StorageRPC:
         clock: Callable[[], int],
         *,
         max_ttl_ms: int = MAX_TTL_MS,
+        methods: Mapping[str, RpcMethod] | None = None,
     ) -> None:
+        """*methods* are answered besides the storage ones, through the same parse and checks
+        (the node passes :meth:`session_core.node.listening.ListeningMethods.table`)."""
+        clash = _OWN_METHODS.intersection(methods or ())
+        if clash:
+            raise InvalidInputError(f"methods {sorted(clash)} are the storage RPC's own")
+        self._methods = dict(methods or {})
         self.store = store
         self._view = view
         self._me = our_ed25519
@@ -124,6 +139,9 @@ class StorageRPC:
                 return Outcome(self._retrieve(params))
             if method in ("get_snodes_for_pubkey", "get_swarm"):
                 return Outcome(self._snodes(params))
+            other = self._methods.get(method)
+            if other is not None:
+                return Outcome(other(params))
             raise _bad(f"no method {method}")
         except RpcRejectedError as exc:
             return Outcome(Reply(exc.status, exc.body, exc.content_type))
