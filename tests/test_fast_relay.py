@@ -32,7 +32,7 @@ import session_core.node.service as service
 from session_core import onion
 from session_core.errors import PeerFrameError, PeerRequestError
 from session_core.node import fast_relay, wire
-from session_core.node import peer as peer_module
+from session_core.node.peer import pump as peer_pump
 from session_core.node.peer import Incoming
 from session_core.node.service import ServiceNode
 from tests.test_node_cluster import Cluster, start_cluster, stop_cluster
@@ -112,10 +112,10 @@ def scripted(inc: Incoming, payload: bytes) -> None:
         inc.reply([b"", payload])
     elif kind == b"error":
         inc.replied = True
-        inc._server.queue_reply(inc.ident, wire.encode(wire.ERROR, inc.req_id, [b"cannot read it"]))
+        inc.server.queue_reply(inc.ident, wire.encode(wire.ERROR, inc.req_id, [b"cannot read it"]))
     elif kind == b"garbage":
         inc.replied = True
-        inc._server.queue_reply(inc.ident, wire.encode(wire.REPLY, inc.req_id, [b"200", b"x"])[:-1])
+        inc.server.queue_reply(inc.ident, wire.encode(wire.REPLY, inc.req_id, [b"200", b"x"])[:-1])
     elif kind == b"silent":
         inc.replied = True  # never answered
 
@@ -208,7 +208,7 @@ async def test_a_next_hop_cannot_answer_a_request_the_relay_sent_to_another(clus
 
     def forger(inc: Incoming, payload: bytes) -> None:
         if payload.startswith(b"forge"):  # answer the request held at dest (its id), then our own
-            inc._server.queue_reply(inc.ident, wire.encode(wire.REPLY, held[0].req_id, [b"200", b"forged"]))
+            inc.server.queue_reply(inc.ident, wire.encode(wire.REPLY, held[0].req_id, [b"200", b"forged"]))
             inc.reply([b"200", payload])
         else:
             scripted(inc, payload)
@@ -335,7 +335,7 @@ async def test_unusual_requests_get_the_same_answers_with_and_without_the_engine
 
 @pytest.fixture
 async def small_queues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Cluster]:
-    monkeypatch.setattr(peer_module, "HWM", 2)  # messages per pipe, for every socket of the nodes
+    monkeypatch.setattr(peer_pump, "HWM", 2)  # messages per pipe, for every socket of the nodes
     c = await start_cluster(tmp_path, 4, python_relay={1})
     yield c
     await stop_cluster(c)

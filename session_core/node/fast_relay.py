@@ -28,16 +28,13 @@ import asyncio
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import zmq
 
 from session_core._backend import NO_EXTENSIONS
 from session_core.node.network import NetworkView, SnodeInfo
-from session_core.node.peer import READ_BATCH, READ_REPLIES, PeerClient, PeerServer
-
-if TYPE_CHECKING:
-    from session_core.node.peer import _Conn
+from session_core.node.peer import READ_BATCH, PeerClient, PeerConnection, PeerKey, PeerServer, Reader
 
 log = logging.getLogger("session_core.node.relay")
 
@@ -66,11 +63,15 @@ def backend_info() -> dict[str, Any]:
     return {"implementation": "c", "libzmq": mods[0].LIBZMQ_PATH, "libsodium_path": mods[1].default.path}
 
 
+def _peer_key(node: SnodeInfo) -> PeerKey:
+    """How :class:`PeerClient` names the connection to *node*."""
+    return (node.x25519, node.ip, node.zmq_port)
+
+
 @dataclass(frozen=True)
 class _Route:
     ed25519: str
-    conn: _Conn
-    key: tuple[str, str, int]  # the connection's (x25519, ip, port) in PeerClient
+    conn: PeerConnection
 
 
 class FastRelay:
@@ -82,6 +83,7 @@ class FastRelay:
         self._client = client
         self._slots: dict[str, int] = {}  # next node's Ed25519 (hex) -> route slot
         self._routes: dict[int, _Route] = {}  # slot -> what the engine sends on
+        self._by_conn: dict[PeerConnection, int] = {}  # connection -> its slot
         self._sweeper: asyncio.Task[None] | None = None
         client.on_forget = self._forgotten
 
@@ -113,17 +115,15 @@ class FastRelay:
     def _read_router(self, sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
         left, touched, more = self.engine.read_router(limit)
         for slot in touched:
-            conn = self._routes[slot].conn
-            if conn.pump is not None:
-                conn.pump.kick()
+            self._routes[slot].conn.kick()
         return left, more
 
-    def _dealer_reader(self, conn: _Conn, slot: int) -> Any:
+    def _dealer_reader(self, conn: PeerConnection, slot: int) -> Reader:
         engine, server = self.engine, self._server
 
         def read(sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
             frames, consumed, queued, router_touched, more = engine.read_dealer(slot, limit)
-            conn.received += consumed
+            conn.count_replies(consumed)
             for ident, frame in queued:
                 server.queue_reply(ident, frame)
             if router_touched:
@@ -141,37 +141,35 @@ class FastRelay:
         """Give the engine the connection to *node* if it has proven itself (answered)."""
         if node.ed25519 in self._slots:
             return
-        key = (node.x25519, node.ip, node.zmq_port)
-        conn = self._client.connection(*key)
-        if conn is None or conn.closed or conn.received == 0 or conn.pump is None:
+        conn = self._client.connection(*_peer_key(node))
+        if conn is None or not conn.answered:
             return
-        slot = self.engine.add_route(bytes.fromhex(node.ed25519), conn.sock)
+        slot = self.engine.add_route(bytes.fromhex(node.ed25519), conn.socket)
         if slot < 0:
             return  # the table is full: this next hop stays on the Python path
-        conn.route = slot
         self._slots[node.ed25519] = slot
-        self._routes[slot] = _Route(node.ed25519, conn, key)
-        conn.pump.read = self._dealer_reader(conn, slot)
-        conn.pump.kick()
+        self._routes[slot] = _Route(node.ed25519, conn)
+        self._by_conn[conn] = slot
+        conn.take_over_reading(self._dealer_reader(conn, slot))
 
     def on_view(self, view: NetworkView) -> None:
         """Drop the routes to nodes that left the network or moved."""
         for slot, route in list(self._routes.items()):
             node = view.node(route.ed25519)
-            if node is None or (node.x25519, node.ip, node.zmq_port) != route.key:
+            if node is None or _peer_key(node) != route.conn.key:
                 self._drop(slot)
 
-    def _forgotten(self, conn: _Conn) -> None:
-        if conn.route >= 0:
-            self._drop(conn.route)
+    def _forgotten(self, conn: PeerConnection) -> None:
+        slot = self._by_conn.get(conn)
+        if slot is not None:
+            self._drop(slot)
 
     def _drop(self, slot: int) -> None:
         route = self._routes.pop(slot)
         del self._slots[route.ed25519]
+        del self._by_conn[route.conn]
         self.engine.remove_route(slot)
-        route.conn.route = -1
-        if route.conn.pump is not None:
-            route.conn.pump.read = READ_REPLIES
+        route.conn.release_reading()
 
     # -- deadlines ----------------------------------------------------------------------------
 
@@ -185,7 +183,7 @@ class FastRelay:
                 self._server.kick()
             for slot in silent:
                 if slot in self._routes:
-                    self._client.forget(*self._routes[slot].key)  # nothing came back at all: start afresh
+                    self._client.forget(*self._routes[slot].conn.key)  # nothing came back at all: start afresh
 
     def stats(self) -> dict[str, int]:
         stats: dict[str, int] = self.engine.stats()

@@ -14,9 +14,10 @@ a mailbox lives in RAM, holds at most ``MAX_QUEUE`` envelopes for ``ITEM_TTL_MS`
 deposit into a mailbox whose owner has not polled within ``LISTEN_TTL_MS`` is refused (404), so
 the sender falls back to the swarm at once instead of waiting for an ack that cannot come.
 
-Everything is sans-IO apart from the node object it is attached to: :func:`handle` takes the
-raw request body and returns a :class:`Reply`, or None for methods it does not own (the
-storage RPC answers those).  It is reached only as an onion's final destination or through
+Everything is sans-IO: :class:`ListeningMethods` gives the storage RPC's dispatcher
+(:class:`~session_core.node.storage_rpc.StorageRPC`) one handler per method, which takes the
+already parsed ``params`` and returns a :class:`Reply`; the request body is parsed once, there.
+These methods are reached only as an onion's final destination or through
 ``/storage_rpc/v1``, exactly like ``store``.
 """
 
@@ -24,22 +25,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from session_core.node.network import NetworkView
 from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Reply
+from session_core.chain.service_nodes import service_nodes_result
 from session_core.protocol.mailbox import mailbox_id
 
-__all__ = ["Mailboxes", "handle", "mailbox_id", "METHODS"]
+__all__ = ["ListeningMethods", "Mailboxes", "mailbox_id", "METHODS"]
 
 METHODS = frozenset({"listen_put", "listen_get", "info", "oxend_request"})
-_METHOD_BYTES = tuple(m.encode() for m in METHODS)
 MAX_QUEUE = 256  # envelopes per mailbox; the oldest is dropped (the sender sees no ack -> swarm)
 MAX_MAILBOXES = 4096
 ITEM_TTL_MS = 60_000
@@ -91,18 +89,6 @@ class Mailboxes:
             del self._boxes[mid]
 
 
-class _NodeLike(Protocol):
-    @property
-    def view(self) -> NetworkView | None: ...
-
-
-_boxes: weakref.WeakKeyDictionary[Any, Mailboxes] = weakref.WeakKeyDictionary()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _bad(text: str) -> Reply:
     return Reply(400, text + "\n", "text/plain")
 
@@ -110,50 +96,53 @@ def _bad(text: str) -> Reply:
 def _service_nodes(view: NetworkView | None) -> Reply:
     if view is None:
         return Reply(503, "Service node is initializing\n", "text/plain")
-    states = [
-        {"pubkey_ed25519": n.ed25519, "pubkey_x25519": n.x25519, "public_ip": n.ip,
-         "storage_port": n.http_port, "storage_lmq_port": n.zmq_port, "swarm_id": n.swarm_id}
-        for n in view.nodes
-    ]
-    return Reply.json(200, {"height": view.height, "block_hash": view.block_hash, "service_node_states": states})
+    return Reply.json(200, service_nodes_result(view.height, view.block_hash, (n.to_chain_json() for n in view.nodes)))
 
 
-def handle(node: _NodeLike, payload: bytes, clock: Callable[[], int] = _now_ms) -> Reply | None:
-    """Answer ``payload`` if it is one of :data:`METHODS`, else None (not ours)."""
-    # Cheap pre-filter: most requests are store/retrieve and need no second JSON parse.
-    if not any(m in payload for m in _METHOD_BYTES):
-        return None
-    try:
-        req = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(req, dict) or req.get("method") not in METHODS:
-        return None
-    params = req.get("params")
-    if not isinstance(params, dict):
-        return _bad("invalid json: `params` must be an object")
-    method = req["method"]
-    if method == "info":
-        return Reply.json(200, {"t": clock()})
-    if method == "oxend_request":
+class ListeningMethods:
+    """:data:`METHODS` of one node, for the storage RPC's dispatcher (``StorageRPC(methods=...)``).
+
+    *view* returns the node's current network view; *clock* returns milliseconds (the same
+    clock the storage RPC uses).  Each method takes the request's ``params`` object, already
+    parsed and known to be a dict, and returns the reply.
+    """
+
+    def __init__(self, view: Callable[[], NetworkView | None], clock: Callable[[], int]) -> None:
+        self._view = view
+        self._clock = clock
+        self.mailboxes = Mailboxes(clock)
+
+    def table(self) -> dict[str, Callable[[dict[str, Any]], Reply]]:
+        """Method name -> handler, one entry per name in :data:`METHODS`."""
+        return {
+            "listen_put": self.listen_put,
+            "listen_get": self.listen_get,
+            "info": self.info,
+            "oxend_request": self.oxend_request,
+        }
+
+    def info(self, params: dict[str, Any]) -> Reply:
+        return Reply.json(200, {"t": self._clock()})
+
+    def oxend_request(self, params: dict[str, Any]) -> Reply:
         if params.get("endpoint") != "get_service_nodes":
             return _bad("oxend_request: only get_service_nodes is supported")
-        return _service_nodes(node.view)
-    boxes = _boxes.get(node)
-    if boxes is None:
-        boxes = _boxes[node] = Mailboxes(clock)
-    if method == "listen_put":
+        return _service_nodes(self._view())
+
+    def listen_put(self, params: dict[str, Any]) -> Reply:
         mailbox, data = params.get("mailbox"), params.get("data")
         if not isinstance(mailbox, str) or len(mailbox) != 64 or not _HEX.issuperset(mailbox):
             return _bad("listen_put: `mailbox` must be 64 lowercase hex")
         if not isinstance(data, str) or not data or len(data) > MAX_MESSAGE_BODY:
             return _bad(f"listen_put: `data` must be a non-empty string of at most {MAX_MESSAGE_BODY} characters")
-        return boxes.put(mailbox, data)
-    key_b64 = params.get("key")
-    try:
-        key = base64.b64decode(key_b64 if isinstance(key_b64, str) else "", validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
-    if len(key) != 32:
-        return _bad("listen_get: `key` must be 32 bytes, base64")
-    return boxes.get(key)
+        return self.mailboxes.put(mailbox, data)
+
+    def listen_get(self, params: dict[str, Any]) -> Reply:
+        key_b64 = params.get("key")
+        try:
+            key = base64.b64decode(key_b64 if isinstance(key_b64, str) else "", validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            return _bad("listen_get: `key` must be 32 bytes, base64")
+        return self.mailboxes.get(key)

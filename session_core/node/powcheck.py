@@ -7,21 +7,20 @@ uses the same implementation (C when built) as the rest of the package.
 from __future__ import annotations
 
 from session_core import pow as _pow
+from session_core.pow.api import verified_message_hash
 
 
 def check(nonce: str, timestamp: str, ttl: str, pubkey: str, data: str, difficulty: int) -> str | None:
     """Return the message hash if the nonce meets *difficulty*, else None.
 
-    The arguments are the exact strings of the ``store`` request (docs/interop.md §1.1);
+    The arguments are the exact strings of the ``store`` request (docs/interop.md §1.1),
+    hashed as sent and once (the hash that decides validity is the one returned);
     ``timestamp`` and ``ttl`` must already be known to be decimal integers.
     A nonce that is not 8 bytes of padded base64 is simply an invalid proof
     (upstream behaviour: 432, not 400).
     """
-    ts, ttl_ms = int(timestamp), int(ttl)
     try:
-        if not _pow.verify(nonce, ts, ttl_ms, pubkey, data, difficulty):
-            return None
-        return str(_pow.message_hash(nonce, ts, ttl_ms, pubkey, data))
+        return verified_message_hash(nonce, timestamp, ttl, pubkey, data, difficulty)
     except ValueError:
         return None
 

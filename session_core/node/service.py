@@ -124,7 +124,10 @@ class ServiceNode:
             DifficultyPolicy(base=cfg.difficulty), history=self.database.difficulty_history()
         )
         self.view: NetworkView | None = None
-        self.rpc = StorageRPC(self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms)
+        self.rpc = StorageRPC(
+            self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms,
+            methods=listening.ListeningMethods(lambda: self.view, now_ms).table(),
+        )
         self.commit = GroupCommit(self.store)
         self.stats = NodeStats()
         self._allowed: set[str] = set()
@@ -295,8 +298,6 @@ class ServiceNode:
     # -- storage RPC (straight from a client, or an onion's final destination) ------------------
 
     async def _storage_reply(self, payload: bytes) -> Reply:
-        if (mailbox_reply := listening.handle(self, payload)) is not None:  # sync routing (client issue)
-            return mailbox_reply
         out = self.rpc.check(payload)
         if out.stored is not None:
             out = self.rpc.committed(out, await self.commit(out.stored))

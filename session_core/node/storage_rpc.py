@@ -11,6 +11,9 @@ in tests).  The store is only written after every check has passed, so a
 rejected request leaves it unchanged.  :meth:`StorageRPC.check` stops short of
 saving, so an I/O driver can commit many concurrent stores in one SQLite
 transaction (group commit) and still answer each only after the commit.
+Methods beyond storage (the listening mailboxes, ``info``, ``oxend_request``) are
+given to the constructor as handlers of parsed ``params``: every request body is
+size-checked and JSON-parsed once, here, whichever method it names.
 
 ``store`` checks run in upstream's order: fields present and strings; pubkey
 length (and hex); data length, non-empty base64; our swarm (421 with the right
@@ -24,11 +27,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from session_core.errors import RpcRejectedError
+from session_core.errors import InvalidInputError, RpcRejectedError
 from session_core.node import powcheck
 from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
@@ -46,6 +49,7 @@ RETRIEVE_LIMIT = 10
 _HEX = frozenset("0123456789abcdef")
 # Standard base64, padded or not (a length of 4k+1 can never be base64).
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_OWN_METHODS = frozenset({"store", "retrieve", "get_snodes_for_pubkey", "get_swarm"})
 _STORE_FIELDS = ("pubKey", "ttl", "nonce", "timestamp", "data")
 
 
@@ -58,6 +62,10 @@ class Reply:
     @classmethod
     def json(cls, status: int, obj: Any) -> Reply:
         return cls(status, json.dumps(obj, separators=(",", ":")))
+
+
+#: A method answered besides the storage ones (e.g. the listening mailboxes): ``params -> reply``.
+RpcMethod = Callable[[dict[str, Any]], Reply]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +97,14 @@ class StorageRPC:
         clock: Callable[[], int],
         *,
         max_ttl_ms: int = MAX_TTL_MS,
+        methods: Mapping[str, RpcMethod] | None = None,
     ) -> None:
+        """*methods* are answered besides the storage ones, through the same parse and checks
+        (the node passes :meth:`session_core.node.listening.ListeningMethods.table`)."""
+        clash = _OWN_METHODS.intersection(methods or ())
+        if clash:
+            raise InvalidInputError(f"methods {sorted(clash)} are the storage RPC's own")
+        self._methods = dict(methods or {})
         self.store = store
         self._view = view
         self._me = our_ed25519
@@ -130,6 +145,9 @@ class StorageRPC:
                 return Outcome(self._retrieve(params))
             if method in ("get_snodes_for_pubkey", "get_swarm"):
                 return Outcome(self._snodes(params))
+            other = self._methods.get(method)
+            if other is not None:
+                return Outcome(other(params))
             raise _bad(f"no method {method}")
         except RpcRejectedError as exc:
             return Outcome(Reply(exc.status, exc.body, exc.content_type))

@@ -283,3 +283,73 @@ def baseline_loop(str kind, uintptr_t fn, const uint8_t[::1] h1, uint64_t target
         else:
             hits = sc_baseline_sodium_loop(<sc_sodium_sha512_fn>fn, p, target, count)
     return hits
+
+
+def payload_trial_hash(const uint8_t[::1] payload, uint64_t nonce):
+    """H = SHA512(nonce_be8 || SHA512(payload)), all 64 bytes (verify and hash in one pass)."""
+    cdef uint8_t h1[64]
+    cdef uint8_t out[64]
+    cdef size_t n = payload.shape[0]
+    with nogil:
+        sc_sha512(&payload[0] if n else <const uint8_t *>"", n, h1)
+        sc_pow_trial_hash(h1, nonce, out)
+    return out[:64]
+
+
+cdef inline bint _decimal_view(object v, char *buf, const char **p, Py_ssize_t *n, uint64_t *value):
+    # The decimal text of a timestamp/TTL as sent: a str of 1..19 ASCII digits used verbatim
+    # (so "0123" stays "0123", as the server hashed it), or an int written into buf (>= 20 bytes).
+    cdef Py_ssize_t i
+    cdef uint64_t acc = 0
+    if type(v) is int:
+        if not _u64(v, value):
+            return False
+        n[0] = _decimal(value[0], buf)
+        p[0] = buf
+        return True
+    if not _ascii_view(v, p, n) or n[0] < 1 or n[0] > 19:  # 19 digits always fit in 64 bits
+        return False
+    for i in range(n[0]):
+        if not (b'0' <= p[0][i] <= b'9'):
+            return False
+        acc = acc * 10 + <uint64_t>(p[0][i] - 48)
+    value[0] = acc
+    return True
+
+
+def verified_hash_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
+    """The message hash (128 lowercase hex) if nonce is valid, None if not, -1 for "not the
+    plain shape: use the checked Python path".
+
+    One pass: the payload is hashed once, and the trial that decides validity is the hash
+    returned.  The plain shape is: ASCII str nonce/pubkey/data, timestamp and TTL as int or as
+    the decimal str sent (at most 19 digits), int difficulty >= 1.  Anything else goes to the
+    Python path, which gives the same answer or the precise error.
+    """
+    cdef const char *nonce_p
+    cdef const char *pk_p
+    cdef const char *data_p
+    cdef const char *ts_p
+    cdef const char *ttl_p
+    cdef Py_ssize_t nonce_n, pk_n, data_n, ts_n, ttl_n
+    cdef uint64_t ts, ttl, diff, value, tgt, first_word
+    cdef int i
+    cdef char digits[48]
+    cdef uint8_t h1[64]
+    cdef uint8_t out[64]
+    if not (_ascii_view(nonce, &nonce_p, &nonce_n) and _ascii_view(pubkey, &pk_p, &pk_n)
+            and _ascii_view(data, &data_p, &data_n)
+            and _decimal_view(timestamp_ms, digits, &ts_p, &ts_n, &ts)
+            and _decimal_view(ttl_ms, digits + 24, &ttl_p, &ttl_n, &ttl)
+            and _u64(difficulty, &diff) and diff >= 1):
+        return -1
+    if sc_pow_decode_nonce(nonce_p, nonce_n, &value) != 0 or not _is_hex(pk_p, pk_n):
+        return -1
+    tgt = sc_pow_target(<uint64_t>(ts_n + ttl_n + pk_n + data_n), ttl, diff)
+    with nogil:
+        _payload_h1(ts_p, ts_n, ttl_p, ttl_n, pk_p, pk_n, data_p, data_n, h1)
+        sc_pow_trial_hash(h1, value, out)
+    first_word = 0
+    for i in range(8):
+        first_word = (first_word << 8) | out[i]
+    return out[:64].hex() if first_word < tgt else None

@@ -56,6 +56,11 @@ def payload_trial_value(payload: bytes, nonce: int) -> int:
     return int.from_bytes(hashlib.sha512(nonce.to_bytes(8, "big") + h1).digest()[:8], "big")
 
 
+def payload_trial_hash(payload: bytes, nonce: int) -> bytes:
+    """H = SHA512(nonce_be8 || SHA512(payload)), all 64 bytes (verify and hash in one pass)."""
+    return hashlib.sha512((nonce & _U64).to_bytes(8, "big") + hashlib.sha512(payload).digest()).digest()
+
+
 def scan(h1: bytes, target: int, first: int, count: int, kernel: str | None = None) -> int | None:
     """Offset of the first hit among nonces first..first+count-1 (mod 2^64), or None."""
     _check_kernel(kernel)

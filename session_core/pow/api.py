@@ -240,6 +240,25 @@ def message_hash(nonce: str, timestamp_ms: int | str, ttl_ms: int | str, pubkey:
     return str(_impl.trial_hash(_impl.sha512(raw), value).hex())
 
 
+def verified_message_hash(nonce: str, timestamp_ms: int | str, ttl_ms: int | str, pubkey: str,
+                          data: str, difficulty: int) -> str | None:
+    """:func:`message_hash` if :func:`verify` holds, else None, in one pass.
+
+    The payload is hashed once and the trial that decides validity is the hash
+    returned (``verify`` then ``message_hash`` hash it twice).  Pass the strings
+    exactly as sent (a node passes the ``store`` request's ``timestamp`` and
+    ``ttl`` text); errors for malformed fields are those of :func:`verify`.
+    """
+    if _c is not None:
+        fast = _c.verified_hash_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty)
+        if fast != -1:
+            return fast  # type: ignore[no-any-return]
+    value = fields.decode_nonce(nonce)
+    raw, tgt = _resolve(difficulty, timestamp_ms, ttl_ms, pubkey, data)
+    h: bytes = _impl.payload_trial_hash(raw, value)
+    return h.hex() if int.from_bytes(h[:8], "big") < tgt else None
+
+
 def kernels() -> list[str]:
     """Names of the kernels this CPU can run, best first (``["python"]`` without C)."""
     return list(_impl.supported_kernels())

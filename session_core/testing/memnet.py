@@ -51,7 +51,8 @@ class MemNode:
         self.info = SnodeInfo(ed_pk.hex(), bytes(sk.public_key).hex(), ip, 20000 + index, 30000 + index, swarm_id)
         self.store = MemoryStore()
         self.difficulty = DifficultyTracker(DifficultyPolicy(base=difficulty))
-        self.rpc = StorageRPC(self.store, lambda: self.view, self.info.ed25519, self.difficulty, self.clock)
+        self.rpc = StorageRPC(self.store, lambda: self.view, self.info.ed25519, self.difficulty, self.clock,
+                              methods=listening.ListeningMethods(lambda: self.view, self.clock).table())
         self.router = OnionRouter(self.secret, lambda: self.view, self._forward, self._storage, self._exit)
         self.down = False
         self.drop = False
@@ -86,9 +87,6 @@ class MemNode:
 
     async def _storage(self, payload: bytes) -> Reply:
         self.seen.append(Seen(self._source, self._flow, payload))
-        mailbox = listening.handle(self, payload, self.clock)
-        if mailbox is not None:
-            return mailbox
         out = self.rpc.handle(payload)
         if out.stored is not None and self.drop:
             self.store = self.rpc.store = MemoryStore()  # acknowledged, then forgotten
@@ -98,7 +96,8 @@ class MemNode:
                 if other is not self and not other.down and not other.drop:
                     other.store.save_if_new(out.stored)
         reply = out.reply
-        if self.tamper and reply.status == 200 and '"messages"' in reply.body:
+        # Retrieved messages only ('"expiration"' is in no mailbox reply: its items are base64).
+        if self.tamper and reply.status == 200 and '"expiration"' in reply.body:
             doc = json.loads(reply.body)
             for m in doc["messages"]:
                 raw = bytearray(base64.b64decode(m["data"]))
