@@ -377,5 +377,9 @@ class NodeUnreachableError(ClientError):
     """A service node (the guard of a path) could not be reached or timed out."""
 
 
+class AnswerTooLargeError(ClientError, ValueError):
+    """A node's HTTP answer is longer than the client agrees to read (a guard flooding it)."""
+
+
 class OnionRequestFailedError(ClientError):
     """An onion request got no usable answer through its path (the client retries elsewhere)."""

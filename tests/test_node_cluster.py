@@ -195,3 +195,42 @@ async def test_joining_node_and_new_swarm_get_their_records(tmp_path: Path) -> N
         assert newcomer.store.count(int(time.time() * 1000)) > 0
     finally:
         await stop_cluster(c)
+
+
+async def test_nodes_of_another_swarm_can_neither_push_nor_pull_records(tmp_path: Path) -> None:
+    """Issue 11 items 4 and 7 over real ZMQ: a registered node of swarm X sends ``data`` for
+    swarm Y's users to a node of Y, and asks it for a ``catchup``: both refused."""
+    from session_core.node import replication
+    from session_core.node.powcheck import message_hash
+    from session_core.node.message import Message
+
+    c = await start_cluster(tmp_path, 14)
+    try:
+        swarms = c.chain.swarms()
+        assert len(swarms) == 2
+        (_, x_members), (y_id, y_members) = sorted(swarms.items())
+        attacker, victim = c.by_key(x_members[0]), c.by_key(y_members[0])
+        smap = SwarmMap(sorted(swarms))
+        pk = next(k for k in iter(random_pubkey, None) if smap.lookup(k) == y_id)
+        ts = int(time.time() * 1000)
+        p = store_params(pk, os.urandom(40), 120_000, ts, 1)
+        h = message_hash(p["nonce"], ts, 120_000, p["pubKey"], p["data"])
+        assert h is not None
+        msg = Message(pubkey=pk, hash=h, data=p["data"], ttl=120_000, timestamp=ts, nonce=p["nonce"])
+        [blob] = replication.serialize_batches([msg])
+        v = victim.view
+        assert v is not None
+        target = v.node(victim.me)
+        assert target is not None
+        parts = await attacker.peers.request(target.x25519, target.ip, target.zmq_port, b"data", [blob], 5.0)
+        assert parts[0] == b"421"
+        assert victim.store.get(h, int(time.time() * 1000)) is None
+        assert await c.store(victim, pk, os.urandom(24)) == 200
+        parts = await attacker.peers.request(target.x25519, target.ip, target.zmq_port, b"catchup", [b""], 5.0)
+        assert parts[0] == b"421" and len(parts) == 2
+        # A member of the victim's swarm is served, one page with a cursor.
+        mate = c.by_key(y_members[1])
+        parts = await mate.peers.request(target.x25519, target.ip, target.zmq_port, b"catchup", [b""], 5.0)
+        assert parts[0] == b"OK" and parts[1] == b"" and len(parts) == 3
+    finally:
+        await stop_cluster(c)

@@ -40,8 +40,8 @@ from session_core.client.transport import HttpTransport, Transport
 from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
-    ContactState, ConversationMode, FriendRequestAccepted, FriendRequestReceived, MessageReceived, Messenger,
-    OnlineStatusReceived, Outgoing, ReceiptReceived,
+    ContactState, ConversationMode, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived,
+    MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
 )
 
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
@@ -64,7 +64,7 @@ class ClientConfig:
 
 @dataclass(frozen=True)
 class ClientEvent:
-    kind: str  # "request", "accepted", "message", "status"
+    kind: str  # "request", "request_dropped", "accepted", "message", "status"
     peer: str
     text: str = ""
     name: str = ""
@@ -108,15 +108,14 @@ class Client:
         self.rng = rng or random.Random()
         self.transport: Transport = transport or HttpTransport()
         self.clock = clock or NetworkClock()
-        config.home.mkdir(parents=True, exist_ok=True)
+        config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.nodelist = NodeList(config.seeds, config.home / "nodes.json", rng=self.rng)
         self.pool = PathPool(self.rng)
         self.oc = OnionClient(self.transport, self.pool, timeout=config.request_timeout)
         self.router = SwarmRouter(self.oc, self.clock, lambda: self.pool.usable() or self.nodelist.nodes,
                                   rng=self.rng, pow_threads=config.pow_threads)
         self.db = ClientDB(config.home / "client.db", identity)
-        blob = self.db.get_bytes("messenger")
-        self.messenger = Messenger.from_bytes(identity, blob) if blob else Messenger(identity, display_name)
+        self.messenger = self.db.load_messenger(identity, display_name)
         saved_hashes = self.db.get("last_hashes")
         if isinstance(saved_hashes, dict):
             self.router.last_hash.update(saved_hashes)
@@ -194,7 +193,7 @@ class Client:
         return changed
 
     def _save(self) -> None:
-        self.db.put_bytes("messenger", self.messenger.to_bytes())
+        self.db.save_messenger(self.messenger)
         self.db.put("last_hashes", self.router.last_hash)
 
     # -- sending ------------------------------------------------------------------------------
@@ -344,6 +343,9 @@ class Client:
             for ev in raw_events:
                 if isinstance(ev, FriendRequestReceived):
                     events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
+                elif isinstance(ev, FriendRequestDropped):
+                    log.warning("dropped the pending friend request of %s: %s", ev.sender, ev.reason)
+                    events.append(ClientEvent("request_dropped", ev.sender, ev.reason, "", via))
                 elif isinstance(ev, FriendRequestAccepted):
                     events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
                 elif isinstance(ev, MessageReceived):

@@ -4,7 +4,12 @@ Every row that says anything about the user (the Messenger state with its sessio
 messages, last hashes, listening-node details) is sealed with AES-256-GCM under a key derived
 from the identity's seed (:class:`~session_core.protocol.at_rest.StateKey`, label
 ``client-db``). Lookups use keyed BLAKE2b tags instead of Session IDs or hashes, so the file
-alone shows row counts and times, not who talks to whom.
+alone shows row counts and times, not who talks to whom.  The file is created 0600.
+
+The Messenger is saved as rows: its core (prekeys, name) under ``messenger_core`` and one row per
+contact in ``contacts``, each sealed by the Messenger itself; a save writes only what changed
+(:meth:`ClientDB.save_messenger`).  A profile saved before rows existed holds the whole
+Messenger in one blob; :meth:`ClientDB.load_messenger` turns it into rows, in one transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from session_core.errors import ClientStateError, StateDecryptionError
 from session_core.identity import Identity
+from session_core.private_files import create_private
 from session_core.protocol.at_rest import StateKey
+from session_core.protocol.conversation import Messenger, StateChanges
 
 __all__ = ["ClientDB"]
 
@@ -30,7 +37,10 @@ CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, peer_
                                      at INTEGER NOT NULL, blob BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_peer ON messages(peer_tag, id);
 CREATE TABLE IF NOT EXISTS seen (tag TEXT PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (tag TEXT PRIMARY KEY, blob BLOB NOT NULL);
 """
+_CORE = "messenger_core"
+_LEGACY_BLOB = "messenger"  # the whole Messenger in one blob, as saved before contact rows
 
 
 class ClientDB:
@@ -38,6 +48,7 @@ class ClientDB:
         self._key = StateKey.for_identity(identity, b"client-db")
         self._tag_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"session_core/client-db/v1",
                              info=b"index tags").derive(identity.ed25519_seed)
+        create_private(path)  # it holds sealed state, but row counts and times are still private
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
@@ -76,6 +87,48 @@ class ClientDB:
     def get_bytes(self, name: str) -> bytes | None:
         row = self.db.execute("SELECT blob FROM kv WHERE name = ?", (name,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    # -- the Messenger, as a core and one row per contact ---------------------------------------
+
+    def load_messenger(self, identity: Identity, display_name: str) -> Messenger:
+        """The saved Messenger (a new one if none was saved); migrates a one-blob save to rows."""
+        core = self.get_bytes(_CORE)
+        if core is not None:
+            rows = [bytes(r[0]) for r in self.db.execute("SELECT blob FROM contacts ORDER BY rowid")]
+            return Messenger.from_rows(identity, core, rows)
+        legacy = self.get_bytes(_LEGACY_BLOB)
+        messenger = Messenger.from_bytes(identity, legacy) if legacy else Messenger(identity, display_name)
+        self.save_messenger(messenger, drop_legacy=legacy is not None)
+        return messenger
+
+    def save_messenger(self, messenger: Messenger, *, drop_legacy: bool = False) -> None:
+        """Write what changed in *messenger* since it was last saved, atomically."""
+        changes = messenger.take_changes()
+        try:
+            self._write_changes(changes, drop_legacy)
+        except BaseException:
+            messenger.put_back(changes)
+            raise
+
+    def _write_changes(self, changes: StateChanges, drop_legacy: bool) -> None:
+        if changes.core is None and not changes.contacts and not changes.removed and not drop_legacy:
+            return
+        self.db.execute("BEGIN")
+        try:
+            if changes.core is not None:
+                self.put_bytes(_CORE, changes.core)
+            # Upsert, not REPLACE: a contact keeps its rowid, so rows load in arrival order.
+            self.db.executemany(
+                "INSERT INTO contacts(tag, blob) VALUES (?, ?) ON CONFLICT(tag) DO UPDATE SET blob = excluded.blob",
+                [(self.tag("contact:" + sid), blob) for sid, blob in changes.contacts.items()])
+            self.db.executemany("DELETE FROM contacts WHERE tag = ?",
+                                [(self.tag("contact:" + sid),) for sid in changes.removed])
+            if drop_legacy:
+                self.db.execute("DELETE FROM kv WHERE name = ?", (_LEGACY_BLOB,))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # -- messages -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from session_core import onion
 from session_core.client.paths import Path, PathPool
 from session_core.client.snode import Snode
 from session_core.client.transport import Transport
-from session_core.errors import NodeUnreachableError, OnionError, OnionRequestFailedError, PathError
+from session_core.errors import AnswerTooLargeError, NodeUnreachableError, OnionError, OnionRequestFailedError, PathError
 
 __all__ = ["OnionClient", "RpcResult"]
 
@@ -75,6 +75,10 @@ class OnionClient:
             else:
                 self._path_failed(path, dest)
             raise OnionRequestFailedError(f"guard {path.guard.short()}: {exc or 'timeout'}") from None
+        except AnswerTooLargeError as exc:
+            # The transport stopped reading: someone on the path (or the destination) floods us.
+            self._path_failed(path, dest)
+            raise OnionRequestFailedError(f"path {path.describe()}: {exc}") from None
         if res.status != 200:
             text = res.body[:200].decode("utf-8", "replace")
             culprit = text[len(_NEXT_NOT_FOUND):].strip() if text.startswith(_NEXT_NOT_FOUND) else ""

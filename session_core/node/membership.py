@@ -23,18 +23,21 @@ import numpy as np
 
 from session_core.chain.client import ChainClient
 from session_core.chain.registration import Registration
-from session_core.errors import ChainError, PeerRequestError
+from session_core.errors import ChainError, PeerRequestError, ReplicationBatchError
 from session_core.node.clock import now_ms
 from session_core.node.keys import NodeKeys
 from session_core.node.network import NetworkView, SnodeInfo
-from session_core.node.peer import ok
+from session_core.node import catchup
+from session_core.node.peer import describe, ok
 from session_core.node.replicator import Replicator
 from session_core.node.store import MessageStore
 from session_core.swarm import SwarmEvents, SwarmMap, derive_swarm_events, plan_pushes, swarm_space
 
 log = logging.getLogger("session_core.node")
 
-CATCHUP_ATTEMPTS = 5
+CATCHUP_ATTEMPTS = 5  # tries in a row per peer (it may not know we joined yet, or pace us)
+PUSH_ATTEMPTS = 6  # a hand-over push refused with 421 is retried (the receiver's view lags)
+MAX_CATCHUP_PAGES = 1_000_000  # a peer whose cursor never ends is not followed for ever
 
 
 async def register(chain: ChainClient, keys: NodeKeys, ip: str, http_port: int, zmq_port: int) -> None:
@@ -100,17 +103,35 @@ class Membership:
         peers = self.replicator.peers
 
         async def pull(peer: SnodeInfo) -> int:
-            # A peer that has not seen the block with our registration yet refuses us
-            # (ZAP), so try a few times while the network catches up with us.
-            for attempt in range(CATCHUP_ATTEMPTS):
+            """Page through what *peer* holds for our swarm (node/catchup.py)."""
+            got, cursor, failures, pages = 0, 0, 0, 0
+            while failures < CATCHUP_ATTEMPTS and pages < MAX_CATCHUP_PAGES:
+                # A peer that has not seen the block with our registration yet refuses us
+                # (ZAP, or 421), and one that paces us answers 429: wait and ask again.
+                arg = str(cursor).encode() if cursor else b""
                 try:
-                    parts = await peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup", [], 3.0)
+                    parts = await peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup", [arg], 3.0)
                 except PeerRequestError as exc:
-                    log.info("catch-up from a peer failed (attempt %d): %s", attempt + 1, exc)
+                    parts = [b"000", str(exc).encode()]
+                if parts[:1] in ([b"421"], [b"429"], [b"503"], [b"000"]):
+                    failures += 1
+                    log.info("catch-up from a peer: %s (attempt %d)", describe(parts), failures)
                     await asyncio.sleep(0.5)
                     continue
-                return self.replicator.accept(parts[1:]) if ok(parts) else 0
-            return 0
+                if not ok(parts) or len(parts) < 2:
+                    break
+                failures = 0
+                pages += 1
+                try:
+                    got += self.replicator.accept(parts[2:], peer.x25519).new
+                except ReplicationBatchError as exc:
+                    log.info("catch-up from a peer: bad batch: %s", exc)
+                    break
+                following = catchup.parse_cursor([parts[1]])
+                if not parts[1] or following is None or following <= cursor:
+                    break  # the end (or a cursor that does not move on: stop)
+                cursor = following
+            return got
 
         got = await asyncio.gather(*(pull(p) for p in self.replicator.swarm_peers(view, swarm_id)))
         log.info("caught up %d messages from %d peers", sum(got), len(got))
@@ -125,9 +146,10 @@ class Membership:
         for ed in plan.to_nodes:
             node = view.node(ed)
             if node is not None:
-                jobs.append(self.replicator.push(node, msgs))
+                jobs.append(self.replicator.push(node, msgs, attempts=PUSH_ATTEMPTS))
         for sid, idx in plan.by_swarm.items():
             chosen = [msgs[int(i)] for i in idx]
-            jobs.extend(self.replicator.push(n, chosen) for n in self.replicator.swarm_peers(view, sid))
+            jobs.extend(self.replicator.push(n, chosen, attempts=PUSH_ATTEMPTS)
+                        for n in self.replicator.swarm_peers(view, sid))
         log.info("membership change: pushing records to %d nodes", len(jobs))
         await asyncio.gather(*jobs)

@@ -9,16 +9,26 @@ for the next round; a peer that left our swarm loses its backlog, since the memb
 (:mod:`session_core.node.membership`) cover its records.  :meth:`Replicator.push` is the one
 way records go to another node; :meth:`Replicator.accept` the one way records from another
 node are checked and stored.
+
+Who may hand us records (issue 11: any registered node could push ``data`` for any swarm).
+A record for user *P* is taken from node *S* only if our swarm owns *P* in our current view,
+and *S* is a current member of our swarm, or *S* was in the swarm that owned *P* in one of the
+last :data:`RECENT_VIEWS` views (the hand-over when swarms split, a node joins or a swarm
+dissolves).  A batch with nothing we may take is answered ``421``; the sender tries again
+shortly (our view may be a block behind its own) and then gives up.  Catch-up answers
+(:mod:`session_core.node.catchup`) go through the same check.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from session_core.errors import PeerRequestError
-from session_core.node import replication
+from session_core.node import catchup, replication
 from session_core.node.clock import now_ms
 from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
@@ -26,6 +36,7 @@ from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.peer import PeerClient, describe, ok
 from session_core.node.stats import NodeStats
 from session_core.node.store import MessageStore
+from session_core.swarm.ids import UNASSIGNED_SWARM_ID
 
 log = logging.getLogger("session_core.node")
 
@@ -33,6 +44,18 @@ REPLICATE_INTERVAL = 0.35  # upstream RELAY_INTERVAL
 PUSH_TIMEOUT = 10.0
 REPLICATE_TIMEOUT = 3.0  # a peer that cannot take a batch in this time gets it next round
 MAX_BACKLOG = 100_000  # messages kept per unreachable peer
+RECENT_VIEWS = 4  # views whose swarm owners may still hand records over to us
+PUSH_RETRY_DELAY = 0.5  # a push refused with 421 is sent again after this (views converge)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What :meth:`Replicator.accept` did with a batch: *new* records stored, *taken* records
+    we were entitled to (new or not, valid or not), *refused* records we were not."""
+
+    new: int
+    taken: int
+    refused: int
 
 
 class Replicator:
@@ -55,6 +78,12 @@ class Replicator:
         self.max_ttl_ms = max_ttl_ms
         self._fresh: list[Message] = []
         self._backlog: dict[str, list[Message]] = {}
+        self._recent: deque[NetworkView] = deque(maxlen=RECENT_VIEWS)
+        self._pages = catchup.PageLimiter()
+
+    def on_view(self, view: NetworkView) -> None:
+        """Remember *view*: its swarm owners may hand records over for a few blocks."""
+        self._recent.append(view)
 
     def swarm_peers(self, view: NetworkView, swarm_id: int) -> list[SnodeInfo]:
         """The members of a swarm other than this node."""
@@ -95,25 +124,38 @@ class Replicator:
 
     # -- records between nodes ----------------------------------------------------------------
 
-    async def push(self, node: SnodeInfo, msgs: list[Message], timeout: float = PUSH_TIMEOUT) -> bool:
-        """Send *msgs* to *node* (``data`` batches); False if any batch was not taken."""
+    async def push(self, node: SnodeInfo, msgs: list[Message], timeout: float = PUSH_TIMEOUT,
+                   attempts: int = 1) -> bool:
+        """Send *msgs* to *node* (``data`` batches); False if any batch was not taken.  A batch
+        refused with 421 (the receiver's view does not make it responsible yet) is sent again,
+        up to *attempts* times in all."""
         for blob in replication.serialize_batches(msgs):
-            try:
-                parts = await self.peers.request(node.x25519, node.ip, node.zmq_port, b"data", [blob], timeout)
-            except PeerRequestError as exc:
-                log.info("push to a peer failed: %s", exc)
-                return False
-            if not ok(parts):
-                log.info("peer refused a batch: %s", describe(parts))
-                return False
+            for attempt in range(attempts):
+                try:
+                    parts = await self.peers.request(node.x25519, node.ip, node.zmq_port, b"data", [blob], timeout)
+                except PeerRequestError as exc:
+                    log.info("push to a peer failed: %s", exc)
+                    return False
+                if ok(parts):
+                    break
+                if parts[:1] != [b"421"] or attempt + 1 == attempts:
+                    log.info("peer refused a batch: %s", describe(parts))
+                    return False
+                await asyncio.sleep(PUSH_RETRY_DELAY)
         return True
 
-    def accept(self, blobs: Iterable[bytes]) -> int:
-        """Verify and store messages from a peer; returns how many were new."""
+    def accept(self, blobs: Iterable[bytes], sender_x25519: str) -> Accepted:
+        """Verify and store the records *sender* may hand us (see the module doc)."""
         now = now_ms()
+        may_take = self._entitlement(sender_x25519)
         good = []
+        taken = refused = 0
         for blob in blobs:
             for m in replication.parse_batch(blob):
+                if not may_take(m.pubkey):
+                    refused += 1
+                    continue
+                taken += 1
                 # Quotas apply to copies too; replicated messages are not client load
                 # (they never raise the difficulty clients must meet).
                 if replication.verify(m, now, self.difficulty, self.max_ttl_ms) and self.store.refusal(m, now) is None:
@@ -121,13 +163,43 @@ class Replicator:
         n = self.store.save_many(good)
         if n:
             self.stats.replicated_in += n
-        return n
+        if refused:
+            log.info("refused %d records a peer is not responsible for", refused)
+        return Accepted(n, taken, refused)
 
-    def catchup_reply(self, peer_x25519: str) -> list[bytes]:
-        """Answer a ``catchup``: every record of the asking node's swarm that we hold."""
+    def _entitlement(self, sender_x25519: str) -> Callable[[str], bool]:
+        """Which user pubkeys *sender* may hand us records of, now."""
         view = self._view()
-        peer = view.node_by_x25519(peer_x25519) if view else None
-        if view is None or peer is None:
+        me = view.node(self.me) if view else None
+        if view is None or me is None:
+            return lambda pubkey: False
+        sender = view.node_by_x25519(sender_x25519)
+        ours = me.swarm_id
+        if sender is not None and sender.ed25519 != self.me and sender.swarm_id == ours:
+            return lambda pubkey: view.swarm_for_pubkey(pubkey) == ours
+        # Not one of ours now: a hand-over from the swarm that owned the records before.
+        past = [(v, n.swarm_id) for v in (*self._recent, view) if (n := v.node_by_x25519(sender_x25519)) is not None]
+        if not past:
+            return lambda pubkey: False
+
+        def handed_over(pubkey: str) -> bool:
+            return view.swarm_for_pubkey(pubkey) == ours and any(v.swarm_for_pubkey(pubkey) == sid for v, sid in past)
+
+        return handed_over
+
+    def catchup_reply(self, peer_x25519: str, args: list[bytes]) -> list[bytes]:
+        """Answer a ``catchup [cursor]``: one page of our records for the asker's swarm, if the
+        asker is a member of ours (:mod:`session_core.node.catchup`)."""
+        view = self._view()
+        me = view.node(self.me) if view else None
+        if view is None or me is None:
             return [b"503", b"not ready"]
-        msgs = [m for m in self.store.messages(now_ms()) if view.swarm_for_pubkey(m.pubkey) == peer.swarm_id]
-        return [b"OK", *replication.serialize_batches(msgs)]
+        peer = view.node_by_x25519(peer_x25519)
+        if peer is None or peer.ed25519 == self.me or peer.swarm_id != me.swarm_id or me.swarm_id == UNASSIGNED_SWARM_ID:
+            return [b"421", b"catch-up is for members of this swarm"]
+        cursor = catchup.parse_cursor(args)
+        if cursor is None:
+            return [b"400", b"catchup takes one argument: a decimal cursor"]
+        if not self._pages.allow(peer_x25519):
+            return [b"429", b"catch-up pages too fast"]
+        return catchup.serve_page(self.store, view, me.swarm_id, cursor, now_ms())

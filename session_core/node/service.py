@@ -219,6 +219,7 @@ class ServiceNode:
         self.view = view
         self.tester.remember(view)
         self._allowed = {n.x25519 for n in view.nodes}
+        self.replicator.on_view(view)
         if self.fast_relay is not None:
             self.fast_relay.on_view(view)
         for key in self.peers.known():
@@ -234,14 +235,16 @@ class ServiceNode:
     async def _on_peer(self, cmd: bytes, args: list[bytes], peer_x25519: str) -> list[bytes]:
         if cmd == b"data":
             try:
-                n = self.replicator.accept(args)
+                got = self.replicator.accept(args, peer_x25519)
             except ReplicationBatchError as exc:
                 return [b"400", str(exc).encode()]
-            return [b"OK", str(n).encode()]
+            if got.refused and not got.taken:
+                return [b"421", b"this node's swarm is not responsible for these records (from you)"]
+            return [b"OK", str(got.new).encode()]
         if cmd == b"storage_test":
             return await self.tester.answer(args, peer_x25519)
         if cmd == b"catchup":
-            return self.replicator.catchup_reply(peer_x25519)
+            return self.replicator.catchup_reply(peer_x25519, args)
         if cmd == b"ping":
             return [b"OK"]
         return [b"400", b"unknown command"]

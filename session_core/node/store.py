@@ -24,7 +24,7 @@ refusal purges once and looks again before saying no.
 
 from __future__ import annotations
 
-import os
+import bisect
 import random
 import sqlite3
 import threading
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Protocol
 
 from session_core.node.message import Message
+from session_core.private_files import create_private
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class MessageStore(Protocol):
     def retrieve(self, pubkey: str, last_hash: str, limit: int, now_ms: int) -> list[Message]: ...
     def get(self, msg_hash: str, now_ms: int) -> Message | None: ...
     def messages(self, now_ms: int) -> Iterator[Message]: ...
+    def messages_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, Message]]: ...
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None: ...
     def count(self, now_ms: int) -> int: ...
     def purge_expired(self, now_ms: int) -> int: ...
@@ -83,6 +85,8 @@ class MemoryStore:
     def __init__(self, limits: StorageLimits | None = None) -> None:
         self.limits = limits or StorageLimits()
         self._rows: list[Message] = []
+        self._ids: list[int] = []  # a row's id: increasing, never reused (paging cursors)
+        self._next_id = 1
         self._index: dict[str, int] = {}
         self._usage: dict[str, tuple[int, int]] = {}  # owner -> (bytes, messages)
         self._total = 0
@@ -92,6 +96,8 @@ class MemoryStore:
             return False
         self._index[msg.hash] = len(self._rows)
         self._rows.append(msg)
+        self._ids.append(self._next_id)
+        self._next_id += 1
         b, n = self._usage.get(msg.pubkey, (0, 0))
         self._usage[msg.pubkey] = (b + len(msg.data), n + 1)
         self._total += len(msg.data)
@@ -134,6 +140,16 @@ class MemoryStore:
     def messages(self, now_ms: int) -> Iterator[Message]:
         return iter([m for m in self._rows if m.expiration > now_ms])
 
+    def messages_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, Message]]:
+        start = bisect.bisect_right(self._ids, after_id)
+        out: list[tuple[int, Message]] = []
+        for i in range(start, len(self._rows)):
+            if len(out) >= limit:
+                break
+            if self._rows[i].expiration > now_ms:
+                out.append((self._ids[i], self._rows[i]))
+        return out
+
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None:
         live = list(self.messages(now_ms))
         return rng.choice(live) if live else None
@@ -142,6 +158,7 @@ class MemoryStore:
         return sum(1 for _ in self.messages(now_ms))
 
     def purge_expired(self, now_ms: int) -> int:
+        self._ids = [i for i, m in zip(self._ids, self._rows) if m.expiration > now_ms]
         keep = [m for m in self._rows if m.expiration > now_ms]
         removed = len(self._rows) - len(keep)
         # Row order is preserved, so lastHash positions stay meaningful.
@@ -198,14 +215,6 @@ UPDATE totals SET bytes = (SELECT COALESCE(SUM(length(data)), 0) FROM messages) 
 """
 
 
-def create_private(path: Path) -> None:
-    """Create *path* readable by its owner only (0600), or tighten an existing file.
-
-    SQLite gives its -wal and -shm files the mode of the database file."""
-    try:
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        os.chmod(path, 0o600)
 _COLS = "owner, hash, data, ttl, timestamp, nonce"
 
 
@@ -288,6 +297,15 @@ class SqliteStore:
                 f"SELECT {_COLS} FROM messages WHERE expiration > ? ORDER BY id", (now_ms,)
             ).fetchall()
         return (_row(r) for r in rows)
+
+    def messages_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, Message]]:
+        """Live messages with a row id above *after_id*, in id order, at most *limit*."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT id, {_COLS} FROM messages WHERE id > ? AND expiration > ? ORDER BY id LIMIT ?",
+                (after_id, now_ms, limit),
+            ).fetchall()
+        return [(int(r[0]), _row(r[1:])) for r in rows]
 
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None:
         n = self.count(now_ms)

@@ -12,9 +12,13 @@ Theory of operation.  A :class:`Messenger` holds one identity's prekeys and, per
   on both hold one Double Ratchet session.  B repeats the X3DH header until A's first reply.
 * Crossed requests (both sent one before seeing the other's): the side with the smaller Session
   ID accepts automatically, the other waits for that acceptance, so exactly one session results.
-* Replayed or duplicated friend requests are recognised by their signature fingerprint and emit
-  nothing; a replayed Signal message raises :class:`DuplicateMessageError` (drivers dedupe by
-  message hash first; this is the cryptographic backstop).
+* Replayed or duplicated friend requests emit nothing: a contact keeps the signed timestamp of
+  the newest request of theirs we handled (``Contact.request_ms``, never aged out), and a request
+  not newer than that is a replay; requests the user ignored are remembered by fingerprint.  A
+  replayed Signal message raises :class:`DuplicateMessageError` (drivers dedupe by message hash
+  first; this is the cryptographic backstop).
+* At most :data:`MAX_PENDING_REQUESTS` requests wait for an answer; past that the one that
+  arrived first is dropped, with a :class:`FriendRequestDropped` event.
 * Every public method either completes or raises and leaves the state as it was.  The only
   exception is an *authenticated* Signal message whose decrypted Content does not parse: the
   ratchet has advanced (the peer really sent it), and MalformedMessageError is raised.
@@ -36,9 +40,9 @@ No I/O, no clock: callers pass ``now_ms`` and deliver the :class:`Outgoing` even
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,10 +62,20 @@ from session_core.errors import (
 from session_core.identity import Identity, canonical_session_id, parse_session_id
 from session_core.protocol import messages_pb2 as pb
 from session_core.protocol.at_rest import StateKey
+from session_core.protocol.contact import (
+    CONTACT_LABEL,
+    Contact,
+    ContactState,
+    contact_from_json,
+    contact_to_json,
+    open_contact,
+    seal_contact,
+)
 from session_core.protocol.events import (
     TTL_MS,
     Event,
     FriendRequestAccepted,
+    FriendRequestDropped,
     FriendRequestReceived,
     MessageReceived,
     OnlineStatusReceived,
@@ -92,31 +106,25 @@ from session_core.protocol.session_protocol import (
     sender_session_id,
 )
 
-__all__ = ["ContactState", "Contact", "Messenger"]
+__all__ = ["ContactState", "Contact", "Messenger", "StateChanges", "MAX_PENDING_REQUESTS"]
 
 _MAX_SEEN_REQUESTS = 1024
 _STATE_LABEL = b"messenger"
+#: Friend requests waiting for accept/ignore.  Past this, the one that arrived first is dropped
+#: (a :class:`FriendRequestDropped` event says so): strangers' requests cost nothing to send,
+#: and each pending one is state the user keeps.
+MAX_PENDING_REQUESTS = 256
 
 
-class ContactState(enum.Enum):
-    OUTGOING = "outgoing"  # we sent a friend request, no answer yet
-    INCOMING = "incoming"  # they sent one, waiting for accept/ignore
-    ESTABLISHED = "established"  # a Signal session exists
+@dataclass(frozen=True)
+class StateChanges:
+    """What changed since the last :meth:`Messenger.take_changes`, sealed for storage: the core
+    (prekeys, name, modes, the ignored-requests cache) when it changed, the rows of the contacts
+    that changed, and the Session IDs of contacts that are gone."""
 
-
-@dataclass
-class Contact:
-    session_id: str
-    state: ContactState
-    display_name: str = ""
-    request: FriendRequest | None = None  # INCOMING: the request to accept
-    session: RatchetSession | None = None  # ESTABLISHED
-    crossed: bool = False  # OUTGOING and their request arrived too; they will accept ours
-    # When they accepted our request (their clock, from the accept message).  A request of
-    # theirs stamped no later than this crossed ours in flight and is already resolved.
-    peer_accepted_ms: int = 0
-    mode: ConversationMode = ConversationMode.RATCHET
-    last_ratchet_ms: int = 0  # envelope time of their latest ratchet message
+    core: bytes | None
+    contacts: dict[str, bytes]
+    removed: frozenset[str]
 
 
 @dataclass
@@ -125,6 +133,8 @@ class Messenger:
     display_name: str = ""
     prekeys: PreKeyStore = field(default=None)  # type: ignore[assignment]
     contacts: dict[str, Contact] = field(default_factory=dict)
+    # Fingerprints of requests the user ignored (so a replay stays ignored), bounded.  Replays
+    # on live contacts are refused by the contact's own ``request_ms``, which never ages out.
     _seen_requests: list[str] = field(default_factory=list)
     modes: tuple[ConversationMode, ...] = DEFAULT_MODES  # what we speak, preferred first
 
@@ -134,6 +144,12 @@ class Messenger:
             raise InvalidInputError("modes lists each conversation mode we speak once")
         if self.prekeys is None:
             self.prekeys = PreKeyStore.create(self.identity)
+        self._state_key = StateKey.for_identity(self.identity, _STATE_LABEL)
+        self._contact_key = StateKey.for_identity(self.identity, CONTACT_LABEL)
+        # Nothing of a new messenger is saved yet: everything is a change.
+        self._dirty: set[str] = set(self.contacts)
+        self._core_dirty = True
+        self._saved_core: tuple[str, tuple[ConversationMode, ...]] = (self.display_name, self.modes)
 
     @property
     def session_id(self) -> str:
@@ -177,6 +193,7 @@ class Messenger:
             self.contacts[peer] = Contact(peer, ContactState.OUTGOING, mode=mode)
         else:
             contact.mode = mode
+        self._touch(peer, core=True)  # a bundle was issued from our prekeys
         return out
 
     def accept(self, peer: str, *, now_ms: int, text: str = "") -> Outgoing:
@@ -184,11 +201,14 @@ class Messenger:
         peer = canonical_session_id(peer)
         contact = self.contacts.get(peer)
         if contact is not None and contact.request is not None:
-            return self._accept(contact, contact.request, now_ms, text)
-        if (contact is not None and contact.state is ContactState.INCOMING
+            out = self._accept(contact, contact.request, now_ms, text)
+        elif (contact is not None and contact.state is ContactState.INCOMING
                 and contact.mode is ConversationMode.SESSION):
-            return self._accept_session(contact, now_ms, text)
-        raise UnknownPeerError(f"no pending friend request from {peer}")
+            out = self._accept_session(contact, now_ms, text)
+        else:
+            raise UnknownPeerError(f"no pending friend request from {peer}")
+        self._touch(peer, core=True)
+        return out
 
     def ignore(self, peer: str) -> None:
         """Drop ``peer``'s pending request (a replay of it stays ignored)."""
@@ -196,7 +216,12 @@ class Messenger:
         contact = self.contacts.get(peer)
         if contact is None or contact.state is not ContactState.INCOMING:
             raise UnknownPeerError(f"no pending friend request from {peer}")
+        # A replay of what they sent must stay ignored once the contact (and its own replay
+        # guard) is gone.
+        for fingerprint in ([contact.request.fingerprint] if contact.request else []) + contact.seen:
+            self._remember(fingerprint)
         del self.contacts[peer]
+        self._touch(peer, core=True)
 
     def mode_of(self, peer: str) -> ConversationMode | None:
         """The mode of our conversation with ``peer`` (None: no contact)."""
@@ -257,6 +282,7 @@ class Messenger:
         if contact is None or contact.session is None:
             raise NoSessionError(f"no session with {peer}: send a friend request first")
         wire = contact.session.encrypt(content.SerializeToString())
+        self._touch(peer)  # the sending chain moved
         return self._signal_outgoing(peer, peer_key, wire, kind, now_ms)
 
     # -- input --------------------------------------------------------------------------------
@@ -275,7 +301,7 @@ class Messenger:
         except DecryptionError:
             pass
         else:
-            return self._receive_session(inner, message, sender_ed, envelope.timestamp)
+            return self._receive_session(inner, message, sender_ed, envelope.timestamp, now_ms)
         sealed = parse_sealed(inner)
         try:
             self._peer_key(sealed.source)
@@ -289,37 +315,62 @@ class Messenger:
 
     def _receive_request(self, request: FriendRequest, now_ms: int) -> list[Event]:
         if request.fingerprint in self._seen_requests:
-            return []  # duplicate or replay of a request already handled
+            return []  # a replay of a request the user ignored
         peer = request.sender
         contact = self.contacts.get(peer)
+        if contact is not None and request.timestamp_ms <= contact.request_ms:
+            # A duplicate or a replay of a request we already handled, however many requests
+            # came in since: a real new request from them is signed with a later time.
+            return []
         event = FriendRequestReceived(peer, request.display_name, request.intro,
                                       request.timestamp_ms)
         if contact is not None and contact.state is ContactState.OUTGOING:
             # Crossed requests: the smaller Session ID accepts, so exactly one session results.
             if self.session_id < peer:
                 outgoing = self._accept(contact, request, now_ms or request.timestamp_ms, "")
-                self._remember(request.fingerprint)
+                contact.request_ms = request.timestamp_ms
                 contact.display_name = request.display_name
+                self._touch(peer, core=True)
                 return [FriendRequestReceived(peer, request.display_name, request.intro,
                                               request.timestamp_ms, auto_accepted=True), outgoing]
             contact.crossed = True
             contact.display_name = request.display_name
-            self._remember(request.fingerprint)
+            contact.request_ms = request.timestamp_ms
+            self._touch(peer)
             return []
+        events: list[Event] = []
         if contact is None:
-            contact = Contact(peer, ContactState.INCOMING)
+            contact = Contact(peer, ContactState.INCOMING, received_ms=now_ms or request.timestamp_ms)
             self.contacts[peer] = contact
+            events.extend(self._drop_excess_requests(keep=peer))
         elif contact.state is ContactState.ESTABLISHED:
             if request.timestamp_ms <= contact.peer_accepted_ms:
                 # Crossed requests, other order: they accepted ours before theirs reached us.
-                self._remember(request.fingerprint)
+                contact.request_ms = request.timestamp_ms
+                self._touch(peer)
                 return []
             # The peer lost its session (e.g. restored on a new device) and asks again; the
             # old session keeps working until this one is accepted.
         contact.request = request
+        contact.request_ms = request.timestamp_ms
         contact.display_name = request.display_name
-        self._remember(request.fingerprint)
-        return [event]
+        self._touch(peer)
+        return [event, *events]
+
+    def _drop_excess_requests(self, keep: str) -> list[Event]:
+        """Keep at most MAX_PENDING_REQUESTS pending: drop the ones that arrived first."""
+        pending = [c for c in self.contacts.values() if c.state is ContactState.INCOMING]
+        excess = len(pending) - MAX_PENDING_REQUESTS
+        if excess <= 0:
+            return []
+        pending.sort(key=lambda c: c.received_ms)  # stable: same time -> arrival order
+        dropped: list[Event] = []
+        for c in [c for c in pending if c.session_id != keep][:excess]:
+            del self.contacts[c.session_id]
+            self._touch(c.session_id)
+            dropped.append(FriendRequestDropped(
+                c.session_id, f"more than {MAX_PENDING_REQUESTS} pending friend requests: the oldest is dropped"))
+        return dropped
 
     def _receive_signal(self, peer: str, payload: bytes, sent_ms: int) -> list[Event]:
         header, encrypted = parse_signal_message(payload)
@@ -334,6 +385,7 @@ class Messenger:
             session, plaintext = RatchetSession.respond(
                 self.prekeys, payload, self._peer_key(peer)
             )
+            self._core_dirty = True  # a one-time prekey was used up
             if contact is None:
                 contact = Contact(peer, ContactState.ESTABLISHED)
                 self.contacts[peer] = contact
@@ -349,6 +401,7 @@ class Messenger:
         # They hold ratchet state: speak the ratchet with them (again).
         contact.mode = ConversationMode.RATCHET
         contact.last_ratchet_ms = max(contact.last_ratchet_ms, sent_ms)
+        self._touch(peer)  # the receiving chain moved, even if the content turns out malformed
         events.extend(self._content_events(contact, _parse_content(plaintext), sent_ms))
         if events and isinstance(events[0], FriendRequestAccepted):
             events[0] = FriendRequestAccepted(peer, contact.display_name)
@@ -450,27 +503,30 @@ class Messenger:
         return Outgoing(peer, envelope_store_data(boxed, now_ms), TTL_MS[kind], kind, now_ms)
 
     def _receive_session(self, inner: bytes, message: bytes, sender_ed: bytes,
-                         sent_ms: int) -> list[Event]:
+                         sent_ms: int, now_ms: int) -> list[Event]:
         if ConversationMode.SESSION not in self.modes:
             raise DecryptionError("a Session-protocol message, and this messenger does not speak it")
         peer = sender_session_id(sender_ed)
         if peer == self.session_id:
             return []  # a copy of our own message from another device: not a conversation
         fingerprint = "sp:" + hashlib.sha256(inner).hexdigest()
-        if fingerprint in self._seen_requests:
+        contact = self.contacts.get(peer)
+        if fingerprint in self._seen_requests or (contact is not None and fingerprint in contact.seen):
             raise DuplicateMessageError("duplicate or replayed Session-protocol message")
         content = _parse_content(_unpad_lenient(message))
-        contact = self.contacts.get(peer)
         events: list[Event] = []
         if contact is None:
             body = content.dataMessage.body
             if not body:
                 return []  # typing, receipts, ... from a stranger: nothing to show yet
-            contact = Contact(peer, ContactState.INCOMING, mode=ConversationMode.SESSION)
+            contact = Contact(peer, ContactState.INCOMING, mode=ConversationMode.SESSION,
+                              received_ms=now_ms or sent_ms)
             contact.display_name = content.dataMessage.profile.displayName[:64]
+            contact.remember(fingerprint)
             self.contacts[peer] = contact
-            self._remember(fingerprint)
-            return [FriendRequestReceived(peer, contact.display_name, body, sent_ms)]
+            self._touch(peer)
+            return [FriendRequestReceived(peer, contact.display_name, body, sent_ms),
+                    *self._drop_excess_requests(keep=peer)]
         if contact.state is ContactState.OUTGOING:
             # We wrote to them; any answer in the Session protocol means they accepted.
             contact.state, contact.mode, contact.crossed = (
@@ -480,7 +536,8 @@ class Messenger:
         elif (contact.state is ContactState.ESTABLISHED
               and contact.mode is ConversationMode.RATCHET and sent_ms > contact.last_ratchet_ms):
             contact.mode = ConversationMode.SESSION  # they moved to a Session app
-        self._remember(fingerprint)
+        contact.remember(fingerprint)
+        self._touch(peer)
         events.extend(self._content_events(contact, content, sent_ms))
         if events and isinstance(events[0], FriendRequestAccepted):
             events[0] = FriendRequestAccepted(peer, contact.display_name)
@@ -501,55 +558,80 @@ class Messenger:
     def _remember(self, fingerprint: str) -> None:
         self._seen_requests.append(fingerprint)
         del self._seen_requests[:-_MAX_SEEN_REQUESTS]
+        self._core_dirty = True
+
+    def _touch(self, peer: str, *, core: bool = False) -> None:
+        """Mark ``peer``'s contact (changed or removed) for the next :meth:`take_changes`."""
+        self._dirty.add(peer)
+        if core:
+            self._core_dirty = True
 
     # -- persistence (encrypted at rest) ------------------------------------------------------
+    #
+    # Two forms.  Rows (take_changes / from_rows): the core and one sealed row per contact,
+    # so saving after a message re-encrypts one small row, not every contact.  One blob
+    # (to_bytes / from_bytes): everything in one document, the form saved before rows existed
+    # (read to migrate) and handy to copy a whole state.
+
+    def take_changes(self) -> StateChanges:
+        """The sealed core and contact rows that changed since the last call (all of them for a
+        messenger that was never saved).  Hand them back with :meth:`put_back` if saving fails."""
+        core = None
+        if self._core_dirty or (self.display_name, self.modes) != self._saved_core:
+            core = self._state_key.seal(json.dumps(self._core_document(), separators=(",", ":")).encode())
+        rows = {sid: seal_contact(self._contact_key, self.contacts[sid]) for sid in self._dirty if sid in self.contacts}
+        removed = frozenset(sid for sid in self._dirty if sid not in self.contacts)
+        self._dirty, self._core_dirty = set(), False
+        self._saved_core = (self.display_name, self.modes)
+        return StateChanges(core, rows, removed)
+
+    def put_back(self, changes: StateChanges) -> None:
+        """Changes that were not saved: they are changes again."""
+        self._dirty |= set(changes.contacts) | changes.removed
+        self._core_dirty = self._core_dirty or changes.core is not None
+
+    def _core_document(self) -> dict[str, Any]:
+        return {"v": 2, "name": self.display_name, "prekeys": self.prekeys.to_json(),
+                "seen": self._seen_requests, "modes": [m.value for m in self.modes]}
+
+    @classmethod
+    def from_rows(cls, identity: Identity, core: bytes, rows: Iterable[bytes]) -> Messenger:
+        """The messenger saved as a core and contact rows (:meth:`take_changes`)."""
+        doc = _open_document(StateKey.for_identity(identity, _STATE_LABEL), core)
+        contact_key = StateKey.for_identity(identity, CONTACT_LABEL)
+        contacts = {}
+        for blob in rows:
+            c = open_contact(contact_key, blob)
+            contacts[c.session_id] = c
+        messenger = cls._from_document(identity, doc, contacts)
+        messenger._dirty, messenger._core_dirty = set(), False  # exactly what is saved
+        return messenger
+
+    def to_document(self) -> dict[str, Any]:
+        """All state as one plain document (holds private keys: never store it unsealed)."""
+        return {**self._core_document(), "v": 1,
+                "contacts": {sid: contact_to_json(c) for sid, c in self.contacts.items()}}
 
     def to_bytes(self) -> bytes:
-        """All state (prekeys, contacts, sessions) encrypted with the identity's state key."""
-        contacts = {}
-        for sid, c in self.contacts.items():
-            r = c.request
-            contacts[sid] = {
-                "state": c.state.value,
-                "name": c.display_name,
-                "crossed": c.crossed,
-                "accepted_ms": c.peer_accepted_ms,
-                "mode": c.mode.value,
-                "ratchet_ms": c.last_ratchet_ms,
-                "session": None if c.session is None else c.session.to_json(),
-                "request": None if r is None else {
-                    "name": r.display_name, "intro": r.intro, "ts": r.timestamp_ms,
-                    "fp": r.fingerprint, "modes": list(r.modes),
-                    "bundle": [r.bundle.identity_key.hex(), r.bundle.signed_pre_key.hex(),
-                               r.bundle.signed_pre_key_signature.hex(), r.bundle.pre_key.hex()],
-                },
-            }
-        document = {"v": 1, "name": self.display_name, "prekeys": self.prekeys.to_json(),
-                    "contacts": contacts, "seen": self._seen_requests,
-                    "modes": [m.value for m in self.modes]}
-        key = StateKey.for_identity(self.identity, _STATE_LABEL)
-        return key.seal(json.dumps(document, separators=(",", ":")).encode())
+        """All state (prekeys, contacts, sessions) in one blob, encrypted with the identity's
+        state key."""
+        return self._state_key.seal(json.dumps(self.to_document(), separators=(",", ":")).encode())
 
     @classmethod
     def from_bytes(cls, identity: Identity, blob: bytes) -> Messenger:
-        key = StateKey.for_identity(identity, _STATE_LABEL)
-        raw = key.open(blob)
+        """A messenger from :meth:`to_bytes` (all of it counts as unsaved in rows)."""
+        doc = _open_document(StateKey.for_identity(identity, _STATE_LABEL), blob)
         try:
-            doc: dict[str, Any] = json.loads(raw)
-            contacts: dict[str, Contact] = {}
-            for sid, c in doc["contacts"].items():
-                r = c["request"]
-                request = None if r is None else FriendRequest(
-                    sender=sid, display_name=r["name"], intro=r["intro"], timestamp_ms=r["ts"],
-                    fingerprint=r["fp"],
-                    bundle=PreKeyBundle(*(bytes.fromhex(k) for k in r["bundle"])),
-                    modes=tuple(int(m) for m in r.get("modes", ())),
-                )
-                session = None if c["session"] is None else RatchetSession.from_json(c["session"])
-                contacts[sid] = Contact(sid, ContactState(c["state"]), c["name"], request,
-                                        session, bool(c["crossed"]), int(c.get("accepted_ms", 0)),
-                                        ConversationMode(c.get("mode", "ratchet")),
-                                        int(c.get("ratchet_ms", 0)))
+            contacts = {sid: contact_from_json(sid, c) for sid, c in doc["contacts"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, StateDecryptionError):
+                raise
+            raise StateDecryptionError(f"saved messenger state is malformed: {exc}") from None
+        return cls._from_document(identity, doc, contacts)
+
+    @classmethod
+    def _from_document(cls, identity: Identity, doc: dict[str, Any], contacts: dict[str, Contact]) -> Messenger:
+        try:
             modes = tuple(ConversationMode(m) for m in doc.get("modes", [m.value for m in DEFAULT_MODES]))
             return cls(identity, str(doc["name"]), PreKeyStore.from_json(doc["prekeys"], identity),
                        contacts, [str(f) for f in doc["seen"]], modes)
@@ -557,6 +639,17 @@ class Messenger:
             if isinstance(exc, StateDecryptionError):
                 raise
             raise StateDecryptionError(f"saved messenger state is malformed: {exc}") from None
+
+
+def _open_document(key: StateKey, blob: bytes) -> dict[str, Any]:
+    raw = key.open(blob)
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise StateDecryptionError(f"saved messenger state is malformed: {exc}") from None
+    if not isinstance(doc, dict):
+        raise StateDecryptionError("saved messenger state is malformed: not an object")
+    return doc
 
 
 def _set_status(content: pb.Content, address: str, port: int, *, reachable: bool) -> None:

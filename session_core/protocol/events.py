@@ -15,6 +15,7 @@ __all__ = [
     "Outgoing",
     "FriendRequestReceived",
     "FriendRequestAccepted",
+    "FriendRequestDropped",
     "MessageReceived",
     "ReceiptReceived",
     "OnlineStatusReceived",
@@ -64,6 +65,14 @@ class FriendRequestAccepted(Event):
 
     peer: str
     display_name: str
+
+
+@dataclass(frozen=True)
+class FriendRequestDropped(Event):
+    """A pending request was dropped unanswered (too many pending: the oldest goes first)."""
+
+    sender: str
+    reason: str
 
 
 @dataclass(frozen=True)

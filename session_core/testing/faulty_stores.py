@@ -46,6 +46,9 @@ class _Wrapped:
     def messages(self, now_ms: int) -> Iterator[Message]:
         return self.inner.messages(now_ms)
 
+    def messages_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, Message]]:
+        return self.inner.messages_after(after_id, limit, now_ms)
+
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None:
         return self.inner.random_message(now_ms, rng)
 
