@@ -119,7 +119,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
     _run(run)
 
 
-_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID  /contacts  /quit
+_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /contacts  /quit
 anything else is sent to the current contact"""
 
 
@@ -172,7 +172,13 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                         rep = await c.accept(rest.strip())
                         current[:] = [rest.strip()]
                     elif cmd == "/to":
-                        current[:] = [rest.strip()]
+                        target = rest.strip()
+                        if target.startswith("@"):  # a name: resolved through 3 nodes, proofs checked
+                            from session_core.commands.name_cmd import resolve_for_client
+
+                            target = await resolve_for_client(c, target[1:])
+                            click.echo(f"  {rest.strip()} is {target}")
+                        current[:] = [target]
                         continue
                     elif cmd == "/contacts":
                         for sid, contact in c.messenger.contacts.items():
