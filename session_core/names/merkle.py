@@ -10,7 +10,9 @@ path therefore has at most ceil(log2 n) hashes, and a proof on the wire is
 
 The chain orders the leaves by name hash, so the tree of a block is a function of the set of
 live records alone (every honest party computes the same root).  Verification is RFC 9162
-section 2.1.3.2: it needs only the leaf, the proof and the root from a block header.
+section 2.1.3.2: it needs only the leaf, the proof and the root from a block header.  The
+root authenticates the leaf; the index and size in a proof only steer the walk (a wrong size
+that gives the same path shape proves the same, true, inclusion).
 """
 
 from __future__ import annotations
