@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "chat": "session_core.commands.chat_cmd:chat_command",
     "send": "session_core.commands.chat_cmd:send_command",
     "inbox": "session_core.commands.chat_cmd:inbox_command",
+    "name": "session_core.commands.name_cmd:name_group",
     "demo": "session_core.commands.demo_cmd:demo_command",
     "backend": "session_core.commands.backend_cmd:backend_command",
 }

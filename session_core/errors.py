@@ -383,3 +383,42 @@ class AnswerTooLargeError(ClientError, ValueError):
 
 class OnionRequestFailedError(ClientError):
     """An onion request got no usable answer through its path (the client retries elsewhere)."""
+
+
+# --- names (session_core.names, the devnet chain's name service, the resolver) --------------
+
+
+class NamesError(SessionCoreError):
+    """Base class for errors of the name service (whitepaper 6.5, oxen-core ONS)."""
+
+
+class InvalidNameError(NamesError, InvalidInputError):
+    """A name that is empty, longer than 64 characters or outside ``[a-z0-9_-]`` (no leading or
+    trailing hyphen)."""
+
+
+class NameValueError(NamesError, ValueError):
+    """An encrypted name value that is malformed or does not decrypt under the name's key."""
+
+
+class NameProofError(NamesError, ValueError):
+    """A node's answer whose Merkle proof does not check out against the synced block header
+    (forged, stale, or proven against a header the chain does not have)."""
+
+
+class NameNotFoundError(NamesError, LookupError):
+    """The name is not registered (or its registration expired)."""
+
+
+class NameDisagreementError(NamesError):
+    """The nodes asked to resolve a name did not all give the same proven answer; ``culprits``
+    names the nodes whose answers failed verification."""
+
+    def __init__(self, message: str, culprits: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.culprits = culprits
+
+
+class NameOperationError(NamesError, ChainRequestError):
+    """A name registration, renewal or transfer the chain refuses (taken, expired, not the
+    owner, fee too low, bad signature, replayed)."""

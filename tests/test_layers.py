@@ -23,7 +23,7 @@ PACKAGE = "session_core"
 LAYERS: dict[str, int] = {
     "errors": 0, "_backend": 0, "private_files": 0,
     "pow": 3, "onion": 3, "swarm": 3, "identity": 3, "identity_store": 3, "recovery": 3,
-    "protocol": 4, "chain": 4,
+    "protocol": 4, "chain": 4, "names": 4,
     "node": 5, "devnet": 5, "client": 5,
     "testing": 6, "bench": 6,
     "commands": 7, "cli": 7, "backends": 7, "__init__": 7,

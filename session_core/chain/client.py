@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from session_core.errors import ChainError
+from session_core.errors import ChainError, ChainRequestError
 
 
 class ChainClient:
@@ -25,5 +25,6 @@ class ChainClient:
         if not isinstance(reply, dict):
             raise ChainError(f"chain RPC {method}: malformed reply")
         if "error" in reply:
-            raise ChainError(f"chain RPC {method}: {reply['error'].get('message')}")
+            # The chain answered and refused: the request's fault, not the connection's.
+            raise ChainRequestError(f"chain RPC {method}: {reply['error'].get('message')}")
         return reply.get("result")

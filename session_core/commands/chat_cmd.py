@@ -237,7 +237,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
     _run(run)
 
 
-_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID  /contacts  /quit
+_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /contacts  /quit
 anything else is sent to the current contact"""
 
 
@@ -298,8 +298,13 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                         current[:] = [rest.strip()]
                     elif cmd == "/to":
                         peer = rest.strip()
+                        if peer.startswith("@"):  # a name: resolved through 3 nodes, proofs checked
+                            from session_core.commands.name_cmd import resolve_for_client
+
+                            peer = await resolve_for_client(c, peer[1:])
+                            click.echo(f"  {rest.strip()} is {peer}")
                         if not _is_session_id(peer):
-                            click.echo(f"not a Session ID: {peer!r} (66 hex digits starting with 05)")
+                            click.echo(f"not a Session ID: {peer!r} (66 hex digits starting with 05, or @name)")
                         elif peer not in c.messenger.contacts:
                             click.echo(f"{peer[:12]}… is not a contact yet: /add {peer} [intro]")
                         else:

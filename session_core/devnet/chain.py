@@ -14,6 +14,8 @@ nodes with their keys, address, stake, state and swarm; one row per block
   its address (a restarted node may have new ports).
 - Every block that changes the active set runs the swarm assignment of
   :func:`session_core.swarm.assign_swarms` seeded by that block's hash.
+- Names (:mod:`session_core.devnet.names_state`): signed name operations wait for the next
+  block like registrations; every block's header commits to the live names (``names_root``).
 - Failed storage tests: once ``decommission_after`` failures from at least two
   different reporters (or all of them, in a two-node swarm) are on record for
   a node within ``report_window`` blocks, the next block decommissions it (it
@@ -33,7 +35,10 @@ from typing import Any
 
 from session_core.chain.registration import Registration
 from session_core.chain.service_nodes import SnodeInfo
+from session_core.devnet.names_state import SCHEMA as _NAMES_SCHEMA
+from session_core.devnet.names_state import NameRegistry
 from session_core.errors import ChainRequestError
+from session_core.names.ops import NameOp
 from session_core.swarm import assign_swarms
 from session_core.swarm.ids import UNASSIGNED_SWARM_ID
 
@@ -104,10 +109,13 @@ class Chain:
         decommission_after: int = 2,
         report_window: int = 20,
         deregister_after_blocks: int = 10,
+        name_fee: int = 20,
+        name_lease_blocks: int = 1000,
     ) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + _NAMES_SCHEMA)
+        self.names = NameRegistry(self._db, fee=name_fee, lease_blocks=name_lease_blocks)
         stored = self._meta("seed")
         if stored is None:
             with self._tx():
@@ -117,6 +125,11 @@ class Chain:
         elif stored != seed:
             raise ChainRequestError(f"this chain database was made with seed {stored!r}, not {seed!r}")
         self.seed = stored
+        (n_blocks,), (n_headers,) = (self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone() for t in ("blocks", "headers"))
+        if n_headers < n_blocks:  # a database from before the chain kept headers
+            with self._tx():
+                blocks = self._db.execute("SELECT height, hash FROM blocks ORDER BY height").fetchall()
+                self.names.backfill_headers([(int(h), bytes.fromhex(str(x))) for h, x in blocks])
         self.decommission_after = decommission_after
         self.report_window = report_window
         self.deregister_after_blocks = deregister_after_blocks
@@ -193,6 +206,11 @@ class Chain:
             )
             return cur.state
 
+    def submit_name_op(self, op: NameOp) -> dict[str, Any]:
+        """Queue a (verified) name operation for the next block; raises NameOperationError."""
+        with self._tx():
+            return self.names.submit(op, self.height)
+
     def report(self, reporter: str, testee: str, height: int, passed: bool) -> None:
         """Record a storage-test result; raises ChainRequestError on a report that cannot be true."""
         r, t = self.node(reporter), self.node(testee)
@@ -242,6 +260,7 @@ class Chain:
                     new_ids[ed] = sid
         with self._tx():
             self._db.execute("INSERT INTO blocks VALUES (?, ?)", (height, h))
+            self.names.on_block(height, bytes.fromhex(h))
             for ed in pending:
                 self._db.execute("UPDATE nodes SET state = 'active', state_height = ? WHERE ed25519 = ?", (height, ed))
             for ed in failing:

@@ -1,7 +1,7 @@
 """JSON-RPC for the devnet chain, shaped like oxend's ``POST /json_rpc``.
 
 Methods: ``get_info``, ``get_block_hash``, ``get_n_service_nodes`` (oxend names
-and fields), plus the devnet's own ``register_service_node``,
+and fields), the name service's (:mod:`session_core.devnet.names_rpc`), plus the devnet's own ``register_service_node``,
 ``report_storage_test`` and ``produce_blocks`` (advance the chain now; for
 tests and impatient people).  Errors come back as JSON-RPC error objects with
 HTTP 200, as oxend does.
@@ -20,6 +20,7 @@ from aiohttp import web
 from session_core.chain.registration import parse_signed
 from session_core.chain.reports import parse_signed_report
 from session_core.chain.service_nodes import service_nodes_result as _result
+from session_core.devnet import names_rpc
 from session_core.devnet.chain import BlockEvents, Chain
 from session_core.errors import ChainRequestError
 
@@ -47,8 +48,11 @@ class ChainRPC:
 
     def call(self, method: str, params: Any) -> Any:
         c = self.chain
+        if method in names_rpc.NAME_METHODS:
+            return names_rpc.call(c, method, params)
         if method == "get_info":
-            return {"height": c.height + 1, "top_block_hash": c.block_hash(c.height), "status": "OK", "nettype": "devnet"}
+            return {"height": c.height + 1, "top_block_hash": c.block_hash(c.height), "status": "OK", "nettype": "devnet",
+                    "ons_fee": c.names.fee, "ons_lease_blocks": c.names.lease_blocks, "ons_burned": c.names.burned()}
         if method == "get_block_hash":
             heights = params if isinstance(params, list) else [params.get("height") if isinstance(params, dict) else params]
             if len(heights) != 1 or not isinstance(heights[0], int) or isinstance(heights[0], bool):

@@ -44,7 +44,7 @@ from aiohttp.typedefs import Middleware
 from session_core import onion
 from session_core.chain.client import ChainClient
 from session_core.errors import OnionError, PeerRequestError, ReplicationBatchError
-from session_core.node import listening, storage_test
+from session_core.node import listening, oxend_proxy, storage_test
 from session_core.node.clock import now_ms
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.fast_relay import FastRelay
@@ -301,6 +301,8 @@ class ServiceNode:
     # -- storage RPC (straight from a client, or an onion's final destination) ------------------
 
     async def _storage_reply(self, payload: bytes) -> Reply:
+        if (chain_reply := await oxend_proxy.handle(self.chain.call, payload)) is not None:  # ons_resolve
+            return chain_reply
         out = self.rpc.check(payload)
         if out.stored is not None:
             out = self.rpc.committed(out, await self.commit(out.stored))

@@ -25,7 +25,7 @@ from session_core.chain.service_nodes import service_nodes_result
 from session_core.client.snode import Snode
 from session_core.client.transport import HttpResult
 from session_core.errors import NodeUnreachableError, PeerTimeoutError
-from session_core.node import listening
+from session_core.node import listening, oxend_proxy
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.onion_relay import OnionRouter
@@ -60,6 +60,9 @@ class MemNode:
         self.clock_skew_ms = 0
         self.seen: list[Seen] = []
         self.requests = 0
+        #: The chain this node forwards ``oxend_request`` to (None: it has none; tests may give
+        #: a dishonest one).
+        self.chain_call: oxend_proxy.ChainCall | None = None
 
     @property
     def view(self) -> NetworkView:
@@ -87,6 +90,8 @@ class MemNode:
 
     async def _storage(self, payload: bytes) -> Reply:
         self.seen.append(Seen(self._source, self._flow, payload))
+        if self.chain_call is not None and (chain_reply := await oxend_proxy.handle(self.chain_call, payload)) is not None:
+            return chain_reply
         out = self.rpc.handle(payload)
         if out.stored is not None and self.drop:
             self.store = self.rpc.store = MemoryStore()  # acknowledged, then forgotten
