@@ -47,7 +47,7 @@ def _check_key(key: bytes) -> bytes:
     return bytes(key)
 
 
-def digest_of(blob: bytes) -> bytes:
+def digest_of(blob: bytes | memoryview) -> bytes:
     return hashlib.sha256(blob).digest()
 
 

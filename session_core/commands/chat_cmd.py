@@ -41,10 +41,13 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
     passphrase = os.environ.get("SESSION_CORE_PASSPHRASE") or click.prompt(f"Passphrase for {profile}", hide_input=True)
     identity = store.load(profile, passphrase)
     urls = list(seeds)
+    file_server = None
     if devnet_dir is not None:
         state = json.loads((devnet_dir / "devnet.json").read_text())
         urls.append(state["chain_rpc"])
-    cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2)
+        file_server = state.get("fileserver", {}).get("client_url")
+    cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2,
+                       file_server=file_server)
     return Client(identity, info.display_name, cfg)
 
 
@@ -64,16 +67,24 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 @_options
 @click.option("--to", "peer", required=True, help="Recipient Session ID.")
 @click.option("--request", "as_request", is_flag=True, help="Send TEXT as a friend request (first contact).")
-@click.argument("text")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Attach this file (uploaded to the file server through an onion path).")
+@click.option("--file-server", default=None, help="File server as http://host:port#p=<ed25519 hex> (default: the devnet's).")
+@click.argument("text", default="")
 def send_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, peer: str,
-                 as_request: bool, text: str) -> None:
-    """Send TEXT to a contact through the swarm (one-shot; prints the route)."""
+                 as_request: bool, file_path: Path | None, file_server: str | None, text: str) -> None:
+    """Send TEXT (and/or a --file) to a contact through the swarm (one-shot; prints the route)."""
+    if not text and file_path is None:
+        raise click.UsageError("give a TEXT, a --file, or both")
 
     async def run() -> None:
         c = _client(profile, home, seeds, devnet_dir, sync=False)
         try:
             await c.start(loops=False)
-            rep = await (c.send_friend_request(peer, text) if as_request else c.send_text(peer, text))
+            if file_path is not None:
+                rep = await c.send_file(peer, file_path, text, server=file_server)
+            else:
+                rep = await (c.send_friend_request(peer, text) if as_request else c.send_text(peer, text))
             click.echo(f"{rep.kind} sent {rep.route} in {rep.elapsed_s * 1000:.0f} ms: {rep.detail}")
         finally:
             await c.stop()
@@ -101,6 +112,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                 if got or time.monotonic() >= deadline:  # --wait: until something arrives
                     break
                 await asyncio.sleep(0.5)
+            await c.wait_downloads()  # attachments are saved under the profile's attachments/
             for peer in accept:
                 rep = await c.accept(peer)
                 click.echo(f"accepted {peer}: {rep.detail}")
@@ -119,7 +131,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
     _run(run)
 
 
-_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID  /contacts  /quit
+_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID  /file PATH  /contacts  /quit
 anything else is sent to the current contact"""
 
 
@@ -145,6 +157,8 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 current[:] = [ev.peer]
             elif ev.kind == "status":
                 click.echo(f"\r[{who} is {ev.text}]")
+            elif ev.kind in ("file", "file_error"):
+                click.echo(f"\r[{who}'s file " + (f"saved to {ev.text}]" if ev.kind == "file" else f"failed: {ev.text}]"))
 
         c.on_event = show
         await c.start()
@@ -178,6 +192,8 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                         for sid, contact in c.messenger.contacts.items():
                             click.echo(f"{sid} {contact.display_name:16} {contact.state.value}")
                         continue
+                    elif cmd == "/file" and current:
+                        rep = await c.send_file(current[0], Path(rest.strip()).expanduser())
                     elif line.startswith("/"):
                         click.echo(_HELP)
                         continue
@@ -187,7 +203,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     else:
                         rep = await c.send_text(current[0], line)
                     click.echo(f"  ({rep.route}, {rep.elapsed_s * 1000:.0f} ms: {rep.detail})")
-                except SessionCoreError as exc:
+                except (SessionCoreError, OSError) as exc:  # OSError: a /file PATH that cannot be read
                     click.echo(f"error: {exc}")
         finally:
             await c.stop()

@@ -31,7 +31,7 @@ DEFAULT_TTL = 21 * 86400.0
 _SALT = b"SessionFileSvr\0\0"
 
 
-def _hasher() -> "hashlib._Hash":
+def _hasher() -> "hashlib.blake2b":
     return hashlib.blake2b(digest_size=33, salt=_SALT)
 
 

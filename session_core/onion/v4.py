@@ -41,14 +41,14 @@ def _string(buf: memoryview, pos: int) -> tuple[memoryview, int]:
 
 def _split(data: bytes) -> tuple[dict[str, Any], bytes | None]:
     buf = memoryview(data)
-    if buf.nbytes < 2 or buf[0:1] != b"l":
+    if buf.nbytes < 2 or buf[0] != ord("l"):
         raise ServerPayloadError("a v4 onion payload is a bencoded list")
     meta_raw, pos = _string(buf, 1)
     body: bytes | None = None
-    if buf[pos : pos + 1] != b"e":
+    if pos >= buf.nbytes or buf[pos] != ord("e"):
         part, pos = _string(buf, pos)
         body = bytes(part)
-    if buf[pos:] != b"e":
+    if pos != buf.nbytes - 1 or buf[pos] != ord("e"):
         raise ServerPayloadError("a v4 onion payload has trailing data or no end")
     try:
         meta = json.loads(bytes(meta_raw))
