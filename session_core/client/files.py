@@ -40,6 +40,7 @@ from session_core.attachments import (
     MAX_FILE_SIZE,
     MAX_SINGLE_PLAINTEXT,
     ChunkRef,
+    Encrypted,
     FileServerRef,
     Manifest,
     Pointer,
@@ -181,21 +182,21 @@ class FileTransfer:
     async def _upload_chunks(self, path: Path, server: FileServerRef, state: UploadState, state_file: Path | None) -> None:
         queue = list(state.missing())
 
-        def read_and_encrypt(index: int) -> bytes:
+        def read_and_encrypt(index: int) -> Encrypted:
             with open(path, "rb") as f:
                 f.seek(index * CHUNK_PLAINTEXT)
                 data = f.read(CHUNK_PLAINTEXT)
             if len(data) != min(CHUNK_PLAINTEXT, state.size - index * CHUNK_PLAINTEXT):
                 raise AttachmentInputError(f"{path} changed while it was being sent")
-            return encrypt_chunk(state.key, index, data).blob
+            return encrypt_chunk(state.key, index, data)
 
         async def worker() -> None:
             while queue:
                 index = queue.pop(0)
-                blob = await asyncio.to_thread(read_and_encrypt, index)
-                digest, size = hashlib.sha256(blob).digest(), len(blob)
-                file_id = await self.upload_blob(server, blob)
-                del blob
+                enc = await asyncio.to_thread(read_and_encrypt, index)
+                digest, size = enc.digest, len(enc.blob)
+                file_id = await self.upload_blob(server, enc.blob)
+                del enc
                 state.done[index] = ChunkRef(file_id, digest, size)
                 if state_file is not None:
                     _save_json(state_file, state.to_json())
