@@ -422,3 +422,49 @@ class NameDisagreementError(NamesError):
 class NameOperationError(NamesError, ChainRequestError):
     """A name registration, renewal or transfer the chain refuses (taken, expired, not the
     owner, fee too low, bad signature, replayed)."""
+
+# -- attachments and the file server (session_core.attachments, session_core.fileserver) ---------
+
+
+class AttachmentError(SessionCoreError):
+    """Base class for errors of attachments: their format, crypto, chunks and transfer."""
+
+
+class AttachmentInputError(AttachmentError, InvalidInputError):
+    """Bad input to the attachment functions: wrong key length, a size out of range, a
+    malformed pointer, manifest or file-server URL."""
+
+
+class InvalidFileIdError(AttachmentInputError):
+    """A file-server id that is not one the server could have issued (e.g. ``../x``)."""
+
+
+class AttachmentDecryptError(AttachmentError, ValueError):
+    """An attachment (or one chunk of it) that does not authenticate: wrong key, tampered,
+    truncated, or a chunk that is not the one expected at its place."""
+
+
+class AttachmentDigestError(AttachmentDecryptError):
+    """The SHA-256 of the downloaded ciphertext is not the digest the sender gave."""
+
+
+class AttachmentTooLargeError(AttachmentInputError):
+    """A file larger than the attachment size limit (or a server's upload limit: ``status`` 413)."""
+
+    status = 413
+
+
+class FileServerError(AttachmentError):
+    """A file server answered with an error; ``status`` is its HTTP code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"file server answered {status}: {message}")
+        self.status = status
+
+
+class FileNotOnServerError(FileServerError, LookupError):
+    """The file server has no such file (never uploaded, or expired)."""
+
+
+class ServerPayloadError(OnionInputError):
+    """A request or answer in the v4 server framing (``l<n>:<json><n>:<body>e``) is malformed."""

@@ -30,6 +30,7 @@ from typing import Any
 
 from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
+from session_core.client.files import FileTransfer, OnionLink
 from session_core.client.nodelist import NodeList
 from session_core.client.onion_client import OnionClient
 from session_core.client.paths import PathPool
@@ -37,7 +38,10 @@ from session_core.client.router import StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
-from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
+from session_core.attachments import FileServerRef, Pointer
+from session_core.errors import (
+    AttachmentError, ClientError, DecryptionError, DuplicateMessageError, ProtocolError,
+)
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
     ContactState, ConversationMode, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived,
@@ -60,11 +64,17 @@ class ClientConfig:
     sync: bool = True  # advertise a listening node and use peers'
     request_timeout: float = 10.0
     pow_threads: int | None = 1
+    #: Where our attachments go: ``http://host:port#p=<ed25519 hex>`` (the devnet publishes it).
+    file_server: str | None = None
+    #: Fetch received files at once, into ``<home>/attachments`` (else call ``download``).
+    auto_download: bool = True
+    #: Attachment chunks in flight per transfer.
+    file_concurrency: int = 2
 
 
 @dataclass(frozen=True)
 class ClientEvent:
-    kind: str  # "request", "request_dropped", "accepted", "message", "status"
+    kind: str  # "request", "request_dropped", "accepted", "message", "status", "file" (text: where it was saved), "file_error"
     peer: str
     text: str = ""
     name: str = ""
@@ -128,6 +138,9 @@ class Client:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self._lock = asyncio.Lock()  # one ingest/send at a time: the Messenger is not reentrant
+        self.files = FileTransfer(lambda server: OnionLink(self.oc, server, timeout=max(60.0, config.request_timeout)),
+                                  concurrency=config.file_concurrency)
+        self._downloads: set[asyncio.Task[Any]] = set()
 
     @property
     def session_id(self) -> str:
@@ -160,6 +173,9 @@ class Client:
                                                                 reachable=False, now_ms=self.clock.now_ms())
                         await asyncio.wait_for(self._deliver_sync(peer, st.route, out.data), 2.0)
         await self.stop_loops()
+        for t in list(self._downloads):
+            t.cancel()
+        await asyncio.gather(*self._downloads, return_exceptions=True)
         self._save()
         await self.transport.close()
         self.db.close()
@@ -217,7 +233,28 @@ class Client:
     def pending_requests(self) -> list[str]:
         return [c.session_id for c in self.messenger.contacts.values() if c.state is ContactState.INCOMING]
 
-    async def send_text(self, peer: str, text: str) -> SendReport:
+    async def send_file(self, peer: str, path: Path, text: str = "", *, server: str | None = None) -> SendReport:
+        """Upload ``path`` (padded, encrypted, chunked when large) to the file server through an
+        onion path, then send its pointer (with ``text``) like a text message.  An interrupted
+        upload of a large file resumes on the next call for the same unchanged file."""
+        where = server or self.cfg.file_server
+        if not where:
+            raise ClientError("no file server configured (ClientConfig.file_server, or --file-server)")
+        peer = canonical_session_id(peer)
+        pointer = await self.files.upload_file(Path(path), FileServerRef.parse(where),
+                                               state_dir=self.cfg.home / "uploads")
+        return await self.send_text(peer, text, attachments=(pointer,))
+
+    async def download(self, pointer: Pointer) -> Path:
+        """Fetch a received attachment into ``<home>/attachments``; returns where it is saved."""
+        return await self.files.download(pointer, self.cfg.home / "attachments")
+
+    async def wait_downloads(self) -> None:
+        """Wait for the automatic downloads started so far (each reports a "file" event)."""
+        while self._downloads:
+            await asyncio.gather(*list(self._downloads), return_exceptions=True)
+
+    async def send_text(self, peer: str, text: str, *, attachments: Sequence[Pointer] = ()) -> SendReport:
         peer = canonical_session_id(peer)
         st = self.peers.setdefault(peer, _Peer())
         async with self._lock:
@@ -226,12 +263,12 @@ class Client:
             if (self.listener is not None and st.route is None
                     and self.messenger.mode_of(peer) is ConversationMode.RATCHET):
                 listening = (self.listener.address, self.listener.node.port)  # where we listen (§4.6.2)
-            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening)
+            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening, attachments=attachments)
             if listening is not None:
                 st.advertised = listening[0]
             self._save()
         rep = await self._deliver_text(peer, st, out)
-        self._record(peer, "out", text, ts, rep.route)
+        self._record(peer, "out", _with_files(text, attachments), ts, rep.route)
         return rep
 
     async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing) -> SendReport:
@@ -318,6 +355,7 @@ class Client:
         digest = hashlib.sha256(data).hexdigest()
         replies: list[tuple[str, PeerRoute]] = []
         acks: list[tuple[str, int]] = []
+        files: list[tuple[str, Pointer]] = []
         async with self._lock:
             if self.db.seen(digest):
                 self.stats.duplicates += 1
@@ -349,8 +387,10 @@ class Client:
                 elif isinstance(ev, FriendRequestAccepted):
                     events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
                 elif isinstance(ev, MessageReceived):
-                    self._record(ev.sender, "in", ev.body, ev.timestamp_ms, via, ev.display_name)
-                    events.append(ClientEvent("message", ev.sender, ev.body, ev.display_name, via, ev.timestamp_ms))
+                    body = _with_files(ev.body, ev.attachments)
+                    self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)
+                    events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms))
+                    files += [(ev.sender, p) for p in ev.attachments]
                     st = self.peers.get(ev.sender)
                     if via == "sync" and st is not None and st.route is not None:
                         acks.append((ev.sender, ev.timestamp_ms))
@@ -368,10 +408,26 @@ class Client:
         for peer, route in replies:
             await self._advertise(peer, route)
         for e in events:
-            self.events.put_nowait(e)
-            if self.on_event is not None:
-                self.on_event(e)
+            self._emit(e)
+        if self.cfg.auto_download:
+            for sender, pointer in files:
+                task = asyncio.ensure_future(self._fetch(sender, pointer))
+                self._downloads.add(task)
+                task.add_done_callback(self._downloads.discard)
         return events
+
+    def _emit(self, e: ClientEvent) -> None:
+        self.events.put_nowait(e)
+        if self.on_event is not None:
+            self.on_event(e)
+
+    async def _fetch(self, sender: str, pointer: Pointer) -> None:
+        try:
+            saved = await self.download(pointer)
+        except (AttachmentError, ClientError, OSError) as exc:
+            self._emit(ClientEvent("file_error", sender, f"{pointer.file_name or 'attachment'}: {exc}", via="file"))
+            return
+        self._emit(ClientEvent("file", sender, str(saved), pointer.file_name, "file"))
 
     def _on_status(self, ev: OnlineStatusReceived, replies: list[tuple[str, PeerRoute]]) -> None:
         st = self.peers.setdefault(ev.sender, _Peer())
@@ -411,3 +467,9 @@ class Client:
         if peer is not None:
             peer = canonical_session_id(peer)
         return self.db.messages(peer, after_id)
+
+
+def _with_files(text: str, attachments: Sequence[Pointer]) -> str:
+    """The history line of a message: its text, then one ``[file: name (size)]`` per attachment."""
+    tags = [f"[file: {p.file_name or 'attachment'} ({p.size} bytes)]" for p in attachments]
+    return " ".join([text] + tags if text else tags)

@@ -97,6 +97,46 @@ class OnionClient:
         self.pool.failures.pop(dest.ed25519, None)
         return RpcResult(status, text, path, dest)
 
+    async def server_request(self, target: onion.ServerTarget, payload: bytes, *, attempts: int = 2,
+                             timeout: float | None = None) -> bytes:
+        """Send ``payload`` to a server (file server, ...) through a 3-hop path whose last hop exits
+        to it; returns the server's decrypted answer.  The server's own errors are inside that
+        answer; a failure on the way (a hop, the exit, a garbled reply) retires the path and
+        tries another, up to ``attempts``."""
+        last = "no attempt"
+        for _ in range(attempts):
+            try:
+                path = self.pool.pick()
+            except PathError as exc:
+                raise OnionRequestFailedError(str(exc)) from None
+            body, ctx = onion.build(payload, [h.onion_node for h in path.hops], target)
+            self.sent += 1
+            wait = timeout or self.timeout
+            try:
+                res = await asyncio.wait_for(self.transport.post(path.guard.url + "/onion_req/v2", body, wait), wait)
+            except (NodeUnreachableError, asyncio.TimeoutError) as exc:
+                if isinstance(exc, NodeUnreachableError) and "Timeout" not in str(exc):
+                    self.pool.guard_unreachable(path)
+                else:
+                    self.pool.path_failed(path)
+                last = f"guard {path.guard.short()}: {exc or 'timeout'}"
+                continue
+            del body
+            if res.status != 200:
+                # A hop, or the exit (server unreachable: 502/504, refused: 403), answered.
+                self.pool.path_failed(path)
+                last = f"path {path.describe()} answered {res.status} {res.body[:200].decode('utf-8', 'replace').strip()}"
+                continue
+            try:
+                answer = ctx.decrypt_reply(res.body)
+            except OnionError:
+                self.pool.path_failed(path)
+                last = f"unreadable answer via {path.describe()}"
+                continue
+            self.pool.success(path)
+            return answer
+        raise OnionRequestFailedError(f"request to {target.host}:{target.port}: {last}")
+
     def _path_failed(self, path: Path, dest: Snode, culprits: list[str] | None = None) -> None:
         if not culprits and self.pool.failures.get(dest.ed25519, 0) > 0:
             # The destination already failed through another path: it is the likely culprit,

@@ -68,6 +68,15 @@ def _seed_urls(seeds: tuple[str, ...], devnet_dir: Path | None) -> list[str]:
     return urls
 
 
+def _devnet_file_server(devnet_dir: Path | None) -> str | None:
+    """The file server a devnet started with ``--fileserver`` runs (its client URL), if any."""
+    if devnet_dir is None:
+        return None
+    state = json.loads((devnet_dir / "devnet.json").read_text())  # _seed_urls checked it reads
+    server = state.get("fileserver", {}).get("client_url")
+    return str(server) if server else None
+
+
 def _last_failure(message: str) -> str:
     """'... guard X: http://127.0.0.1:4093/onion_req/v2: ClientConnectorError' -> 'last: 127.0.0.1:4093
     cannot connect'; the router's full chain of hops is for logs, not for this line."""
@@ -100,7 +109,8 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
         identity = store.load(profile, passphrase)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
-    cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2)
+    cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2,
+                       file_server=_devnet_file_server(devnet_dir))
     return Client(identity, info.display_name, cfg)
 
 
@@ -170,10 +180,15 @@ def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
 @_options
 @click.option("--to", "peer", required=True, help="Recipient Session ID.")
 @click.option("--request", "as_request", is_flag=True, help="Send TEXT as a friend request (first contact).")
-@click.argument("text")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Attach this file (uploaded to the file server through an onion path).")
+@click.option("--file-server", default=None, help="File server as http://host:port#p=<ed25519 hex> (default: the devnet's).")
+@click.argument("text", default="")
 def send_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, peer: str,
-                 as_request: bool, text: str) -> None:
-    """Send TEXT to a contact through the swarm (one-shot; prints the route)."""
+                 as_request: bool, file_path: Path | None, file_server: str | None, text: str) -> None:
+    """Send TEXT (and/or a --file) to a contact through the swarm (one-shot; prints the route)."""
+    if not text and file_path is None:
+        raise click.UsageError("give a TEXT, a --file, or both")
 
     async def run() -> None:
         if not _is_session_id(peer):
@@ -182,7 +197,10 @@ def send_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         c = _client(profile, home, seeds, devnet_dir, sync=False)
         await _start(c, loops=False, recipient=peer)
         try:
-            rep = await (c.send_friend_request(peer, text) if as_request else c.send_text(peer, text))
+            if file_path is not None:
+                rep = await c.send_file(peer, file_path, text, server=file_server)
+            else:
+                rep = await (c.send_friend_request(peer, text) if as_request else c.send_text(peer, text))
             click.echo(f"{rep.kind} sent {rep.route} in {rep.elapsed_s * 1000:.0f} ms: {rep.detail}")
         finally:
             await _stop(c)
@@ -219,6 +237,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                     else:
                         click.echo(f"{_name(c, ev.peer, ev.name)} ({ev.peer[:10]}…) accepted your friend request: "
                                    f"send with `session-core send --profile {profile} --to {ev.peer} TEXT`")
+            await c.wait_downloads()  # attachments are saved under the profile's attachments/
             for peer in accept:
                 rep = await c.accept(peer)
                 click.echo(f"accepted {peer}: {rep.detail}")
@@ -237,7 +256,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
     _run(run)
 
 
-_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /contacts  /quit
+_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /file PATH  /contacts  /quit
 anything else is sent to the current contact"""
 
 
@@ -263,6 +282,8 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 current[:] = [ev.peer]
             elif ev.kind == "status":
                 click.echo(f"\r[{who} is {ev.text}]")
+            elif ev.kind in ("file", "file_error"):
+                click.echo(f"\r[{who}'s file " + (f"saved to {ev.text}]" if ev.kind == "file" else f"failed: {ev.text}]"))
 
         c.on_event = show
         await _start(c, loops=True)
@@ -315,6 +336,8 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                         for sid, contact in c.messenger.contacts.items():
                             click.echo(f"{sid} {contact.display_name:16} {contact.state.value}")
                         continue
+                    elif cmd == "/file" and current:
+                        rep = await c.send_file(current[0], Path(rest.strip()).expanduser())
                     elif line.startswith("/"):
                         click.echo(_HELP)
                         continue
@@ -324,7 +347,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     else:
                         rep = await c.send_text(current[0], line)
                     click.echo(f"  ({rep.route}, {rep.elapsed_s * 1000:.0f} ms: {rep.detail})")
-                except SessionCoreError as exc:
+                except (SessionCoreError, OSError) as exc:  # OSError: a /file PATH that cannot be read
                     click.echo(f"error: {exc}")
         finally:
             await _stop(c)

@@ -50,6 +50,8 @@ def _table(status: dict[str, Any]) -> str:
     for n in status["nodes"]:
         swarms[n["swarm_id"]] = swarms.get(n["swarm_id"], 0) + 1
     lines.append(f"{len(swarms)} swarms: " + ", ".join(f"{sid}: {c} nodes" for sid, c in sorted(swarms.items(), key=str)))
+    if "fileserver" in status:
+        lines.append(f"file server {status['fileserver']['client_url']}")
     return "\n".join(lines)
 
 
@@ -60,7 +62,9 @@ def _table(status: dict[str, Any]) -> str:
 @click.option("--block-interval", default=2.0, show_default=True, help="Seconds between blocks.")
 @click.option("--seed", default="devnet", show_default=True, help="Block hashes are derived from this.")
 @click.option("--detach", is_flag=True, help="Return once the devnet is up (stop it with `devnet down`).")
-def up_command(directory: Path, nodes: int, difficulty: int, block_interval: float, seed: str, detach: bool) -> None:
+@click.option("--fileserver", is_flag=True, help="Also run a file server for attachments (its key is in the status).")
+def up_command(directory: Path, nodes: int, difficulty: int, block_interval: float, seed: str, detach: bool,
+               fileserver: bool) -> None:
     """Start a chain and NODES nodes on loopback; Ctrl-C stops everything."""
     from session_core.devnet.launcher import Devnet, DevnetOptions
     from session_core.errors import DevnetError
@@ -68,7 +72,8 @@ def up_command(directory: Path, nodes: int, difficulty: int, block_interval: flo
     if nodes < 1:
         raise click.BadParameter("need at least one node", param_hint="--nodes")
     net = Devnet(directory)
-    opts = DevnetOptions(directory, nodes=nodes, difficulty=difficulty, block_interval=block_interval, seed=seed)
+    opts = DevnetOptions(directory, nodes=nodes, difficulty=difficulty, block_interval=block_interval, seed=seed,
+                         fileserver=fileserver)
     click.echo(f"starting a chain and {nodes} nodes in {directory} …")
     try:
         net.up(opts)

@@ -39,6 +39,8 @@ class DevnetOptions:
     #: to <node dir>/observe.jsonl; node index -> "drop" | "tamper".
     observe: bool = False
     misbehave: dict[int, str] = field(default_factory=dict)
+    #: Also run a file server (attachments); its URL and keys go in the state file.
+    fileserver: bool = False
 
 
 def _cli(*args: str) -> list[str]:
@@ -78,6 +80,7 @@ class Devnet:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.chain_url = ""
         self.nodes: list[dict[str, Any]] = []
+        self.fileserver: dict[str, Any] | None = None
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -117,6 +120,24 @@ class Devnet:
         info["http"] = f"http://{info['ip']}:{info['http_port']}"
         return info
 
+    def start_fileserver(self, opt: DevnetOptions) -> dict[str, Any]:
+        """The devnet's file server; nodes reach it on loopback (they run with --exit-allow-loopback)."""
+        d = self.directory / "fileserver"
+        d.mkdir(parents=True, exist_ok=True)
+        ready = d / "ready.json"
+        ready.unlink(missing_ok=True)
+        log = open(d / "fileserver.log", "ab")
+        proc = subprocess.Popen(
+            _cli("fileserver", "run", "--data-dir", str(d), "--ready-file", str(ready)),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.procs["fileserver"] = proc
+        info = _wait_file(ready, proc, time.monotonic() + opt.timeout)
+        # What clients configure (ClientConfig.file_server): the URL with the key, as pointers carry it.
+        info["client_url"] = f"{info['url']}#p={info['ed25519']}"
+        self.fileserver = info
+        return info
+
     def wait_swarms(self, count: int, timeout: float) -> dict[str, Any]:
         """Wait until *count* nodes are active with a swarm; returns ``get_n_service_nodes``."""
         deadline = time.monotonic() + timeout
@@ -149,6 +170,8 @@ class Devnet:
         try:
             self.start_chain(opt)
             self.nodes = [self.start_node(i, opt) for i in range(opt.nodes)]
+            if opt.fileserver:
+                self.start_fileserver(opt)
             res = self.wait_swarms(opt.nodes, opt.timeout)
             self.wait_nodes_follow(int(res["height"]), opt.timeout)
         except BaseException:
@@ -159,11 +182,13 @@ class Devnet:
     # -- state --------------------------------------------------------------------------------
 
     def save(self) -> None:
-        state = {
+        state: dict[str, Any] = {
             "chain_rpc": self.chain_url,
             "pids": {name: p.pid for name, p in self.procs.items()},
             "nodes": self.nodes,
         }
+        if self.fileserver is not None:
+            state["fileserver"] = self.fileserver
         (self.directory / STATE_FILE).write_text(json.dumps(state, indent=2))
 
     @classmethod
@@ -175,6 +200,7 @@ class Devnet:
         net = cls(directory)
         net.chain_url = state["chain_rpc"]
         net.nodes = state["nodes"]
+        net.fileserver = state.get("fileserver")
         return net, state
 
     def status(self) -> dict[str, Any]:
@@ -195,7 +221,10 @@ class Devnet:
             except OSError:
                 entry.update(height=None, messages=None, state=entry["state"] + " (unreachable)")
             nodes.append(entry)
-        return {"chain_rpc": self.chain_url, "height": res["height"], "block_hash": res["block_hash"], "nodes": nodes}
+        out = {"chain_rpc": self.chain_url, "height": res["height"], "block_hash": res["block_hash"], "nodes": nodes}
+        if self.fileserver is not None:
+            out["fileserver"] = {k: self.fileserver[k] for k in ("url", "ed25519", "x25519", "client_url")}
+        return out
 
     # -- stopping -----------------------------------------------------------------------------
 

@@ -44,10 +44,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped,unused-ignore]
 
+from session_core.attachments import Pointer
 from session_core.errors import (
     DecryptionError,
     DuplicateMessageError,
@@ -60,6 +62,7 @@ from session_core.errors import (
     UnknownPeerError,
 )
 from session_core.identity import Identity, canonical_session_id, parse_session_id
+from session_core.protocol import attachment_pointer
 from session_core.protocol import messages_pb2 as pb
 from session_core.protocol.at_rest import StateKey
 from session_core.protocol.contact import (
@@ -229,13 +232,18 @@ class Messenger:
         return None if contact is None else contact.mode
 
     def send_text(
-        self, peer: str, text: str, *, now_ms: int, listening: tuple[str, int] | None = None
+        self, peer: str, text: str, *, now_ms: int, listening: tuple[str, int] | None = None,
+        attachments: Sequence[Pointer] = (),
     ) -> Outgoing:
         """A text message; ``listening`` = our listening node (address, port), told to ratchet
-        peers only (Session apps have no synchronous routing)."""
+        peers only (Session apps have no synchronous routing); ``attachments`` = files already
+        uploaded, carried as AttachmentPointers."""
         peer = canonical_session_id(peer)
         mode = self.mode_of(peer) or ConversationMode.RATCHET
         content = self._text_content(text, mode, now_ms)
+        for pointer in attachments:
+            pointer.check()
+            attachment_pointer.to_pb(pointer, content.dataMessage.attachments.add())
         if listening is not None and mode is ConversationMode.RATCHET:
             _set_status(content, listening[0], listening[1], reachable=True)
         return self.send_content(peer, content, kind="regular", now_ms=now_ms)
@@ -416,11 +424,12 @@ class Messenger:
             data = content.dataMessage
             if data.profile.displayName:
                 contact.display_name = data.profile.displayName[:64]
-            if data.body:
+            files = tuple(p for p in map(attachment_pointer.from_pb, data.attachments) if p is not None)
+            if data.body or files:
                 # Current clients leave DataMessage.timestamp unset: the envelope's is the one.
                 events.append(MessageReceived(
                     peer, data.body, data.timestamp or sent_ms, contact.display_name,
-                    *_expiration(content),
+                    *_expiration(content), attachments=files,
                 ))
         if content.HasField("receiptMessage"):
             receipt = content.receiptMessage

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from session_core.attachments import Pointer
+
 __all__ = [
     "TTL_MS",
     "Event",
@@ -83,6 +85,7 @@ class MessageReceived(Event):
     display_name: str
     expire_after_s: int = 0  # disappearing message: seconds, counted as below
     expire_mode: str = ""  # "after_read" or "after_send" ("" = does not disappear)
+    attachments: tuple[Pointer, ...] = ()  # files to fetch from their file servers
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,8 @@ class MemNode:
         return reply
 
     async def _exit(self, step: onion.Exit) -> tuple[int, bytes]:
+        if self.net.exit_post is not None:  # e.g. a real file server on loopback
+            return await self.net.exit_post(step)
         return 502, b"no exits in memnet"
 
 
@@ -129,6 +131,9 @@ class MemNetwork:
         self.view = NetworkView(1, "00" * 32, tuple(m.info for m in self.nodes))
         self.seed_url = "mem://seed/json_rpc"
         self.flows = 0
+        #: What an exit node does with a server exit (None: answers 502); tests plug in e.g.
+        #: ``session_core.node.exit_http.ExitClient(allow_loopback=True)`` to reach a real server.
+        self.exit_post: Callable[[onion.Exit], Awaitable[tuple[int, bytes]]] | None = None
 
     def now_ms(self) -> int:
         return int(self._time.time() * 1000) + self.offset_ms
