@@ -10,9 +10,10 @@ An online client picks a node of its swarm as its *listening node*, draws a rand
 ``mailbox = sha256(key)``.  Senders ``listen_put`` envelopes into the mailbox through an onion,
 without proof of work; the owner ``listen_get``s them with the ``key`` (so knowing the mailbox
 id lets you deposit but not read).  The node neither stores these on disk nor replicates them:
-a mailbox lives in RAM, holds at most ``MAX_QUEUE`` envelopes for ``ITEM_TTL_MS``, and a
-deposit into a mailbox whose owner has not polled within ``LISTEN_TTL_MS`` is refused (404), so
-the sender falls back to the swarm at once instead of waiting for an ack that cannot come.
+a mailbox lives in RAM within the bounds of :mod:`session_core.node.mailboxes` (envelopes and
+bytes per mailbox and in all, expiry on a timer), and a deposit into a mailbox whose owner has
+not polled lately (404) or that is full (429) is refused, so the sender falls back to the swarm
+at once instead of waiting for an ack that cannot come.
 
 Everything is sans-IO apart from the node object it is attached to: :func:`handle` takes the
 raw request body and returns a :class:`Reply`, or None for methods it does not own (the
@@ -27,68 +28,18 @@ import binascii
 import json
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from session_core.node.mailboxes import Mailboxes
 from session_core.node.network import NetworkView
 from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Reply
 from session_core.protocol.mailbox import mailbox_id
 
-__all__ = ["Mailboxes", "handle", "mailbox_id", "METHODS"]
+__all__ = ["Mailboxes", "handle", "mailbox_id", "METHODS", "sweep"]
 
 METHODS = frozenset({"listen_put", "listen_get", "info", "oxend_request"})
 _METHOD_BYTES = tuple(m.encode() for m in METHODS)
-MAX_QUEUE = 256  # envelopes per mailbox; the oldest is dropped (the sender sees no ack -> swarm)
-MAX_MAILBOXES = 4096
-ITEM_TTL_MS = 60_000
-LISTEN_TTL_MS = 30_000  # an owner that stopped polling is offline
-
-
-@dataclass
-class _Box:
-    polled_ms: int
-    items: deque[tuple[int, str]] = field(default_factory=deque)  # (expiry, data b64)
-
-
-class Mailboxes:
-    """The RAM mailboxes of one node; ``clock`` returns milliseconds."""
-
-    def __init__(self, clock: Callable[[], int]) -> None:
-        self._clock = clock
-        self._boxes: dict[str, _Box] = {}
-        self.delivered = 0
-
-    def put(self, mailbox: str, data: str) -> Reply:
-        now = self._clock()
-        box = self._boxes.get(mailbox)
-        if box is None or now - box.polled_ms > LISTEN_TTL_MS:
-            return Reply(404, "No listener for this mailbox\n", "text/plain")
-        box.items.append((now + ITEM_TTL_MS, data))
-        while len(box.items) > MAX_QUEUE:
-            box.items.popleft()
-        return Reply.json(200, {"queued": len(box.items)})
-
-    def get(self, key: bytes) -> Reply:
-        now = self._clock()
-        mid = mailbox_id(key)
-        box = self._boxes.get(mid)
-        if box is None:
-            if len(self._boxes) >= MAX_MAILBOXES:
-                self._expire(now)
-            if len(self._boxes) >= MAX_MAILBOXES:
-                return Reply(503, "Too many listeners\n", "text/plain")
-            box = self._boxes[mid] = _Box(now)
-        box.polled_ms = now
-        out = [d for exp, d in box.items if exp >= now]
-        box.items.clear()
-        self.delivered += len(out)
-        return Reply.json(200, {"messages": out})
-
-    def _expire(self, now: int) -> None:
-        for mid in [m for m, b in self._boxes.items() if now - b.polled_ms > LISTEN_TTL_MS]:
-            del self._boxes[mid]
 
 
 class _NodeLike(Protocol):
@@ -101,6 +52,12 @@ _boxes: weakref.WeakKeyDictionary[Any, Mailboxes] = weakref.WeakKeyDictionary()
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def sweep(node: Any) -> int:
+    """Expire the mailboxes of *node* (its purge loop calls this); envelopes dropped."""
+    boxes = _boxes.get(node)
+    return boxes.sweep() if boxes is not None else 0
 
 
 def _bad(text: str) -> Reply:

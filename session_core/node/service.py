@@ -339,6 +339,7 @@ class ServiceNode:
             n = self.store.purge_expired(now)
             if n:
                 log.info("purged %d expired messages", n)
+            listening.sweep(self)  # listening mailboxes: expired envelopes, owners gone offline
             self.difficulty.current(now)  # roll the epoch even when no client stores
             self.database.save_difficulty_history(self.difficulty.history)
 
