@@ -6,7 +6,13 @@ Every message a client stored here is queued (:meth:`Replicator.on_stored`); eve
 ``REPLICATE_INTERVAL`` the queue goes to each other member of our swarm, one batch per peer.
 A peer that did not take its batch keeps it as a backlog (at most ``MAX_BACKLOG`` messages)
 for the next round; a peer that left our swarm loses its backlog, since the membership pushes
-(:mod:`session_core.node.membership`) cover its records.  :meth:`Replicator.push` is the one
+(:mod:`session_core.node.membership`) cover its records.
+
+The queue and the backlogs live in RAM, so the store also keeps a durable *outbox* of client
+stores (written in the transaction that saved them, before the client's ack): a message
+leaves it once no backlog holds it any more, and :meth:`Replicator.restore` queues what is
+left when the node starts.  Without it, a node killed between an ack and the next round kept
+the message on its own disk only (the soak test found hundreds of such messages).  :meth:`Replicator.push` is the one
 way records go to another node; :meth:`Replicator.accept` the one way records from another
 node are checked and stored.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from session_core.errors import PeerRequestError
 from session_core.node import replication
@@ -35,6 +42,13 @@ REPLICATE_TIMEOUT = 3.0  # a peer that cannot take a batch in this time gets it 
 MAX_BACKLOG = 100_000  # messages kept per unreachable peer
 
 
+class Outbox(Protocol):
+    """Client stores not yet taken by every peer, kept across restarts (SqliteStore has one)."""
+
+    def outbox_messages(self, now_ms: int) -> list[Message]: ...
+    def outbox_remove(self, hashes: Iterable[str]) -> None: ...
+
+
 class Replicator:
     def __init__(
         self,
@@ -45,6 +59,7 @@ class Replicator:
         view: Callable[[], NetworkView | None],
         stats: NodeStats,
         max_ttl_ms: int,
+        outbox: Outbox | None = None,
     ) -> None:
         self.me = me
         self.store = store
@@ -55,6 +70,8 @@ class Replicator:
         self.max_ttl_ms = max_ttl_ms
         self._fresh: list[Message] = []
         self._backlog: dict[str, list[Message]] = {}
+        self._outbox = outbox
+        self._unsent: set[str] = set()  # outbox entries queued or backlogged in this process
 
     def swarm_peers(self, view: NetworkView, swarm_id: int) -> list[SnodeInfo]:
         """The members of a swarm other than this node."""
@@ -65,8 +82,22 @@ class Replicator:
     def on_stored(self, msg: Message) -> None:
         self.stats.stored += 1
         self._fresh.append(msg)
+        if self._outbox is not None:
+            self._unsent.add(msg.hash)
+
+    def restore(self) -> int:
+        """Queue the outbox a previous run of this node left (acked, maybe never replicated)."""
+        if self._outbox is None:
+            return 0
+        msgs = [m for m in self._outbox.outbox_messages(now_ms()) if m.hash not in self._unsent]
+        self._fresh[:0] = msgs
+        self._unsent.update(m.hash for m in msgs)
+        if msgs:
+            log.info("re-queued %d stored messages not yet replicated before the restart", len(msgs))
+        return len(msgs)
 
     async def run_forever(self) -> None:
+        self.restore()
         while True:
             await asyncio.sleep(REPLICATE_INTERVAL)
             await self.replicate_once()
@@ -88,6 +119,19 @@ class Replicator:
             if todo:
                 jobs.append(self._replicate_to(p, todo))
         await asyncio.gather(*jobs)
+        self._settle_outbox()
+
+    def _settle_outbox(self) -> None:
+        """Drop from the outbox what every current peer took (no backlog holds it, not queued)."""
+        if self._outbox is None or not self._unsent:
+            return
+        waiting = {m.hash for m in self._fresh}
+        for msgs in self._backlog.values():
+            waiting.update(m.hash for m in msgs)
+        done = self._unsent - waiting
+        if done:
+            self._outbox.outbox_remove(done)
+            self._unsent -= done
 
     async def _replicate_to(self, peer: SnodeInfo, msgs: list[Message]) -> None:
         if not await self.push(peer, msgs, REPLICATE_TIMEOUT):

@@ -155,7 +155,8 @@ class ServiceNode:
         self.chain = ChainClient(self.cfg.chain_url, self.http)
         view = lambda: self.view  # noqa: E731
         self.replicator = Replicator(
-            self.me, self.store, self.difficulty, self.peers, view, self.stats, self.cfg.max_ttl_ms
+            self.me, self.store, self.difficulty, self.peers, view, self.stats, self.cfg.max_ttl_ms,
+            outbox=self.database,
         )
         self.membership = Membership(self.me, self.store, self.replicator, self._spawn)
         self.tester = StorageTestDriver(
