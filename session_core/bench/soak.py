@@ -73,6 +73,8 @@ class SoakOptions:
     seed: int | None = None
     #: Extra ``node run`` options for every node.
     node_args: tuple[str, ...] = ()
+    #: Test aid: node index -> "drop" | "tamper" (a soak must notice a node that loses data).
+    misbehave: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,7 +131,7 @@ class _Soak:
             opt.directory, nodes=opt.nodes, block_interval=opt.block_interval, timeout=90.0,
             # A node killed during its storage test is decommissioned by the chain, and comes
             # back when it restarts (re-registers); it must not be deregistered for good first.
-            deregister_after_blocks=10**9, node_args=opt.node_args,
+            deregister_after_blocks=10**9, node_args=opt.node_args, misbehave=dict(opt.misbehave),
         )
         self.owners = [random_pubkey() for _ in range(opt.owners)]
         self.report = SoakReport()
@@ -311,7 +313,7 @@ class _Soak:
             for t in threads:
                 t.start()
             end = time.monotonic() + self.opt.minutes * 60
-            while time.monotonic() < end and self.report.events < self.opt.kills:
+            while time.monotonic() < end and (self.opt.kills == 0 or self.report.events < self.opt.kills):
                 time.sleep(0.2)
             self.stop.set()
             for t in threads:
@@ -330,5 +332,7 @@ def run_soak(opt: SoakOptions) -> SoakReport:
         raise InvalidInputError("a soak needs at least 2 nodes")
     if not 1 <= opt.max_down < opt.nodes:
         raise InvalidInputError("max_down must be at least 1 and leave a node running")
+    if opt.kills < 0 or opt.minutes <= 0:
+        raise InvalidInputError("kills must be >= 0 and minutes > 0")
     return _Soak(opt).run()
 

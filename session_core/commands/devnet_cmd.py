@@ -146,11 +146,12 @@ def chain_command(
 @click.option("--downtime", default=0.5, show_default=True, help="Longest a killed node stays down (seconds).")
 @click.option("--writers", default=3, show_default=True, help="Threads storing messages.")
 @click.option("--owners", default=16, show_default=True, help="Session IDs the messages are stored for.")
+@click.option("--store-pause", default=0.0, show_default=True, help="Seconds each writer waits between stores.")
 @click.option("--settle", default=60.0, show_default=True, help="Seconds given to replication after the storm.")
 @click.option("--seed", default=None, type=int, help="Seed the random choices (kills, owners) for a rerun.")
 def soak_command(
     directory: Path, minutes: float, kills: int, nodes: int, max_down: int, kill_interval: float,
-    downtime: float, writers: int, owners: int, settle: float, seed: int | None,
+    downtime: float, writers: int, owners: int, store_pause: float, settle: float, seed: int | None,
 ) -> None:
     """Store storm while nodes are SIGKILLed and restarted; every acked message must survive.
 
@@ -166,7 +167,7 @@ def soak_command(
         raise click.BadParameter(f"{directory} is not empty; a soak starts from a fresh devnet", param_hint="--dir")
     opts = SoakOptions(
         directory, nodes=nodes, minutes=minutes, kills=kills, max_down=max_down, kill_interval=kill_interval,
-        downtime=downtime, writers=writers, owners=owners, settle=settle, seed=seed,
+        downtime=downtime, writers=writers, owners=owners, store_pause=store_pause, settle=settle, seed=seed,
     )
     click.echo(f"soak: {nodes} nodes, up to {max_down} down at once, for {minutes:g} min or {kills} kills …")
     try:
