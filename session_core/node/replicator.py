@@ -6,15 +6,15 @@ Every message a client stored here is queued (:meth:`Replicator.on_stored`); eve
 ``REPLICATE_INTERVAL`` the queue goes to each other member of our swarm, one batch per peer.
 A peer that did not take its batch keeps it as a backlog (at most ``MAX_BACKLOG`` messages)
 for the next round; a peer that left our swarm loses its backlog, since the membership pushes
-(:mod:`session_core.node.membership`) cover its records.
+(:mod:`session_core.node.membership`) cover its records.  :meth:`Replicator.push` is the one
+way records go to another node; :meth:`Replicator.accept` the one way records from another
+node are checked and stored.
 
 The queue and the backlogs live in RAM, so the store also keeps a durable *outbox* of client
 stores (written in the transaction that saved them, before the client's ack): a message
 leaves it once no backlog holds it any more, and :meth:`Replicator.restore` queues what is
 left when the node starts.  Without it, a node killed between an ack and the next round kept
-the message on its own disk only (the soak test found hundreds of such messages).  :meth:`Replicator.push` is the one
-way records go to another node; :meth:`Replicator.accept` the one way records from another
-node are checked and stored.
+the message on its own disk only (the soak test found hundreds of such messages).
 """
 
 from __future__ import annotations
