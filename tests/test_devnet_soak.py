@@ -44,3 +44,17 @@ def test_bad_options_are_refused_before_anything_starts(tmp_path: Path, changes:
     with pytest.raises(InvalidInputError):
         run_soak(opt)
     assert not (tmp_path / "soak").exists()
+
+
+def test_cli_refuses_bad_options_and_a_used_directory(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from session_core.cli import cli
+
+    res = CliRunner().invoke(cli, ["devnet", "soak", "--dir", str(tmp_path / "s"), "--nodes", "3", "--max-down", "3"])
+    assert res.exit_code == 2 and "max_down" in res.output
+    assert not (tmp_path / "s").exists()
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "chain.db").write_bytes(b"")
+    res = CliRunner().invoke(cli, ["devnet", "soak", "--dir", str(tmp_path / "used")])
+    assert res.exit_code == 2 and "not empty" in res.output

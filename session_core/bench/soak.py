@@ -25,6 +25,7 @@ walk is a *duplicate*.  The goal (issue 11): 0 lost over >= 1 000 events.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -174,8 +175,8 @@ class _Soak:
     def _store(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
         try:
             status, body = _post(url + "/storage_rpc/v1", rpc_bytes("store", params))
-        except OSError:
-            status, body = 0, b""  # refused, reset or timed out: the node is (being) killed
+        except (OSError, http.client.HTTPException):
+            status, body = 0, b""  # refused, reset, cut short or timed out: the node is (being) killed
         with self.lock:
             self.report.attempted += 1
             if status == 432:  # the node's difficulty rose under our load: meet it next time
@@ -251,7 +252,7 @@ class _Soak:
         for _ in range(limit_pages):
             try:
                 status, body = _post(url + "/storage_rpc/v1", rpc_bytes("retrieve", {"pubKey": owner, "lastHash": last}))
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 return None
             if status != 200:
                 return None
