@@ -14,7 +14,8 @@ import pytest
 from session_core.errors import InvalidInputError
 from session_core.node import listening, storage_rpc
 from session_core.node.difficulty import DifficultyTracker
-from session_core.node.listening import ITEM_TTL_MS, LISTEN_TTL_MS, MAX_QUEUE, ListeningMethods, mailbox_id
+from session_core.node.listening import ListeningMethods, mailbox_id
+from session_core.node.mailboxes import MailboxLimits
 from session_core.node.store import MemoryStore
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, StorageRPC
 from tests.test_node_rpc import NOW, VIEW, ME, Clock
@@ -60,14 +61,15 @@ def test_expiry_and_bounds() -> None:
     key = base64.b64encode(b"k" * 32).decode()
     box = mailbox_id(b"k" * 32)
     ask(rpc, "listen_get", {"key": key})
-    for i in range(MAX_QUEUE + 3):
-        ask(rpc, "listen_put", {"mailbox": box, "data": f"{i:04d}"})
+    limits = MailboxLimits()
+    statuses = [ask(rpc, "listen_put", {"mailbox": box, "data": f"{i:04d}"})[0] for i in range(limits.max_items + 3)]
+    assert statuses == [200] * limits.max_items + [429] * 3  # full: refused, nothing accepted is dropped
     status, doc = ask(rpc, "listen_get", {"key": key})
-    assert status == 200 and doc["messages"] == [f"{i:04d}" for i in range(3, MAX_QUEUE + 3)]  # oldest dropped
+    assert status == 200 and doc["messages"] == [f"{i:04d}" for i in range(limits.max_items)]
     ask(rpc, "listen_put", {"mailbox": box, "data": "old="})
-    clock.now += ITEM_TTL_MS + 1
+    clock.now += limits.item_ttl_ms + 1
     assert ask(rpc, "listen_get", {"key": key}) == (200, {"messages": []})  # expired in the box
-    clock.now += LISTEN_TTL_MS + 1
+    clock.now += limits.listen_ttl_ms + 1
     assert ask(rpc, "listen_put", {"mailbox": box, "data": "aGk="})[0] == 404  # the owner went quiet
 
 

@@ -156,3 +156,50 @@ def chain_command(
         ),
         log_level,
     )
+
+
+@devnet_group.command("soak")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default="devnet-soak", show_default=True,
+              help="A fresh directory for the soak's devnet (chain, node data, logs).")
+@click.option("--minutes", default=10.0, show_default=True, help="Stop the storm after this long ...")
+@click.option("--kills", default=1000, show_default=True, help="... or after this many kill/restart events.")
+@click.option("--nodes", default=5, show_default=True, help="Service nodes in the devnet.")
+@click.option("--max-down", default=2, show_default=True, help="Most nodes killed at the same time.")
+@click.option("--kill-interval", default=0.3, show_default=True, help="Mean seconds between one killer's kills.")
+@click.option("--downtime", default=0.5, show_default=True, help="Longest a killed node stays down (seconds).")
+@click.option("--writers", default=3, show_default=True, help="Threads storing messages.")
+@click.option("--owners", default=16, show_default=True, help="Session IDs the messages are stored for.")
+@click.option("--store-pause", default=0.0, show_default=True, help="Seconds each writer waits between stores.")
+@click.option("--settle", default=60.0, show_default=True, help="Seconds given to replication after the storm.")
+@click.option("--seed", default=None, type=int, help="Seed the random choices (kills, owners) for a rerun.")
+def soak_command(
+    directory: Path, minutes: float, kills: int, nodes: int, max_down: int, kill_interval: float,
+    downtime: float, writers: int, owners: int, store_pause: float, settle: float, seed: int | None,
+) -> None:
+    """Store storm while nodes are SIGKILLed and restarted; every acked message must survive.
+
+    Prints kill/restart events survived and messages acked, lost (on no member of their swarm
+    afterwards) and duplicated; exits 1 if any acknowledged message was lost."""
+    import logging
+
+    from session_core.bench.soak import SoakOptions, run_soak
+    from session_core.errors import DevnetError, InvalidInputError
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if directory.exists() and any(directory.iterdir()):
+        raise click.BadParameter(f"{directory} is not empty; a soak starts from a fresh devnet", param_hint="--dir")
+    opts = SoakOptions(
+        directory, nodes=nodes, minutes=minutes, kills=kills, max_down=max_down, kill_interval=kill_interval,
+        downtime=downtime, writers=writers, owners=owners, store_pause=store_pause, settle=settle, seed=seed,
+    )
+    click.echo(f"soak: {nodes} nodes, up to {max_down} down at once, for {minutes:g} min or {kills} kills …")
+    try:
+        report = run_soak(opts)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except DevnetError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+    if report.lost:
+        raise SystemExit(1)

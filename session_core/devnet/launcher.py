@@ -104,16 +104,18 @@ class Devnet:
         nd.mkdir(parents=True, exist_ok=True)
         ready = nd / "ready.json"
         ready.unlink(missing_ok=True)
-        log = open(nd / "node.log", "ab")
         extra += ("--observe", str(nd / "observe.jsonl")) if opt.observe else ()
         extra += ("--misbehave", opt.misbehave[i]) if i in opt.misbehave else ()
-        proc = subprocess.Popen(
-            _cli("node", "run", "--data-dir", str(nd), "--chain", self.chain_url, "--difficulty",
-                 str(opt.difficulty), "--ready-file", str(ready),
-                 # The devnet's own servers (file server, rooms) listen on loopback.
-                 "--exit-allow-loopback", *opt.node_args, *extra),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        # The child keeps its own copy of the log descriptor; ours is closed at once (a soak
+        # restarts nodes thousands of times).
+        with open(nd / "node.log", "ab") as log:
+            proc = subprocess.Popen(
+                _cli("node", "run", "--data-dir", str(nd), "--chain", self.chain_url, "--difficulty",
+                     str(opt.difficulty), "--ready-file", str(ready),
+                     # The devnet's own servers (file server, rooms) listen on loopback.
+                     "--exit-allow-loopback", *opt.node_args, *extra),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
         self.procs[f"node-{i:02d}"] = proc
         info = _wait_file(ready, proc, time.monotonic() + opt.timeout)
         info["name"] = f"node-{i:02d}"
@@ -136,6 +138,20 @@ class Devnet:
         # What clients configure (ClientConfig.file_server): the URL with the key, as pointers carry it.
         info["client_url"] = f"{info['url']}#p={info['ed25519']}"
         self.fileserver = info
+        return info
+
+    def kill_node(self, i: int) -> None:
+        """SIGKILL node *i* (no clean shutdown: what a crash or an OOM kill does) and reap it."""
+        p = self.procs.pop(f"node-{i:02d}", None)
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+
+    def restart_node(self, i: int, opt: DevnetOptions) -> dict[str, Any]:
+        """Start node *i* again on its data dir and its ports (same key, same address)."""
+        old = self.nodes[i]
+        info = self.start_node(i, opt, ("--http-port", str(old["http_port"]), "--zmq-port", str(old["zmq_port"])))
+        self.nodes[i] = info
         return info
 
     def wait_swarms(self, count: int, timeout: float) -> dict[str, Any]:

@@ -10,9 +10,10 @@ An online client picks a node of its swarm as its *listening node*, draws a rand
 ``mailbox = sha256(key)``.  Senders ``listen_put`` envelopes into the mailbox through an onion,
 without proof of work; the owner ``listen_get``s them with the ``key`` (so knowing the mailbox
 id lets you deposit but not read).  The node neither stores these on disk nor replicates them:
-a mailbox lives in RAM, holds at most ``MAX_QUEUE`` envelopes for ``ITEM_TTL_MS``, and a
-deposit into a mailbox whose owner has not polled within ``LISTEN_TTL_MS`` is refused (404), so
-the sender falls back to the swarm at once instead of waiting for an ack that cannot come.
+a mailbox lives in RAM within the bounds of :mod:`session_core.node.mailboxes` (envelopes and
+bytes per mailbox and in all, expiry on a timer), and a deposit into a mailbox whose owner has
+not polled lately (404) or that is full (429) is refused, so the sender falls back to the swarm
+at once instead of waiting for an ack that cannot come.
 
 Everything is sans-IO: :class:`ListeningMethods` gives the storage RPC's dispatcher
 (:class:`~session_core.node.storage_rpc.StorageRPC`) one handler per method, which takes the
@@ -25,11 +26,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from session_core.node.mailboxes import MailboxLimits, Mailboxes
 from session_core.node.network import NetworkView
 from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Reply
 from session_core.chain.service_nodes import service_nodes_result
@@ -38,55 +38,6 @@ from session_core.protocol.mailbox import mailbox_id
 __all__ = ["ListeningMethods", "Mailboxes", "mailbox_id", "METHODS"]
 
 METHODS = frozenset({"listen_put", "listen_get", "info", "oxend_request"})
-MAX_QUEUE = 256  # envelopes per mailbox; the oldest is dropped (the sender sees no ack -> swarm)
-MAX_MAILBOXES = 4096
-ITEM_TTL_MS = 60_000
-LISTEN_TTL_MS = 30_000  # an owner that stopped polling is offline
-
-
-@dataclass
-class _Box:
-    polled_ms: int
-    items: deque[tuple[int, str]] = field(default_factory=deque)  # (expiry, data b64)
-
-
-class Mailboxes:
-    """The RAM mailboxes of one node; ``clock`` returns milliseconds."""
-
-    def __init__(self, clock: Callable[[], int]) -> None:
-        self._clock = clock
-        self._boxes: dict[str, _Box] = {}
-        self.delivered = 0
-
-    def put(self, mailbox: str, data: str) -> Reply:
-        now = self._clock()
-        box = self._boxes.get(mailbox)
-        if box is None or now - box.polled_ms > LISTEN_TTL_MS:
-            return Reply(404, "No listener for this mailbox\n", "text/plain")
-        box.items.append((now + ITEM_TTL_MS, data))
-        while len(box.items) > MAX_QUEUE:
-            box.items.popleft()
-        return Reply.json(200, {"queued": len(box.items)})
-
-    def get(self, key: bytes) -> Reply:
-        now = self._clock()
-        mid = mailbox_id(key)
-        box = self._boxes.get(mid)
-        if box is None:
-            if len(self._boxes) >= MAX_MAILBOXES:
-                self._expire(now)
-            if len(self._boxes) >= MAX_MAILBOXES:
-                return Reply(503, "Too many listeners\n", "text/plain")
-            box = self._boxes[mid] = _Box(now)
-        box.polled_ms = now
-        out = [d for exp, d in box.items if exp >= now]
-        box.items.clear()
-        self.delivered += len(out)
-        return Reply.json(200, {"messages": out})
-
-    def _expire(self, now: int) -> None:
-        for mid in [m for m, b in self._boxes.items() if now - b.polled_ms > LISTEN_TTL_MS]:
-            del self._boxes[mid]
 
 
 def _bad(text: str) -> Reply:
@@ -107,10 +58,11 @@ class ListeningMethods:
     parsed and known to be a dict, and returns the reply.
     """
 
-    def __init__(self, view: Callable[[], NetworkView | None], clock: Callable[[], int]) -> None:
+    def __init__(self, view: Callable[[], NetworkView | None], clock: Callable[[], int],
+                 limits: MailboxLimits | None = None) -> None:
         self._view = view
         self._clock = clock
-        self.mailboxes = Mailboxes(clock)
+        self.mailboxes = Mailboxes(clock, limits)
 
     def table(self) -> dict[str, Callable[[dict[str, Any]], Reply]]:
         """Method name -> handler, one entry per name in :data:`METHODS`."""

@@ -17,6 +17,12 @@ last :data:`RECENT_VIEWS` views (the hand-over when swarms split, a node joins o
 dissolves).  A batch with nothing we may take is answered ``421``; the sender tries again
 shortly (our view may be a block behind its own) and then gives up.  Catch-up answers
 (:mod:`session_core.node.catchup`) go through the same check.
+
+The queue and the backlogs live in RAM, so the store also keeps a durable *outbox* of client
+stores (written in the transaction that saved them, before the client's ack): a message
+leaves it once no backlog holds it any more, and :meth:`Replicator.restore` queues what is
+left when the node starts.  Without it, a node killed between an ack and the next round kept
+the message on its own disk only (the soak test found hundreds of such messages).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from session_core.errors import PeerRequestError
 from session_core.node import catchup, replication
@@ -58,6 +65,13 @@ class Accepted:
     refused: int
 
 
+class Outbox(Protocol):
+    """Client stores not yet taken by every peer, kept across restarts (SqliteStore has one)."""
+
+    def outbox_messages(self, now_ms: int) -> list[Message]: ...
+    def outbox_remove(self, hashes: Iterable[str]) -> None: ...
+
+
 class Replicator:
     def __init__(
         self,
@@ -68,6 +82,7 @@ class Replicator:
         view: Callable[[], NetworkView | None],
         stats: NodeStats,
         max_ttl_ms: int,
+        outbox: Outbox | None = None,
     ) -> None:
         self.me = me
         self.store = store
@@ -80,6 +95,8 @@ class Replicator:
         self._backlog: dict[str, list[Message]] = {}
         self._recent: deque[NetworkView] = deque(maxlen=RECENT_VIEWS)
         self._pages = catchup.PageLimiter()
+        self._outbox = outbox
+        self._unsent: set[str] = set()  # outbox entries queued or backlogged in this process
 
     def on_view(self, view: NetworkView) -> None:
         """Remember *view*: its swarm owners may hand records over for a few blocks."""
@@ -94,8 +111,22 @@ class Replicator:
     def on_stored(self, msg: Message) -> None:
         self.stats.stored += 1
         self._fresh.append(msg)
+        if self._outbox is not None:
+            self._unsent.add(msg.hash)
+
+    def restore(self) -> int:
+        """Queue the outbox a previous run of this node left (acked, maybe never replicated)."""
+        if self._outbox is None:
+            return 0
+        msgs = [m for m in self._outbox.outbox_messages(now_ms()) if m.hash not in self._unsent]
+        self._fresh[:0] = msgs
+        self._unsent.update(m.hash for m in msgs)
+        if msgs:
+            log.info("re-queued %d stored messages not yet replicated before the restart", len(msgs))
+        return len(msgs)
 
     async def run_forever(self) -> None:
+        self.restore()
         while True:
             await asyncio.sleep(REPLICATE_INTERVAL)
             await self.replicate_once()
@@ -117,6 +148,19 @@ class Replicator:
             if todo:
                 jobs.append(self._replicate_to(p, todo))
         await asyncio.gather(*jobs)
+        self._settle_outbox()
+
+    def _settle_outbox(self) -> None:
+        """Drop from the outbox what every current peer took (no backlog holds it, not queued)."""
+        if self._outbox is None or not self._unsent:
+            return
+        waiting = {m.hash for m in self._fresh}
+        for msgs in self._backlog.values():
+            waiting.update(m.hash for m in msgs)
+        done = self._unsent - waiting
+        if done:
+            self._outbox.outbox_remove(done)
+            self._unsent -= done
 
     async def _replicate_to(self, peer: SnodeInfo, msgs: list[Message]) -> None:
         if not await self.push(peer, msgs, REPLICATE_TIMEOUT):

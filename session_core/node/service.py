@@ -124,9 +124,10 @@ class ServiceNode:
             DifficultyPolicy(base=cfg.difficulty), history=self.database.difficulty_history()
         )
         self.view: NetworkView | None = None
+        self.listening = listening.ListeningMethods(lambda: self.view, now_ms)
         self.rpc = StorageRPC(
             self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms,
-            methods=listening.ListeningMethods(lambda: self.view, now_ms).table(),
+            methods=self.listening.table(),
         )
         self.commit = GroupCommit(self.store)
         self.stats = NodeStats()
@@ -158,7 +159,8 @@ class ServiceNode:
         self.chain = ChainClient(self.cfg.chain_url, self.http)
         view = lambda: self.view  # noqa: E731
         self.replicator = Replicator(
-            self.me, self.store, self.difficulty, self.peers, view, self.stats, self.cfg.max_ttl_ms
+            self.me, self.store, self.difficulty, self.peers, view, self.stats, self.cfg.max_ttl_ms,
+            outbox=self.database,
         )
         self.membership = Membership(self.me, self.store, self.replicator, self._spawn)
         self.tester = StorageTestDriver(
@@ -350,6 +352,7 @@ class ServiceNode:
             n = self.store.purge_expired(now)
             if n:
                 log.info("purged %d expired messages", n)
+            self.listening.mailboxes.sweep()  # listening mailboxes: expired envelopes, owners gone offline
             self.difficulty.current(now)  # roll the epoch even when no client stores
             self.database.save_difficulty_history(self.difficulty.history)
 

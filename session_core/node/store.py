@@ -10,7 +10,9 @@ Rules both follow (docs/interop.md §4.2):
   start", like upstream's ``COALESCE(..., 0)``).
 
 SQLite runs in WAL mode and commits before a save returns, so a message that was
-acknowledged survives the node process being killed.  ``synchronous=NORMAL``
+acknowledged survives the node process being killed; client stores also enter a replication
+*outbox* in the same transaction, which the replicator empties as peers take them and reloads
+when the node starts (a message acknowledged just before a crash still reaches the swarm).  ``synchronous=NORMAL``
 (the default here) protects against process crashes; pass ``durable=True`` for
 ``FULL`` if the machine itself may lose power.  The database is created 0600.
 
@@ -206,6 +208,7 @@ CREATE TRIGGER IF NOT EXISTS usage_remove AFTER DELETE ON messages BEGIN
     UPDATE totals SET bytes = bytes - length(OLD.data) WHERE id = 0;
 END;
 CREATE TABLE IF NOT EXISTS difficulty (epoch_start INTEGER PRIMARY KEY, d INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (hash TEXT PRIMARY KEY);
 """
 # A database from before the usage table existed: count what it holds once.
 _BACKFILL_USAGE = """
@@ -264,11 +267,17 @@ class SqliteStore:
             return n
 
     def save_each(self, msgs: list[Message]) -> list[bool]:
-        """Save several messages in ONE transaction (group commit); which ones were new."""
+        """Save several client stores in ONE transaction (group commit); which ones were new.
+
+        The new ones also enter the replication outbox in that transaction, so a message
+        acknowledged after this returns is replicated even if the process dies before the
+        replicator sent it (the replicator reloads the outbox when the node starts)."""
         with self._lock:
             self._db.execute("BEGIN")
             try:
                 out = [self._insert((m,)) == 1 for m in msgs]
+                self._db.executemany("INSERT OR IGNORE INTO outbox (hash) VALUES (?)",
+                                     ((m.hash,) for m, new in zip(msgs, out) if new))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -349,6 +358,30 @@ class SqliteStore:
                 return why
             self.purge_expired(now_ms)
         return None
+
+    # -- replication outbox: acknowledged client stores not yet taken by every swarm peer --------
+
+    def outbox_remove(self, hashes: Iterable[str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("DELETE FROM outbox WHERE hash = ?", ((h,) for h in hashes))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def outbox_messages(self, now_ms: int) -> list[Message]:
+        """The live messages still to replicate, oldest first (entries of purged ones are dropped)."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM outbox WHERE NOT EXISTS"
+                " (SELECT 1 FROM messages AS m WHERE m.hash = outbox.hash AND m.expiration > ?)", (now_ms,)
+            )
+            rows = self._db.execute(
+                f"SELECT {_COLS} FROM messages WHERE hash IN (SELECT hash FROM outbox) ORDER BY id"
+            ).fetchall()
+        return [_row(r) for r in rows]
 
     def difficulty_history(self) -> list[tuple[int, int]]:
         """The saved (epoch_start, D) entries (see DifficultyTracker.restore)."""

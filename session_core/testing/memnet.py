@@ -51,13 +51,13 @@ class MemNode:
         self.info = SnodeInfo(ed_pk.hex(), bytes(sk.public_key).hex(), ip, 20000 + index, 30000 + index, swarm_id)
         self.store = MemoryStore()
         self.difficulty = DifficultyTracker(DifficultyPolicy(base=difficulty))
+        self.clock_skew_ms = 0  # before the RPC: its mailboxes read the clock when made
         self.rpc = StorageRPC(self.store, lambda: self.view, self.info.ed25519, self.difficulty, self.clock,
                               methods=listening.ListeningMethods(lambda: self.view, self.clock).table())
         self.router = OnionRouter(self.secret, lambda: self.view, self._forward, self._storage, self._exit)
         self.down = False
         self.drop = False
         self.tamper = False
-        self.clock_skew_ms = 0
         self.seen: list[Seen] = []
         self.requests = 0
         #: The chain this node forwards ``oxend_request`` to (None: it has none; tests may give
