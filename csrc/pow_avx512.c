@@ -1,6 +1,8 @@
-/* pow_avx512.c: the PoW kernel on AVX-512F, 8 nonces per 512-bit vector.
- * AVX-512F has a native 64-bit rotate, and vpternlogq computes Ch, Maj and
- * three-way XORs in one instruction each. */
+/* pow_avx512.c: the PoW kernel on AVX-512F, 8 nonces per 512-bit vector,
+ * two vectors (16 nonces) in flight.  AVX-512F has a native 64-bit rotate
+ * (vprorq), and vpternlogq computes Ch, Maj and three-way XORs in one
+ * instruction each; 32 registers allow the ring layout of pow_lanes.h.
+ * Where it stands against the machine's limit: docs/pow-c.md. */
 #include "sc_internal.h"
 
 #if defined(SC_AVX512_EMULATED)
@@ -41,6 +43,7 @@ int sc_pow_scan_avx512_emulated(const sc_pow_ctx *ctx, uint64_t first, uint64_t 
 #define SC_V __m512i
 #define SC_LANES 8
 #define SC_IL 2
+#define SC_RING_LAYOUT 1 /* 32 zmm registers: see pow_lanes.h */
 #define V_SET1(x) _mm512_set1_epi64((long long)(x))
 #define V_ADD(a, b) _mm512_add_epi64((a), (b))
 #define V_XOR(a, b) _mm512_xor_si512((a), (b))

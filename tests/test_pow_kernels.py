@@ -86,32 +86,46 @@ def test_bad_lengths_are_clear_errors() -> None:
         _pow_c.Search(bytes(63), 1)
 
 
-def test_verify_agrees_with_either_payload_sha512() -> None:
-    """verify_fast hashes payloads with OpenSSL when found, else our C: same answers."""
+def test_verify_agrees_with_every_sha512_provider() -> None:
+    """verify_fast hashes with OpenSSL (payload and trial block) when found, else our C: same answers."""
     import session_core.pow.api as pow_api
     from session_core.pow import fields as _pow_fields
 
     found = pow_api._find_openssl_sha512()
     rnd = random.Random(11)
     cases = []
-    for _ in range(40):
-        data = "".join(rnd.choice("ABCDEFGHIJabcdef0123+/") for _ in range(rnd.randrange(0, 700)))
+    # lengths straddle the 2 KiB line from which verify_fast releases the GIL
+    for length in [rnd.randrange(0, 700) for _ in range(36)] + [2047, 2048, 2049, 5000]:
+        data = "".join(rnd.choice("ABCDEFGHIJabcdef0123+/") for _ in range(length))
         ts, ttl = rnd.getrandbits(41), rnd.randrange(0, 10**9)
         pk = "05" + rnd.randbytes(32).hex()
         nonce = pow_api.solve(ts, ttl, pk, data, 1, threads=1)
         wrong = pow_api.encode_nonce(pow_api.decode_nonce(nonce) + 1)
         cases += [(nonce, ts, ttl, pk, data, 1), (wrong, ts, ttl, pk, data, 1)]
+    providers: list[tuple[int, ...]] = [(0, 0, 0)]
+    if found:
+        providers += [found, found[:3]]  # OpenSSL for both; OpenSSL payload hash + our trial
+    # the oracle: hashlib, straight from INTEROP §1
+    expected = []
+    for nonce, ts, ttl, pk, data, d in cases:
+        raw = f"{ts}{ttl}{pk}{data}".encode()
+        value = pow_api.decode_nonce(nonce)
+        h = hashlib.sha512(value.to_bytes(8, "big") + hashlib.sha512(raw).digest()).digest()
+        expected.append(int(int.from_bytes(h[:8], "big") < pow_api.target(len(raw), ttl, d)))
+    assert expected.count(1) >= 40  # every solved nonce verifies
     try:
-        answers = []
-        for provider in ([found] if found else []) + [(0, 0, 0)]:
+        for provider in providers:
             _pow_c.use_openssl_sha512(*provider)
-            answers.append([_pow_c.verify_fast(*case) for case in cases])
-            # and the slow path (no fast shape: str timestamp) must agree with either
-            assert [pow_api.verify(c[0], str(c[1]), *c[2:]) for c in cases] == answers[-1]
-        assert all(a == answers[0] for a in answers)
-        assert answers[0].count(1) >= 40  # every solved nonce verifies
+            uses_transform = len(provider) == 4 and provider[3] != 0
+            assert _pow_c.trial_sha512_provider() == ("openssl" if uses_transform else "session_core")
+            assert [_pow_c.verify_fast(*case) for case in cases] == expected, provider
+            for _ in range(50):  # the trial block's exact value, not only the verdict
+                h1, nonce = rnd.randbytes(64), rnd.getrandbits(64)
+                h = hashlib.sha512(nonce.to_bytes(8, "big") + h1).digest()
+                assert _pow_c.trial_value(h1, nonce) == int.from_bytes(h[:8], "big"), provider
+            # and the slow path (no fast shape: str timestamp) must agree
+            assert [int(pow_api.verify(c[0], str(c[1]), *c[2:])) for c in cases] == expected
         raw = _pow_fields.payload(cases[0][1], cases[0][2], cases[0][3], cases[0][4])
         assert _pow_c.sha512(raw) == hashlib.sha512(raw).digest()
     finally:
-        if found:
-            _pow_c.use_openssl_sha512(*found)
+        _pow_c.use_openssl_sha512(*(found or (0, 0, 0)))

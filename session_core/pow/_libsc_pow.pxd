@@ -5,7 +5,7 @@ cdef extern from "session_core.h" nogil:
     void sc_sha512(const uint8_t *data, size_t length, uint8_t *out)
 
     ctypedef struct sc_sha512_state:
-        pass
+        uint64_t h[8]
     void sc_sha512_init(sc_sha512_state *st)
     void sc_sha512_update(sc_sha512_state *st, const uint8_t *data, size_t length)
     void sc_sha512_final(sc_sha512_state *st, uint8_t *out)

@@ -7,6 +7,7 @@ return codes into values or exceptions.  The public API is session_core.pow.
 
 from libc.stdint cimport uint8_t, uint64_t, uintptr_t
 from libc.stdio cimport snprintf
+from libc.string cimport memcpy, memset
 
 from session_core.pow._libsc_pow cimport *
 
@@ -62,6 +63,11 @@ def trial_hash(const uint8_t[::1] h1, uint64_t nonce):
     return out[:64]
 
 
+def trial_value(const uint8_t[::1] h1, uint64_t nonce):
+    """First 8 bytes of SHA512(nonce_be8 || h1) as an integer, computed the way verify_fast does."""
+    return _trial_first_word(_h1_ptr(h1), nonce)
+
+
 def payload_trial_value(const uint8_t[::1] payload, uint64_t nonce):
     """First 8 bytes of SHA512(nonce || SHA512(payload)) as an integer (for verify)."""
     cdef uint8_t h1[64]
@@ -73,31 +79,52 @@ def payload_trial_value(const uint8_t[::1] payload, uint64_t nonce):
     return int.from_bytes(out[:8], "big")
 
 
-# libcrypto's SHA512_Init/Update/Final, when found (see use_openssl_sha512).
+# libcrypto's SHA512_Init/Update/Final and SHA512_Transform, when found (see use_openssl_sha512).
 ctypedef int (*ossl_init_fn)(void *c) noexcept nogil
 ctypedef int (*ossl_update_fn)(void *c, const void *data, size_t n) noexcept nogil
 ctypedef int (*ossl_final_fn)(unsigned char *md, void *c) noexcept nogil
+ctypedef void (*ossl_transform_fn)(void *c, const unsigned char *data) noexcept nogil
 cdef ossl_init_fn _ossl_init = NULL
 cdef ossl_update_fn _ossl_update = NULL
 cdef ossl_final_fn _ossl_final = NULL
+cdef ossl_transform_fn _ossl_transform = NULL
+cdef uint64_t _sha512_iv[8]
 
 
-def use_openssl_sha512(uintptr_t init, uintptr_t update, uintptr_t final):
-    """Hash payloads in verify_fast with OpenSSL's SHA-512 (0, 0, 0 = our own C).
+cdef void _load_iv() noexcept:
+    cdef sc_sha512_state st
+    cdef int i
+    sc_sha512_init(&st)
+    for i in range(8):
+        _sha512_iv[i] = st.h[i]
 
-    Set once at import by session_core.pow, before any thread verifies.
+
+_load_iv()
+
+
+def use_openssl_sha512(uintptr_t init, uintptr_t update, uintptr_t final, uintptr_t transform=0):
+    """Let verify_fast use OpenSSL's SHA-512 (0, 0, 0 = our own C for everything).
+
+    init/update/final hash the payload; transform (SHA512_Transform, optional)
+    runs the one-block trial.  Set once at import by session_core.pow, before
+    any thread verifies.
     """
-    global _ossl_init, _ossl_update, _ossl_final
+    global _ossl_init, _ossl_update, _ossl_final, _ossl_transform
     if init == 0 or update == 0 or final == 0:
-        _ossl_init, _ossl_update, _ossl_final = NULL, NULL, NULL
+        _ossl_init, _ossl_update, _ossl_final, _ossl_transform = NULL, NULL, NULL, NULL
     else:
         _ossl_init = <ossl_init_fn>init
         _ossl_update = <ossl_update_fn>update
         _ossl_final = <ossl_final_fn>final
+        _ossl_transform = <ossl_transform_fn>transform if transform else NULL
 
 
 def payload_sha512_provider():
     return "openssl" if _ossl_init != NULL else "session_core"
+
+
+def trial_sha512_provider():
+    return "openssl" if _ossl_transform != NULL else "session_core"
 
 
 cdef void _payload_h1(const char *ts, size_t ts_n, const char *ttl, size_t ttl_n,
@@ -119,6 +146,29 @@ cdef void _payload_h1(const char *ts, size_t ts_n, const char *ttl, size_t ttl_n
     sc_sha512_update(&st, <const uint8_t *>pk, pk_n)
     sc_sha512_update(&st, <const uint8_t *>data, data_n)
     sc_sha512_final(&st, h1)
+
+
+cdef uint64_t _trial_first_word(const uint8_t *h1, uint64_t nonce) noexcept nogil:
+    # The first word of SHA512(nonce_be8 || h1): one compression of a single block.
+    cdef uint64_t octx[40]  # SHA512_CTX: h[8] first, the rest unused by SHA512_Transform
+    cdef uint8_t block[128]
+    cdef uint8_t out[64]
+    cdef int i
+    if _ossl_transform == NULL:
+        sc_pow_trial_hash(h1, nonce, out)
+        return ((<uint64_t>out[0] << 56) | (<uint64_t>out[1] << 48) | (<uint64_t>out[2] << 40)
+                | (<uint64_t>out[3] << 32) | (<uint64_t>out[4] << 24) | (<uint64_t>out[5] << 16)
+                | (<uint64_t>out[6] << 8) | <uint64_t>out[7])
+    for i in range(8):
+        block[i] = <uint8_t>(nonce >> (56 - 8 * i))
+    memcpy(block + 8, h1, 64)
+    memset(block + 72, 0, 56)
+    block[72] = 0x80
+    block[126] = (72 * 8) >> 8
+    block[127] = (72 * 8) & 0xff
+    memcpy(octx, _sha512_iv, 64)
+    _ossl_transform(octx, block)
+    return octx[0]  # SHA512_Transform adds the block into h: the feed-forward is done
 
 
 cdef extern from "Python.h":
@@ -180,6 +230,10 @@ cdef inline bint _is_hex(const char *p, Py_ssize_t n) noexcept nogil:
     return True
 
 
+cdef enum:
+    _NOGIL_MIN = 2048  # bytes of data from which verify_fast releases the GIL
+
+
 def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
     """1 valid, 0 invalid, -1 "not the plain shape: use the checked Python path".
 
@@ -192,28 +246,28 @@ def verify_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
     cdef const char *data_p
     cdef Py_ssize_t nonce_n, pk_n, data_n
     cdef uint64_t ts, ttl, diff, value, tgt
-    cdef int i
     cdef char digits[48]
     cdef int ts_n, ttl_n
     cdef uint8_t h1[64]
-    cdef uint8_t out[64]
     if not (_ascii_view(nonce, &nonce_p, &nonce_n) and _ascii_view(pubkey, &pk_p, &pk_n)
             and _ascii_view(data, &data_p, &data_n) and _u64(timestamp_ms, &ts)
             and _u64(ttl_ms, &ttl) and _u64(difficulty, &diff) and diff >= 1):
         return -1
     if sc_pow_decode_nonce(nonce_p, nonce_n, &value) != 0 or not _is_hex(pk_p, pk_n):
         return -1
-    cdef uint64_t first_word
     ts_n = _decimal(ts, digits)
     ttl_n = _decimal(ttl, digits + 24)
     tgt = sc_pow_target(<uint64_t>(ts_n + ttl_n + pk_n + data_n), ttl, diff)
-    with nogil:
+    if data_n < _NOGIL_MIN:
+        # Short payloads: releasing and retaking the GIL would cost more than
+        # the hashing it lets others overlap (hashlib draws the line at 2 KiB too).
         _payload_h1(digits, ts_n, digits + 24, ttl_n, pk_p, pk_n, data_p, data_n, h1)
-        sc_pow_trial_hash(h1, value, out)
-    first_word = 0
-    for i in range(8):
-        first_word = (first_word << 8) | out[i]
-    return 1 if first_word < tgt else 0
+        value = _trial_first_word(h1, value)
+    else:
+        with nogil:
+            _payload_h1(digits, ts_n, digits + 24, ttl_n, pk_p, pk_n, data_p, data_n, h1)
+            value = _trial_first_word(h1, value)
+    return 1 if value < tgt else 0
 
 
 def scan(const uint8_t[::1] h1, uint64_t target, uint64_t first, uint64_t count, kernel=None):
@@ -353,3 +407,20 @@ def verified_hash_fast(nonce, timestamp_ms, ttl_ms, pubkey, data, difficulty):
     for i in range(8):
         first_word = (first_word << 8) | out[i]
     return out[:64].hex() if first_word < tgt else None
+
+ctypedef unsigned char *(*ossl_sha512_fn)(const unsigned char *d, size_t n,
+                                          unsigned char *md) noexcept nogil
+
+
+def baseline_sha512_loop(uintptr_t fn, const uint8_t[::1] data, uint64_t count):
+    """Benchmarks only: count calls of OpenSSL's one-shot SHA512 (at address fn) over data."""
+    cdef uint8_t out[64]
+    cdef uint64_t i
+    cdef size_t n = data.shape[0]
+    cdef const uint8_t *p = &data[0] if n else <const uint8_t *>""
+    if fn == 0:
+        raise InvalidInputError("null function pointer")
+    with nogil:
+        for i in range(count):
+            (<ossl_sha512_fn>fn)(p, n, out)
+    return bytes(out[:64])

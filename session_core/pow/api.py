@@ -59,11 +59,11 @@ _c: Any = load_extension("pow", _EXTENSION)
 _impl: Any = _c if _c is not None else _pow_py
 
 
-def _find_openssl_sha512() -> tuple[int, int, int] | None:
-    """libcrypto's SHA512_Init/Update/Final, through the copy CPython's hashlib loaded.
+def _find_openssl_sha512() -> tuple[int, int, int, int] | None:
+    """libcrypto's SHA512_Init/Update/Final (+ SHA512_Transform, 0 if absent), through hashlib's copy.
 
-    verify() hashes the whole payload (hundreds of bytes) before the one-block
-    trial; OpenSSL's assembly does that about twice as fast as portable C.
+    verify() hashes the whole payload (hundreds of bytes) and then one trial
+    block; OpenSSL's assembly does both about twice as fast as portable C.
     Opening ``_hashlib``'s own file makes dlsym search its dependencies, so no
     second libcrypto is loaded and none is needed to build.
     """
@@ -74,16 +74,19 @@ def _find_openssl_sha512() -> tuple[int, int, int] | None:
 
         lib = ctypes.CDLL(_hashlib.__file__)
         names = ("SHA512_Init", "SHA512_Update", "SHA512_Final")
-        return tuple(  # type: ignore[return-value]
-            ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in names
-        )
+        found = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in names]
     except (ImportError, OSError, AttributeError):
         return None
+    try:  # deprecated in OpenSSL 3: may vanish, then our C runs the trial block
+        transform = ctypes.cast(lib.SHA512_Transform, ctypes.c_void_p).value or 0
+    except AttributeError:
+        transform = 0
+    return found[0], found[1], found[2], transform
 
 
 if _c is not None:
     _found = _find_openssl_sha512()
-    if _found and all(_found):
+    if _found and all(_found[:3]):
         _c.use_openssl_sha512(*_found)
 
 decode_nonce = fields.decode_nonce
@@ -276,6 +279,7 @@ def backend_info() -> dict[str, Any]:
     }
     if _c is not None:
         info["payload_sha512"] = _c.payload_sha512_provider()
+        info["trial_sha512"] = _c.trial_sha512_provider()
     if _c is None:
         error = load_error("pow")
         info["reason"] = error or "SESSION_CORE_NO_EXTENSIONS is set"
