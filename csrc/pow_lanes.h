@@ -71,6 +71,13 @@
 #define SC_KERNEL_ATTR
 #endif
 
+/* Pointers A_..H_ to the state words of rotation r in lane group j. */
+#define SC_SLOTS(r)                                                                      \
+        SC_V *A_ = &s[(0 - (r)) & 7][j], *B_ = &s[(1 - (r)) & 7][j];                      \
+        SC_V *C_ = &s[(2 - (r)) & 7][j], *D_ = &s[(3 - (r)) & 7][j];                      \
+        SC_V *E_ = &s[(4 - (r)) & 7][j], *F_ = &s[(5 - (r)) & 7][j];                      \
+        SC_V *G_ = &s[(6 - (r)) & 7][j], *H_ = &s[(7 - (r)) & 7][j];
+
 /* One round on all SC_IL vectors.  State slots are named by index so the
  * 8-round rotation costs no moves: slot (k - r) & 7 holds word k at rotation r.
  * KW is K[t] + W[t] for this round; with SC_RING_LAYOUT, hk[j] already holds
@@ -78,10 +85,7 @@
 #ifdef SC_RING_LAYOUT
 #define SC_RND(r, KW)                                                                    \
     for (int j = 0; j < SC_IL; j++) {                                                     \
-        SC_V *A_ = &s[(0 - (r)) & 7][j], *B_ = &s[(1 - (r)) & 7][j];                      \
-        SC_V *C_ = &s[(2 - (r)) & 7][j], *D_ = &s[(3 - (r)) & 7][j];                      \
-        SC_V *E_ = &s[(4 - (r)) & 7][j], *F_ = &s[(5 - (r)) & 7][j];                      \
-        SC_V *G_ = &s[(6 - (r)) & 7][j], *H_ = &s[(7 - (r)) & 7][j];                      \
+        SC_SLOTS(r)                                                                       \
         SC_V hk_ = hk[j];                                                                 \
         hk[j] = V_ADD(*G_, (KW));                                                         \
         SC_V t1_ = V_ADD(hk_, V_ADD(V_BSIG1(*E_), V_CH(*E_, *F_, *G_)));                  \
@@ -94,10 +98,7 @@
 #else
 #define SC_RND(r, KW)                                                                    \
     for (int j = 0; j < SC_IL; j++) {                                                     \
-        SC_V *A_ = &s[(0 - (r)) & 7][j], *B_ = &s[(1 - (r)) & 7][j];                      \
-        SC_V *C_ = &s[(2 - (r)) & 7][j], *D_ = &s[(3 - (r)) & 7][j];                      \
-        SC_V *E_ = &s[(4 - (r)) & 7][j], *F_ = &s[(5 - (r)) & 7][j];                      \
-        SC_V *G_ = &s[(6 - (r)) & 7][j], *H_ = &s[(7 - (r)) & 7][j];                      \
+        SC_SLOTS(r)                                                                       \
         SC_V t1_ = V_ADD(V_ADD(*H_, V_BSIG1(*E_)), V_ADD(V_CH(*E_, *F_, *G_), (KW)));    \
         *D_ = V_ADD(*D_, t1_);                                                            \
         *H_ = V_ADD(t1_, V_ADD(V_BSIG0(*A_), V_MAJ(*A_, *B_, *C_)));                      \

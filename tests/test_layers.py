@@ -22,7 +22,7 @@ PACKAGE = "session_core"
 #: Top-level part of the package -> layer.  An import may go to the same layer or below.
 LAYERS: dict[str, int] = {
     "errors": 0, "_backend": 0, "private_files": 0,
-    "pow": 3, "onion": 3, "swarm": 3, "identity": 3, "identity_store": 3, "recovery": 3,
+    "pow": 3, "onion": 3, "swarm": 3, "identity": 3, "identity_store": 3, "recovery": 3, "server_keys": 3,
     "attachments": 3,
     "protocol": 4, "chain": 4, "names": 4,
     "node": 5, "devnet": 5, "client": 5, "fileserver": 5,

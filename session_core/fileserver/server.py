@@ -30,7 +30,7 @@ from aiohttp import web
 from session_core import onion
 from session_core.attachments.pointer import check_file_id
 from session_core.errors import AttachmentInputError, AttachmentTooLargeError, InvalidFileIdError, OnionError, ServerPayloadError
-from session_core.fileserver.keys import ServerKeys
+from session_core.fileserver.keys import FileServerKeys
 from session_core.fileserver.store import DEFAULT_MAX_SIZE, DEFAULT_TTL, BlobStore
 from session_core.onion import v4
 
@@ -54,7 +54,7 @@ class FileServerConfig:
 class FileServer:
     def __init__(self, cfg: FileServerConfig) -> None:
         self.cfg = cfg
-        self.keys = ServerKeys.load_or_create(cfg.data_dir)
+        self.keys = FileServerKeys.load_or_create(cfg.data_dir)
         self.store = BlobStore(cfg.data_dir, max_size=cfg.max_size, ttl=cfg.ttl)
         self.port = 0
         self._runner: web.AppRunner | None = None
