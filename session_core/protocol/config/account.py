@@ -53,9 +53,11 @@ class AccountConfig:
     def needs_push(self) -> bool:
         return any(s.needs_push for s in self.states.values())
 
-    def pushes(self) -> list[bytes]:
-        """Store data for each domain with something to publish (marks it published)."""
-        return [seal_config(self.identity, s.push(self.identity)) for s in self.states.values() if s.needs_push]
+    def pushes(self, *, force: bool = False) -> list[bytes]:
+        """Store data for each domain with something to publish (``force``: every non-empty
+        domain, to republish before the swarm's copies expire)."""
+        return [seal_config(self.identity, s.push(self.identity)) for s in self.states.values()
+                if s.needs_push or (force and s.entries)]
 
     def view(self) -> dict[str, dict[tuple[str, ...], int | str]]:
         return {d.decode(): s.view() for d, s in self.states.items()}

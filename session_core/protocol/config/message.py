@@ -21,11 +21,13 @@ encoding, which is canonical, so a re-encoded message hashes the same.
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from typing import Union
 
 import nacl.exceptions
-from nacl.bindings import crypto_generichash_blake2b_salt_personal, crypto_sign_open
+from nacl.bindings import crypto_sign_open
 
 from session_core.errors import ConfigFormatError, ConfigSignatureError, InvalidInputError
 from session_core.identity import Identity
@@ -97,7 +99,7 @@ def _bt_value(value: Scalar | None) -> bencode.Value:
 def edit_tag(key: Key, seqno: int, value: Scalar | None) -> bytes:
     """The content hash of one edit: equal edits get equal stamps, different ones never tie."""
     content = bencode.encode([[p.encode() for p in key], seqno, _bt_value(value)])
-    return crypto_generichash_blake2b_salt_personal(content, digest_size=32, key=_TAG_KEY)
+    return hashlib.blake2b(content, digest_size=32, key=_TAG_KEY).digest()
 
 
 def encode_entries(entries: dict[Key, Entry]) -> list[bencode.Value]:
@@ -194,4 +196,5 @@ class ConfigMessage:
 
 
 def _hash(encoded: bytes) -> bytes:
-    return crypto_generichash_blake2b_salt_personal(encoded, digest_size=32)
+    return hashlib.blake2b(encoded, digest_size=32).digest()
+

@@ -18,11 +18,12 @@ strip off unambiguously.
 
 from __future__ import annotations
 
+import hashlib
+
 import nacl.exceptions
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
     crypto_aead_xchacha20poly1305_ietf_encrypt,
-    crypto_generichash_blake2b_salt_personal,
 )
 
 from session_core.errors import ConfigFormatError, ConfigSignatureError, InvalidInputError
@@ -57,12 +58,12 @@ def _key(seed: bytes, size: int, domain: bytes) -> bytes:
         raise InvalidInputError("the config key base is the 32-byte Ed25519 seed")
     if not 1 <= len(domain) <= _MAX_DOMAIN:
         raise InvalidInputError("a config domain is 1 to 24 bytes")
-    return crypto_generichash_blake2b_salt_personal(seed + size.to_bytes(8, "big") + domain, digest_size=32)
+    return hashlib.blake2b(seed + size.to_bytes(8, "big") + domain, digest_size=32).digest()
 
 
 def encrypt(message: bytes, seed: bytes, domain: bytes) -> bytes:
     key = _key(seed, len(message), domain)
-    nonce = crypto_generichash_blake2b_salt_personal(message, digest_size=24, key=_NONCE_KEY_PREFIX + domain)
+    nonce = hashlib.blake2b(message, digest_size=24, key=_NONCE_KEY_PREFIX + domain).digest()
     return crypto_aead_xchacha20poly1305_ietf_encrypt(message, None, nonce, key) + nonce
 
 
@@ -75,3 +76,4 @@ def decrypt(ciphertext: bytes, seed: bytes, domain: bytes) -> bytes:
         return bytes(crypto_aead_xchacha20poly1305_ietf_decrypt(body, None, nonce, key))
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise ConfigSignatureError("config message does not decrypt with this account's key") from None
+

@@ -11,10 +11,11 @@ Local edits wait in ``pending`` (already visible through :meth:`get`) until :met
 stamps them with ``seqno + 1`` -- one more than the highest seqno this device has seen, so an
 edit made after seeing another one wins over it -- and returns a message with the whole state.
 
-After merging, a device whose state is not exactly the state of a message already in the swarm
-(two devices pushed concurrently, say) has :attr:`needs_push` set: it pushes the merged state
-with a new seqno, as libsession-util's conflict rule asks, so the newest message alone holds
-everything (a device linked later reads that one).  Devices that merged the same messages push
+After merging, a device whose state is not exactly the state of the highest-ranked message it
+knows (highest ``(seqno, message hash)``; two devices pushed concurrently, say) has
+:attr:`needs_push` set: it pushes the merged state with a new seqno, as libsession-util's
+conflict rule asks, so the newest message alone holds everything (a device linked later reads
+that one).  Devices that merged the same messages push
 byte-identical merges (deterministic encoding, signature and nonce): one message, not several.
 
 Deletions are tombstones (a value of ``None`` with its stamp) and are kept, so a replayed old
@@ -25,10 +26,11 @@ change nothing anyway; the error says why it was ignored).
 
 from __future__ import annotations
 
+import hashlib
+
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from nacl.bindings import crypto_generichash_blake2b_salt_personal
 
 from session_core.errors import ConfigFormatError, ConfigReplayError
 from session_core.identity import Identity
@@ -57,7 +59,9 @@ class ConfigState:
         self.entries: dict[Key, Entry] = {}
         self.pending: dict[Key, Scalar | None] = {}
         self._merged: OrderedDict[bytes, None] = OrderedDict()  # hashes of messages merged or pushed
-        self._published: set[bytes] = set()  # digests of states that some message holds whole
+        # The highest-ranked message known, (seqno, hash, digest of its entries): the one a
+        # device reading only the newest message would take.
+        self._best: tuple[int, bytes, bytes] = (0, b"", _digest({}))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -95,7 +99,7 @@ class ConfigState:
 
     @property
     def needs_push(self) -> bool:
-        return bool(self.pending) or (bool(self.entries) and self._digest() not in self._published)
+        return bool(self.pending) or self._digest() != self._best[2]
 
     def push(self, identity: Identity) -> ConfigMessage:
         """Stamp the pending edits and sign the whole state as message ``seqno + 1``."""
@@ -107,7 +111,7 @@ class ConfigState:
         # Commit only once signing worked.
         self.entries, self.pending, self.seqno = entries, {}, seqno
         self._remember(message.hash)
-        self._published.add(self._digest())
+        self._note(message)
         return message
 
     # -- merging ------------------------------------------------------------------------------
@@ -128,9 +132,12 @@ class ConfigState:
         self.entries.update(newer)
         self.seqno = max(self.seqno, message.seqno)
         self._remember(message.hash)
-        if _digest(message.entries) == self._digest():
-            self._published.add(self._digest())  # the swarm holds our state whole already
+        self._note(message)
         return bool(newer)
+
+    def _note(self, message: ConfigMessage) -> None:
+        if (message.seqno, message.hash) > self._best[:2]:
+            self._best = (message.seqno, message.hash, _digest(message.entries))
 
     def _remember(self, h: bytes) -> None:
         self._merged[h] = None
@@ -148,16 +155,17 @@ class ConfigState:
             for k, v in sorted(self.pending.items())
         ]
         return bencode.encode({b"#": self.seqno, b"&": encode_entries(self.entries), b"p": pending,
-                               b"m": list(self._merged), b"u": sorted(self._published)})
+                               b"m": list(self._merged), b"b": list(self._best)})
 
     @classmethod
     def from_bytes(cls, domain: bytes, blob: bytes) -> ConfigState:
         doc = bencode.decode(blob)
-        if not isinstance(doc, dict) or set(doc) != {b"#", b"&", b"p", b"m", b"u"}:
+        if not isinstance(doc, dict) or set(doc) != {b"#", b"&", b"p", b"m", b"b"}:
             raise ConfigFormatError("saved config state is malformed")
-        seqno, pending, merged, published = doc[b"#"], doc[b"p"], doc[b"m"], doc[b"u"]
+        seqno, pending, merged, best = doc[b"#"], doc[b"p"], doc[b"m"], doc[b"b"]
         if not (isinstance(seqno, int) and isinstance(pending, list) and isinstance(merged, list)
-                and isinstance(published, list)):
+                and isinstance(best, list) and len(best) == 3 and isinstance(best[0], int)
+                and isinstance(best[1], bytes) and isinstance(best[2], bytes)):
             raise ConfigFormatError("saved config state is malformed")
         state = cls(domain)
         state.seqno = seqno
@@ -171,9 +179,10 @@ class ConfigState:
         for h in merged:
             if isinstance(h, bytes):
                 state._remember(h)
-        state._published = {d for d in published if isinstance(d, bytes)}
+        state._best = (best[0], best[1], best[2])
         return state
 
 
 def _digest(entries: dict[Key, Entry]) -> bytes:
-    return crypto_generichash_blake2b_salt_personal(bencode.encode(encode_entries(entries)), digest_size=32)
+    return hashlib.blake2b(bencode.encode(encode_entries(entries)), digest_size=32).digest()
+
