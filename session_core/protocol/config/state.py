@@ -175,7 +175,9 @@ class ConfigState:
                 raise ConfigFormatError("saved pending config edit is malformed")
             key = check_key(tuple(p.decode() for p in item[0] if isinstance(p, bytes)))
             raw = item[1]
-            state.pending[key] = None if isinstance(raw, list) else raw if isinstance(raw, int) else bytes(raw).decode()
+            if isinstance(raw, dict):
+                raise ConfigFormatError("saved pending config edit is malformed")
+            state.pending[key] = None if isinstance(raw, list) else raw if isinstance(raw, int) else raw.decode()
         for h in merged:
             if isinstance(h, bytes):
                 state._remember(h)
