@@ -20,7 +20,7 @@ _COMMANDS: dict[str, str] = {
     "onion": "session_core.commands.onion_cmd:onion_group",
     "node": "session_core.commands.node_cmd:node_group",
     "devnet": "session_core.commands.devnet_cmd:devnet_group",
-    "id": "session_core.commands.id_cmd:id_group",
+    "id": "session_core.commands.link_cmd:id_group",  # id_cmd's group + `id link` / `id join`
     "chat": "session_core.commands.chat_cmd:chat_command",
     "send": "session_core.commands.chat_cmd:send_command",
     "inbox": "session_core.commands.chat_cmd:inbox_command",

@@ -128,3 +128,37 @@ async def test_link_code_refused_when_expired_or_absent(tmp_path: Path) -> None:
     assert await link_acks(a1.router, code) == 0
     for c in (a1, probe):
         await c.stop()
+
+
+def test_cli_link_then_join_gives_the_same_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`session-core id link` on the existing profile, `id join` with the code it showed."""
+    from click.testing import CliRunner
+
+    from session_core.cli import cli
+
+    net = MemNetwork(8)
+    net.seed_url = "http://seed.invalid/json_rpc"
+    monkeypatch.setattr("session_core.client.client.HttpTransport", lambda: MemTransport(net))
+    monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "correct horse")
+    home = str(tmp_path / "home")
+    runner = CliRunner()
+    made = runner.invoke(cli, ["id", "new", "--home", home, "--profile", "laptop"])
+    assert made.exit_code == 0, made.output
+    sid = next(line.split()[-1] for line in made.output.splitlines() if line.startswith("Session ID:"))
+
+    shown = runner.invoke(cli, ["id", "link", "--home", home, "--profile", "laptop", "--seed", net.seed_url,
+                                "--no-wait"])
+    assert shown.exit_code == 0, shown.output
+    code = next(line.strip() for line in shown.output.splitlines() if line.strip().startswith("sclink1-"))
+    assert f"session-core:link/{code}" in shown.output
+
+    joined = runner.invoke(cli, ["id", "join", "--home", home, "--profile", "phone", "--seed", net.seed_url],
+                           input=code + "\n")
+    assert joined.exit_code == 0, joined.output
+    assert f"Session ID:   {sid}" in joined.output
+    for profile in ("laptop", "phone"):
+        assert (tmp_path / "home" / "profiles" / profile / "multi_device").exists()
+
+    wrong = runner.invoke(cli, ["id", "join", "--home", home, "--profile", "tablet", "--seed", net.seed_url],
+                          input=code[:-2] + "aa\n")
+    assert wrong.exit_code != 0 and "no link record" in wrong.output

@@ -100,7 +100,8 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
         identity = store.load(profile, passphrase)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
-    cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2)
+    cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2,
+                       multi_device=(store.profile_dir(profile) / "multi_device").exists())  # `id link`/`id join`
     return Client(identity, info.display_name, cfg)
 
 
