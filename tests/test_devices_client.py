@@ -162,3 +162,24 @@ def test_cli_link_then_join_gives_the_same_account(tmp_path: Path, monkeypatch: 
     wrong = runner.invoke(cli, ["id", "join", "--home", home, "--profile", "tablet", "--seed", net.seed_url],
                           input=code[:-2] + "aa\n")
     assert wrong.exit_code != 0 and "no link record" in wrong.output
+
+
+async def test_config_is_republished_before_the_swarm_drops_it(tmp_path: Path) -> None:
+    from session_core.client.devices import CONFIG_TTL_MS
+
+    net = MemNetwork(8)
+    alice = Identity.generate()
+    a1, a2 = make(net, tmp_path, "a1", alice), make(net, tmp_path, "a2", alice)
+    for c in (a1, a2):
+        await c.start(loops=False)
+    assert a1.devices is not None and a2.devices is not None
+    a1.devices.config.profile.name = "Alice"
+    assert await a1.push_config() == 1
+    assert await a1.push_config() == 0  # nothing new, and the copy in the swarm is fresh
+    a1.devices.fresh_ms -= CONFIG_TTL_MS // 2 + 1  # half its TTL later
+    assert await a1.push_config() == 1  # the non-empty domain again, with a new seqno
+    assert a1.devices.config.states[b"UserProfile"].seqno == 2
+    await a2.poll_swarm()
+    assert a2.devices.config.profile.name == "Alice" and a2.devices.config.states[b"UserProfile"].seqno == 2
+    for c in (a1, a2):
+        await c.stop()

@@ -379,7 +379,7 @@ class Client:
             if self.db.seen(digest):
                 continue  # the same message from another swarm member
             self.db.mark_seen(digest, self.clock.now_ms())
-            changed |= self.devices.ingest(data).changed
+            changed |= self.devices.ingest(data, self.clock.now_ms()).changed
         self.devices.save()
         return changed
 

@@ -16,7 +16,7 @@ import logging
 
 from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
-from session_core.client.router import SwarmRouter
+from session_core.client.router import Retrieved, SwarmRouter
 from session_core.errors import ClientStateError, ConfigError, DeliveryError, LinkCodeError, LinkExpiredError
 from session_core.identity import Identity
 from session_core.protocol import Messenger
@@ -43,15 +43,20 @@ class DeviceSync:
                            if isinstance(saved, dict) else AccountConfig(identity))
         except (ConfigError, ValueError, KeyError, TypeError) as exc:
             raise ClientStateError(f"saved account config is malformed: {exc}") from None
-        self.last_push_ms = int(saved.get("pushed_ms", 0)) if isinstance(saved, dict) else 0
+        # When a config was last stored in the own swarm (by us, or seen arriving from another device).
+        self.fresh_ms = int(saved.get("pushed_ms", 0)) if isinstance(saved, dict) else 0
         self.ignored: list[str] = []  # reasons, newest last (bounded): what a UI or test shows
 
     def save(self) -> None:
         self.db.put(_DB_KEY, {"state": base64.b64encode(self.config.to_bytes()).decode(),
-                              "pushed_ms": self.last_push_ms})
+                              "pushed_ms": self.fresh_ms})
 
-    def ingest(self, data: bytes) -> Ingested:
+    def ingest(self, data: bytes, now_ms: int) -> Ingested:
         result = self.config.ingest(data)
+        if not result.ignored:
+            # Another device stored a config just now (we poll often): the swarm's copy is
+            # fresh, no need for us to republish ours yet.
+            self.fresh_ms = max(self.fresh_ms, now_ms)
         if result.ignored:
             self.ignored.append(result.ignored)
             del self.ignored[:-100]
@@ -68,7 +73,7 @@ class DeviceSync:
 
     def due(self, now_ms: int) -> bool:
         return self.config.needs_push or (
-            any(s.entries for s in self.config.states.values()) and now_ms - self.last_push_ms > CONFIG_TTL_MS // 2)
+            any(s.entries for s in self.config.states.values()) and now_ms - self.fresh_ms > CONFIG_TTL_MS // 2)
 
     async def push(self, router: SwarmRouter, clock: NetworkClock, *, force: bool = False) -> int:
         """Store what needs publishing (all domains again when the last push is getting old)."""
@@ -79,7 +84,7 @@ class DeviceSync:
         for blob in blobs:
             await router.store(self.identity.session_id, blob, CONFIG_TTL_MS)
         if blobs:
-            self.last_push_ms = now
+            self.fresh_ms = now
             self.save()
         return len(blobs)
 
@@ -96,7 +101,7 @@ async def import_link(router: SwarmRouter, clock: NetworkClock, code: LinkCode) 
     """The account behind ``code``: its record from the account's swarm, opened and acked."""
     router.last_hash.clear()  # read the whole swarm: the record may be anywhere in it
     expired: LinkExpiredError | None = None
-    for item in await router.poll(code.session_id):
+    for item in await _read_all(router, code.session_id):
         if not is_link_record(item.data):
             continue
         try:
@@ -119,8 +124,20 @@ async def link_acks(router: SwarmRouter, code: LinkCode) -> int:
     saved = dict(router.last_hash)
     router.last_hash.clear()
     try:
-        got = await router.poll(code.session_id)
+        got = await _read_all(router, code.session_id)
     finally:
         router.last_hash.clear()
         router.last_hash.update(saved)
     return len({item.hash for item in got if item.data == ack})
+
+
+async def _read_all(router: SwarmRouter, pubkey: str, max_polls: int = 50) -> list[Retrieved]:
+    """Everything in ``pubkey``'s swarm from the router's last hashes on (one poll stops after
+    10 pages per node)."""
+    out: list[Retrieved] = []
+    for _ in range(max_polls):
+        got = await router.poll(pubkey)
+        if not got:
+            break
+        out += got
+    return out
