@@ -281,3 +281,11 @@ def _entry(value: str, seqno: int) -> Entry:
 def _seal_raw(encoded: bytes) -> bytes:
     """Encrypt arbitrary plaintext with Alice's config key (what only her devices can do)."""
     return b"SCCF\x01\x02" + sealing.encrypt(sealing.pad(encoded), ALICE.ed25519_seed, b"UserProfile")
+
+
+def test_contacts_view_skips_keys_that_name_no_session_id() -> None:
+    acct = AccountConfig(ALICE)
+    acct.states[b"Contacts"].set(("c", "not-a-session-id", "nickname"), "x")  # a newer device's key
+    acct.states[b"Contacts"].set(("c", BOB_SID.upper(), "nickname"), "y")  # not the canonical spelling
+    acct.contacts.set(BOB_SID, nickname="bob")
+    assert [(c.session_id, c.nickname) for c in acct.contacts.all()] == [(BOB_SID, "bob")]

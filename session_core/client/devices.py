@@ -17,7 +17,9 @@ import logging
 from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
 from session_core.client.router import Retrieved, SwarmRouter
-from session_core.errors import ClientStateError, ConfigError, DeliveryError, LinkCodeError, LinkExpiredError
+from session_core.errors import (
+    ClientStateError, ConfigError, DeliveryError, InvalidInputError, LinkCodeError, LinkExpiredError,
+)
 from session_core.identity import Identity
 from session_core.protocol import Messenger
 from session_core.protocol.config import AccountConfig, Ingested
@@ -68,7 +70,10 @@ class DeviceSync:
         for c in self.config.contacts.all():
             if c.session_id == self.identity.session_id:
                 continue
-            moved += messenger.apply_synced_contact(c.session_id, approved=c.approved, approved_me=c.approved_me)
+            try:
+                moved += messenger.apply_synced_contact(c.session_id, approved=c.approved, approved_me=c.approved_me)
+            except InvalidInputError as exc:  # a key no Messenger can hold: leave it in the config only
+                log.info("contact %s from the config not applied: %s", c.session_id[:12], exc)
         return moved
 
     def due(self, now_ms: int) -> bool:
@@ -80,12 +85,13 @@ class DeviceSync:
         now = clock.now_ms()
         force = force or (not self.config.needs_push and self.due(now))
         blobs = self.config.pushes(force=force)
+        if not blobs:
+            return 0
         self.save()  # the new seqnos are ours now, stored or not: never reuse one
         for blob in blobs:
             await router.store(self.identity.session_id, blob, CONFIG_TTL_MS)
-        if blobs:
-            self.fresh_ms = now
-            self.save()
+        self.fresh_ms = now
+        self.save()
         return len(blobs)
 
 

@@ -105,8 +105,17 @@ class Contacts:
             bool(fields.get("approved")), bool(fields.get("approved_me")), bool(fields.get("blocked")))
 
     def all(self) -> list[ContactSettings]:
-        sids = sorted({k[1] for k, _ in self.state.items(("c",))})
-        return [c for c in (self.get(s) for s in sids) if c is not None]
+        """Every contact with a live field (keys naming no valid Session ID are skipped: another
+        device may run a newer version with other uses of the domain)."""
+        out = []
+        for sid in sorted({k[1] for k, _ in self.state.items(("c",)) if len(k) == 3}):
+            try:
+                contact = self.get(sid)
+            except ValueError:
+                continue
+            if contact is not None and contact.session_id == sid:
+                out.append(contact)
+        return out
 
     def remove(self, session_id: str) -> None:
         sid = canonical_session_id(session_id)
