@@ -183,3 +183,33 @@ async def test_config_is_republished_before_the_swarm_drops_it(tmp_path: Path) -
     assert a2.devices.config.profile.name == "Alice" and a2.devices.config.states[b"UserProfile"].seqno == 2
     for c in (a1, a2):
         await c.stop()
+
+
+async def test_display_name_and_blocks_follow_the_account(tmp_path: Path) -> None:
+    net = MemNetwork(8)
+    alice = Identity.generate()
+    a1, a2 = make(net, tmp_path, "a1", alice), make(net, tmp_path, "a2", alice)
+    bob = make(net, tmp_path, "bob", Identity.generate(), multi_device=False)
+    for c in (a1, a2, bob):
+        await c.start(loops=False)
+    a2.messenger.display_name = ""
+    a1.set_display_name("Alice Liddell")
+    await a1.push_config()
+    await a2.poll_swarm()
+    assert a2.messenger.display_name == "Alice Liddell"
+    with pytest.raises(ValueError):
+        a1.set_display_name("x" * 65)
+    assert a1.messenger.display_name == "Alice Liddell"
+
+    # Blocked on a2: Bob's request does not show on a1 either.
+    a2.block(bob.session_id)
+    await a2.push_config()
+    await a1.poll_swarm()
+    await bob.send_friend_request(alice.session_id, "let me in")
+    assert [e for e in await a1.poll_swarm() if e.kind in ("request", "message")] == []
+    assert [e for e in await a2.poll_swarm() if e.kind in ("request", "message")] == []
+    # Hidden, not lost: unblocked, the request is there to accept.
+    a1.block(bob.session_id, False)
+    assert a1.pending_requests() == [bob.session_id]
+    for c in (a1, a2, bob):
+        await c.stop()

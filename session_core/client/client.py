@@ -38,7 +38,9 @@ from session_core.client.router import StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
-from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
+from session_core.errors import (
+    ClientError, ClientStateError, DecryptionError, DuplicateMessageError, ProtocolError,
+)
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
     ContactState, ConversationMode, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived,
@@ -46,6 +48,7 @@ from session_core.protocol import (
 )
 from session_core.protocol.config import is_config
 from session_core.protocol.events import SentMessageSynced
+from session_core.protocol.friend_request import check_text
 from session_core.protocol.link import is_link_ack, is_link_record
 from session_core.protocol.sent_sync import sync_copy
 
@@ -296,6 +299,29 @@ class Client:
         self.devices.save()
         return moved
 
+    def _blocked(self, peer: str) -> bool:
+        if self.devices is None:
+            return False
+        contact = self.devices.config.contacts.get(peer)
+        return contact is not None and contact.blocked
+
+    def block(self, peer: str, blocked: bool = True) -> None:
+        """Hide ``peer``'s requests and messages on every device of the account (synced at the
+        next :meth:`push_config`)."""
+        if self.devices is None:
+            raise ClientStateError("blocking is kept in the account's configs: a multi_device client only")
+        self.devices.config.contacts.set(peer, blocked=blocked)
+        self.devices.save()
+
+    def set_display_name(self, name: str) -> None:
+        """Our display name, on every device of the account (multi-device: through the profile config)."""
+        check_text("", name)
+        self.messenger.display_name = name
+        if self.devices is not None:
+            self.devices.config.profile.name = name
+            self.devices.save()
+        self._save()
+
     def read_up_to(self, peer: str) -> int:
         """The read mark of the conversation with ``peer`` (synced across devices), 0 if none."""
         return 0 if self.devices is None else self.devices.config.conversations.read_up_to(peer)
@@ -430,6 +456,10 @@ class Client:
             self.stats.received += 1
             events: list[ClientEvent] = []
             for ev in raw_events:
+                sender = getattr(ev, "sender", "")
+                if sender and isinstance(ev, (FriendRequestReceived, MessageReceived)) and self._blocked(sender):
+                    log.info("hid a %s from %s: blocked (contacts config)", type(ev).__name__, sender[:12])
+                    continue
                 if isinstance(ev, FriendRequestReceived):
                     events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
                 elif isinstance(ev, FriendRequestDropped):

@@ -23,6 +23,7 @@ from session_core.errors import (
 from session_core.identity import Identity
 from session_core.protocol import Messenger
 from session_core.protocol.config import AccountConfig, Ingested
+from session_core.protocol.friend_request import MAX_DISPLAY_NAME
 from session_core.protocol.link import LINK_TTL_MS, LinkCode, ack_for, is_link_record, make_link, open_link
 
 __all__ = ["CONFIG_TTL_MS", "DeviceSync", "import_link", "link_acks", "offer_link"]
@@ -65,8 +66,13 @@ class DeviceSync:
         return result
 
     def apply(self, messenger: Messenger) -> int:
-        """Make the Messenger agree with the contacts config; returns how many contacts moved."""
+        """Make the Messenger agree with the configs (display name, friend-request states);
+        returns how many things moved."""
         moved = 0
+        name = self.config.profile.name
+        if name and name != messenger.display_name and len(name) <= MAX_DISPLAY_NAME:
+            messenger.display_name = name
+            moved += 1
         for c in self.config.contacts.all():
             if c.session_id == self.identity.session_id:
                 continue
