@@ -213,3 +213,30 @@ async def test_display_name_and_blocks_follow_the_account(tmp_path: Path) -> Non
     assert a1.pending_requests() == [bob.session_id]
     for c in (a1, a2, bob):
         await c.stop()
+
+
+async def test_a_lost_copy_does_not_fail_the_send(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    net = MemNetwork(8)
+    alice = Identity.generate()
+    a1 = make(net, tmp_path, "a1", alice)
+    bob = make(net, tmp_path, "bob", Identity.generate(), multi_device=False)
+    for c in (a1, bob):
+        await c.start(loops=False)
+    await a1.send_friend_request(bob.session_id, "hi")
+    await bob.poll_swarm()
+    await bob.accept(alice.session_id)
+    await a1.poll_swarm()
+    real_store = a1.router.store
+
+    async def own_swarm_unreachable(recipient: str, data: bytes, ttl_ms: int):  # type: ignore[no-untyped-def]
+        if recipient == alice.session_id:
+            raise DeliveryError("own swarm unreachable")
+        return await real_store(recipient, data, ttl_ms)
+
+    a1.router.store = own_swarm_unreachable  # type: ignore[method-assign]
+    copies = a1.stats.sync_copies
+    await a1.send_text(bob.session_id, "still delivered")
+    assert a1.stats.sync_copies == copies and "was not stored" in caplog.text
+    assert [e.text for e in await bob.poll_swarm() if e.kind == "message"] == ["still delivered"]
+    for c in (a1, bob):
+        await c.stop()

@@ -13,6 +13,11 @@ Sending: if the peer advertised a listening route we send there (no PoW) and wai
 for their delivery receipt; without an ack the very same envelope is stored in their swarm (the
 receiver's dedup keeps it from showing twice). Otherwise the message goes to the swarm, carrying
 our own route so the peer can switch to synchronous routing.
+
+Several devices of one account (``multi_device``, docs/devices.md): each poll of the own swarm
+reads the config messages first (:mod:`session_core.client.devices`), applies them to the
+Messenger, then reads the conversation messages, then publishes what needs publishing.  Every
+sent text is followed by one copy stored in the own swarm, which all the other devices poll.
 """
 
 from __future__ import annotations
@@ -266,7 +271,13 @@ class Client:
             return
         copy = sync_copy(self.identity, peer, text, sent_ms=ts)
         self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), self.clock.now_ms())  # ours: not shown twice
-        await self.router.store(self.session_id, copy.data, copy.ttl_ms)
+        try:
+            await self.router.store(self.session_id, copy.data, copy.ttl_ms)
+        except ClientError as exc:
+            # The message itself went out; only the other devices miss it.  Say so, do not fail
+            # the send (a retry queue for copies is not built yet).
+            log.warning("the copy of a message to %s for our other devices was not stored: %s", peer[:12], exc)
+            return
         self.stats.sync_copies += 1
 
     async def _note_contact(self, peer: str, **flags: bool) -> None:
