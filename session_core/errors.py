@@ -349,6 +349,37 @@ class StateDecryptionError(ProtocolError, ValueError):
     """Saved protocol state that does not decrypt with this identity's key or is corrupt."""
 
 
+# --- multi-device: config sync and device linking (session_core.protocol.config, .link) ------
+
+
+class ConfigError(ProtocolError):
+    """Base class for config messages an account's devices share (profile, contacts, ...)."""
+
+
+class ConfigFormatError(ConfigError, MalformedMessageError):
+    """A config message (or a key or value put in one) that is not in the strict format."""
+
+
+class ConfigTooLargeError(ConfigError, InvalidInputError):
+    """A config message over the size limit (refused before any decryption)."""
+
+
+class ConfigSignatureError(ConfigError, DecryptionError):
+    """A config message that does not decrypt with the account's key or is not signed by it."""
+
+
+class ConfigReplayError(ConfigError, ValueError):
+    """A config message already merged, or an older one that brings nothing new (a replay)."""
+
+
+class LinkCodeError(ProtocolError, InvalidInputError):
+    """A device-link code that is malformed, or a link record it does not open."""
+
+
+class LinkExpiredError(LinkCodeError):
+    """A device-link record past its expiry: ask the existing device for a new code."""
+
+
 
 # -- client (session_core.client) ---------------------------------------------------------------
 

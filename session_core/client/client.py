@@ -13,6 +13,11 @@ Sending: if the peer advertised a listening route we send there (no PoW) and wai
 for their delivery receipt; without an ack the very same envelope is stored in their swarm (the
 receiver's dedup keeps it from showing twice). Otherwise the message goes to the swarm, carrying
 our own route so the peer can switch to synchronous routing.
+
+Several devices of one account (``multi_device``, docs/devices.md): each poll of the own swarm
+reads the config messages first (:mod:`session_core.client.devices`), applies them to the
+Messenger, then reads the conversation messages, then publishes what needs publishing.  Every
+sent text is followed by one copy stored in the own swarm, which all the other devices poll.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from session_core.client.clock import NetworkClock
+from session_core.client.devices import DeviceSync
 from session_core.client.db import ClientDB
 from session_core.client.files import FileTransfer, OnionLink
 from session_core.client.nodelist import NodeList
@@ -40,13 +46,18 @@ from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
 from session_core.attachments import FileServerRef, Pointer
 from session_core.errors import (
-    AttachmentError, ClientError, DecryptionError, DuplicateMessageError, ProtocolError,
+    AttachmentError, ClientError, ClientStateError, DecryptionError, DuplicateMessageError, ProtocolError,
 )
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
     ContactState, ConversationMode, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived,
     MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
 )
+from session_core.protocol.config import is_config
+from session_core.protocol.events import SentMessageSynced
+from session_core.protocol.friend_request import check_text
+from session_core.protocol.link import is_link_ack, is_link_record
+from session_core.protocol.sent_sync import sync_copy
 
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
@@ -70,11 +81,15 @@ class ClientConfig:
     auto_download: bool = True
     #: Attachment chunks in flight per transfer.
     file_concurrency: int = 2
+    # This account may run on several devices (docs/devices.md): sync configs and sent messages
+    # through the own swarm, and speak the Session protocol (a ratchet's state cannot be shared).
+    multi_device: bool = False
 
 
 @dataclass(frozen=True)
 class ClientEvent:
-    kind: str  # "request", "request_dropped", "accepted", "message", "status", "file" (text: where it was saved), "file_error"
+    kind: str  # "request", "request_dropped", "accepted", "message", "sent" (by another device), "status",
+    #          "file" (text: where it was saved), "file_error"
     peer: str
     text: str = ""
     name: str = ""
@@ -107,6 +122,8 @@ class _Stats:
     sync_sent: int = 0
     async_sent: int = 0
     fallbacks: int = 0
+    sync_copies: int = 0  # sent-message copies stored in the own swarm (multi-device)
+    config_pushes: int = 0
 
 
 class Client:
@@ -126,6 +143,10 @@ class Client:
                                   rng=self.rng, pow_threads=config.pow_threads)
         self.db = ClientDB(config.home / "client.db", identity)
         self.messenger = self.db.load_messenger(identity, display_name)
+        self.devices: DeviceSync | None = None
+        if config.multi_device:
+            self.devices = DeviceSync(identity, self.db)
+            self.messenger.modes = (ConversationMode.SESSION,)
         saved_hashes = self.db.get("last_hashes")
         if isinstance(saved_hashes, dict):
             self.router.last_hash.update(saved_hashes)
@@ -219,7 +240,9 @@ class Client:
         async with self._lock:
             out = self.messenger.send_friend_request(peer, intro, now_ms=self.clock.now_ms())
             self._save()
-        return await self._send_async(out, "friend request")
+        rep = await self._send_async(out, "friend request")
+        await self._note_contact(peer, approved=True)
+        return rep
 
     async def accept(self, peer: str, text: str = "") -> SendReport:
         peer = canonical_session_id(peer)
@@ -228,7 +251,11 @@ class Client:
             self._save()
             if text:
                 self._record(peer, "out", text, out.timestamp_ms, "swarm")
-        return await self._send_async(out, "accept")
+        rep = await self._send_async(out, "accept")
+        await self._note_contact(peer, approved=True, approved_me=True)
+        if text:
+            await self._store_sync_copy(peer, text, out.timestamp_ms)
+        return rep
 
     def pending_requests(self) -> list[str]:
         return [c.session_id for c in self.messenger.contacts.values() if c.state is ContactState.INCOMING]
@@ -268,8 +295,85 @@ class Client:
                 st.advertised = listening[0]
             self._save()
         rep = await self._deliver_text(peer, st, out)
-        self._record(peer, "out", _with_files(text, attachments), ts, rep.route)
+        line = _with_files(text, attachments)
+        self._record(peer, "out", line, ts, rep.route)
+        # Other devices get the history line (file names, not the files: syncing pointers is not built).
+        await self._store_sync_copy(peer, line, ts)
         return rep
+
+    # -- multi-device -------------------------------------------------------------------------
+
+    async def _store_sync_copy(self, peer: str, text: str, ts: int) -> None:
+        """One copy in the own swarm, which every other device of the account polls."""
+        if self.devices is None:
+            return
+        copy = sync_copy(self.identity, peer, text, sent_ms=ts)
+        self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), self.clock.now_ms())  # ours: not shown twice
+        try:
+            await self.router.store(self.session_id, copy.data, copy.ttl_ms)
+        except ClientError as exc:
+            # The message itself went out; only the other devices miss it.  Say so, do not fail
+            # the send (a retry queue for copies is not built yet).
+            log.warning("the copy of a message to %s for our other devices was not stored: %s", peer[:12], exc)
+            return
+        self.stats.sync_copies += 1
+
+    async def _note_contact(self, peer: str, **flags: bool) -> None:
+        if self.devices is None:
+            return
+        self.devices.config.contacts.set(peer, **flags)
+        await self.push_config()
+
+    async def push_config(self) -> int:
+        """Publish config edits (and merges of other devices' concurrent edits) to the own swarm."""
+        if self.devices is None:
+            return 0
+        n = await self.devices.push(self.router, self.clock)
+        self.stats.config_pushes += n
+        return n
+
+    def mark_read(self, peer: str, up_to_ms: int | None = None) -> bool:
+        """Everything from ``peer`` up to ``up_to_ms`` (default: their newest message) is read;
+        other devices learn it from the conversations config at their next poll after
+        :meth:`push_config` (which the poll loop does)."""
+        if self.devices is None:
+            return False
+        peer = canonical_session_id(peer)
+        if up_to_ms is None:
+            incoming = [m["ts"] for m in self.history(peer) if m["dir"] == "in"]
+            if not incoming:
+                return False
+            up_to_ms = max(incoming)
+        moved = self.devices.config.conversations.mark_read(peer, up_to_ms)
+        self.devices.save()
+        return moved
+
+    def _blocked(self, peer: str) -> bool:
+        if self.devices is None:
+            return False
+        contact = self.devices.config.contacts.get(peer)
+        return contact is not None and contact.blocked
+
+    def block(self, peer: str, blocked: bool = True) -> None:
+        """Hide ``peer``'s requests and messages on every device of the account (synced at the
+        next :meth:`push_config`)."""
+        if self.devices is None:
+            raise ClientStateError("blocking is kept in the account's configs: a multi_device client only")
+        self.devices.config.contacts.set(peer, blocked=blocked)
+        self.devices.save()
+
+    def set_display_name(self, name: str) -> None:
+        """Our display name, on every device of the account (multi-device: through the profile config)."""
+        check_text("", name)
+        self.messenger.display_name = name
+        if self.devices is not None:
+            self.devices.config.profile.name = name
+            self.devices.save()
+        self._save()
+
+    def read_up_to(self, peer: str) -> int:
+        """The read mark of the conversation with ``peer`` (synced across devices), 0 if none."""
+        return 0 if self.devices is None else self.devices.config.conversations.read_up_to(peer)
 
     async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing) -> SendReport:
         ts = out.timestamp_ms
@@ -326,10 +430,33 @@ class Client:
     async def poll_swarm(self) -> list[ClientEvent]:
         got = await self.router.poll(self.session_id)
         events = []
+        if self.devices is not None:
+            # Configs first: a friend request accepted on another device must count before the
+            # messages of that conversation in the same poll are read.
+            if self._ingest_configs([item.data for item in got if is_config(item.data)]):
+                async with self._lock:
+                    self.devices.apply(self.messenger)
+                    self._save()
         for item in got:
+            if is_config(item.data) or is_link_record(item.data) or is_link_ack(item.data):
+                continue  # not conversation messages
             events += await self._ingest(item.data, "swarm")
         self.db.put("last_hashes", self.router.last_hash)
+        if self.devices is not None:
+            await self.push_config()
         return events
+
+    def _ingest_configs(self, blobs: list[bytes]) -> bool:
+        assert self.devices is not None
+        changed = False
+        for data in blobs:
+            digest = hashlib.sha256(data).hexdigest()
+            if self.db.seen(digest):
+                continue  # the same message from another swarm member
+            self.db.mark_seen(digest, self.clock.now_ms())
+            changed |= self.devices.ingest(data, self.clock.now_ms()).changed
+        self.devices.save()
+        return changed
 
     async def poll_mailbox(self) -> list[ClientEvent]:
         if self.listener is None:
@@ -379,6 +506,10 @@ class Client:
             self.stats.received += 1
             events: list[ClientEvent] = []
             for ev in raw_events:
+                sender = getattr(ev, "sender", "")
+                if sender and isinstance(ev, (FriendRequestReceived, MessageReceived)) and self._blocked(sender):
+                    log.info("hid a %s from %s: blocked (contacts config)", type(ev).__name__, sender[:12])
+                    continue
                 if isinstance(ev, FriendRequestReceived):
                     events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
                 elif isinstance(ev, FriendRequestDropped):
@@ -386,6 +517,12 @@ class Client:
                     events.append(ClientEvent("request_dropped", ev.sender, ev.reason, "", via))
                 elif isinstance(ev, FriendRequestAccepted):
                     events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
+                    if self.devices is not None:
+                        self.devices.config.contacts.set(ev.peer, approved=True, approved_me=True)
+                        self.devices.save()
+                elif isinstance(ev, SentMessageSynced):
+                    self._record(ev.peer, "out", ev.body, ev.timestamp_ms, via)
+                    events.append(ClientEvent("sent", ev.peer, ev.body, "", via, ev.timestamp_ms))
                 elif isinstance(ev, MessageReceived):
                     body = _with_files(ev.body, ev.attachments)
                     self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)

@@ -110,7 +110,8 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
     cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2,
-                       file_server=_devnet_file_server(devnet_dir))
+                       file_server=_devnet_file_server(devnet_dir),
+                       multi_device=(store.profile_dir(profile) / "multi_device").exists())  # `id link`/`id join`
     return Client(identity, info.display_name, cfg)
 
 

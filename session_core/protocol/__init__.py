@@ -4,7 +4,9 @@ Modules: ``messages_pb2`` (generated protobuf), ``padding`` (docs/interop.md §6
 encryption), ``prekeys`` (X3DH), ``ratchet`` (Double Ratchet adapter), ``session_protocol``
 (Session's production 1:1 encryption), ``modes`` (which of the two a conversation uses),
 ``store_data`` (the WebSocketMessage wrapper real clients store), ``sealed`` (Envelope and sealed
-box), ``friend_request``, ``events`` and ``conversation`` (the state machine).
+box), ``friend_request``, ``events`` and ``conversation`` (the state machine); for several devices
+of one account (docs/devices.md): ``config`` (synced settings), ``link`` (link codes) and
+``sent_sync`` (copies of sent messages).
 """
 
 from session_core.protocol.conversation import Contact, ContactState, Messenger
@@ -19,6 +21,7 @@ from session_core.protocol.events import (
     OnlineStatusReceived,
     Outgoing,
     ReceiptReceived,
+    SentMessageSynced,
     TypingReceived,
 )
 from session_core.protocol.prekeys import PreKeyBundle, PreKeyStore
@@ -41,5 +44,6 @@ __all__ = [
     "PreKeyStore",
     "RatchetSession",
     "ReceiptReceived",
+    "SentMessageSynced",
     "TypingReceived",
 ]

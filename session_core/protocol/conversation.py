@@ -103,6 +103,7 @@ from session_core.protocol.sealed import (
     parse_sealed,
     read_envelope,
 )
+from session_core.protocol.sent_sync import synced_events
 from session_core.protocol.session_protocol import (
     encrypt_for_recipient,
     open_signed,
@@ -225,6 +226,30 @@ class Messenger:
             self._remember(fingerprint)
         del self.contacts[peer]
         self._touch(peer, core=True)
+
+    def apply_synced_contact(self, peer: str, *, approved: bool, approved_me: bool) -> bool:
+        """Adopt the friend-request state another device of this account recorded in the
+        contacts config (:mod:`session_core.protocol.config`): ``approved`` = we accepted or
+        wrote to them, ``approved_me`` = they accepted or wrote to us.  Only moves forward
+        (none -> OUTGOING -> ESTABLISHED, INCOMING -> ESTABLISHED), in the Session protocol
+        (the one every device of an account can speak: it has no per-device ratchet state).
+        True if the contact changed."""
+        peer = canonical_session_id(peer)
+        self._peer_key(peer)
+        contact = self.contacts.get(peer)
+        if contact is None:
+            if not approved:
+                return False
+            state = ContactState.ESTABLISHED if approved_me else ContactState.OUTGOING
+            self.contacts[peer] = Contact(peer, state, mode=ConversationMode.SESSION)
+        elif contact.state is ContactState.INCOMING and approved and contact.mode is ConversationMode.SESSION:
+            contact.state, contact.request = ContactState.ESTABLISHED, None
+        elif contact.state is ContactState.OUTGOING and approved_me and contact.mode is ConversationMode.SESSION:
+            contact.state, contact.crossed = ContactState.ESTABLISHED, False
+        else:
+            return False
+        self._touch(peer)
+        return True
 
     def mode_of(self, peer: str) -> ConversationMode | None:
         """The mode of our conversation with ``peer`` (None: no contact)."""
@@ -517,7 +542,8 @@ class Messenger:
             raise DecryptionError("a Session-protocol message, and this messenger does not speak it")
         peer = sender_session_id(sender_ed)
         if peer == self.session_id:
-            return []  # a copy of our own message from another device: not a conversation
+            # From another device of this account: a copy of a message it sent (multi-device).
+            return list(synced_events(_parse_content(_unpad_lenient(message)), sent_ms))
         fingerprint = "sp:" + hashlib.sha256(inner).hexdigest()
         contact = self.contacts.get(peer)
         if fingerprint in self._seen_requests or (contact is not None and fingerprint in contact.seen):

@@ -22,6 +22,7 @@ __all__ = [
     "ReceiptReceived",
     "OnlineStatusReceived",
     "TypingReceived",
+    "SentMessageSynced",
 ]
 
 _MIN, _DAY = 60_000, 86_400_000
@@ -109,4 +110,13 @@ class OnlineStatusReceived(Event):
 class TypingReceived(Event):
     sender: str
     started: bool
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class SentMessageSynced(Event):
+    """A message another device of this account sent to ``peer`` (its copy in the own swarm)."""
+
+    peer: str
+    body: str
     timestamp_ms: int

@@ -1,0 +1,155 @@
+"""Multi-device, the client side: config sync through the own swarm, and device linking.
+
+A :class:`DeviceSync` holds the account's :class:`~session_core.protocol.config.AccountConfig`
+(sealed in the client database), takes the config messages a poll of the own swarm returns,
+and stores into the own swarm whatever needs publishing.  What the configs say is applied to the
+Messenger (a friend request accepted on another device is accepted here too).
+
+Linking: :func:`offer_link` stores a link record in the own swarm and returns the code to show;
+:func:`import_link` finds the record in the swarm the code names, opens it, and acks it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from session_core.client.clock import NetworkClock
+from session_core.client.db import ClientDB
+from session_core.client.router import Retrieved, SwarmRouter
+from session_core.errors import (
+    ClientStateError, ConfigError, DeliveryError, InvalidInputError, LinkCodeError, LinkExpiredError,
+)
+from session_core.identity import Identity
+from session_core.protocol import Messenger
+from session_core.protocol.config import AccountConfig, Ingested
+from session_core.protocol.friend_request import MAX_DISPLAY_NAME
+from session_core.protocol.link import LINK_TTL_MS, LinkCode, ack_for, is_link_record, make_link, open_link
+
+__all__ = ["CONFIG_TTL_MS", "DeviceSync", "import_link", "link_acks", "offer_link"]
+
+log = logging.getLogger("session_core.client.devices")
+
+#: Config messages live as long as the network keeps anything (96 h); a device republishes the
+#: newest state after half of that, so a device that was off for days still finds it.
+CONFIG_TTL_MS = 96 * 3600 * 1000
+_DB_KEY = "account_config"
+
+
+class DeviceSync:
+    def __init__(self, identity: Identity, db: ClientDB) -> None:
+        self.identity = identity
+        self.db = db
+        saved = db.get(_DB_KEY)
+        try:
+            self.config = (AccountConfig.from_bytes(identity, base64.b64decode(saved["state"]))
+                           if isinstance(saved, dict) else AccountConfig(identity))
+        except (ConfigError, ValueError, KeyError, TypeError) as exc:
+            raise ClientStateError(f"saved account config is malformed: {exc}") from None
+        # When a config was last stored in the own swarm (by us, or seen arriving from another device).
+        self.fresh_ms = int(saved.get("pushed_ms", 0)) if isinstance(saved, dict) else 0
+        self.ignored: list[str] = []  # reasons, newest last (bounded): what a UI or test shows
+
+    def save(self) -> None:
+        self.db.put(_DB_KEY, {"state": base64.b64encode(self.config.to_bytes()).decode(),
+                              "pushed_ms": self.fresh_ms})
+
+    def ingest(self, data: bytes, now_ms: int) -> Ingested:
+        result = self.config.ingest(data)
+        if not result.ignored:
+            # Another device stored a config just now (we poll often): the swarm's copy is
+            # fresh, no need for us to republish ours yet.
+            self.fresh_ms = max(self.fresh_ms, now_ms)
+        if result.ignored:
+            self.ignored.append(result.ignored)
+            del self.ignored[:-100]
+        return result
+
+    def apply(self, messenger: Messenger) -> int:
+        """Make the Messenger agree with the configs (display name, friend-request states);
+        returns how many things moved."""
+        moved = 0
+        name = self.config.profile.name
+        if name and name != messenger.display_name and len(name) <= MAX_DISPLAY_NAME:
+            messenger.display_name = name
+            moved += 1
+        for c in self.config.contacts.all():
+            if c.session_id == self.identity.session_id:
+                continue
+            try:
+                moved += messenger.apply_synced_contact(c.session_id, approved=c.approved, approved_me=c.approved_me)
+            except InvalidInputError as exc:  # a key no Messenger can hold: leave it in the config only
+                log.info("contact %s from the config not applied: %s", c.session_id[:12], exc)
+        return moved
+
+    def due(self, now_ms: int) -> bool:
+        return self.config.needs_push or (
+            any(s.entries for s in self.config.states.values()) and now_ms - self.fresh_ms > CONFIG_TTL_MS // 2)
+
+    async def push(self, router: SwarmRouter, clock: NetworkClock, *, force: bool = False) -> int:
+        """Store what needs publishing (all domains again when the last push is getting old)."""
+        now = clock.now_ms()
+        force = force or (not self.config.needs_push and self.due(now))
+        blobs = self.config.pushes(force=force)
+        if not blobs:
+            return 0
+        self.save()  # the new seqnos are ours now, stored or not: never reuse one
+        for blob in blobs:
+            await router.store(self.identity.session_id, blob, CONFIG_TTL_MS)
+        self.fresh_ms = now
+        self.save()
+        return len(blobs)
+
+
+async def offer_link(router: SwarmRouter, clock: NetworkClock, identity: Identity,
+                     ttl_ms: int = LINK_TTL_MS) -> LinkCode:
+    """Store a link record in the own swarm; the code returned is what to show the new device."""
+    code, record = make_link(identity, now_ms=clock.now_ms(), ttl_ms=ttl_ms)
+    await router.store(identity.session_id, record, ttl_ms)
+    return code
+
+
+async def import_link(router: SwarmRouter, clock: NetworkClock, code: LinkCode) -> Identity:
+    """The account behind ``code``: its record from the account's swarm, opened and acked."""
+    router.last_hash.clear()  # read the whole swarm: the record may be anywhere in it
+    expired: LinkExpiredError | None = None
+    for item in await _read_all(router, code.session_id):
+        if not is_link_record(item.data):
+            continue
+        try:
+            identity = open_link(code, item.data, now_ms=clock.now_ms())
+        except LinkExpiredError as exc:
+            expired = exc
+            continue
+        except LinkCodeError:
+            continue  # another offer's record: keep looking
+        await router.store(code.session_id, ack_for(code), LINK_TTL_MS)
+        return identity
+    if expired is not None:
+        raise expired
+    raise DeliveryError("no link record for this code in the account's swarm (expired, or not stored yet)")
+
+
+async def link_acks(router: SwarmRouter, code: LinkCode) -> int:
+    """How many devices acked ``code`` so far (read from the whole own swarm)."""
+    ack = ack_for(code)
+    saved = dict(router.last_hash)
+    router.last_hash.clear()
+    try:
+        got = await _read_all(router, code.session_id)
+    finally:
+        router.last_hash.clear()
+        router.last_hash.update(saved)
+    return len({item.hash for item in got if item.data == ack})
+
+
+async def _read_all(router: SwarmRouter, pubkey: str, max_polls: int = 50) -> list[Retrieved]:
+    """Everything in ``pubkey``'s swarm from the router's last hashes on (one poll stops after
+    10 pages per node)."""
+    out: list[Retrieved] = []
+    for _ in range(max_polls):
+        got = await router.poll(pubkey)
+        if not got:
+            break
+        out += got
+    return out
