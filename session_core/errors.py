@@ -470,6 +470,10 @@ class ServerPayloadError(OnionInputError):
     """A request or answer in the v4 server framing (``l<n>:<json><n>:<body>e``) is malformed."""
 
 
+class UnreadableAnswerError(SessionCoreError, ValueError):
+    """A server's answer came back through an onion path but is not a v4 response."""
+
+
 # --- open groups (session_core.blinding, session_core.rooms, session_core.opengroup) -------
 
 

@@ -1,51 +1,16 @@
-"""The file server's key: an Ed25519 seed in its data directory; onion requests are encrypted
-for the X25519 twin of the key, and clients name the server by the Ed25519 public key (the
-``#p=`` of attachment URLs, as upstream)."""
+"""The file server's key (:class:`session_core.server_keys.ServerKeys`) and where it is kept;
+clients name the server by the Ed25519 public key (the ``#p=`` of attachment URLs)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519, crypto_sign_ed25519_sk_to_curve25519
-from nacl.signing import SigningKey
+from session_core.server_keys import ServerKeys
 
-from session_core.errors import InvalidInputError
+__all__ = ["KEY_FILE", "ServerKeys", "load_or_create"]
 
 KEY_FILE = "fileserver_ed25519"
 
 
-@dataclass(frozen=True)
-class ServerKeys:
-    signing: SigningKey
-
-    @property
-    def ed25519(self) -> bytes:
-        return bytes(self.signing.verify_key)
-
-    @property
-    def x25519_public(self) -> bytes:
-        return bytes(crypto_sign_ed25519_pk_to_curve25519(self.ed25519))
-
-    @property
-    def x25519_secret(self) -> bytes:
-        return bytes(crypto_sign_ed25519_sk_to_curve25519(bytes(self.signing) + self.ed25519))
-
-    @classmethod
-    def load_or_create(cls, data_dir: Path) -> ServerKeys:
-        path = data_dir / KEY_FILE
-        if path.exists():
-            try:
-                seed = bytes.fromhex(path.read_text().strip())
-            except ValueError:
-                seed = b""
-            if len(seed) != 32:
-                raise InvalidInputError(f"{path} must hold 64 hex characters (an Ed25519 seed)")
-        else:
-            seed = os.urandom(32)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(seed.hex() + "\n")
-        return cls(SigningKey(seed))
+def load_or_create(data_dir: Path) -> ServerKeys:
+    return ServerKeys.load_or_create(data_dir, KEY_FILE)

@@ -29,10 +29,10 @@ from aiohttp import web
 
 from session_core import onion
 from session_core.attachments.pointer import check_file_id
-from session_core.errors import AttachmentInputError, AttachmentTooLargeError, InvalidFileIdError, OnionError, ServerPayloadError
-from session_core.fileserver.keys import ServerKeys
+from session_core.errors import AttachmentInputError, AttachmentTooLargeError, InvalidFileIdError, OnionError
+from session_core.fileserver import keys as server_keys
 from session_core.fileserver.store import DEFAULT_MAX_SIZE, DEFAULT_TTL, BlobStore
-from session_core.onion import v4
+from session_core.onion.server import open_v4
 
 __all__ = ["FileServerConfig", "FileServer", "run"]
 
@@ -54,7 +54,7 @@ class FileServerConfig:
 class FileServer:
     def __init__(self, cfg: FileServerConfig) -> None:
         self.cfg = cfg
-        self.keys = ServerKeys.load_or_create(cfg.data_dir)
+        self.keys = server_keys.load_or_create(cfg.data_dir)
         self.store = BlobStore(cfg.data_dir, max_size=cfg.max_size, ttl=cfg.ttl)
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -156,17 +156,15 @@ class FileServer:
     async def _onion(self, request: web.Request) -> web.Response:
         body = await request.read()
         try:
-            final = await asyncio.to_thread(onion.open_request, body, self.keys.x25519_secret)
+            req = await asyncio.to_thread(open_v4, body, self.keys.x25519_secret)
         except OnionError as exc:
             return web.Response(status=exc.status, text=exc.body)
         del body
-        try:
-            method, endpoint, _, payload = v4.decode_request(final.payload)
-            code, answer, ctype = self._dispatch(method, endpoint, payload)
-        except ServerPayloadError as exc:
-            code, answer, ctype = 400, str(exc).encode(), "text/plain"
-        framed = v4.encode_response(code, answer, ctype)
-        return web.Response(body=await asyncio.to_thread(final.reply.encrypt, framed))
+        if req.error is not None:
+            code, answer, ctype = 400, req.error.encode(), "text/plain"
+        else:
+            code, answer, ctype = self._dispatch(req.method, req.endpoint, req.body)
+        return web.Response(body=await asyncio.to_thread(req.seal, code, answer, ctype))
 
     def _dispatch(self, method: str, endpoint: str, payload: bytes | None) -> tuple[int, bytes, str]:
         parts = endpoint.split("/")
