@@ -24,7 +24,8 @@ from session_core.opengroup import bans, db as schema, handlers as h, inbox, mod
 from session_core.opengroup.auth import Authenticator, User
 from session_core.opengroup.config import OpenGroupConfig
 from session_core.opengroup.context import Ctx, json_body
-from session_core.opengroup.http import Refused, Response, json_response, text_response
+from session_core.opengroup.http import Refused, Response, text_response
+from session_core.opengroup.permissions import Permissions
 from session_core.opengroup.ratelimit import PostRateLimit
 
 __all__ = ["RoomServerApp"]
@@ -68,9 +69,12 @@ class RoomServerApp:
         self.server_pk = server_pk
         self.db = db if db is not None else schema.connect(Path(cfg.data_dir) / "opengroup.db")
         self.clock = clock
-        self.auth = Authenticator(self.db, server_pk, cfg.auth_window)
+        self.perms = Permissions(self.db)
+        self.auth = Authenticator(self.db, self.perms, server_pk, cfg.auth_window)
         self.rate_limit = PostRateLimit(cfg.post_rate_count, cfg.post_rate_interval)
         self._touched: dict[tuple[int, int], float] = {}
+        self._activity: dict[tuple[int, int], float] = {}  # not yet written to room_users
+        self._rooms: dict[str, rooms.Room] = {}
         now = clock()
         for spec in cfg.rooms:
             rooms.create(self.db, spec.token, spec.name, now, description=spec.description, whitelist=spec.whitelist)
@@ -115,6 +119,9 @@ class RoomServerApp:
                 return text_response(exc.status, str(exc))
             except RoomInputError as exc:
                 return text_response(400, str(exc))
+            finally:
+                if route.startswith("/user/"):  # moderation: bans, moderators, members changed
+                    self.perms.invalidate()
         return text_response(405 if wrong_method else 404, f"no endpoint {method} {route[:100]}")
 
     # -- batches --------------------------------------------------------------------------------
@@ -127,38 +134,73 @@ class RoomServerApp:
             subs = [_subrequest(r) for r in _batch_list(json_body(ctx), self.cfg.max_batch)]
         except Refused as exc:
             return text_response(exc.status, str(exc))
+        # The answers' JSON bodies are spliced in as they are (no decoding and encoding again).
         out = []
         for method, path, sub_body in subs:
             res = self._route(method, path, sub_body, user, now, 1)
             if res.content_type == "application/json":
-                answer: Any = res.json()
+                answer = res.body
             else:
-                answer = base64.b64encode(res.body).decode() if res.code < 400 else res.body.decode("utf-8", "replace")
-            out.append({"code": res.code, "headers": {"content-type": res.content_type}, "body": answer})
+                text = base64.b64encode(res.body).decode() if res.code < 400 else res.body.decode("utf-8", "replace")
+                answer = json.dumps(text).encode()
+            out.append(b'{"code":%d,"headers":{"content-type":%s},"body":%s}'
+                       % (res.code, json.dumps(res.content_type).encode(), answer))
             if sequential and not 200 <= res.code < 300:
                 break
-        return json_response(out)
+        return Response(200, b"[" + b",".join(out) + b"]", "application/json")
 
     # -- upkeep ---------------------------------------------------------------------------------
 
+    def room(self, token: str) -> rooms.Room:
+        """A room by token, cached (rooms change only at start and through :meth:`reload_rooms`)."""
+        room = self._rooms.get(token)
+        if room is None:
+            room = self._rooms[token] = rooms.get(self.db, token)
+        return room
+
+    def reload_rooms(self) -> None:
+        self._rooms.clear()
+
     def touch(self, room: int, user: int, now: float) -> None:
-        """Record that *user* takes part in *room* (active users, who may DM whom), at most once a
-        minute per pair so that polling does not write on every request."""
+        """Note that *user* takes part in *room* (active users, who may DM whom): at most once a
+        minute per pair, written in batches (:meth:`flush_activity`), so polling does not write."""
         key = (room, user)
         if now - self._touched.get(key, 0.0) < _TOUCH_EVERY:
             return
-        self._touched[key] = now
-        self.db.execute("INSERT INTO room_users (room, user, last_active) VALUES (?, ?, ?) "
-                        "ON CONFLICT (room, user) DO UPDATE SET last_active = excluded.last_active", (room, user, now))
+        self._touched[key] = self._activity[key] = now
+        if len(self._activity) >= 1000:
+            self.flush_activity()
+
+    def flush(self) -> None:
+        """Write what waits in memory (nonces, room activity); the server calls this every second."""
+        self.auth.flush()
+        self.flush_activity()
+
+    def flush_activity(self) -> None:
+        if not self._activity:
+            return
+        rows = [(room, user, t) for (room, user), t in self._activity.items()]
+        self._activity.clear()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("INSERT INTO room_users (room, user, last_active) VALUES (?, ?, ?) ON CONFLICT "
+                                "(room, user) DO UPDATE SET last_active = excluded.last_active", rows)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def purge(self) -> dict[str, int]:
         now = self.clock()
+        self.flush_activity()
+        self.perms.invalidate()
         self.rate_limit.forget_idle(now)
         self._touched = {k: t for k, t in self._touched.items() if now - t < _TOUCH_EVERY}
         return {"nonces": self.auth.purge(now), "bans": bans.purge(self.db, now), "dms": inbox.purge(self.db, now),
                 "files": self.db.execute("DELETE FROM files WHERE expires <= ?", (now,)).rowcount}
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
 

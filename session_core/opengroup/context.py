@@ -41,11 +41,15 @@ class Ctx:
         return self.user
 
     def room(self) -> rooms.Room:
-        return rooms.get(self.db, self.params["token"])
+        """The room named in the path (from the app's cache: its message_sequence may be stale)."""
+        return self.app.room(self.params["token"])
+
+    def access(self, room: rooms.Room) -> rooms.Access:
+        return rooms.access(self.app.perms, room, self.user.id if self.user else None, self.now)
 
     def readable_room(self) -> tuple[rooms.Room, rooms.Access]:
         room = self.room()
-        acc = rooms.access(self.db, room, self.user.id if self.user else None, self.now)
+        acc = self.access(room)
         if not acc.read:
             raise Refused(403, _why_not(acc, room, "read"))
         if self.user is not None:

@@ -43,10 +43,9 @@ def _room_info(ctx: Ctx, room: rooms.Room, acc: rooms.Access) -> dict[str, Any]:
 
 
 def room_list(ctx: Ctx) -> Response:
-    uid = ctx.user.id if ctx.user else None
     out = []
     for room in rooms.all_rooms(ctx.db):
-        acc = rooms.access(ctx.db, room, uid, ctx.now)
+        acc = ctx.access(room)
         if acc.read:
             out.append(_room_info(ctx, room, acc))
     return json_response(out)
@@ -54,7 +53,7 @@ def room_list(ctx: Ctx) -> Response:
 
 def room_info(ctx: Ctx) -> Response:
     room, acc = ctx.readable_room()
-    return json_response(_room_info(ctx, room, acc))
+    return json_response(_room_info(ctx, rooms.get(ctx.db, room.token), acc))
 
 
 def messages_since(ctx: Ctx) -> Response:
@@ -75,9 +74,9 @@ def message_single(ctx: Ctx) -> Response:
 
 
 def _writable(ctx: Ctx, what: str = "write") -> tuple[rooms.Room, rooms.Access]:
-    user = ctx.need_user()
+    ctx.need_user()
     room = ctx.room()
-    acc = rooms.access(ctx.db, room, user.id, ctx.now)
+    acc = ctx.access(room)
     require(acc, room, what)
     return room, acc
 
@@ -110,7 +109,7 @@ def edit_message(ctx: Ctx) -> Response:
 def delete_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
     room = ctx.room()
-    acc = rooms.access(ctx.db, room, user.id, ctx.now)
+    acc = ctx.access(room)
     if not acc.moderator:
         require(acc, room, "write")
     posts.delete(ctx.db, room.id, int(ctx.params["msg_id"]), user.id, moderator=acc.moderator)
@@ -119,9 +118,9 @@ def delete_message(ctx: Ctx) -> Response:
 
 def delete_all(ctx: Ctx) -> Response:
     """A moderator deletes every message a user posted in the room."""
-    user = ctx.need_user()
+    ctx.need_user()
     room = ctx.room()
-    if not rooms.access(ctx.db, room, user.id, ctx.now).moderator:
+    if not ctx.access(room).moderator:
         raise Refused(403, f"only moderators of {room.token} may delete a user's messages")
     deleted = 0
     for sid in users.resolve_ids(ctx.params["sid"], ctx.app.server_pk):
@@ -159,6 +158,7 @@ def dm_send(ctx: Ctx) -> Response:
     body = b64_field(req, "message", limit=ctx.app.cfg.max_dm_bytes)
     if not body:
         raise Refused(400, "a message must not be empty")
+    ctx.app.flush_activity()
     recipient = users.lookup(ctx.db, ctx.params["sid"].lower())
     if recipient is None or not inbox.shares_a_room(ctx.db, user.id, recipient, ctx.now):
         raise Refused(404, "no such recipient among the members of the rooms you may use")

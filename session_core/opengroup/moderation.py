@@ -34,7 +34,7 @@ def _scope(ctx: Ctx, req: dict[str, Any], *, admin: bool) -> list[int]:
     ids = []
     for token in tokens:
         room = rooms.get(ctx.db, token)
-        acc = rooms.access(ctx.db, room, user.id, ctx.now)
+        acc = ctx.access(room)
         if not (acc.admin if admin else acc.moderator):
             raise Refused(403, f"this needs {'admin' if admin else 'moderator'} rights in {room.token}")
         ids.append(room.id)

@@ -10,8 +10,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from session_core.opengroup import bans, users
 from session_core.opengroup.http import Refused
+from session_core.opengroup.permissions import Permissions
 from session_core.rooms.url import check_token
 
 __all__ = ["Access", "Room", "access", "all_rooms", "create", "get", "set_allowed"]
@@ -67,15 +67,14 @@ def all_rooms(db: sqlite3.Connection) -> list[Room]:
     return [_room(r) for r in db.execute(f"SELECT {_COLUMNS} FROM rooms ORDER BY token")]
 
 
-def access(db: sqlite3.Connection, room: Room, user: int | None, now: float) -> Access:
-    mod, admin = users.mod_level(db, user, room.id)
+def access(perms: Permissions, room: Room, user: int | None, now: float) -> Access:
+    mod, admin = perms.mod_level(user, room.id)
     if mod:
         return Access(True, True, True, True, admin, False)
     if user is None:
         return Access(False, False, False, False, False, False)
-    banned = bans.is_banned(db, user, room.id, now)
-    member = not room.whitelist or db.execute(
-        "SELECT 1 FROM allowed WHERE room = ? AND user = ?", (room.id, user)).fetchone() is not None
+    banned = perms.is_banned(user, room.id, now)
+    member = not room.whitelist or perms.allowed(room.id, user)
     ok = member and not banned
     return Access(ok, ok, ok, False, False, banned)
 

@@ -83,11 +83,15 @@ class RoomServer:
         self.app.close()
 
     async def _purge_forever(self) -> None:
+        last_purge = asyncio.get_running_loop().time()
         while True:
-            await asyncio.sleep(self.cfg.purge_interval)
-            gone = self.app.purge()
-            if any(gone.values()):
-                log.info("purged %s", gone)
+            await asyncio.sleep(1.0)
+            self.app.flush()
+            if asyncio.get_running_loop().time() - last_purge >= self.cfg.purge_interval:
+                last_purge = asyncio.get_running_loop().time()
+                gone = self.app.purge()
+                if any(gone.values()):
+                    log.info("purged %s", gone)
 
     async def _direct(self, request: web.Request) -> web.Response:
         body = await request.read() if request.body_exists else None
