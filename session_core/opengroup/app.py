@@ -60,6 +60,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
 ]
 _COMPILED = [(meth, re.compile(pattern), fn) for meth, pattern, fn in _ROUTES]
 _TOUCH_EVERY = 60.0
+_SINCE_CACHE_MAX = 20_000
 
 
 class RoomServerApp:
@@ -75,6 +76,10 @@ class RoomServerApp:
         self._touched: dict[tuple[int, int], float] = {}
         self._activity: dict[tuple[int, int], float] = {}  # not yet written to room_users
         self._rooms: dict[str, rooms.Room] = {}
+        #: Answers of ``messages/since`` by (room, seqno, limit): most pollers are at the head of
+        #: a room and ask the same question; a room's entries go when anything in it changes.
+        self.since_cache: dict[int, dict[tuple[int, int], Response]] = {}
+        self._since_entries = 0
         now = clock()
         for spec in cfg.rooms:
             rooms.create(self.db, spec.token, spec.name, now, description=spec.description, whitelist=spec.whitelist)
@@ -160,6 +165,19 @@ class RoomServerApp:
 
     def reload_rooms(self) -> None:
         self._rooms.clear()
+
+    def cached_since(self, room: int, seqno: int, limit: int) -> Response | None:
+        return self.since_cache.get(room, {}).get((seqno, limit))
+
+    def remember_since(self, room: int, seqno: int, limit: int, answer: Response) -> None:
+        if self._since_entries >= _SINCE_CACHE_MAX:
+            self.since_cache.clear()
+            self._since_entries = 0
+        self.since_cache.setdefault(room, {})[(seqno, limit)] = answer
+        self._since_entries += 1
+
+    def room_changed(self, room: int) -> None:
+        self._since_entries -= len(self.since_cache.pop(room, {}))
 
     def touch(self, room: int, user: int, now: float) -> None:
         """Note that *user* takes part in *room* (active users, who may DM whom): at most once a

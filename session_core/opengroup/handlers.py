@@ -59,7 +59,12 @@ def room_info(ctx: Ctx) -> Response:
 def messages_since(ctx: Ctx) -> Response:
     limit = int_param(ctx, "limit", 100, 1, 256)
     room, _ = ctx.readable_room()
-    return json_response(posts.since(ctx.db, room.id, int(ctx.params["seqno"]), limit))
+    seqno = int(ctx.params["seqno"])
+    cached = ctx.app.cached_since(room.id, seqno, limit)
+    if cached is None:
+        cached = json_response(posts.since(ctx.db, room.id, seqno, limit))
+        ctx.app.remember_since(room.id, seqno, limit, cached)
+    return cached
 
 
 def messages_recent(ctx: Ctx) -> Response:
@@ -91,6 +96,7 @@ def post_message(ctx: Ctx) -> Response:
     if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
         raise Refused(429, f"posting too fast: at most {limiter.count} posts in {limiter.interval:g} s per room")
     msg = posts.add(ctx.db, room.id, user.id, user.session_id, data, sig, ctx.now)
+    ctx.app.room_changed(room.id)
     limiter.record(room.id, user.id, ctx.now)
     ctx.app.touch(room.id, user.id, ctx.now)
     return json_response(msg, 201)
@@ -103,6 +109,7 @@ def edit_message(ctx: Ctx) -> Response:
     data = b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes)
     sig = b64_field(req, "signature", size=64)
     posts.edit(ctx.db, room.id, user.id, user.session_id, int(ctx.params["msg_id"]), data, sig, ctx.now)
+    ctx.app.room_changed(room.id)
     return json_response({})
 
 
@@ -113,6 +120,7 @@ def delete_message(ctx: Ctx) -> Response:
     if not acc.moderator:
         require(acc, room, "write")
     posts.delete(ctx.db, room.id, int(ctx.params["msg_id"]), user.id, moderator=acc.moderator)
+    ctx.app.room_changed(room.id)
     return json_response({})
 
 
@@ -127,6 +135,7 @@ def delete_all(ctx: Ctx) -> Response:
         uid = users.lookup(ctx.db, sid)
         if uid is not None:
             deleted += posts.delete_all_of(ctx.db, room.id, uid)
+    ctx.app.room_changed(room.id)
     return json_response({"deleted": deleted})
 
 
