@@ -40,9 +40,11 @@ def _room_spec(text: str, whitelist: bool) -> Any:
 @click.option("--rate", default="5/16", show_default=True, help="Post rate limit per user and room: COUNT/SECONDS.")
 @click.option("--auth-window", default=3600.0, show_default=True, help="Accepted clock skew of signed requests (s).")
 @click.option("--ready-file", type=click.Path(path_type=Path), default=None, help="Write URL, key and room URLs here once serving.")
+@click.option("--no-answer-cache", is_flag=True, help="Do not keep poll answers between changes (benchmarks).")
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...], wl_rooms: tuple[str, ...],
-                admins: tuple[str, ...], rate: str, auth_window: float, ready_file: Path | None, log_level: str) -> None:
+                admins: tuple[str, ...], rate: str, auth_window: float, ready_file: Path | None, no_answer_cache: bool,
+                log_level: str) -> None:
     """Serve the room API directly and through /oxen/v4/lsrpc until Ctrl-C."""
     from session_core.devnet.process import run_until_signal
     from session_core.opengroup import OpenGroupConfig, run
@@ -57,7 +59,8 @@ def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...],
     try:
         specs = [_room_spec(t, False) for t in open_rooms] + [_room_spec(t, True) for t in wl_rooms]
         cfg = OpenGroupConfig(data_dir, ip=ip, port=port, rooms=specs, admins=list(admins), auth_window=auth_window,
-                              post_rate_count=rate_count, post_rate_interval=rate_seconds, ready_file=ready_file)
+                              post_rate_count=rate_count, post_rate_interval=rate_seconds, ready_file=ready_file,
+                              answer_cache=not no_answer_cache)
         run_until_signal(functools.partial(run, cfg), log_level)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None

@@ -170,6 +170,8 @@ class RoomServerApp:
         return self.since_cache.get(room, {}).get((seqno, limit))
 
     def remember_since(self, room: int, seqno: int, limit: int, answer: Response) -> None:
+        if not self.cfg.answer_cache:
+            return
         if self._since_entries >= _SINCE_CACHE_MAX:
             self.since_cache.clear()
             self._since_entries = 0

@@ -36,4 +36,6 @@ class OpenGroupConfig:
     post_rate_interval: float = 16.0
     max_batch: int = 64
     purge_interval: float = 60.0
+    #: Keep answers of messages/since until the room changes (off: for benchmarks and debugging).
+    answer_cache: bool = True
     ready_file: Path | None = None
