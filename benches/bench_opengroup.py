@@ -159,6 +159,14 @@ class Result:
                 f"  ({len(self.lat)} ok, {self.errors} errors)")
 
 
+def report(kind: str, results: list[Result], note: str) -> None:
+    for r in results:
+        print(r.line())
+    og = max(r.rate for r in results if "room server" in r.label)
+    tr = max(r.rate for r in results if "trivial" in r.label)
+    print(f"{kind}: best room server {og:.0f}/s, best trivial {tr:.0f}/s, ratio {og / tr * 100:.0f} %  {note}")
+
+
 async def drive(label: str, send: Any, items: list[Any], concurrency: int, seconds: float) -> Result:
     """Send prepared items with *concurrency* in flight until *seconds* pass or items run out."""
     res = Result(label)
@@ -233,12 +241,7 @@ async def main(a: argparse.Namespace) -> None:
                                            prepared[rnd::a.rounds], a.concurrency, a.seconds))
                 results.append(await drive(f"direct: trivial aiohttp (r{rnd + 1})", await direct_to(trivial_url + "/batch"),
                                            prepared_trivial[rnd::a.rounds], a.concurrency, a.seconds))
-            for r in results:
-                print(r.line())
-            og = [r for r in results if "room server" in r.label]
-            tr = [r for r in results if "trivial" in r.label]
-            print(f"direct ratio room server / trivial: {max(r.rate for r in og) / max(r.rate for r in tr) * 100:.0f} %  "
-                  f"[target >= 1000/s, p99 < 100 ms]")
+            report("direct", results, "[target >= 1000/s, p99 < 100 ms]")
 
             if a.nodes:
                 net = Devnet(d / "devnet")
@@ -281,12 +284,7 @@ async def main(a: argparse.Namespace) -> None:
                                                og_onions[rnd * m:(rnd + 1) * m], a.concurrency, a.seconds))
                     results.append(await drive(f"3-hop onion: trivial v4 (r{rnd + 1})", via_onion,
                                                tr_onions[rnd * m:(rnd + 1) * m], a.concurrency, a.seconds))
-                for r in results:
-                    print(r.line())
-                og = [r for r in results if "room server" in r.label]
-                tr = [r for r in results if "trivial" in r.label]
-                print(f"onion ratio room server / trivial: {max(r.rate for r in og) / max(r.rate for r in tr) * 100:.0f} %"
-                      f"  [target >= 300/s, p99 < 100 ms]  ({a.nodes} node processes on this machine)")
+                report("onion", results, f"[target >= 300/s, p99 < 100 ms]  ({a.nodes} node processes on this machine)")
     finally:
         if net is not None:
             net.down()

@@ -1,4 +1,5 @@
-"""A server's long-term key (file server, room server): an Ed25519 seed in its data directory.
+"""A server's long-term key (service node, file server, room server): an Ed25519 seed in its
+data directory.
 
 Onion requests are encrypted for the X25519 twin of the key.  The file server is named by the
 Ed25519 public key (the ``#p=`` of attachment URLs), a room server by the X25519 one (the

@@ -70,14 +70,11 @@ def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...],
 
 
 def _client_options(f: Any) -> Any:
-    f = click.option("--profile", required=True, help="Profile name (see `session-core id list`).")(f)
-    f = click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="session_core home directory.")(f)
-    f = click.option("--seed", "seeds", multiple=True, help="Seed URL (chain JSON-RPC or a node's /storage_rpc/v1).")(f)
-    f = click.option("--devnet", "devnet_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Use the devnet running from this directory (its nodes carry the onion requests).")(f)
+    """The chat commands' --profile/--home/--seed/--devnet, and --direct."""
+    from session_core.commands.chat_cmd import _options
+
     f = click.option("--direct", is_flag=True, help="Plain HTTP to the server instead of onion paths (it sees your IP).")(f)
-    return f
+    return _options(f)
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:

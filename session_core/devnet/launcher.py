@@ -123,38 +123,30 @@ class Devnet:
         info["http"] = f"http://{info['ip']}:{info['http_port']}"
         return info
 
-    def start_fileserver(self, opt: DevnetOptions) -> dict[str, Any]:
-        """The devnet's file server; nodes reach it on loopback (they run with --exit-allow-loopback)."""
-        d = self.directory / "fileserver"
+    def _start_server(self, name: str, opt: DevnetOptions, *args: str) -> dict[str, Any]:
+        """``session-core NAME run`` in ``<dir>/NAME``; nodes reach it on loopback (they run with
+        --exit-allow-loopback).  Returns its ready file."""
+        d = self.directory / name
         d.mkdir(parents=True, exist_ok=True)
         ready = d / "ready.json"
         ready.unlink(missing_ok=True)
-        log = open(d / "fileserver.log", "ab")
-        proc = subprocess.Popen(
-            _cli("fileserver", "run", "--data-dir", str(d), "--ready-file", str(ready)),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.procs["fileserver"] = proc
-        info = _wait_file(ready, proc, time.monotonic() + opt.timeout)
+        log = open(d / f"{name}.log", "ab")
+        proc = subprocess.Popen(_cli(name, "run", "--data-dir", str(d), "--ready-file", str(ready), *args),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return _wait_file(ready, proc, time.monotonic() + opt.timeout)
+
+    def start_fileserver(self, opt: DevnetOptions) -> dict[str, Any]:
+        """The devnet's file server."""
+        info = self._start_server("fileserver", opt)
         # What clients configure (ClientConfig.file_server): the URL with the key, as pointers carry it.
         info["client_url"] = f"{info['url']}#p={info['ed25519']}"
         self.fileserver = info
         return info
 
     def start_opengroup(self, opt: DevnetOptions) -> dict[str, Any]:
-        """The devnet's room server; like the file server, nodes reach it on loopback."""
-        d = self.directory / "opengroup"
-        d.mkdir(parents=True, exist_ok=True)
-        ready = d / "ready.json"
-        ready.unlink(missing_ok=True)
-        log = open(d / "opengroup.log", "ab")
-        proc = subprocess.Popen(
-            _cli("opengroup", "run", "--data-dir", str(d), "--ready-file", str(ready),
-                 "--room", "lobby:Lobby", "--room", "dev:Development"),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.procs["opengroup"] = proc
-        self.opengroup = _wait_file(ready, proc, time.monotonic() + opt.timeout)
+        """The devnet's room server, with rooms lobby and dev."""
+        self.opengroup = self._start_server("opengroup", opt, "--room", "lobby:Lobby", "--room", "dev:Development")
         return self.opengroup
 
     def wait_swarms(self, count: int, timeout: float) -> dict[str, Any]:

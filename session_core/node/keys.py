@@ -1,45 +1,17 @@
-"""The node's identity: an Ed25519 key with its X25519 twin, kept in the data directory."""
+"""The node's identity: an Ed25519 key with its X25519 twin, kept in the data directory
+(:class:`session_core.server_keys.ServerKeys` in ``<data_dir>/key_ed25519``)."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519, crypto_sign_ed25519_sk_to_curve25519
-from nacl.signing import SigningKey
+from session_core.server_keys import ServerKeys
 
 KEY_FILE = "key_ed25519"
 
 
-@dataclass(frozen=True)
-class NodeKeys:
-    signing: SigningKey
-
-    @property
-    def ed25519(self) -> bytes:
-        return bytes(self.signing.verify_key)
-
-    @property
-    def x25519_public(self) -> bytes:
-        return bytes(crypto_sign_ed25519_pk_to_curve25519(self.ed25519))
-
-    @property
-    def x25519_secret(self) -> bytes:
-        return bytes(crypto_sign_ed25519_sk_to_curve25519(bytes(self.signing) + self.ed25519))
-
+class NodeKeys(ServerKeys):
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> NodeKeys:
+    def load_or_create(cls, data_dir: Path, file_name: str = KEY_FILE) -> NodeKeys:
         """Read the 32-byte seed from ``<data_dir>/key_ed25519`` (hex), creating it (mode 0600) if absent."""
-        path = data_dir / KEY_FILE
-        if path.exists():
-            seed = bytes.fromhex(path.read_text().strip())
-            if len(seed) != 32:
-                raise ValueError(f"{path} must hold 64 hex characters (an Ed25519 seed)")
-        else:
-            seed = os.urandom(32)
-            data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(seed.hex() + "\n")
-        return cls(SigningKey(seed))
+        return cls(ServerKeys.load_or_create(data_dir, file_name).signing)

@@ -7,21 +7,38 @@ import binascii
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from session_core.opengroup import rooms
 from session_core.opengroup.auth import User
-from session_core.opengroup.http import Refused
+from session_core.opengroup.config import OpenGroupConfig
+from session_core.opengroup.http import Refused, Response
+from session_core.opengroup.permissions import Permissions
+from session_core.opengroup.ratelimit import PostRateLimit
 
-if TYPE_CHECKING:
-    from session_core.opengroup.app import RoomServerApp
+__all__ = ["Ctx", "ServerState", "b64_field", "int_param", "json_body"]
 
-__all__ = ["Ctx", "b64_field", "int_param", "json_body"]
+
+class ServerState(Protocol):
+    """What handlers use of the server (:class:`~session_core.opengroup.app.RoomServerApp`)."""
+
+    db: sqlite3.Connection
+    cfg: OpenGroupConfig
+    server_pk: bytes
+    perms: Permissions
+    rate_limit: PostRateLimit
+
+    def room(self, token: str) -> rooms.Room: ...
+    def touch(self, room: int, user: int, now: float) -> None: ...
+    def flush_activity(self) -> None: ...
+    def cached_since(self, room: int, seqno: int, limit: int) -> Response | None: ...
+    def remember_since(self, room: int, seqno: int, limit: int, answer: Response) -> None: ...
+    def room_changed(self, room: int) -> None: ...
 
 
 @dataclass
 class Ctx:
-    app: RoomServerApp
+    app: ServerState
     method: str
     path: str
     query: dict[str, list[str]]

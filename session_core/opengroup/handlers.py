@@ -86,12 +86,16 @@ def _writable(ctx: Ctx, what: str = "write") -> tuple[rooms.Room, rooms.Access]:
     return room, acc
 
 
+def _signed_post(ctx: Ctx) -> tuple[bytes, bytes]:
+    """``data`` and ``signature`` of a post or edit (the signature is checked by :mod:`posts`)."""
+    req = json_object(ctx)
+    return b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes), b64_field(req, "signature", size=64)
+
+
 def post_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
     room, acc = _writable(ctx)
-    req = json_object(ctx)
-    data = b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes)
-    sig = b64_field(req, "signature", size=64)
+    data, sig = _signed_post(ctx)
     limiter = ctx.app.rate_limit
     if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
         raise Refused(429, f"posting too fast: at most {limiter.count} posts in {limiter.interval:g} s per room")
@@ -105,9 +109,7 @@ def post_message(ctx: Ctx) -> Response:
 def edit_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
     room, _ = _writable(ctx)
-    req = json_object(ctx)
-    data = b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes)
-    sig = b64_field(req, "signature", size=64)
+    data, sig = _signed_post(ctx)
     posts.edit(ctx.db, room.id, user.id, user.session_id, int(ctx.params["msg_id"]), data, sig, ctx.now)
     ctx.app.room_changed(room.id)
     return json_response({})

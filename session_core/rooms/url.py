@@ -11,6 +11,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from session_core.errors import RoomInputError
+from session_core.server_url import HttpServerAddress, check_base_url
 
 __all__ = ["RoomRef", "check_token"]
 
@@ -25,7 +26,7 @@ def check_token(token: str) -> str:
 
 
 @dataclass(frozen=True)
-class RoomRef:
+class RoomRef(HttpServerAddress):
     """A room on a server: base URL, room token and the server's X25519 key (hex)."""
 
     base_url: str
@@ -33,16 +34,13 @@ class RoomRef:
     public_key: str
 
     def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-                or parts.query or parts.fragment:
-            raise RoomInputError(f"a room server URL is http(s)://host[:port]: {self.base_url[:120]!r}")
+        base = check_base_url(self.base_url, "room server", RoomInputError)
         check_token(self.token)
         key = self.public_key.lower() if isinstance(self.public_key, str) else ""
         if _HEX64.fullmatch(key) is None:
             raise RoomInputError("a room server key is 64 hex characters (its X25519 public key)")
         object.__setattr__(self, "public_key", key)
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "base_url", base)
 
     @classmethod
     def parse(cls, url: str) -> RoomRef:
@@ -60,19 +58,6 @@ class RoomRef:
     @property
     def server_pk(self) -> bytes:
         return bytes.fromhex(self.public_key)
-
-    @property
-    def host(self) -> str:
-        return urllib.parse.urlsplit(self.base_url).hostname or ""
-
-    @property
-    def port(self) -> int:
-        parts = urllib.parse.urlsplit(self.base_url)
-        return parts.port or (443 if parts.scheme == "https" else 80)
-
-    @property
-    def protocol(self) -> str:
-        return urllib.parse.urlsplit(self.base_url).scheme
 
     def x25519(self) -> str:
         return self.public_key
