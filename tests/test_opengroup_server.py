@@ -98,3 +98,22 @@ async def test_onion_endpoint_hostile_input(server: RoomServer, http: aiohttp.Cl
     assert server.app.db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
     # unsigned through the onion: 401 inside the encrypted answer
     assert (await link.call("GET", "/rooms"))[0] == 401
+
+
+async def test_blinded_dm_through_the_server(server: RoomServer, http: aiohttp.ClientSession) -> None:
+    from nacl.signing import SigningKey
+
+    from session_core.blinding import session_id_of
+
+    ref = RoomRef.parse(server.room_url("lobby"))
+    seeds = os.urandom(32), os.urandom(32)
+    alice, bob = (RoomClient(s, ref.server_pk, ExitLink(server, http)) for s in seeds)
+    await alice.post("lobby", b"hi")
+    await bob.since("lobby", 0)
+    await alice.send_private(bob.blinded_id, b"a secret for bob")
+    got = await bob.read_private()
+    assert [(sender, text) for _, sender, text in got] == [(session_id_of(bytes(SigningKey(seeds[0]).verify_key)),
+                                                            b"a secret for bob")]
+    stored = server.app.db.execute("SELECT body FROM inbox").fetchall()
+    assert len(stored) == 1 and b"secret" not in stored[0][0]
+    assert await alice.read_private() == []  # nothing for alice

@@ -22,6 +22,7 @@ from session_core.blinding import BlindedKeyPair, blind15_key_pair
 from session_core.client.server_link import ServerLink
 from session_core.errors import RoomInputError, RoomServerError
 from session_core.rooms.auth import sign_request
+from session_core.rooms.dm import decrypt_from_blinded, encrypt_for_blinded
 from session_core.rooms.url import check_token
 
 __all__ = ["RoomClient", "decode_post"]
@@ -37,6 +38,7 @@ class RoomClient:
     def __init__(self, ed25519_seed: bytes, server_pk: bytes, link: ServerLink, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.keys: BlindedKeyPair = blind15_key_pair(ed25519_seed, server_pk)
+        self._seed = ed25519_seed
         self.server_pk = server_pk
         self.link = link
         self.clock = clock
@@ -141,6 +143,22 @@ class RoomClient:
             raise RoomInputError("DMs on a room server go to a blinded (15…) ID")
         return dict(await self.request("POST", f"/inbox/{_user(blinded_id)}",
                                        {"message": base64.b64encode(body).decode()}))
+
+    async def send_private(self, blinded_id: str, text: bytes) -> dict[str, Any]:
+        """A DM only *blinded_id* can read (:func:`session_core.rooms.dm.encrypt_for_blinded`)."""
+        return await self.send_dm(blinded_id, encrypt_for_blinded(self._seed, self.server_pk, blinded_id, text))
+
+    async def read_private(self, since_id: int = 0) -> list[tuple[int, str, bytes]]:
+        """``(id, sender's Session ID, text)`` of the DMs received; ones that do not open are skipped."""
+        out = []
+        for m in await self.inbox(since_id):
+            try:
+                text, sender = decrypt_from_blinded(self._seed, self.server_pk, m["sender"],
+                                                    base64.b64decode(m["message"]))
+            except (RoomInputError, ValueError, KeyError):
+                continue
+            out.append((int(m["id"]), sender, text))
+        return out
 
     async def inbox(self, since_id: int = 0) -> list[dict[str, Any]]:
         return list(await self.request("GET", f"/inbox/since/{int(since_id)}" if since_id else "/inbox"))
