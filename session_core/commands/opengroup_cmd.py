@@ -223,3 +223,53 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             joined.seen(ref, seqno)
 
     _run(main)
+
+
+@opengroup_group.command("ban")
+@_client_options
+@click.option("--room", "rooms", multiple=True, help="A joined room (token or URL) to ban from (repeatable).")
+@click.option("--global", "is_global", is_flag=True, help="Ban from the whole server (global moderators).")
+@click.option("--timeout", type=float, default=None, help="Seconds until the ban ends (default: permanent).")
+@click.option("--unban", is_flag=True, help="Lift the ban instead.")
+@click.argument("user")
+def ban_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
+                rooms: tuple[str, ...], is_global: bool, timeout: float | None, unban: bool, user: str) -> None:
+    """Ban USER (a blinded 15… or Session 05… ID) from rooms or the server: no reading, posting,
+    uploading or DMs there.  Needs moderator rights."""
+    if bool(rooms) == is_global:
+        raise click.UsageError("give --room (one or more) or --global")
+
+    async def main() -> None:
+        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+            refs = [joined.find(r) for r in rooms] if rooms else joined.refs()[:1]
+            if not refs:
+                raise click.ClickException("join a room of that server first")
+            client = client_for(refs[0])
+            tokens = [r.token for r in refs]
+            if unban:
+                await client.unban(user, rooms=tokens, is_global=is_global)
+            else:
+                await client.ban(user, rooms=tokens, is_global=is_global, timeout=timeout)
+            where = "the server" if is_global else ", ".join(tokens)
+            until = "" if unban or timeout is None else f" for {timeout:g} s"
+            click.echo(f"{'unbanned' if unban else 'banned'} {user[:12]}… {'from' if not unban else 'in'} {where}{until}")
+
+    _run(main)
+
+
+@opengroup_group.command("bans")
+@_client_options
+@click.option("--room", required=True, help="A joined room (token or URL) of the server to ask.")
+def bans_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
+                 room: str) -> None:
+    """List the active bans a moderator may see on that server."""
+
+    async def main() -> None:
+        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+            ref = joined.find(room)
+            for b in await client_for(ref).bans():
+                until = "permanent" if b["until"] is None else time.strftime("until %Y-%m-%d %H:%M:%S",
+                                                                              time.localtime(b["until"]))
+                click.echo(f"{b['session_id']}  {'(global)' if b['global'] else b['room']:12}  {until}")
+
+    _run(main)
