@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "node": "session_core.commands.node_cmd:node_group",
     "devnet": "session_core.commands.devnet_cmd:devnet_group",
     "fileserver": "session_core.commands.fileserver_cmd:fileserver_group",
+    "opengroup": "session_core.commands.opengroup_cmd:opengroup_group",
     "id": "session_core.commands.link_cmd:id_group",  # id_cmd's group + `id link` / `id join`
     "chat": "session_core.commands.chat_cmd:chat_command",
     "send": "session_core.commands.chat_cmd:send_command",

@@ -499,3 +499,34 @@ class FileNotOnServerError(FileServerError, LookupError):
 
 class ServerPayloadError(OnionInputError):
     """A request or answer in the v4 server framing (``l<n>:<json><n>:<body>e``) is malformed."""
+
+
+class UnreadableAnswerError(SessionCoreError, ValueError):
+    """A server's answer came back through an onion path but is not a v4 response."""
+
+
+# --- open groups (session_core.blinding, session_core.rooms, session_core.opengroup) -------
+
+
+class OpenGroupError(SessionCoreError):
+    """Base class of open group (room server) errors."""
+
+
+class BlindingError(OpenGroupError, InvalidInputError):
+    """A key, Session ID or blinded ID given to the blinding functions is malformed."""
+
+
+class RoomInputError(OpenGroupError, InvalidInputError):
+    """A room URL, token, request or answer of the room protocol is malformed."""
+
+
+class RoomAuthError(RoomInputError):
+    """X-SOGS-* request authentication is missing, malformed, forged, stale or replayed."""
+
+
+class RoomServerError(OpenGroupError):
+    """A room server answered an error; ``status`` is its HTTP code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status

@@ -1,8 +1,10 @@
-"""A server's identity: an Ed25519 key with its X25519 twin, kept as a seed in its data directory.
+"""A server's long-term key (service node, file server, room server): an Ed25519 key with its
+X25519 twin, kept as a seed in its data directory.
 
-Service nodes, the file server and other servers reached through onion requests all name
-themselves by the Ed25519 public key and open onion layers with the X25519 secret derived from
-it; each kind keeps its seed under its own file name (the ``KEY_FILE`` of a subclass).
+Onion requests are encrypted for the X25519 twin of the key.  The file server is named by the
+Ed25519 public key (the ``#p=`` of attachment URLs), a room server by the X25519 one (the
+``public_key`` of room URLs), as upstream does.  Each kind keeps its seed under its own file
+name (the ``KEY_FILE`` of a subclass, or the name given).
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ class ServerKeys:
         return bytes(crypto_sign_ed25519_sk_to_curve25519(bytes(self.signing) + self.ed25519))
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> Self:
-        """Read the 32-byte seed from ``<data_dir>/<KEY_FILE>`` (hex), creating it (mode 0600) if absent."""
-        path = data_dir / cls.KEY_FILE
+    def load_or_create(cls, data_dir: Path, file_name: str | None = None) -> Self:
+        """Read the 32-byte seed from ``<data_dir>/<file_name or KEY_FILE>`` (hex), creating it
+        (mode 0600) if absent."""
+        path = data_dir / (file_name or cls.KEY_FILE)
         if path.exists():
             try:
                 seed = bytes.fromhex(path.read_text().strip())

@@ -22,10 +22,11 @@ PACKAGE = "session_core"
 #: Top-level part of the package -> layer.  An import may go to the same layer or below.
 LAYERS: dict[str, int] = {
     "errors": 0, "_backend": 0, "private_files": 0,
-    "pow": 3, "onion": 3, "swarm": 3, "identity": 3, "identity_store": 3, "recovery": 3, "server_keys": 3,
-    "attachments": 3,
+    "pow": 3, "onion": 3, "swarm": 3, "identity": 3, "identity_store": 3, "recovery": 3,
+    "attachments": 3, "blinding": 3, "server_keys": 3, "server_url": 3,
+    "rooms": 4,
     "protocol": 4, "chain": 4, "names": 4,
-    "node": 5, "devnet": 5, "client": 5, "fileserver": 5,
+    "node": 5, "devnet": 5, "client": 5, "fileserver": 5, "opengroup": 5, "webserver": 5,
     "testing": 6, "bench": 6,
     "commands": 7, "cli": 7, "backends": 7, "__init__": 7,
 }
@@ -34,7 +35,8 @@ ALLOWED_SIDEWAYS: dict[str, set[str]] = {
     "node": set(),  # a node knows no devnet and no client
     "client": set(),  # a client talks to nodes over the wire only
     "devnet": {"node"},  # the devnet launches nodes (and shares chain/ with them)
-    "fileserver": set(),  # a file server knows only what reaches it over HTTP
+    "fileserver": {"webserver"},  # a file server knows only what reaches it over HTTP
+    "opengroup": {"webserver"},  # nor does a room server (both stand on the shared HTTP service)
 }
 
 _PYX_IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+([\w, ()]+)|import\s+([\w., ]+))", re.M)

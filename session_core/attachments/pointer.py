@@ -14,6 +14,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from session_core.errors import AttachmentInputError, InvalidFileIdError
+from session_core.server_url import HttpServerAddress, check_base_url
 
 __all__ = ["FLAG_CHUNKED", "FileServerRef", "Pointer", "check_file_id", "safe_file_name"]
 
@@ -35,33 +36,17 @@ def check_file_id(file_id: object) -> str:
 
 
 @dataclass(frozen=True)
-class FileServerRef:
+class FileServerRef(HttpServerAddress):
     """A file server: its base URL (``http://host:port``) and Ed25519 public key (hex)."""
 
     base_url: str
     ed25519: str
 
     def __post_init__(self) -> None:
-        parts = urllib.parse.urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-                or parts.query or parts.fragment:
-            raise AttachmentInputError(f"a file server URL is http(s)://host[:port]: {self.base_url!r}")
+        base = check_base_url(self.base_url, "file server", AttachmentInputError)
         if _HEX64.fullmatch(self.ed25519) is None:
             raise AttachmentInputError("a file server key is 64 lowercase hex characters (Ed25519)")
-        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
-
-    @property
-    def host(self) -> str:
-        return urllib.parse.urlsplit(self.base_url).hostname or ""
-
-    @property
-    def port(self) -> int:
-        parts = urllib.parse.urlsplit(self.base_url)
-        return parts.port or (443 if parts.scheme == "https" else 80)
-
-    @property
-    def protocol(self) -> str:
-        return urllib.parse.urlsplit(self.base_url).scheme
+        object.__setattr__(self, "base_url", base)
 
     def x25519(self) -> str:
         from nacl.bindings import crypto_sign_ed25519_pk_to_curve25519

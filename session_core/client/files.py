@@ -2,10 +2,9 @@
 
 Theory of operation
 -------------------
-A :class:`ServerLink` carries one request to a file server and returns ``(code, body)``:
-:class:`OnionLink` (what the client uses: a 3-hop onion path whose last hop exits to the
-server, v4 payloads) or :class:`DirectLink` (plain HTTP: operators, and the benchmarks'
-same-run baseline).  :class:`FileTransfer` does the rest with the pure functions of
+A :class:`~session_core.client.server_link.ServerLink` carries one request to a file server
+and returns ``(code, body)``: ``OnionLink`` (what the client uses) or ``DirectLink`` (plain
+HTTP: operators, and the benchmarks' same-run baseline).  :class:`FileTransfer` does the rest with the pure functions of
 :mod:`session_core.attachments`:
 
 * a file up to ``MAX_SINGLE_PLAINTEXT`` goes as one padded, encrypted blob (Session's format);
@@ -29,11 +28,8 @@ import mimetypes
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import aiohttp
-
-from session_core import onion
 from session_core.attachments import (
     CHUNK_PLAINTEXT,
     FLAG_CHUNKED,
@@ -56,65 +52,16 @@ from session_core.attachments import (
     unpad,
     zero_fill,
 )
-from session_core.client.onion_client import OnionClient
 from session_core.errors import (
     AttachmentDecryptError,
     AttachmentInputError,
     AttachmentTooLargeError,
     FileNotOnServerError,
     FileServerError,
-    ServerPayloadError,
 )
-from session_core.onion import v4
+from session_core.client.server_link import DirectLink, OnionLink, ServerLink, UnreadableAnswerError
 
 __all__ = ["DirectLink", "FileTransfer", "OnionLink", "ServerLink"]
-
-ONION_TARGET = "/oxen/v4/lsrpc"
-
-
-class ServerLink(Protocol):
-    async def call(self, method: str, endpoint: str, body: bytes | None = None) -> tuple[int, bytes]: ...
-
-
-class OnionLink:
-    """Requests to one file server through onion paths (the client's only way to reach one)."""
-
-    def __init__(self, oc: OnionClient, server: FileServerRef, *, timeout: float = 60.0) -> None:
-        self.oc = oc
-        self.timeout = timeout
-        self.target = onion.ServerTarget(server.host, server.x25519(), target=ONION_TARGET, port=server.port,
-                                         protocol=server.protocol)
-
-    async def call(self, method: str, endpoint: str, body: bytes | None = None) -> tuple[int, bytes]:
-        payload = v4.encode_request(method, endpoint, body)
-        del body
-        answer = await self.oc.server_request(self.target, payload, timeout=self.timeout)
-        try:
-            code, _, data = v4.decode_response(answer)
-        except ServerPayloadError as exc:
-            raise FileServerError(502, f"unreadable answer: {exc}") from None
-        return code, data
-
-
-class DirectLink:
-    """Plain HTTP to a file server: no onion, so the server sees who asks.  For operators and
-    the benchmarks' baseline; the client never uses it."""
-
-    def __init__(self, server: FileServerRef, *, timeout: float = 60.0) -> None:
-        self.base = server.base_url
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def call(self, method: str, endpoint: str, body: bytes | None = None) -> tuple[int, bytes]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        async with self._session.request(method, self.base + endpoint, data=body, timeout=self.timeout) as resp:
-            return resp.status, await resp.read()
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 def _raise_for(code: int, body: bytes, what: str) -> None:
@@ -140,8 +87,14 @@ class FileTransfer:
 
     # -- blobs --------------------------------------------------------------------------------
 
+    async def _call(self, server: FileServerRef, method: str, endpoint: str, body: bytes | None = None) -> tuple[int, bytes]:
+        try:
+            return await self.link(server).call(method, endpoint, body)
+        except UnreadableAnswerError as exc:
+            raise FileServerError(502, str(exc)) from None
+
     async def upload_blob(self, server: FileServerRef, blob: bytes) -> str:
-        code, body = await self.link(server).call("POST", "/file", blob)
+        code, body = await self._call(server, "POST", "/file", blob)
         if code != 200:
             _raise_for(code, body, "upload")
         try:
@@ -150,7 +103,7 @@ class FileTransfer:
             raise FileServerError(502, f"upload answered without a valid id: {body[:100]!r}") from None
 
     async def download_blob(self, server: FileServerRef, file_id: str) -> bytes:
-        code, body = await self.link(server).call("GET", f"/file/{check_file_id(file_id)}")
+        code, body = await self._call(server, "GET", f"/file/{check_file_id(file_id)}")
         if code != 200:
             _raise_for(code, body, f"download of {file_id}")
         return body

@@ -52,6 +52,8 @@ def _table(status: dict[str, Any]) -> str:
     lines.append(f"{len(swarms)} swarms: " + ", ".join(f"{sid}: {c} nodes" for sid, c in sorted(swarms.items(), key=str)))
     if "fileserver" in status:
         lines.append(f"file server {status['fileserver']['client_url']}")
+    for token, url in status.get("opengroup", {}).get("rooms", {}).items():
+        lines.append(f"room {token}: {url}")
     return "\n".join(lines)
 
 
@@ -63,8 +65,9 @@ def _table(status: dict[str, Any]) -> str:
 @click.option("--seed", default="devnet", show_default=True, help="Block hashes are derived from this.")
 @click.option("--detach", is_flag=True, help="Return once the devnet is up (stop it with `devnet down`).")
 @click.option("--fileserver", is_flag=True, help="Also run a file server for attachments (its key is in the status).")
+@click.option("--opengroup", is_flag=True, help="Also run a room server with rooms lobby and dev (URLs in the status).")
 def up_command(directory: Path, nodes: int, difficulty: int, block_interval: float, seed: str, detach: bool,
-               fileserver: bool) -> None:
+               fileserver: bool, opengroup: bool) -> None:
     """Start a chain and NODES nodes on loopback; Ctrl-C stops everything."""
     from session_core.devnet.launcher import Devnet, DevnetOptions
     from session_core.errors import DevnetError
@@ -73,7 +76,7 @@ def up_command(directory: Path, nodes: int, difficulty: int, block_interval: flo
         raise click.BadParameter("need at least one node", param_hint="--nodes")
     net = Devnet(directory)
     opts = DevnetOptions(directory, nodes=nodes, difficulty=difficulty, block_interval=block_interval, seed=seed,
-                         fileserver=fileserver)
+                         fileserver=fileserver, opengroup=opengroup)
     click.echo(f"starting a chain and {nodes} nodes in {directory} …")
     try:
         net.up(opts)

@@ -41,6 +41,8 @@ class DevnetOptions:
     misbehave: dict[int, str] = field(default_factory=dict)
     #: Also run a file server (attachments); its URL and keys go in the state file.
     fileserver: bool = False
+    #: Also run a room server (open groups) with rooms "lobby" and "dev"; URLs in the state file.
+    opengroup: bool = False
 
 
 def _cli(*args: str) -> list[str]:
@@ -81,6 +83,7 @@ class Devnet:
         self.chain_url = ""
         self.nodes: list[dict[str, Any]] = []
         self.fileserver: dict[str, Any] | None = None
+        self.opengroup: dict[str, Any] | None = None
 
     # -- starting ---------------------------------------------------------------------------
 
@@ -122,19 +125,22 @@ class Devnet:
         info["http"] = f"http://{info['ip']}:{info['http_port']}"
         return info
 
-    def start_fileserver(self, opt: DevnetOptions) -> dict[str, Any]:
-        """The devnet's file server; nodes reach it on loopback (they run with --exit-allow-loopback)."""
-        d = self.directory / "fileserver"
+    def _start_server(self, name: str, opt: DevnetOptions, *args: str) -> dict[str, Any]:
+        """``session-core NAME run`` in ``<dir>/NAME``; nodes reach it on loopback (they run with
+        --exit-allow-loopback).  Returns its ready file."""
+        d = self.directory / name
         d.mkdir(parents=True, exist_ok=True)
         ready = d / "ready.json"
         ready.unlink(missing_ok=True)
-        log = open(d / "fileserver.log", "ab")
-        proc = subprocess.Popen(
-            _cli("fileserver", "run", "--data-dir", str(d), "--ready-file", str(ready)),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.procs["fileserver"] = proc
-        info = _wait_file(ready, proc, time.monotonic() + opt.timeout)
+        log = open(d / f"{name}.log", "ab")
+        proc = subprocess.Popen(_cli(name, "run", "--data-dir", str(d), "--ready-file", str(ready), *args),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs[name] = proc
+        return _wait_file(ready, proc, time.monotonic() + opt.timeout)
+
+    def start_fileserver(self, opt: DevnetOptions) -> dict[str, Any]:
+        """The devnet's file server."""
+        info = self._start_server("fileserver", opt)
         # What clients configure (ClientConfig.file_server): the URL with the key, as pointers carry it.
         info["client_url"] = f"{info['url']}#p={info['ed25519']}"
         self.fileserver = info
@@ -153,6 +159,11 @@ class Devnet:
         info = self.start_node(i, opt, ("--http-port", str(old["http_port"]), "--zmq-port", str(old["zmq_port"])))
         self.nodes[i] = info
         return info
+
+    def start_opengroup(self, opt: DevnetOptions) -> dict[str, Any]:
+        """The devnet's room server, with rooms lobby and dev."""
+        self.opengroup = self._start_server("opengroup", opt, "--room", "lobby:Lobby", "--room", "dev:Development")
+        return self.opengroup
 
     def wait_swarms(self, count: int, timeout: float) -> dict[str, Any]:
         """Wait until *count* nodes are active with a swarm; returns ``get_n_service_nodes``."""
@@ -188,6 +199,8 @@ class Devnet:
             self.nodes = [self.start_node(i, opt) for i in range(opt.nodes)]
             if opt.fileserver:
                 self.start_fileserver(opt)
+            if opt.opengroup:
+                self.start_opengroup(opt)
             res = self.wait_swarms(opt.nodes, opt.timeout)
             self.wait_nodes_follow(int(res["height"]), opt.timeout)
         except BaseException:
@@ -205,6 +218,8 @@ class Devnet:
         }
         if self.fileserver is not None:
             state["fileserver"] = self.fileserver
+        if self.opengroup is not None:
+            state["opengroup"] = self.opengroup
         (self.directory / STATE_FILE).write_text(json.dumps(state, indent=2))
 
     @classmethod
@@ -217,6 +232,7 @@ class Devnet:
         net.chain_url = state["chain_rpc"]
         net.nodes = state["nodes"]
         net.fileserver = state.get("fileserver")
+        net.opengroup = state.get("opengroup")
         return net, state
 
     def status(self) -> dict[str, Any]:
@@ -240,6 +256,8 @@ class Devnet:
         out = {"chain_rpc": self.chain_url, "height": res["height"], "block_hash": res["block_hash"], "nodes": nodes}
         if self.fileserver is not None:
             out["fileserver"] = {k: self.fileserver[k] for k in ("url", "ed25519", "x25519", "client_url")}
+        if self.opengroup is not None:
+            out["opengroup"] = {k: self.opengroup[k] for k in ("url", "x25519", "rooms")}
         return out
 
     # -- stopping -----------------------------------------------------------------------------

@@ -17,22 +17,20 @@ large file comes as 4 MiB chunks (:mod:`session_core.attachments.chunks`), each 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from session_core import onion
 from session_core.attachments.pointer import check_file_id
-from session_core.errors import AttachmentInputError, AttachmentTooLargeError, InvalidFileIdError, OnionError, ServerPayloadError
+from session_core.errors import AttachmentInputError, AttachmentTooLargeError, InvalidFileIdError
 from session_core.fileserver.keys import FileServerKeys
 from session_core.fileserver.store import DEFAULT_MAX_SIZE, DEFAULT_TTL, BlobStore
-from session_core.onion import v4
+from session_core.webserver import Service, run_service, serve_v4
 
 __all__ = ["FileServerConfig", "FileServer", "run"]
 
@@ -51,20 +49,15 @@ class FileServerConfig:
     ready_file: Path | None = None
 
 
-class FileServer:
+class FileServer(Service):
     def __init__(self, cfg: FileServerConfig) -> None:
+        super().__init__(cfg.ip, cfg.port, cfg.ready_file, log)
         self.cfg = cfg
+        self.tick_interval = cfg.purge_interval
         self.keys = FileServerKeys.load_or_create(cfg.data_dir)
         self.store = BlobStore(cfg.data_dir, max_size=cfg.max_size, ttl=cfg.ttl)
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._purger: asyncio.Task[None] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.cfg.ip}:{self.port}"
-
-    def app(self) -> web.Application:
+    def web_app(self) -> web.Application:
         # Only the onion endpoint reads whole bodies; its cap is the largest onion request.
         app = web.Application(client_max_size=onion.MAX_BODY_SIZE + 4096)
         app.router.add_post("/file", self._post_file)
@@ -73,38 +66,20 @@ class FileServer:
         app.router.add_post("/oxen/v4/lsrpc", self._onion)
         return app
 
+    def ready_info(self) -> dict[str, Any]:
+        return {"ed25519": self.keys.ed25519.hex(), "x25519": self.keys.x25519_public.hex()}
+
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.cfg.ip, self.cfg.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
-        self._purger = asyncio.get_running_loop().create_task(self._purge_forever())
-        if self.cfg.ready_file is not None:
-            info = {"url": self.url, "ed25519": self.keys.ed25519.hex(), "x25519": self.keys.x25519_public.hex(),
-                    "pid": os.getpid()}
-            tmp = self.cfg.ready_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(info))
-            tmp.replace(self.cfg.ready_file)
+        await super().start()
         log.info("file server %s serving %s", self.keys.ed25519.hex()[:12], self.url)
 
-    async def stop(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self.store.close()
+    async def tick(self) -> None:
+        n = self.store.purge()
+        if n:
+            log.info("purged %d expired files", n)
 
-    async def _purge_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.purge_interval)
-            n = self.store.purge()
-            if n:
-                log.info("purged %d expired files", n)
+    def close(self) -> None:
+        self.store.close()
 
     # -- direct HTTP --------------------------------------------------------------------------
 
@@ -154,19 +129,8 @@ class FileServer:
     # -- through onion requests ---------------------------------------------------------------
 
     async def _onion(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        try:
-            final = await asyncio.to_thread(onion.open_request, body, self.keys.x25519_secret)
-        except OnionError as exc:
-            return web.Response(status=exc.status, text=exc.body)
-        del body
-        try:
-            method, endpoint, _, payload = v4.decode_request(final.payload)
-            code, answer, ctype = self._dispatch(method, endpoint, payload)
-        except ServerPayloadError as exc:
-            code, answer, ctype = 400, str(exc).encode(), "text/plain"
-        framed = v4.encode_response(code, answer, ctype)
-        return web.Response(body=await asyncio.to_thread(final.reply.encrypt, framed))
+        return await serve_v4(request, self.keys.x25519_secret,
+                              lambda req: self._dispatch(req.method, req.endpoint, req.body))
 
     def _dispatch(self, method: str, endpoint: str, payload: bytes | None) -> tuple[int, bytes, str]:
         parts = endpoint.split("/")
@@ -198,9 +162,4 @@ def _error(status: int, text: str) -> web.Response:
 
 async def run(cfg: FileServerConfig, stop: asyncio.Event) -> None:
     """Serve until *stop* is set (``session-core fileserver run``)."""
-    server = FileServer(cfg)
-    await server.start()
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await run_service(FileServer(cfg), stop)

@@ -1,0 +1,108 @@
+"""The room server's SQLite schema (one file, WAL).
+
+Users are known only by their blinded ID.  ``room = 0`` in ``bans`` and ``moderators`` means
+server-wide (global).  A ban's ``until`` is NULL for a permanent ban; expired bans stop counting
+at once (every check compares with now) and are purged later.  ``messages.data`` and
+``signature`` are NULL once deleted; the row stays so that pollers learn of the deletion
+through its new ``seqno``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+__all__ = ["connect", "SCHEMA"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    last_active REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    id INTEGER PRIMARY KEY,
+    token TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    whitelist INTEGER NOT NULL DEFAULT 0,
+    message_sequence INTEGER NOT NULL DEFAULT 0,
+    info_updates INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS moderators (
+    room INTEGER NOT NULL,
+    user INTEGER NOT NULL REFERENCES users(id),
+    admin INTEGER NOT NULL,
+    visible INTEGER NOT NULL,
+    PRIMARY KEY (room, user)
+);
+CREATE TABLE IF NOT EXISTS allowed (
+    room INTEGER NOT NULL REFERENCES rooms(id),
+    user INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (room, user)
+);
+CREATE TABLE IF NOT EXISTS bans (
+    user INTEGER NOT NULL REFERENCES users(id),
+    room INTEGER NOT NULL,
+    banned_by INTEGER NOT NULL REFERENCES users(id),
+    at REAL NOT NULL,
+    until REAL,
+    PRIMARY KEY (user, room)
+);
+CREATE TABLE IF NOT EXISTS room_users (
+    room INTEGER NOT NULL REFERENCES rooms(id),
+    user INTEGER NOT NULL REFERENCES users(id),
+    last_active REAL NOT NULL,
+    PRIMARY KEY (room, user)
+);
+CREATE INDEX IF NOT EXISTS room_users_user ON room_users(user);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    room INTEGER NOT NULL REFERENCES rooms(id),
+    user INTEGER NOT NULL REFERENCES users(id),
+    seqno INTEGER NOT NULL,
+    posted REAL NOT NULL,
+    edited REAL,
+    data BLOB,
+    signature BLOB
+);
+CREATE INDEX IF NOT EXISTS messages_room_seqno ON messages(room, seqno);
+CREATE INDEX IF NOT EXISTS messages_room_user ON messages(room, user);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    room INTEGER NOT NULL REFERENCES rooms(id),
+    uploader INTEGER NOT NULL REFERENCES users(id),
+    uploaded REAL NOT NULL,
+    expires REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY,
+    sender INTEGER NOT NULL REFERENCES users(id),
+    recipient INTEGER NOT NULL REFERENCES users(id),
+    posted REAL NOT NULL,
+    expires REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_recipient ON inbox(recipient, id);
+CREATE INDEX IF NOT EXISTS inbox_sender ON inbox(sender, id);
+CREATE TABLE IF NOT EXISTS nonces (
+    user INTEGER NOT NULL,
+    nonce BLOB NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (user, nonce)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS nonces_expires ON nonces(expires);
+"""
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (creating if needed) the database; autocommit, explicit transactions where needed."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.executescript(SCHEMA)
+    return db

@@ -1,0 +1,193 @@
+"""Room, message, file and DM endpoints (pysogs' shapes; see docs/opengroup.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from session_core.opengroup import inbox, posts, rooms, users
+from session_core.opengroup.context import Ctx, b64_field, int_param, json_object, require
+from session_core.opengroup.http import Refused, Response, json_response
+
+__all__ = ["CAPABILITIES"]
+
+CAPABILITIES = ["blind", "sogs"]
+ACTIVE_CUTOFF = 7 * 86400
+
+
+def capabilities(ctx: Ctx) -> Response:
+    res: dict[str, Any] = {"capabilities": CAPABILITIES}
+    needed = ctx.query.get("required")
+    if needed:
+        missing = [c for c in needed[-1].split(",") if c not in CAPABILITIES]
+        if missing:
+            res["missing"] = missing
+            return json_response(res, 412)
+    return json_response(res)
+
+
+def _room_info(ctx: Ctx, room: rooms.Room, acc: rooms.Access) -> dict[str, Any]:
+    mods, admins = users.visible_mods(ctx.db, room.id, include_hidden=acc.moderator)
+    active = ctx.db.execute("SELECT COUNT(*) FROM room_users WHERE room = ? AND last_active > ?",
+                            (room.id, ctx.now - ACTIVE_CUTOFF)).fetchone()[0]
+    info: dict[str, Any] = {
+        "token": room.token, "name": room.name, "description": room.description, "created": room.created,
+        "info_updates": room.info_updates, "message_sequence": room.message_sequence,
+        "active_users": active, "active_users_cutoff": ACTIVE_CUTOFF, "moderators": mods, "admins": admins,
+        "read": acc.read, "write": acc.write, "upload": acc.upload, "whitelist": room.whitelist,
+    }
+    if acc.moderator:
+        info["moderator"] = True
+    if acc.admin:
+        info["admin"] = True
+    return info
+
+
+def room_list(ctx: Ctx) -> Response:
+    out = []
+    for room in rooms.all_rooms(ctx.db):
+        acc = ctx.access(room)
+        if acc.read:
+            out.append(_room_info(ctx, room, acc))
+    return json_response(out)
+
+
+def room_info(ctx: Ctx) -> Response:
+    room, acc = ctx.readable_room()
+    return json_response(_room_info(ctx, rooms.get(ctx.db, room.token), acc))
+
+
+def messages_since(ctx: Ctx) -> Response:
+    limit = int_param(ctx, "limit", 100, 1, 256)
+    room, _ = ctx.readable_room()
+    seqno = int(ctx.params["seqno"])
+    cached = ctx.app.cached_since(room.id, seqno, limit)
+    if cached is None:
+        cached = json_response(posts.since(ctx.db, room.id, seqno, limit))
+        ctx.app.remember_since(room.id, seqno, limit, cached)
+    return cached
+
+
+def messages_recent(ctx: Ctx) -> Response:
+    limit = int_param(ctx, "limit", 100, 1, 256)
+    room, _ = ctx.readable_room()
+    return json_response(posts.recent(ctx.db, room.id, limit))
+
+
+def message_single(ctx: Ctx) -> Response:
+    room, _ = ctx.readable_room()
+    return json_response(posts.single(ctx.db, room.id, int(ctx.params["msg_id"])))
+
+
+def _writable(ctx: Ctx, what: str = "write") -> tuple[rooms.Room, rooms.Access]:
+    ctx.need_user()
+    room = ctx.room()
+    acc = ctx.access(room)
+    require(acc, room, what)
+    return room, acc
+
+
+def _signed_post(ctx: Ctx) -> tuple[bytes, bytes]:
+    """``data`` and ``signature`` of a post or edit (the signature is checked by :mod:`posts`)."""
+    req = json_object(ctx)
+    return b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes), b64_field(req, "signature", size=64)
+
+
+def post_message(ctx: Ctx) -> Response:
+    user = ctx.need_user()
+    room, acc = _writable(ctx)
+    data, sig = _signed_post(ctx)
+    limiter = ctx.app.rate_limit
+    if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
+        raise Refused(429, f"posting too fast: at most {limiter.count} posts in {limiter.interval:g} s per room")
+    msg = posts.add(ctx.db, room.id, user.id, user.session_id, data, sig, ctx.now)
+    ctx.app.room_changed(room.id)
+    limiter.record(room.id, user.id, ctx.now)
+    ctx.app.touch(room.id, user.id, ctx.now)
+    return json_response(msg, 201)
+
+
+def edit_message(ctx: Ctx) -> Response:
+    user = ctx.need_user()
+    room, _ = _writable(ctx)
+    data, sig = _signed_post(ctx)
+    posts.edit(ctx.db, room.id, user.id, user.session_id, int(ctx.params["msg_id"]), data, sig, ctx.now)
+    ctx.app.room_changed(room.id)
+    return json_response({})
+
+
+def delete_message(ctx: Ctx) -> Response:
+    user = ctx.need_user()
+    room = ctx.room()
+    acc = ctx.access(room)
+    if not acc.moderator:
+        require(acc, room, "write")
+    posts.delete(ctx.db, room.id, int(ctx.params["msg_id"]), user.id, moderator=acc.moderator)
+    ctx.app.room_changed(room.id)
+    return json_response({})
+
+
+def delete_all(ctx: Ctx) -> Response:
+    """A moderator deletes every message a user posted in the room."""
+    ctx.need_user()
+    room = ctx.room()
+    if not ctx.access(room).moderator:
+        raise Refused(403, f"only moderators of {room.token} may delete a user's messages")
+    deleted = 0
+    for sid in users.resolve_ids(ctx.params["sid"], ctx.app.server_pk):
+        uid = users.lookup(ctx.db, sid)
+        if uid is not None:
+            deleted += posts.delete_all_of(ctx.db, room.id, uid)
+    ctx.app.room_changed(room.id)
+    return json_response({"deleted": deleted})
+
+
+def upload_file(ctx: Ctx) -> Response:
+    user = ctx.need_user()
+    room, _ = _writable(ctx, "upload")
+    data = ctx.body or b""
+    if not data:
+        raise Refused(400, "an upload must not be empty")
+    if len(data) > ctx.app.cfg.max_file_bytes:
+        raise Refused(413, f"file too large (limit {ctx.app.cfg.max_file_bytes} bytes)")
+    cur = ctx.db.execute("INSERT INTO files (room, uploader, uploaded, expires, data) VALUES (?, ?, ?, ?, ?)",
+                         (room.id, user.id, ctx.now, ctx.now + ctx.app.cfg.file_ttl, data))
+    return json_response({"id": cur.lastrowid}, 201)
+
+
+def download_file(ctx: Ctx) -> Response:
+    room, _ = ctx.readable_room()
+    row = ctx.db.execute("SELECT data FROM files WHERE id = ? AND room = ? AND expires > ?",
+                         (int(ctx.params["file_id"]), room.id, ctx.now)).fetchone()
+    if row is None:
+        raise Refused(404, "no such file")
+    return Response(200, bytes(row[0]), "application/octet-stream")
+
+
+def dm_send(ctx: Ctx) -> Response:
+    user = ctx.need_user()
+    req = json_object(ctx)
+    body = b64_field(req, "message", limit=ctx.app.cfg.max_dm_bytes)
+    if not body:
+        raise Refused(400, "a message must not be empty")
+    ctx.app.flush_activity()
+    recipient = users.lookup(ctx.db, ctx.params["sid"].lower())
+    if recipient is None or not inbox.shares_a_room(ctx.db, user.id, recipient, ctx.now):
+        raise Refused(404, "no such recipient among the members of the rooms you may use")
+    out = inbox.send(ctx.db, user.id, recipient, body, ctx.now, ctx.app.cfg.dm_ttl)
+    out.update(sender=user.session_id, recipient=ctx.params["sid"].lower())
+    return json_response(out, 201)
+
+
+def _box(ctx: Ctx, outbox: bool) -> Response:
+    user = ctx.need_user()
+    since = int(ctx.params.get("msg_id", "0"))
+    limit = int_param(ctx, "limit", 100, 1, 256)
+    return json_response(inbox.fetch(ctx.db, user.id, since, limit, ctx.now, outbox=outbox))
+
+
+def inbox_get(ctx: Ctx) -> Response:
+    return _box(ctx, False)
+
+
+def outbox_get(ctx: Ctx) -> Response:
+    return _box(ctx, True)
