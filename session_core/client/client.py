@@ -13,6 +13,12 @@ Sending: if the peer advertised a listening route we send there (no PoW) and wai
 for their delivery receipt; without an ack the very same envelope is stored in their swarm (the
 receiver's dedup keeps it from showing twice). Otherwise the message goes to the swarm, carrying
 our own route so the peer can switch to synchronous routing.
+
+Disappearing messages (docs/protections.md): a conversation's timer (:meth:`set_disappearing`)
+rides on every text.  After send: every copy dies at the sender's timestamp + timer -- the swarm
+copy is stored with that TTL and the recipient also shortens it with a signed ``expire``; after
+read: the recipient's timer starts at :meth:`mark_read`, which shortens the swarm copy the same
+way.  Local copies are deleted by :meth:`sweep_expired`, run at every poll.
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from session_core.client.transport import HttpTransport, Transport
 from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
-    ContactState, ConversationMode, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived,
-    MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
+    ContactState, ConversationMode, ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped,
+    FriendRequestReceived, MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
 )
+from session_core.protocol.expiration import AFTER_SEND, Expiration
 
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
@@ -64,7 +71,7 @@ class ClientConfig:
 
 @dataclass(frozen=True)
 class ClientEvent:
-    kind: str  # "request", "request_dropped", "accepted", "message", "status"
+    kind: str  # "request", "request_dropped", "accepted", "message", "status", "timer"
     peer: str
     text: str = ""
     name: str = ""
@@ -220,21 +227,26 @@ class Client:
     async def send_text(self, peer: str, text: str) -> SendReport:
         peer = canonical_session_id(peer)
         st = self.peers.setdefault(peer, _Peer())
+        expire = self.disappearing(peer)
         async with self._lock:
             ts = self.clock.now_ms()
             listening = None
             if (self.listener is not None and st.route is None
                     and self.messenger.mode_of(peer) is ConversationMode.RATCHET):
                 listening = (self.listener.address, self.listener.node.port)  # where we listen (§4.6.2)
-            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening)
+            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening, expire=expire)
             if listening is not None:
                 st.advertised = listening[0]
             self._save()
-        rep = await self._deliver_text(peer, st, out)
-        self._record(peer, "out", text, ts, rep.route)
+        # The swarm copy of an after-send message dies with every other copy.
+        dies_at = ts + expire.ms if expire is not None and expire.mode == AFTER_SEND else None
+        rep = await self._deliver_text(peer, st, out, dies_at)
+        msg_id = self._record(peer, "out", text, ts, rep.route)
+        if expire is not None:  # our own copy: we have read it, so both modes count from now
+            self.db.set_expiry(msg_id, ts + expire.ms, expire.ms)
         return rep
 
-    async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing) -> SendReport:
+    async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing, dies_at: int | None = None) -> SendReport:
         ts = out.timestamp_ms
         if st.route is not None and self.cfg.sync:
             t0 = time.perf_counter()
@@ -244,14 +256,15 @@ class Client:
                                   time.perf_counter() - t0, ts)
             st.route = None
             self.stats.fallbacks += 1
-            rep = await self._send_async(out, "text", started=t0)
+            rep = await self._send_async(out, "text", started=t0, dies_at=dies_at)
             rep.route = "sync->async"
             return rep
-        return await self._send_async(out, "text")
+        return await self._send_async(out, "text", dies_at=dies_at)
 
-    async def _send_async(self, out: Outgoing, kind: str, started: float | None = None) -> SendReport:
+    async def _send_async(self, out: Outgoing, kind: str, started: float | None = None,
+                          dies_at: int | None = None) -> SendReport:
         t0 = started or time.perf_counter()
-        rep = await self.router.store(out.recipient, out.data, out.ttl_ms)
+        rep = await self.router.store(out.recipient, out.data, out.ttl_ms, expires_at_ms=dies_at)
         self.stats.async_sent += 1
         return SendReport(out.recipient, kind, "async", rep.describe(), time.perf_counter() - t0, out.timestamp_ms, rep)
 
@@ -287,10 +300,11 @@ class Client:
     # -- receiving ----------------------------------------------------------------------------
 
     async def poll_swarm(self) -> list[ClientEvent]:
+        self.sweep_expired()
         got = await self.router.poll(self.session_id)
         events = []
         for item in got:
-            events += await self._ingest(item.data, "swarm")
+            events += await self._ingest(item.data, "swarm", item.hash)
         self.db.put("last_hashes", self.router.last_hash)
         return events
 
@@ -314,10 +328,11 @@ class Client:
     async def poll_once(self) -> list[ClientEvent]:
         return await self.poll_swarm() + await self.poll_mailbox()
 
-    async def _ingest(self, data: bytes, via: str) -> list[ClientEvent]:
+    async def _ingest(self, data: bytes, via: str, node_hash: str = "") -> list[ClientEvent]:
         digest = hashlib.sha256(data).hexdigest()
         replies: list[tuple[str, PeerRoute]] = []
         acks: list[tuple[str, int]] = []
+        shorten: list[tuple[str, int]] = []  # (node hash, time of death) of our swarm's copies
         async with self._lock:
             if self.db.seen(digest):
                 self.stats.duplicates += 1
@@ -349,7 +364,8 @@ class Client:
                 elif isinstance(ev, FriendRequestAccepted):
                     events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
                 elif isinstance(ev, MessageReceived):
-                    self._record(ev.sender, "in", ev.body, ev.timestamp_ms, via, ev.display_name)
+                    if not self._keep_disappearing(ev, via, node_hash, shorten):
+                        continue
                     events.append(ClientEvent("message", ev.sender, ev.body, ev.display_name, via, ev.timestamp_ms))
                     st = self.peers.get(ev.sender)
                     if via == "sync" and st is not None and st.route is not None:
@@ -359,10 +375,16 @@ class Client:
                         fut = self._acks.get(ts)
                         if fut is not None and not fut.done():
                             fut.set_result(True)
+                elif isinstance(ev, ExpirationTimerChanged):
+                    self._put_timer(ev.sender, ev.expiration)
+                    events.append(ClientEvent("timer", ev.sender, str(ev.expiration or "off"), "", via, ev.timestamp_ms))
                 elif isinstance(ev, OnlineStatusReceived):
                     self._on_status(ev, replies)
                     events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
             self._save()
+        if shorten:
+            with contextlib.suppress(ClientError):  # the next poll's sweep still deletes ours
+                await self.router.expire(self.identity, shorten)
         for peer, ts in acks:
             await self._ack(peer, ts)
         for peer, route in replies:
@@ -403,11 +425,65 @@ class Client:
             self._save()
         await self._deliver_sync(peer, st.route, out.data)
 
-    def _record(self, peer: str, direction: str, body: str, ts: int, via: str, name: str = "") -> None:
-        self.db.add_message(peer, {"peer": peer, "dir": direction, "body": body, "ts": ts, "via": via, "name": name},
-                            self.clock.now_ms())
+    def _record(self, peer: str, direction: str, body: str, ts: int, via: str, name: str = "") -> int:
+        return self.db.add_message(
+            peer, {"peer": peer, "dir": direction, "body": body, "ts": ts, "via": via, "name": name},
+            self.clock.now_ms())
 
     def history(self, peer: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+        self.sweep_expired()  # what is due is never shown, even between polls
         if peer is not None:
             peer = canonical_session_id(peer)
         return self.db.messages(peer, after_id)
+
+    # -- disappearing messages ----------------------------------------------------------------
+
+    def disappearing(self, peer: str) -> Expiration | None:
+        """The conversation's disappearing-message setting (None: messages stay)."""
+        saved = self.db.get("expire:" + self.db.tag(canonical_session_id(peer)))
+        return Expiration.parse(saved) if isinstance(saved, str) else None
+
+    def _put_timer(self, peer: str, expire: Expiration | None) -> None:
+        self.db.put("expire:" + self.db.tag(peer), str(expire) if expire is not None else "off")
+
+    async def set_disappearing(self, peer: str, expire: Expiration | None) -> SendReport:
+        """Set the conversation's timer (None: off) and tell the peer, as Session does."""
+        peer = canonical_session_id(peer)
+        async with self._lock:
+            out = self.messenger.send_expiration_timer(peer, expire, now_ms=self.clock.now_ms())
+            self._put_timer(peer, expire)
+            self._save()
+        return await self._send_async(out, "timer")
+
+    def _keep_disappearing(self, ev: MessageReceived, via: str, node_hash: str,
+                           shorten: list[tuple[str, int]]) -> bool:
+        """Record a received message with its time of death; False if it is already dead."""
+        if not ev.expire_mode:
+            self._record(ev.sender, "in", ev.body, ev.timestamp_ms, via, ev.display_name)
+            return True
+        timer_ms = ev.expire_after_s * 1000
+        dies_at = ev.timestamp_ms + timer_ms if ev.expire_mode == AFTER_SEND else 0
+        if dies_at and dies_at <= self.clock.now_ms():
+            if node_hash:
+                shorten.append((node_hash, self.clock.now_ms()))
+            return False  # arrived after its time: never shown, never stored
+        msg_id = self._record(ev.sender, "in", ev.body, ev.timestamp_ms, via, ev.display_name)
+        self.db.set_expiry(msg_id, dies_at, timer_ms, node_hash)
+        if dies_at and node_hash:
+            shorten.append((node_hash, dies_at))
+        return True
+
+    async def mark_read(self, peer: str | None = None) -> int:
+        """The user saw the conversation (or all): after-read timers start now.  Returns how
+        many started; our swarm's copies are shortened to the same time."""
+        if peer is not None:
+            peer = canonical_session_id(peer)
+        async with self._lock:
+            due = self.db.start_read_timers(peer, self.clock.now_ms())
+        with contextlib.suppress(ClientError):
+            await self.router.expire(self.identity, due)
+        return len(due)
+
+    def sweep_expired(self) -> int:
+        """Delete the local messages whose time has come (and their bytes, see ClientDB)."""
+        return self.db.delete_due(self.clock.now_ms())

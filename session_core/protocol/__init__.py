@@ -9,9 +9,11 @@ box), ``friend_request``, ``events`` and ``conversation`` (the state machine).
 
 from session_core.protocol.conversation import Contact, ContactState, Messenger
 from session_core.protocol.modes import ConversationMode
+from session_core.protocol.expiration import Expiration
 from session_core.protocol.events import (
     TTL_MS,
     Event,
+    ExpirationTimerChanged,
     FriendRequestAccepted,
     FriendRequestDropped,
     FriendRequestReceived,
@@ -30,6 +32,8 @@ __all__ = [
     "ContactState",
     "ConversationMode",
     "Event",
+    "ExpirationTimerChanged",
+    "Expiration",
     "FriendRequestAccepted",
     "FriendRequestDropped",
     "FriendRequestReceived",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from session_core.protocol.expiration import Expiration
+
 __all__ = [
     "TTL_MS",
     "Event",
@@ -20,6 +22,7 @@ __all__ = [
     "ReceiptReceived",
     "OnlineStatusReceived",
     "TypingReceived",
+    "ExpirationTimerChanged",
 ]
 
 _MIN, _DAY = 60_000, 86_400_000
@@ -106,4 +109,13 @@ class OnlineStatusReceived(Event):
 class TypingReceived(Event):
     sender: str
     started: bool
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class ExpirationTimerChanged(Event):
+    """The peer set the conversation's disappearing-message timer (None: turned off)."""
+
+    sender: str
+    expiration: Expiration | None
     timestamp_ms: int
