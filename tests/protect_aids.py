@@ -3,6 +3,7 @@ files, a network clock tests can move forward, and a scanner of every byte on di
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -55,3 +56,28 @@ def scan(roots: Iterable[Path], needles: Iterable[bytes]) -> list[tuple[Path, by
         raw = path.read_bytes()
         found += [(path, n) for n in wanted if n in raw]
     return found
+
+
+def profile_client(net: MemNetwork, home: Path, name: str, display: str, identity: Identity | None = None,
+                   passphrase: str = "correct horse") -> Client:
+    """A client whose directory is a real profile (identity.json beside client.db)."""
+    import nacl.pwhash.argon2id as argon2id
+
+    from session_core.identity_store import ProfileStore
+
+    store = ProfileStore(home, opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN)
+    identity = identity or Identity.generate()
+    store.create(name, identity, passphrase, display_name=display)
+    return make_client(net, store.profile_dir(name), display, identity)
+
+
+def link_all(src: Path, dst: Path) -> list[Path]:
+    """Hard links (same inodes) to every file under *src*: after a wipe they show whether the
+    blocks were overwritten or merely unlinked."""
+    dst.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, p in enumerate(files_under(src)):
+        q = dst / f"{i}-{p.name}"
+        os.link(p, q)
+        out.append(q)
+    return out

@@ -43,7 +43,8 @@ from session_core.client.router import StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
-from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError
+from session_core.client.wipe import WipeReport, wipe_directory
+from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError, WipedError
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
     ContactState, ConversationMode, ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped,
@@ -135,6 +136,7 @@ class Client:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing = False
         self._lock = asyncio.Lock()  # one ingest/send at a time: the Messenger is not reentrant
+        self.wiped = False
 
     @property
     def session_id(self) -> str:
@@ -158,6 +160,8 @@ class Client:
             self._tasks.append(loop.create_task(self._every(self.cfg.refresh_interval, self.refresh_nodes)))
 
     async def stop(self) -> None:
+        if self.wiped:
+            return
         if self.listener is not None:
             # Tell peers we are going offline so they use the swarm at once (best effort).
             for peer, st in list(self.peers.items()):
@@ -174,7 +178,7 @@ class Client:
     async def stop_loops(self) -> None:
         """Stop polling (the client looks offline to the network) without closing anything."""
         self._closing = True
-        pending = set(self._tasks)
+        pending = set(self._tasks) - {asyncio.current_task()}  # a loop may be what stops us (wipe)
         while pending:
             # asyncio.wait_for in 3.11 can swallow a cancellation that races with its inner
             # future finishing; so cancel again until every loop has really ended.
@@ -435,6 +439,26 @@ class Client:
         if peer is not None:
             peer = canonical_session_id(peer)
         return self.db.messages(peer, after_id)
+
+    # -- wipe ---------------------------------------------------------------------------------
+
+    async def wipe(self) -> WipeReport:
+        """Erase this profile: stop, scrub the database, overwrite and delete every file of the
+        profile directory (identity included; see session_core.client.wipe).  The client is
+        unusable afterwards; the recovery phrase (or a backup) is the only way back."""
+        if self.wiped:
+            raise WipedError("this profile was already wiped")
+        await self.stop_loops()
+        self.db.scrub_and_close()
+        report = wipe_directory(self.cfg.home)
+        self.wiped = True
+        with contextlib.suppress(Exception):  # nothing may stop a wipe that has happened
+            await self.transport.close()
+        ev = ClientEvent("wiped", self.session_id, f"{report.files} files, {report.bytes} bytes overwritten")
+        self.events.put_nowait(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
+        return report
 
     # -- disappearing messages ----------------------------------------------------------------
 

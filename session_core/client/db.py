@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from session_core.client.wipe import scrub_sqlite
 from session_core.errors import ClientStateError, StateDecryptionError
 from session_core.identity import Identity
 from session_core.private_files import create_private
@@ -55,6 +56,7 @@ class ClientDB:
         self._key = StateKey.for_identity(identity, b"client-db")
         self._tag_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"session_core/client-db/v1",
                              info=b"index tags").derive(identity.ed25519_seed)
+        self.path = Path(path)
         create_private(path)  # it holds sealed state, but row counts and times are still private
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -68,6 +70,10 @@ class ClientDB:
 
     def close(self) -> None:
         self.db.close()
+
+    def scrub_and_close(self) -> None:
+        """Delete every row so the file holds zeros, leave no WAL frames behind, close (wipe)."""
+        scrub_sqlite(self.db, self.path)
 
     def tag(self, text: str) -> str:
         return hashlib.blake2b(text.encode(), key=self._tag_key, digest_size=16).hexdigest()
