@@ -25,7 +25,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WipeReport", "scrub_sqlite", "wipe_directory"]
+__all__ = ["WipeReport", "overwrite_and_unlink", "scrub_sqlite", "wipe_directory"]
 
 _CHUNK = 1 << 16
 
@@ -73,6 +73,13 @@ def _overwrite(path: Path, *, truncate: bool = True) -> int:
             os.fsync(fd)
     finally:
         os.close(fd)
+    return size
+
+
+def overwrite_and_unlink(path: Path) -> int:
+    """One file: overwritten in place, truncated, unlinked; its size."""
+    size = _overwrite(path)
+    path.unlink()
     return size
 
 
