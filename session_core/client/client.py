@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from session_core.client.backup import create_backup
 from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
 from session_core.client.nodelist import NodeList
@@ -43,8 +44,11 @@ from session_core.client.router import StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
+from session_core.client.remote_wipe import Arming, find_trigger, make_secret, secret_hash
 from session_core.client.wipe import WipeReport, wipe_directory
-from session_core.errors import ClientError, DecryptionError, DuplicateMessageError, ProtocolError, WipedError
+from session_core.errors import (
+    ClientError, DecryptionError, DuplicateMessageError, ProtocolError, RemoteWipeSetupError, WipedError,
+)
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
     ContactState, ConversationMode, ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped,
@@ -309,6 +313,8 @@ class Client:
         events = []
         for item in got:
             events += await self._ingest(item.data, "swarm", item.hash)
+            if self.wiped:
+                return events
         self.db.put("last_hashes", self.router.last_hash)
         return events
 
@@ -333,10 +339,13 @@ class Client:
         return await self.poll_swarm() + await self.poll_mailbox()
 
     async def _ingest(self, data: bytes, via: str, node_hash: str = "") -> list[ClientEvent]:
+        if self.wiped:
+            return []
         digest = hashlib.sha256(data).hexdigest()
         replies: list[tuple[str, PeerRoute]] = []
         acks: list[tuple[str, int]] = []
         shorten: list[tuple[str, int]] = []  # (node hash, time of death) of our swarm's copies
+        wipe = False
         async with self._lock:
             if self.db.seen(digest):
                 self.stats.duplicates += 1
@@ -368,6 +377,14 @@ class Client:
                 elif isinstance(ev, FriendRequestAccepted):
                     events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
                 elif isinstance(ev, MessageReceived):
+                    verdict = find_trigger(self.remote_wipe_armings(), ev.sender, ev.body, ev.timestamp_ms)
+                    if verdict == "wipe":
+                        wipe = True  # a trusted friend revealed the secret: nothing else matters
+                        break
+                    if verdict == "spent":  # an old revelation (restored profile): burn, do not show
+                        log.warning("an old remote-wipe message of %s: that arming is spent, arm again", ev.sender)
+                        self.disarm_remote_wipe(ev.sender)
+                        continue
                     if not self._keep_disappearing(ev, via, node_hash, shorten):
                         continue
                     events.append(ClientEvent("message", ev.sender, ev.body, ev.display_name, via, ev.timestamp_ms))
@@ -386,6 +403,10 @@ class Client:
                     self._on_status(ev, replies)
                     events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
             self._save()
+        if wipe:
+            log.warning("a trusted friend revealed the remote-wipe secret: wiping this profile")
+            await self.wipe()
+            return []
         if shorten:
             with contextlib.suppress(ClientError):  # the next poll's sweep still deletes ours
                 await self.router.expire(self.identity, shorten)
@@ -459,6 +480,41 @@ class Client:
         if self.on_event is not None:
             self.on_event(ev)
         return report
+
+    # -- backup -------------------------------------------------------------------------------
+
+    def backup(self) -> bytes:
+        """This profile's state, encrypted under a key derived from the seed (see
+        session_core.client.backup; restore with restore_backup and the recovery phrase)."""
+        self._save()  # first, so the backup holds the current sessions
+        return create_backup(self.db, self.messenger, self.identity, self.clock.now_ms())
+
+    # -- remote wipe by a trusted friend ------------------------------------------------------
+
+    def remote_wipe_armings(self) -> list[Arming]:
+        saved = self.db.get("remote_wipe")
+        return [Arming.from_json(d) for d in saved] if isinstance(saved, list) else []
+
+    def arm_remote_wipe(self, friend: str) -> str:
+        """Let *friend* (an established contact) wipe this account by sending the returned
+        secret in a message.  Show the secret once, hand it over in person; only its hash is
+        kept.  Arming the same friend again replaces the old secret."""
+        friend = canonical_session_id(friend)
+        contact = self.messenger.contacts.get(friend)
+        if contact is None or contact.state is not ContactState.ESTABLISHED:
+            raise RemoteWipeSetupError(f"{friend[:12]}… is not an established contact: only a friend can be trusted")
+        secret = make_secret()
+        keep = [a for a in self.remote_wipe_armings() if a.friend != friend]
+        keep.append(Arming(friend, secret_hash(friend, secret), self.clock.now_ms()))
+        self.db.put("remote_wipe", [a.to_json() for a in keep])
+        return secret
+
+    def disarm_remote_wipe(self, friend: str) -> bool:
+        friend = canonical_session_id(friend)
+        armings = self.remote_wipe_armings()
+        keep = [a for a in armings if a.friend != friend]
+        self.db.put("remote_wipe", [a.to_json() for a in keep])
+        return len(keep) != len(armings)
 
     # -- disappearing messages ----------------------------------------------------------------
 
