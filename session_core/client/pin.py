@@ -43,6 +43,7 @@ __all__ = ["PIN_FILE", "PinLock", "finish_pending_wipes", "has_pin"]
 
 PIN_FILE = "pin.json"
 _TRASH_PREFIX = ".wiping-"  # a profile taken out of sight by a duress PIN, being overwritten
+_BEING_WIPED: set[Path] = set()  # trash directories a thread of this process is wiping now
 _FORMAT = "session_core-pin"
 _OPEN = b"open"
 _DURESS = b"duress"
@@ -164,7 +165,15 @@ class PinLock:
         exit.  A wipe cut short (power loss) is finished by :func:`finish_pending_wipes`."""
         trash = self.profile_dir.parent.parent / f"{_TRASH_PREFIX}{secrets.token_hex(8)}"
         os.rename(self.profile_dir, trash)
-        self._wiping = threading.Thread(target=wipe_directory, args=(trash,), name="duress-wipe", daemon=False)
+        _BEING_WIPED.add(trash)
+
+        def wipe() -> None:
+            try:
+                wipe_directory(trash)
+            finally:
+                _BEING_WIPED.discard(trash)
+
+        self._wiping = threading.Thread(target=wipe, name="duress-wipe", daemon=False)
         self._wiping.start()
 
     def wait_wiped(self, timeout: float | None = None) -> None:
@@ -182,7 +191,7 @@ def finish_pending_wipes(home: Path) -> int:
     """Finish duress wipes an earlier process could not (run before opening any profile)."""
     n = 0
     for d in sorted(Path(home).glob(_TRASH_PREFIX + "*")) if Path(home).is_dir() else []:
-        if d.is_dir() and not d.is_symlink():
+        if d.is_dir() and not d.is_symlink() and d not in _BEING_WIPED:
             wipe_directory(d)
             n += 1
     return n

@@ -20,6 +20,7 @@ erase secrets from its own memory.  Full-disk encryption is the answer to the fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -93,12 +94,17 @@ def wipe_directory(directory: Path) -> WipeReport:
     for root, dirs, names in os.walk(directory, topdown=False, followlinks=False):
         for name in names:
             p = Path(root) / name
-            if not p.is_symlink() and p.is_file():
-                total += _overwrite(p)
-                files += 1
-            p.unlink()
+            try:
+                if not p.is_symlink() and p.is_file():
+                    total += _overwrite(p)
+                    files += 1
+                p.unlink()
+            except FileNotFoundError:
+                continue  # another wiper got there first (a duress wipe finishing): fine
         for d in dirs:
             q = Path(root) / d
-            q.unlink() if q.is_symlink() else q.rmdir()
-    directory.rmdir()
+            with contextlib.suppress(FileNotFoundError):
+                q.unlink() if q.is_symlink() else q.rmdir()
+    with contextlib.suppress(FileNotFoundError):
+        directory.rmdir()
     return WipeReport(files, total)
