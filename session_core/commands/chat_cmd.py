@@ -92,7 +92,7 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
         raise click.ClickException(f"{exc} (create it with `session-core id new --profile {profile}`)") from None
     if not urls and not (store.profile_dir(profile) / "nodes.json").exists():
         raise click.ClickException(f"no network to use: {profile} has no cached node list yet; give {_SEED_HINT}")
-    from session_core.commands.protect_cmd import unlock_identity
+    from session_core.commands.unlock import unlock_identity
 
     identity = unlock_identity(store, profile)  # the PIN when one is set, else the passphrase
     cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2)

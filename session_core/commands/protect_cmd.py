@@ -4,13 +4,14 @@ SESSION_CORE_PIN, SESSION_CORE_DURESS_PIN, SESSION_CORE_PHRASE in scripts)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import click
 
+from session_core.commands.unlock import secret as _secret
+from session_core.commands.unlock import unlock_identity
 from session_core.errors import SessionCoreError
 
 
@@ -21,29 +22,6 @@ def _home(f: Any) -> Any:
 
 def _profile(f: Any) -> Any:
     return click.option("--profile", required=True, help="Profile name (see `session-core id list`).")(f)
-
-
-def _secret(env: str, prompt: str, confirm: bool = False) -> str:
-    from session_core.commands.id_cmd import hidden_prompt
-
-    return os.environ.get(env) or hidden_prompt(prompt, confirm)
-
-
-def unlock_identity(store: Any, profile: str) -> Any:
-    """The profile's identity: by PIN when one is set (the duress PIN wipes and answers like a
-    fresh install), else by passphrase.  Errors become one-line click errors."""
-    from session_core.client.pin import PinLock, finish_pending_wipes, has_pin
-
-    try:
-        finish_pending_wipes(store.home)
-        store.info(profile)  # "no profile" before asking for anything
-        directory = store.profile_dir(profile)
-        if has_pin(directory):
-            pin = _secret("SESSION_CORE_PIN", f"PIN for {profile}")
-            return PinLock(directory).unlock(pin, profile_name=profile)
-        return store.load(profile, _secret("SESSION_CORE_PASSPHRASE", f"Passphrase for {profile}"))
-    except SessionCoreError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _offline_client(profile: str, home: Path | None) -> Any:
