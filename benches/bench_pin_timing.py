@@ -78,8 +78,14 @@ def main() -> None:
           f"{args.trials} trials per PIN, interleaved at random; temp dir {os.environ.get('BENCH_TMP') or tempfile.gettempdir()}")
     for label, data in (("decide (one Argon2id, both slots)", decide), ("unlock (duress includes the wipe)", whole)):
         med = {k: statistics.median(v) * 1000 for k, v in data.items()}
+        # A/A control: the right-PIN trials split in two at random; the gap between their medians
+        # is what noise alone does on this (shared) machine.
+        aa = data["right"][:]
+        random.shuffle(aa)
+        noise = (statistics.median(aa[: len(aa) // 2]) - statistics.median(aa[len(aa) // 2:])) * 1000
         print(f"{label}: median right {med['right']:.3f} ms, duress {med['duress']:.3f} ms, wrong {med['wrong']:.3f} ms;"
-              f" right-duress {med['right'] - med['duress']:+.3f} ms, right/duress {med['right'] / med['duress']:.4f}")
+              f" right-duress {med['right'] - med['duress']:+.3f} ms, right/duress {med['right'] / med['duress']:.4f};"
+              f" A/A noise (right vs right) {noise:+.3f} ms")
 
 
 if __name__ == "__main__":

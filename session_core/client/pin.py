@@ -25,8 +25,10 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import queue
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ __all__ = ["PIN_FILE", "PinLock", "finish_pending_wipes", "has_pin"]
 
 PIN_FILE = "pin.json"
 _TRASH_PREFIX = ".wiping-"  # a profile taken out of sight by a duress PIN, being overwritten
+_WIPE_DELAY_S = 0.2
 _BEING_WIPED: set[Path] = set()  # trash directories a thread of this process is wiping now
 _FORMAT = "session_core-pin"
 _OPEN = b"open"
@@ -149,32 +152,37 @@ class PinLock:
 
     def unlock(self, pin: str, *, profile_name: str = "") -> Identity:
         """The identity for the right PIN.  The duress PIN wipes the profile directory and raises
-        what a fresh install raises (ProfileNotFoundError); a wrong PIN raises WrongPinError."""
-        verdict, seed = self.decide(pin)
+        what a fresh install raises (ProfileNotFoundError); a wrong PIN raises WrongPinError.
+
+        Every unlock starts the wiper thread *before* deciding, and after deciding either hands
+        it the profile or dismisses it: starting a thread waits for the scheduler, which on a
+        busy machine costs milliseconds, so only the duress path doing it would show."""
+        jobs: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._wiping = threading.Thread(target=_wiper, args=(jobs,), name="pin-wiper", daemon=False)
+        self._wiping.start()
+        handed = False
+        try:
+            verdict, seed = self.decide(pin)
+            if verdict == "duress":
+                jobs.put(self._hide())
+                handed = True
+                raise ProfileNotFoundError(fresh_install_message(profile_name or self.profile_dir.name,
+                                                                self.profile_dir.parent.parent))
+        finally:
+            if not handed:
+                jobs.put(None)
         if verdict == "open":
             return Identity.from_seed(seed)
-        if verdict == "duress":
-            self._wipe_behind()
-            raise ProfileNotFoundError(fresh_install_message(profile_name or Path(self.profile_dir).name,
-                                                            Path(self.profile_dir).parent.parent))
         raise WrongPinError("wrong PIN")
 
-    def _wipe_behind(self) -> None:
-        """Take the profile out of sight at once (one rename, as cheap as the right PIN's
-        answer), then overwrite it in a background thread that the interpreter waits for at
-        exit.  A wipe cut short (power loss) is finished by :func:`finish_pending_wipes`."""
+    def _hide(self) -> Path:
+        """Take the profile out of sight at once: one rename, as cheap as the right PIN's answer.
+        The wiper overwrites it afterwards; a wipe cut short (power loss) is finished by
+        :func:`finish_pending_wipes`."""
         trash = self.profile_dir.parent.parent / f"{_TRASH_PREFIX}{secrets.token_hex(8)}"
         os.rename(self.profile_dir, trash)
         _BEING_WIPED.add(trash)
-
-        def wipe() -> None:
-            try:
-                wipe_directory(trash)
-            finally:
-                _BEING_WIPED.discard(trash)
-
-        self._wiping = threading.Thread(target=wipe, name="duress-wipe", daemon=False)
-        self._wiping.start()
+        return trash
 
     def wait_wiped(self, timeout: float | None = None) -> None:
         """Block until a duress wipe started by :meth:`unlock` has finished (tests, benches)."""
@@ -185,6 +193,21 @@ class PinLock:
         """Drop the PIN (the passphrase opens the profile again); the file is overwritten."""
         if self.path.exists():
             overwrite_and_unlink(self.path)
+
+
+def _wiper(jobs: queue.SimpleQueue[Path | None]) -> None:
+    """The thread of one unlock: wipes the directory it is handed, or ends when dismissed.
+    Non-daemon, so the interpreter waits for a wipe before it exits."""
+    trash = jobs.get()
+    if trash is None:
+        return
+    try:
+        # Start once the caller has had its answer: overwriting files at once would compete
+        # with the answer for the interpreter and show up in its timing.
+        time.sleep(_WIPE_DELAY_S)
+        wipe_directory(trash)
+    finally:
+        _BEING_WIPED.discard(trash)
 
 
 def finish_pending_wipes(home: Path) -> int:
