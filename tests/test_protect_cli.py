@@ -99,3 +99,32 @@ def test_remote_wipe_and_disappear_refuse_bad_input(run, tmp_path: Path) -> None
     assert listed.exit_code == 0 and listed.output == ""
     out = run("disappear", "--profile", "alice", "--to", stranger, "after_send:2")
     assert out.exit_code == 2 and "5.." in out.output
+
+
+async def test_chat_protection_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from protect_aids import befriend, make_client, sqlite_net, wait_event
+    from session_core.commands.chat_cmd import _protect_command
+    from session_core.errors import InvalidExpirationError
+
+    net = sqlite_net(tmp_path)
+    a, b = make_client(net, tmp_path / "a", "alice"), make_client(net, tmp_path / "b", "bob")
+    await a.start(); await b.start()
+    await befriend(a, b)
+    assert not await _protect_command(a, "/disappear", "after_read:60", [])  # no contact selected
+    assert "no contact selected" in capsys.readouterr().out
+    with pytest.raises(InvalidExpirationError):
+        await _protect_command(a, "/disappear", "sometimes", [b.session_id])
+    assert a.disappearing(b.session_id) is None
+    assert not await _protect_command(a, "/disappear", "after_read:60", [b.session_id])
+    assert (await wait_event(b, lambda e: e.kind == "timer")).text == "after_read:60"
+    assert not await _protect_command(a, "/arm", "", [b.session_id])
+    assert "wipe-" in capsys.readouterr().out and len(a.remote_wipe_armings()) == 1
+    assert not await _protect_command(a, "/disarm", "", [b.session_id])
+    assert a.remote_wipe_armings() == []
+    assert not await _protect_command(a, "/backup", str(tmp_path / "a.backup"), [b.session_id])
+    assert (tmp_path / "a.backup").read_bytes().startswith(b"SCBACKUP")
+    assert not await _protect_command(a, "/wipe", "", [b.session_id])
+    assert (tmp_path / "a").exists()
+    assert await _protect_command(a, "/wipe", "yes", [b.session_id])
+    assert a.wiped and not (tmp_path / "a").exists()
+    await a.stop(); await b.stop()
