@@ -76,7 +76,7 @@ class ClientConfig:
 
 @dataclass(frozen=True)
 class ClientEvent:
-    kind: str  # "request", "request_dropped", "accepted", "message", "status", "timer"
+    kind: str  # "request", "request_dropped", "accepted", "message", "status", "timer", "wiped"
     peer: str
     text: str = ""
     name: str = ""
@@ -561,7 +561,7 @@ class Client:
         async with self._lock:
             due = self.db.start_read_timers(peer, self.clock.now_ms())
         with contextlib.suppress(ClientError):
-            await self.router.expire(self.identity, due)
+            await self.router.expire(self.identity, [(h, at) for h, at in due if h])
         return len(due)
 
     def sweep_expired(self) -> int:

@@ -167,13 +167,13 @@ class ClientDB:
                         (msg_id, at_ms, timer_ms, node_hash))
 
     def start_read_timers(self, peer: str | None, now_ms: int) -> list[tuple[str, int]]:
-        """Start the timers of unread after-read messages (of *peer*, or all): their
-        (node hash, time of death) for the ones that have a copy in our swarm."""
+        """Start the timers of unread after-read messages (of *peer*, or all): (node hash, time
+        of death) of each ("" as the hash: it came another way and has no copy in our swarm)."""
         where = "" if peer is None else " AND msg_id IN (SELECT id FROM messages WHERE peer_tag = ?)"
         args: tuple[Any, ...] = () if peer is None else (self.tag(peer),)
         rows = self.db.execute(f"SELECT msg_id, timer_ms, node_hash FROM expiries WHERE at = 0{where}", args).fetchall()
         self.db.executemany("UPDATE expiries SET at = ? WHERE msg_id = ?", [(now_ms + t, i) for i, t, _ in rows])
-        return [(h, now_ms + t) for _, t, h in rows if h]
+        return [(h, now_ms + t) for _, t, h in rows]
 
     def next_expiry(self) -> int | None:
         row = self.db.execute("SELECT MIN(at) FROM expiries WHERE at > 0").fetchone()
