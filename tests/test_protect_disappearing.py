@@ -130,7 +130,15 @@ async def test_expire_needs_the_owner_signature(tmp_path: Path) -> None:
     ok = storage_auth.expire_params(b.identity, [h], net.now_ms() + 5_000)
     reply = node.rpc.handle(json.dumps({"method": "expire", "params": ok}).encode()).reply
     assert reply.status == 200
-    assert json.loads(reply.body)["swarm"][node.info.ed25519]["updated"] == [h]
+    mine = json.loads(reply.body)["swarm"][node.info.ed25519]
+    assert mine["updated"] == [h] and mine["unchanged"] == {}
+    # The node signs (PUBKEY_HEX || EXPIRY || requested || updated || unchanged) with its key.
+    signed = storage_auth.expire_reply_message(b.session_id, ok["expiry"], [h], [h], {})  # type: ignore[arg-type]
+    assert storage_auth.verify_node(node.info.ed25519, mine["signature"], signed)
+    assert not storage_auth.verify_node(node.info.ed25519, mine["signature"], signed + b"x")
+    assert not storage_auth.verify_node(net.nodes[-1].info.ed25519, mine["signature"], signed)
+    # Through onions to every member of the swarm: each answers with a valid signature.
+    assert await b.router.expire(b.identity, [(h, net.now_ms() + 4_000)]) == len(net.swarm_nodes(b.session_id))
     await a.stop(); await b.stop()
 
 

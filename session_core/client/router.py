@@ -183,17 +183,20 @@ class SwarmRouter:
     async def expire(self, identity: Identity, due: list[tuple[str, int]]) -> int:
         """Bring forward the expiry of our swarm's copies: (hash, time) pairs, one signed
         ``expire`` per distinct time, sent to *every* member (our nodes do not forward it to
-        their swarm as upstream's do).  Returns how many members acknowledged a request."""
+        their swarm as upstream's do).  Returns how many members answered with a valid signature
+        of theirs over what they did."""
         if not due:
             return 0
         swarm = await self.swarm_of(identity.session_id)
         by_time: dict[int, list[str]] = {}
         for h, at in due:
             by_time.setdefault(at, []).append(h)
-        calls = [(node, storage_auth.expire_params(identity, sorted(hashes), at))
-                 for at, hashes in sorted(by_time.items()) for node in swarm]
-        answers = await asyncio.gather(*(self._try(node, params, "expire") for node, params in calls))
-        return sum(1 for a in answers if not isinstance(a, str) and a.status == 200)
+        calls = [(node, sorted(hashes), at) for at, hashes in sorted(by_time.items()) for node in swarm]
+        answers = await asyncio.gather(*(self._try(node, storage_auth.expire_params(identity, hashes, at), "expire")
+                                         for node, hashes, at in calls))
+        return sum(1 for (node, hashes, at), ans in zip(calls, answers)
+                   if not isinstance(ans, str) and ans.status == 200 and _signed_expiry(identity.session_id, node,
+                                                                                       hashes, at, ans.body))
 
     # -- poll ---------------------------------------------------------------------------------
 
@@ -227,3 +230,15 @@ class SwarmRouter:
             if len(page) < 10:
                 return out
         return out
+
+
+def _signed_expiry(pubkey: str, node: Snode, requested: list[str], expiry: int, body: str) -> bool:
+    """True if *node* answered an ``expire`` with its own signature over what it did."""
+    try:
+        mine = json.loads(body)["swarm"][node.ed25519]
+        updated = [str(h) for h in mine["updated"]]
+        unchanged = {str(h): int(e) for h, e in mine.get("unchanged", {}).items()}
+        message = storage_auth.expire_reply_message(pubkey, int(mine["expiry"]), requested, updated, unchanged)
+        return storage_auth.verify_node(node.ed25519, str(mine["signature"]), message)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False

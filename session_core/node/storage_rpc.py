@@ -25,6 +25,7 @@ newline included, where upstream has one.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -101,6 +102,7 @@ class StorageRPC:
         *,
         max_ttl_ms: int = MAX_TTL_MS,
         methods: Mapping[str, RpcMethod] | None = None,
+        sign: Callable[[bytes], bytes] | None = None,
     ) -> None:
         """*methods* are answered besides the storage ones, through the same parse and checks
         (the node passes :meth:`session_core.node.listening.ListeningMethods.table`)."""
@@ -114,6 +116,7 @@ class StorageRPC:
         self.difficulty = difficulty
         self._clock = clock
         self._max_ttl = max_ttl_ms
+        self._sign = sign  # the node's Ed25519 signature, for answers that carry one (`expire`)
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -280,9 +283,14 @@ class StorageRPC:
         if not storage_auth.verify_owner(pk, ed, sig, storage_auth.expire_message(expiry, hashes, shorten=shorten)):
             raise RpcRejectedError(401, "expire signature verification failed\n")
         updated, unchanged = self.store.expire(pk, hashes, expiry, now)
+        if not shorten:
+            unchanged = {}  # upstream reports (and signs) them only when `shorten` was asked for
         result: dict[str, Any] = {"updated": updated, "expiry": expiry}
         if shorten:
             result["unchanged"] = unchanged
+        if self._sign is not None:
+            signed = storage_auth.expire_reply_message(pk, expiry, hashes, updated, unchanged)
+            result["signature"] = base64.b64encode(self._sign(signed)).decode("ascii")
         return Reply.json(200, {"swarm": {self._me: result}})
 
     def _snodes(self, params: dict[str, Any]) -> Reply:
