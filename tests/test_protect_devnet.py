@@ -88,3 +88,53 @@ async def test_after_read_message_leaves_no_trace_on_any_node_or_client(devnet: 
         assert scan(roots, needles) == []
     finally:
         await a.stop(); await b.stop()
+
+
+def test_cli_disappear_remote_wipe_backup_restore(devnet: Devnet, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from session_core.cli import cli
+    from session_core.identity_store import ProfileStore
+
+    monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "pw")
+    store = ProfileStore(tmp_path / "home")
+    ids = {n: Identity.generate() for n in ("ann", "ben")}
+    for n, ident in ids.items():
+        store.create(n, ident, "pw", display_name=n.title(), created_ms=1)
+    ann, ben = ids["ann"].session_id, ids["ben"].session_id
+
+    def run(*args: str, env: dict[str, str] | None = None) -> str:
+        r = CliRunner().invoke(cli, [*args], env=env, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return str(r.output)
+
+    net = ["--home", str(tmp_path / "home"), "--devnet", str(devnet.directory)]
+    run("send", "--profile", "ann", *net, "--to", ben, "--request", "hello ben")
+    run("inbox", "--profile", "ben", *net, "--wait", "5")
+    run("inbox", "--profile", "ben", *net, "--accept", ann)
+    assert "accepted your friend request" in run("inbox", "--profile", "ann", *net, "--wait", "5")
+    assert "after_read:5" in run("disappear", "--profile", "ann", *net, "--to", ben, "after_read:5")
+    canary = "CANARY-cli-disappearing-77e0"
+    run("send", "--profile", "ann", *net, "--to", ben, canary)
+    shown = run("inbox", "--profile", "ben", *net, "--wait", "5")
+    assert "set disappearing messages: after_read:5" in shown and canary in shown  # shown = read: the timer runs
+    secret = run("remote-wipe", "arm", "--profile", "ben", "--home", str(tmp_path / "home"),
+                 "--friend", ann).split(": ")[1].split()[0]
+    backup = tmp_path / "ben.backup"
+    run("backup", "create", "--profile", "ben", "--home", str(tmp_path / "home"), "--out", str(backup))
+    time.sleep(5 + PURGE_INTERVAL_S + 2)
+    assert canary not in run("inbox", "--profile", "ben", *net)
+    assert scan([devnet.directory, tmp_path / "home"], [canary.encode()]) == []
+    # The friend reveals the secret: one poll of ben's inbox wipes the profile.
+    run("send", "--profile", "ann", *net, "--to", ben, f"as agreed {secret}")
+    assert "wiped" in run("inbox", "--profile", "ben", *net, "--wait", "5")
+    assert not (tmp_path / "home" / "profiles" / "ben").exists()
+    # Restore from the phrase: contacts and sessions are back, the old trigger does not wipe again.
+    out = run("backup", "restore", "--profile", "ben2", "--home", str(tmp_path / "home"), "--in", str(backup),
+              env={"SESSION_CORE_PHRASE": ids["ben"].mnemonic})
+    assert "1 contacts" in out
+    run("inbox", "--profile", "ben2", *net, "--wait", "2")
+    assert (tmp_path / "home" / "profiles" / "ben2" / "client.db").exists()
+    run("send", "--profile", "ann", *net, "--to", ben, "welcome back")
+    assert "welcome back" in run("inbox", "--profile", "ben2", *net, "--wait", "5")

@@ -47,6 +47,11 @@ async def test_wipe_leaves_no_canary_in_the_profile_or_its_old_inodes(tmp_path: 
     assert [i.name for i in ProfileStore(tmp_path / "home").list()] == ["bob"]  # the other profile is untouched
     with pytest.raises(WipedError):
         await a.wipe()
+    with pytest.raises(WipedError):  # a clear error, not a closed-database traceback
+        a.history()
+    with pytest.raises(WipedError):
+        await a.send_text(b.session_id, "still there?")
+    assert await a.poll_once() == [] and a.sweep_expired() == 0
     await a.stop()  # a no-op now, not an error
     await b.stop()
 

@@ -214,6 +214,7 @@ class Client:
     # -- sending ------------------------------------------------------------------------------
 
     async def send_friend_request(self, peer: str, intro: str) -> SendReport:
+        self._alive()
         peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.send_friend_request(peer, intro, now_ms=self.clock.now_ms())
@@ -221,6 +222,7 @@ class Client:
         return await self._send_async(out, "friend request")
 
     async def accept(self, peer: str, text: str = "") -> SendReport:
+        self._alive()
         peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.accept(peer, now_ms=self.clock.now_ms(), text=text)
@@ -233,6 +235,7 @@ class Client:
         return [c.session_id for c in self.messenger.contacts.values() if c.state is ContactState.INCOMING]
 
     async def send_text(self, peer: str, text: str) -> SendReport:
+        self._alive()
         peer = canonical_session_id(peer)
         st = self.peers.setdefault(peer, _Peer())
         expire = self.disappearing(peer)
@@ -308,6 +311,8 @@ class Client:
     # -- receiving ----------------------------------------------------------------------------
 
     async def poll_swarm(self) -> list[ClientEvent]:
+        if self.wiped:
+            return []
         self.sweep_expired()
         got = await self.router.poll(self.session_id)
         events = []
@@ -319,7 +324,7 @@ class Client:
         return events
 
     async def poll_mailbox(self) -> list[ClientEvent]:
-        if self.listener is None:
+        if self.listener is None or self.wiped:
             return []
         events = []
         for data in await self.listener.fetch(self.oc):
@@ -456,10 +461,15 @@ class Client:
             self.clock.now_ms())
 
     def history(self, peer: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+        self._alive()
         self.sweep_expired()  # what is due is never shown, even between polls
         if peer is not None:
             peer = canonical_session_id(peer)
         return self.db.messages(peer, after_id)
+
+    def _alive(self) -> None:
+        if self.wiped:
+            raise WipedError("this profile was wiped: restore it from the recovery phrase or a backup")
 
     # -- wipe ---------------------------------------------------------------------------------
 
@@ -486,12 +496,14 @@ class Client:
     def backup(self) -> bytes:
         """This profile's state, encrypted under a key derived from the seed (see
         session_core.client.backup; restore with restore_backup and the recovery phrase)."""
+        self._alive()
         self._save()  # first, so the backup holds the current sessions
         return create_backup(self.db, self.messenger, self.identity, self.clock.now_ms())
 
     # -- remote wipe by a trusted friend ------------------------------------------------------
 
     def remote_wipe_armings(self) -> list[Arming]:
+        self._alive()
         saved = self.db.get("remote_wipe")
         return [Arming.from_json(d) for d in saved] if isinstance(saved, list) else []
 
@@ -499,6 +511,7 @@ class Client:
         """Let *friend* (an established contact) wipe this account by sending the returned
         secret in a message.  Show the secret once, hand it over in person; only its hash is
         kept.  Arming the same friend again replaces the old secret."""
+        self._alive()
         friend = canonical_session_id(friend)
         contact = self.messenger.contacts.get(friend)
         if contact is None or contact.state is not ContactState.ESTABLISHED:
@@ -510,6 +523,7 @@ class Client:
         return secret
 
     def disarm_remote_wipe(self, friend: str) -> bool:
+        self._alive()
         friend = canonical_session_id(friend)
         armings = self.remote_wipe_armings()
         keep = [a for a in armings if a.friend != friend]
@@ -520,6 +534,7 @@ class Client:
 
     def disappearing(self, peer: str) -> Expiration | None:
         """The conversation's disappearing-message setting (None: messages stay)."""
+        self._alive()
         saved = self.db.get("expire:" + self.db.tag(canonical_session_id(peer)))
         return Expiration.parse(saved) if isinstance(saved, str) else None
 
@@ -528,6 +543,7 @@ class Client:
 
     async def set_disappearing(self, peer: str, expire: Expiration | None) -> SendReport:
         """Set the conversation's timer (None: off) and tell the peer, as Session does."""
+        self._alive()
         peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.send_expiration_timer(peer, expire, now_ms=self.clock.now_ms())
@@ -556,6 +572,7 @@ class Client:
     async def mark_read(self, peer: str | None = None) -> int:
         """The user saw the conversation (or all): after-read timers start now.  Returns how
         many started; our swarm's copies are shortened to the same time."""
+        self._alive()
         if peer is not None:
             peer = canonical_session_id(peer)
         async with self._lock:
@@ -566,4 +583,6 @@ class Client:
 
     def sweep_expired(self) -> int:
         """Delete the local messages whose time has come (and their bytes, see ClientDB)."""
+        if self.wiped:
+            return 0
         return self.db.delete_due(self.clock.now_ms())

@@ -204,10 +204,15 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
             while True:
                 got = await c.poll_swarm()
                 events += got
-                if got or time.monotonic() >= deadline:  # --wait: until something arrives
+                if got or c.wiped or time.monotonic() >= deadline:  # --wait: until something arrives
                     break
                 await asyncio.sleep(0.5)
+            if c.wiped:
+                click.echo("this profile was wiped: a trusted friend sent the remote-wipe secret")
+                return
             for ev in events:
+                if ev.kind == "timer":
+                    click.echo(f"{_name(c, ev.peer)} set disappearing messages: {ev.text}")
                 if ev.kind == "accepted":
                     if as_json:
                         click.echo(json.dumps({"event": "accepted", "peer": ev.peer, "name": ev.name}))
