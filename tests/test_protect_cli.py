@@ -66,6 +66,16 @@ def test_pin_duress_looks_like_a_fresh_install(run, tmp_path: Path) -> None:  # 
     assert duress.output == never.output.replace("nobody", "alice")
     fresh = run("id", "list", env={"SESSION_CORE_HOME": str(tmp_path / "fresh")}).output
     assert run("id", "list").output == fresh.replace(str(tmp_path / "fresh"), str(tmp_path / "home"))
+    # The messaging commands too: the duress PIN answers `send` like a profile that never was.
+    new_profile(run, "carol")
+    run("pin", "set", "--profile", "carol", env={"SESSION_CORE_PASSPHRASE": "pw", "SESSION_CORE_PIN": "2468",
+                                                 "SESSION_CORE_DURESS_PIN": "1357"})
+    to = Identity.generate().session_id
+    seed = ["--seed", "http://127.0.0.1:9/json_rpc"]
+    duress = run("send", "--profile", "carol", *seed, "--to", to, "hi", env={"SESSION_CORE_PIN": "1357"})
+    never = run("send", "--profile", "nobody", *seed, "--to", to, "hi", env={"SESSION_CORE_PIN": "1357"})
+    assert duress.exit_code == never.exit_code == 1
+    assert duress.output == never.output.replace("nobody", "carol")
 
 
 def test_backup_roundtrip_and_tampered_backup_makes_no_profile(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

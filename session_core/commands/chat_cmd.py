@@ -89,7 +89,9 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
     try:
         info = store.info(profile)
     except SessionCoreError as exc:
-        raise click.ClickException(f"{exc} (create it with `session-core id new --profile {profile}`)") from None
+        from session_core.commands.unlock import missing_profile
+
+        raise click.ClickException(missing_profile(exc, profile)) from None
     if not urls and not (store.profile_dir(profile) / "nodes.json").exists():
         raise click.ClickException(f"no network to use: {profile} has no cached node list yet; give {_SEED_HINT}")
     from session_core.commands.unlock import unlock_identity

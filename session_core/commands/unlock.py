@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from session_core.errors import SessionCoreError
+from session_core.errors import ProfileNotFoundError, SessionCoreError
 
 
 def secret(env: str, prompt: str, confirm: bool = False) -> str:
@@ -30,5 +30,12 @@ def unlock_identity(store: Any, profile: str) -> Any:
             pin = secret("SESSION_CORE_PIN", f"PIN for {profile}")
             return PinLock(directory).unlock(pin, profile_name=profile)
         return store.load(profile, secret("SESSION_CORE_PASSPHRASE", f"Passphrase for {profile}"))
+    except ProfileNotFoundError as exc:
+        # Word for word what a missing profile gets, so a duress PIN answers like a fresh install.
+        raise click.ClickException(missing_profile(exc, profile)) from None
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def missing_profile(exc: Exception, profile: str) -> str:
+    return f"{exc} (create it with `session-core id new --profile {profile}`)"
