@@ -530,3 +530,38 @@ class RoomServerError(OpenGroupError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+# -- client protections (whitepaper 5.4: disappearing messages, wipe, PIN, remote wipe, backups) --
+
+
+class ProtectionError(SessionCoreError):
+    """Base class of the client-protection errors (docs/protections.md)."""
+
+
+class InvalidExpirationError(ProtectionError, InvalidInputError):
+    """A disappearing-message setting that is not one we accept (mode or timer out of range)."""
+
+
+class WrongPinError(ProtectionError, ValueError):
+    """The PIN opens nothing (neither the profile nor the duress slot)."""
+
+
+class PinSetupError(ProtectionError, InvalidInputError):
+    """A PIN (or duress PIN) that may not be set: too short, not digits, or both the same."""
+
+
+class RemoteWipeSetupError(ProtectionError, InvalidInputError):
+    """A remote-wipe arrangement that cannot be made (not a contact, bad secret, ...)."""
+
+
+class BackupError(ProtectionError, ValueError):
+    """A backup that cannot be read: not a backup, wrong version, or not ours."""
+
+
+class BackupTamperedError(BackupError):
+    """The backup does not authenticate under this identity's backup key (changed or not ours)."""
+
+
+class WipedError(ProtectionError, RuntimeError):
+    """The profile was wiped (duress PIN, remote wipe, or `wipe`): nothing is left to use."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,11 +75,11 @@ async def test_two_devices_see_each_others_sent_messages_and_share_read_state(tm
     await a2.poll_swarm()
     newest = max(m["ts"] for m in a2.history(bob.session_id) if m["dir"] == "in")
     assert a1.read_up_to(bob.session_id) == 0
-    assert a2.mark_read(bob.session_id) is True
+    assert a2.set_read_mark(bob.session_id) is True
     await a2.push_config()
     await a1.poll_swarm()
     assert a1.read_up_to(bob.session_id) == a2.read_up_to(bob.session_id) == newest
-    assert a1.mark_read(bob.session_id, newest - 1) is False  # a read mark never moves back
+    assert a1.set_read_mark(bob.session_id, newest - 1) is False  # a read mark never moves back
 
     for c in (a1, a2, bob, newcomer):
         await c.stop()
@@ -228,10 +229,10 @@ async def test_a_lost_copy_does_not_fail_the_send(tmp_path: Path, caplog: pytest
     await a1.poll_swarm()
     real_store = a1.router.store
 
-    async def own_swarm_unreachable(recipient: str, data: bytes, ttl_ms: int):  # type: ignore[no-untyped-def]
+    async def own_swarm_unreachable(recipient: str, data: bytes, ttl_ms: int, **kw: Any):  # type: ignore[no-untyped-def]
         if recipient == alice.session_id:
             raise DeliveryError("own swarm unreachable")
-        return await real_store(recipient, data, ttl_ms)
+        return await real_store(recipient, data, ttl_ms, **kw)
 
     a1.router.store = own_swarm_unreachable  # type: ignore[method-assign]
     copies = a1.stats.sync_copies

@@ -18,6 +18,12 @@ Several devices of one account (``multi_device``, docs/devices.md): each poll of
 reads the config messages first (:mod:`session_core.client.devices`), applies them to the
 Messenger, then reads the conversation messages, then publishes what needs publishing.  Every
 sent text is followed by one copy stored in the own swarm, which all the other devices poll.
+
+Disappearing messages (docs/protections.md): a conversation's timer (:meth:`set_disappearing`)
+rides on every text.  After send: every copy dies at the sender's timestamp + timer -- the swarm
+copy is stored with that TTL and the recipient also shortens it with a signed ``expire``; after
+read: the recipient's timer starts at :meth:`mark_read`, which shortens the swarm copy the same
+way.  Local copies are deleted by :meth:`sweep_expired`, run at every poll.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from session_core.client.backup import create_backup
 from session_core.client.clock import NetworkClock
 from session_core.client.devices import DeviceSync
 from session_core.client.db import ClientDB
@@ -44,20 +51,24 @@ from session_core.client.router import StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
+from session_core.client.remote_wipe import Arming, find_trigger, make_secret, secret_hash
+from session_core.client.wipe import WipeReport, wipe_directory
 from session_core.attachments import FileServerRef, Pointer
 from session_core.errors import (
     AttachmentError, ClientError, ClientStateError, DecryptionError, DuplicateMessageError, ProtocolError,
+    RemoteWipeSetupError, WipedError,
 )
 from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import (
-    ContactState, ConversationMode, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived,
-    MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
+    ContactState, ConversationMode, ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped,
+    FriendRequestReceived, MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
 )
 from session_core.protocol.config import is_config
 from session_core.protocol.events import SentMessageSynced
 from session_core.protocol.friend_request import check_text
 from session_core.protocol.link import is_link_ack, is_link_record
 from session_core.protocol.sent_sync import sync_copy
+from session_core.protocol.expiration import AFTER_SEND, Expiration
 
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
@@ -89,7 +100,7 @@ class ClientConfig:
 @dataclass(frozen=True)
 class ClientEvent:
     kind: str  # "request", "request_dropped", "accepted", "message", "sent" (by another device), "status",
-    #          "file" (text: where it was saved), "file_error"
+    #          "file" (text: where it was saved), "file_error", "timer", "wiped"
     peer: str
     text: str = ""
     name: str = ""
@@ -162,6 +173,7 @@ class Client:
         self.files = FileTransfer(lambda server: OnionLink(self.oc, server, timeout=max(60.0, config.request_timeout)),
                                   concurrency=config.file_concurrency)
         self._downloads: set[asyncio.Task[Any]] = set()
+        self.wiped = False
 
     @property
     def session_id(self) -> str:
@@ -185,6 +197,8 @@ class Client:
             self._tasks.append(loop.create_task(self._every(self.cfg.refresh_interval, self.refresh_nodes)))
 
     async def stop(self) -> None:
+        if self.wiped:
+            return
         if self.listener is not None:
             # Tell peers we are going offline so they use the swarm at once (best effort).
             for peer, st in list(self.peers.items()):
@@ -204,7 +218,7 @@ class Client:
     async def stop_loops(self) -> None:
         """Stop polling (the client looks offline to the network) without closing anything."""
         self._closing = True
-        pending = set(self._tasks)
+        pending = set(self._tasks) - {asyncio.current_task()}  # a loop may be what stops us (wipe)
         while pending:
             # asyncio.wait_for in 3.11 can swallow a cancellation that races with its inner
             # future finishing; so cancel again until every loop has really ended.
@@ -236,6 +250,7 @@ class Client:
     # -- sending ------------------------------------------------------------------------------
 
     async def send_friend_request(self, peer: str, intro: str) -> SendReport:
+        self._alive()
         peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.send_friend_request(peer, intro, now_ms=self.clock.now_ms())
@@ -245,6 +260,7 @@ class Client:
         return rep
 
     async def accept(self, peer: str, text: str = "") -> SendReport:
+        self._alive()
         peer = canonical_session_id(peer)
         async with self._lock:
             out = self.messenger.accept(peer, now_ms=self.clock.now_ms(), text=text)
@@ -282,23 +298,33 @@ class Client:
             await asyncio.gather(*list(self._downloads), return_exceptions=True)
 
     async def send_text(self, peer: str, text: str, *, attachments: Sequence[Pointer] = ()) -> SendReport:
+        self._alive()
         peer = canonical_session_id(peer)
         st = self.peers.setdefault(peer, _Peer())
+        expire = self.disappearing(peer)
         async with self._lock:
             ts = self.clock.now_ms()
             listening = None
             if (self.listener is not None and st.route is None
                     and self.messenger.mode_of(peer) is ConversationMode.RATCHET):
                 listening = (self.listener.address, self.listener.node.port)  # where we listen (§4.6.2)
-            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening, attachments=attachments)
+            out = self.messenger.send_text(peer, text, now_ms=ts, listening=listening, attachments=attachments,
+                                           expire=expire)
             if listening is not None:
                 st.advertised = listening[0]
             self._save()
-        rep = await self._deliver_text(peer, st, out)
+        # The swarm copy of an after-send message dies with every other copy.
+        dies_at = ts + expire.ms if expire is not None and expire.mode == AFTER_SEND else None
+        rep = await self._deliver_text(peer, st, out, dies_at)
         line = _with_files(text, attachments)
-        self._record(peer, "out", line, ts, rep.route)
-        # Other devices get the history line (file names, not the files: syncing pointers is not built).
-        await self._store_sync_copy(peer, line, ts)
+        msg_id = self._record(peer, "out", line, ts, rep.route)
+        if expire is not None:  # our own copy: we have read it, so both modes count from now
+            self.db.set_expiry(msg_id, ts + expire.ms, expire.ms)
+        else:
+            # Other devices get the history line (file names, not the files: syncing pointers is
+            # not built).  A disappearing message is not copied: the copy would outlive its timer
+            # on the other devices (timers do not sync yet).
+            await self._store_sync_copy(peer, line, ts)
         return rep
 
     # -- multi-device -------------------------------------------------------------------------
@@ -332,10 +358,11 @@ class Client:
         self.stats.config_pushes += n
         return n
 
-    def mark_read(self, peer: str, up_to_ms: int | None = None) -> bool:
-        """Everything from ``peer`` up to ``up_to_ms`` (default: their newest message) is read;
-        other devices learn it from the conversations config at their next poll after
-        :meth:`push_config` (which the poll loop does)."""
+    def set_read_mark(self, peer: str, up_to_ms: int | None = None) -> bool:
+        """Move the synced read mark of the conversation with ``peer`` to ``up_to_ms`` (default:
+        their newest message); other devices learn it from the conversations config at their
+        next poll after :meth:`push_config` (which the poll loop does).  False if it did not
+        move (single device, nothing received, or the mark was already there or later)."""
         if self.devices is None:
             return False
         peer = canonical_session_id(peer)
@@ -375,7 +402,7 @@ class Client:
         """The read mark of the conversation with ``peer`` (synced across devices), 0 if none."""
         return 0 if self.devices is None else self.devices.config.conversations.read_up_to(peer)
 
-    async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing) -> SendReport:
+    async def _deliver_text(self, peer: str, st: _Peer, out: Outgoing, dies_at: int | None = None) -> SendReport:
         ts = out.timestamp_ms
         if st.route is not None and self.cfg.sync:
             t0 = time.perf_counter()
@@ -385,14 +412,15 @@ class Client:
                                   time.perf_counter() - t0, ts)
             st.route = None
             self.stats.fallbacks += 1
-            rep = await self._send_async(out, "text", started=t0)
+            rep = await self._send_async(out, "text", started=t0, dies_at=dies_at)
             rep.route = "sync->async"
             return rep
-        return await self._send_async(out, "text")
+        return await self._send_async(out, "text", dies_at=dies_at)
 
-    async def _send_async(self, out: Outgoing, kind: str, started: float | None = None) -> SendReport:
+    async def _send_async(self, out: Outgoing, kind: str, started: float | None = None,
+                          dies_at: int | None = None) -> SendReport:
         t0 = started or time.perf_counter()
-        rep = await self.router.store(out.recipient, out.data, out.ttl_ms)
+        rep = await self.router.store(out.recipient, out.data, out.ttl_ms, expires_at_ms=dies_at)
         self.stats.async_sent += 1
         return SendReport(out.recipient, kind, "async", rep.describe(), time.perf_counter() - t0, out.timestamp_ms, rep)
 
@@ -428,6 +456,9 @@ class Client:
     # -- receiving ----------------------------------------------------------------------------
 
     async def poll_swarm(self) -> list[ClientEvent]:
+        if self.wiped:
+            return []
+        self.sweep_expired()
         got = await self.router.poll(self.session_id)
         events = []
         if self.devices is not None:
@@ -440,7 +471,9 @@ class Client:
         for item in got:
             if is_config(item.data) or is_link_record(item.data) or is_link_ack(item.data):
                 continue  # not conversation messages
-            events += await self._ingest(item.data, "swarm")
+            events += await self._ingest(item.data, "swarm", item.hash)
+            if self.wiped:
+                return events
         self.db.put("last_hashes", self.router.last_hash)
         if self.devices is not None:
             await self.push_config()
@@ -459,7 +492,7 @@ class Client:
         return changed
 
     async def poll_mailbox(self) -> list[ClientEvent]:
-        if self.listener is None:
+        if self.listener is None or self.wiped:
             return []
         events = []
         for data in await self.listener.fetch(self.oc):
@@ -478,11 +511,15 @@ class Client:
     async def poll_once(self) -> list[ClientEvent]:
         return await self.poll_swarm() + await self.poll_mailbox()
 
-    async def _ingest(self, data: bytes, via: str) -> list[ClientEvent]:
+    async def _ingest(self, data: bytes, via: str, node_hash: str = "") -> list[ClientEvent]:
+        if self.wiped:
+            return []
         digest = hashlib.sha256(data).hexdigest()
         replies: list[tuple[str, PeerRoute]] = []
         acks: list[tuple[str, int]] = []
         files: list[tuple[str, Pointer]] = []
+        shorten: list[tuple[str, int]] = []  # (node hash, time of death) of our swarm's copies
+        wipe = False
         async with self._lock:
             if self.db.seen(digest):
                 self.stats.duplicates += 1
@@ -524,8 +561,17 @@ class Client:
                     self._record(ev.peer, "out", ev.body, ev.timestamp_ms, via)
                     events.append(ClientEvent("sent", ev.peer, ev.body, "", via, ev.timestamp_ms))
                 elif isinstance(ev, MessageReceived):
+                    verdict = find_trigger(self.remote_wipe_armings(), ev.sender, ev.body, ev.timestamp_ms)
+                    if verdict == "wipe":
+                        wipe = True  # a trusted friend revealed the secret: nothing else matters
+                        break
+                    if verdict == "spent":  # an old revelation (restored profile): burn, do not show
+                        log.warning("an old remote-wipe message of %s: that arming is spent, arm again", ev.sender)
+                        self.disarm_remote_wipe(ev.sender)
+                        continue
                     body = _with_files(ev.body, ev.attachments)
-                    self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)
+                    if not self._keep_disappearing(ev, body, via, node_hash, shorten):
+                        continue
                     events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms))
                     files += [(ev.sender, p) for p in ev.attachments]
                     st = self.peers.get(ev.sender)
@@ -536,10 +582,20 @@ class Client:
                         fut = self._acks.get(ts)
                         if fut is not None and not fut.done():
                             fut.set_result(True)
+                elif isinstance(ev, ExpirationTimerChanged):
+                    self._put_timer(ev.sender, ev.expiration)
+                    events.append(ClientEvent("timer", ev.sender, str(ev.expiration or "off"), "", via, ev.timestamp_ms))
                 elif isinstance(ev, OnlineStatusReceived):
                     self._on_status(ev, replies)
                     events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
             self._save()
+        if wipe:
+            log.warning("a trusted friend revealed the remote-wipe secret: wiping this profile")
+            await self.wipe()
+            return []
+        if shorten:
+            with contextlib.suppress(ClientError):  # the next poll's sweep still deletes ours
+                await self.router.expire(self.identity, shorten)
         for peer, ts in acks:
             await self._ack(peer, ts)
         for peer, route in replies:
@@ -596,14 +652,143 @@ class Client:
             self._save()
         await self._deliver_sync(peer, st.route, out.data)
 
-    def _record(self, peer: str, direction: str, body: str, ts: int, via: str, name: str = "") -> None:
-        self.db.add_message(peer, {"peer": peer, "dir": direction, "body": body, "ts": ts, "via": via, "name": name},
-                            self.clock.now_ms())
+    def _record(self, peer: str, direction: str, body: str, ts: int, via: str, name: str = "") -> int:
+        return self.db.add_message(
+            peer, {"peer": peer, "dir": direction, "body": body, "ts": ts, "via": via, "name": name},
+            self.clock.now_ms())
 
     def history(self, peer: str | None = None, after_id: int = 0) -> list[dict[str, Any]]:
+        self._alive()
+        self.sweep_expired()  # what is due is never shown, even between polls
         if peer is not None:
             peer = canonical_session_id(peer)
         return self.db.messages(peer, after_id)
+
+    def _alive(self) -> None:
+        if self.wiped:
+            raise WipedError("this profile was wiped: restore it from the recovery phrase or a backup")
+
+    # -- wipe ---------------------------------------------------------------------------------
+
+    async def wipe(self) -> WipeReport:
+        """Erase this profile: stop, scrub the database, overwrite and delete every file of the
+        profile directory (identity included; see session_core.client.wipe).  The client is
+        unusable afterwards; the recovery phrase (or a backup) is the only way back."""
+        if self.wiped:
+            raise WipedError("this profile was already wiped")
+        await self.stop_loops()
+        self.db.scrub_and_close()
+        report = wipe_directory(self.cfg.home)
+        self.wiped = True
+        with contextlib.suppress(Exception):  # nothing may stop a wipe that has happened
+            await self.transport.close()
+        ev = ClientEvent("wiped", self.session_id, f"{report.files} files, {report.bytes} bytes overwritten")
+        self.events.put_nowait(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
+        return report
+
+    # -- backup -------------------------------------------------------------------------------
+
+    def backup(self) -> bytes:
+        """This profile's state, encrypted under a key derived from the seed (see
+        session_core.client.backup; restore with restore_backup and the recovery phrase)."""
+        self._alive()
+        self._save()  # first, so the backup holds the current sessions
+        return create_backup(self.db, self.messenger, self.identity, self.clock.now_ms())
+
+    # -- remote wipe by a trusted friend ------------------------------------------------------
+
+    def remote_wipe_armings(self) -> list[Arming]:
+        self._alive()
+        saved = self.db.get("remote_wipe")
+        return [Arming.from_json(d) for d in saved] if isinstance(saved, list) else []
+
+    def arm_remote_wipe(self, friend: str) -> str:
+        """Let *friend* (an established contact) wipe this account by sending the returned
+        secret in a message.  Show the secret once, hand it over in person; only its hash is
+        kept.  Arming the same friend again replaces the old secret."""
+        self._alive()
+        friend = canonical_session_id(friend)
+        contact = self.messenger.contacts.get(friend)
+        if contact is None or contact.state is not ContactState.ESTABLISHED:
+            raise RemoteWipeSetupError(f"{friend[:12]}… is not an established contact: only a friend can be trusted")
+        secret = make_secret()
+        keep = [a for a in self.remote_wipe_armings() if a.friend != friend]
+        keep.append(Arming(friend, secret_hash(friend, secret), self.clock.now_ms()))
+        self.db.put("remote_wipe", [a.to_json() for a in keep])
+        return secret
+
+    def disarm_remote_wipe(self, friend: str) -> bool:
+        self._alive()
+        friend = canonical_session_id(friend)
+        armings = self.remote_wipe_armings()
+        keep = [a for a in armings if a.friend != friend]
+        self.db.put("remote_wipe", [a.to_json() for a in keep])
+        return len(keep) != len(armings)
+
+    # -- disappearing messages ----------------------------------------------------------------
+
+    def disappearing(self, peer: str) -> Expiration | None:
+        """The conversation's disappearing-message setting (None: messages stay)."""
+        self._alive()
+        saved = self.db.get("expire:" + self.db.tag(canonical_session_id(peer)))
+        return Expiration.parse(saved) if isinstance(saved, str) else None
+
+    def _put_timer(self, peer: str, expire: Expiration | None) -> None:
+        self.db.put("expire:" + self.db.tag(peer), str(expire) if expire is not None else "off")
+
+    async def set_disappearing(self, peer: str, expire: Expiration | None) -> SendReport:
+        """Set the conversation's timer (None: off) and tell the peer, as Session does."""
+        self._alive()
+        peer = canonical_session_id(peer)
+        async with self._lock:
+            out = self.messenger.send_expiration_timer(peer, expire, now_ms=self.clock.now_ms())
+            self._put_timer(peer, expire)
+            self._save()
+        return await self._send_async(out, "timer")
+
+    def _keep_disappearing(self, ev: MessageReceived, body: str, via: str, node_hash: str,
+                           shorten: list[tuple[str, int]]) -> bool:
+        """Record a received message (its history line: *body*) with its time of death; False
+        if it is already dead."""
+        if not ev.expire_mode:
+            self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)
+            return True
+        timer_ms = ev.expire_after_s * 1000
+        dies_at = ev.timestamp_ms + timer_ms if ev.expire_mode == AFTER_SEND else 0
+        if dies_at and dies_at <= self.clock.now_ms():
+            if node_hash:
+                shorten.append((node_hash, self.clock.now_ms()))
+            return False  # arrived after its time: never shown, never stored
+        msg_id = self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)
+        self.db.set_expiry(msg_id, dies_at, timer_ms, node_hash)
+        if dies_at and node_hash:
+            shorten.append((node_hash, dies_at))
+        return True
+
+    async def mark_read(self, peer: str | None = None, up_to_ms: int | None = None) -> int:
+        """The user saw the conversation with ``peer`` (or all of them): after-read timers start
+        now and our swarm's copies are shortened to the same time; with several devices the
+        read mark moves too (:meth:`set_read_mark`, up to ``up_to_ms``).  Returns how many
+        after-read timers started."""
+        self._alive()
+        if peer is not None:
+            peer = canonical_session_id(peer)
+        async with self._lock:
+            due = self.db.start_read_timers(peer, self.clock.now_ms())
+        with contextlib.suppress(ClientError):
+            await self.router.expire(self.identity, [(h, at) for h, at in due if h])
+        if self.devices is not None:
+            for who in [peer] if peer is not None else list(self.messenger.contacts):
+                self.set_read_mark(who, up_to_ms)
+        return len(due)
+
+    def sweep_expired(self) -> int:
+        """Delete the local messages whose time has come (and their bytes, see ClientDB)."""
+        if self.wiped:
+            return 0
+        return self.db.delete_due(self.clock.now_ms())
 
 
 def _with_files(text: str, attachments: Sequence[Pointer]) -> str:

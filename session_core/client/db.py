@@ -6,6 +6,10 @@ from the identity's seed (:class:`~session_core.protocol.at_rest.StateKey`, labe
 ``client-db``). Lookups use keyed BLAKE2b tags instead of Session IDs or hashes, so the file
 alone shows row counts and times, not who talks to whom.  The file is created 0600.
 
+Disappearing messages (docs/protections.md): a row of ``expiries`` gives a message its time of
+death (``at``; 0 = "after read", not read yet).  :meth:`ClientDB.delete_due` deletes what is due
+with ``secure_delete`` on and truncates the WAL, so the sealed bytes leave the files too.
+
 The Messenger is saved as rows: its core (prekeys, name) under ``messenger_core`` and one row per
 contact in ``contacts``, each sealed by the Messenger itself; a save writes only what changed
 (:meth:`ClientDB.save_messenger`).  A profile saved before rows existed holds the whole
@@ -23,6 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from session_core.client.wipe import scrub_sqlite
 from session_core.errors import ClientStateError, StateDecryptionError
 from session_core.identity import Identity
 from session_core.private_files import create_private
@@ -38,6 +43,9 @@ CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, peer_
 CREATE INDEX IF NOT EXISTS messages_peer ON messages(peer_tag, id);
 CREATE TABLE IF NOT EXISTS seen (tag TEXT PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (tag TEXT PRIMARY KEY, blob BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS expiries (msg_id INTEGER PRIMARY KEY, at INTEGER NOT NULL, timer_ms INTEGER NOT NULL,
+                                     node_hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS expiries_at ON expiries(at);
 """
 _CORE = "messenger_core"
 _LEGACY_BLOB = "messenger"  # the whole Messenger in one blob, as saved before contact rows
@@ -48,9 +56,11 @@ class ClientDB:
         self._key = StateKey.for_identity(identity, b"client-db")
         self._tag_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"session_core/client-db/v1",
                              info=b"index tags").derive(identity.ed25519_seed)
+        self.path = Path(path)
         create_private(path)  # it holds sealed state, but row counts and times are still private
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
         self.db.executescript(_SCHEMA)
         probe = self.get("owner")
         if probe is None:
@@ -60,6 +70,10 @@ class ClientDB:
 
     def close(self) -> None:
         self.db.close()
+
+    def scrub_and_close(self) -> None:
+        """Delete every row so the file holds zeros, leave no WAL frames behind, close (wipe)."""
+        scrub_sqlite(self.db, self.path)
 
     def tag(self, text: str) -> str:
         return hashlib.blake2b(text.encode(), key=self._tag_key, digest_size=16).hexdigest()
@@ -144,6 +158,41 @@ class ClientDB:
             rows = self.db.execute("SELECT id, blob FROM messages WHERE peer_tag = ? AND id > ? ORDER BY id",
                                    (self.tag(peer), after_id)).fetchall()
         return [{"id": i, **self._open(b)} for i, b in rows]
+
+    # -- disappearing messages ---------------------------------------------------------------
+
+    def set_expiry(self, msg_id: int, at_ms: int, timer_ms: int, node_hash: str = "") -> None:
+        """Message *msg_id* disappears at *at_ms* (0: *timer_ms* after it is read)."""
+        self.db.execute("INSERT OR REPLACE INTO expiries(msg_id, at, timer_ms, node_hash) VALUES (?, ?, ?, ?)",
+                        (msg_id, at_ms, timer_ms, node_hash))
+
+    def start_read_timers(self, peer: str | None, now_ms: int) -> list[tuple[str, int]]:
+        """Start the timers of unread after-read messages (of *peer*, or all): (node hash, time
+        of death) of each ("" as the hash: it came another way and has no copy in our swarm)."""
+        where = "" if peer is None else " AND msg_id IN (SELECT id FROM messages WHERE peer_tag = ?)"
+        args: tuple[Any, ...] = () if peer is None else (self.tag(peer),)
+        rows = self.db.execute(f"SELECT msg_id, timer_ms, node_hash FROM expiries WHERE at = 0{where}", args).fetchall()
+        self.db.executemany("UPDATE expiries SET at = ? WHERE msg_id = ?", [(now_ms + t, i) for i, t, _ in rows])
+        return [(h, now_ms + t) for _, t, h in rows]
+
+    def next_expiry(self) -> int | None:
+        row = self.db.execute("SELECT MIN(at) FROM expiries WHERE at > 0").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def delete_due(self, now_ms: int) -> int:
+        """Delete the messages whose time has come; their bytes leave the file and the WAL."""
+        self.db.execute("BEGIN")
+        try:
+            n = self.db.execute("DELETE FROM messages WHERE id IN (SELECT msg_id FROM expiries WHERE at > 0 AND at <= ?)",
+                                (now_ms,)).rowcount
+            self.db.execute("DELETE FROM expiries WHERE at > 0 AND at <= ?", (now_ms,))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        if n > 0:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return n
 
     # -- dedup --------------------------------------------------------------------------------
 

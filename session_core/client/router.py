@@ -30,10 +30,13 @@ from session_core.client.clock import NetworkClock
 from session_core.client.onion_client import OnionClient, RpcResult
 from session_core.client.snode import Snode
 from session_core.errors import ClientError, DeliveryError, NodeListError, OnionRequestFailedError
+from session_core.identity import Identity
+from session_core.protocol import storage_auth
 
 __all__ = ["SwarmRouter", "StoreReport", "Retrieved"]
 
 STORE_COPIES = 3  # docs/interop.md §4.2: the desktop sends every store to 3 members
+MIN_TTL_MS = 10_000  # the shortest TTL a node accepts (docs/interop.md §1.6)
 MAX_ROUNDS = 5
 
 
@@ -105,8 +108,11 @@ class SwarmRouter:
 
     # -- store --------------------------------------------------------------------------------
 
-    async def store(self, recipient: str, data: bytes, ttl_ms: int) -> StoreReport:
+    async def store(self, recipient: str, data: bytes, ttl_ms: int, *, expires_at_ms: int | None = None) -> StoreReport:
+        """Store *data* for *recipient*; *expires_at_ms* (a disappearing message): the node's copy
+        lives until then (but at least the nodes' minimum TTL), not the full *ttl_ms*."""
         rep = StoreReport(recipient)
+        full_ttl = ttl_ms
         data_b64 = base64.b64encode(data).decode("ascii")
         bad: set[str] = set()
         refresh = False
@@ -119,6 +125,8 @@ class SwarmRouter:
             members = members or [m for m in swarm if m.ed25519 not in bad] or list(swarm)
             targets = self.rng.sample(members, min(STORE_COPIES, len(members)))
             ts = self.clock.now_ms()
+            if expires_at_ms is not None:
+                ttl_ms = min(full_ttl, max(MIN_TTL_MS, expires_at_ms - ts))
             t0 = time.perf_counter()
             nonce = await _pow.solve_async(ts, ttl_ms, recipient, data_b64, self.difficulty, threads=self.pow_threads)
             rep.pow_s += time.perf_counter() - t0
@@ -156,9 +164,9 @@ class SwarmRouter:
                 refresh = True
         raise DeliveryError(f"could not store for {recipient[:12]}… after {rep.rounds} rounds: {'; '.join(rep.events[-4:])}")
 
-    async def _try(self, dest: Snode, params: dict[str, str]) -> RpcResult | str:
+    async def _try(self, dest: Snode, params: dict[str, Any], method: str = "store") -> RpcResult | str:
         try:
-            return await self.oc.request(dest, "store", params)
+            return await self.oc.request(dest, method, params)
         except OnionRequestFailedError as exc:
             return str(exc)
 
@@ -169,6 +177,26 @@ class SwarmRouter:
             return
         if 0 < d < 1_000_000:
             self.difficulty = d
+
+    # -- expire --------------------------------------------------------------------------------
+
+    async def expire(self, identity: Identity, due: list[tuple[str, int]]) -> int:
+        """Bring forward the expiry of our swarm's copies: (hash, time) pairs, one signed
+        ``expire`` per distinct time, sent to *every* member (our nodes do not forward it to
+        their swarm as upstream's do).  Returns how many members answered with a valid signature
+        of theirs over what they did."""
+        if not due:
+            return 0
+        swarm = await self.swarm_of(identity.session_id)
+        by_time: dict[int, list[str]] = {}
+        for h, at in due:
+            by_time.setdefault(at, []).append(h)
+        calls = [(node, sorted(hashes), at) for at, hashes in sorted(by_time.items()) for node in swarm]
+        answers = await asyncio.gather(*(self._try(node, storage_auth.expire_params(identity, hashes, at), "expire")
+                                         for node, hashes, at in calls))
+        return sum(1 for (node, hashes, at), ans in zip(calls, answers)
+                   if not isinstance(ans, str) and ans.status == 200 and _signed_expiry(identity.session_id, node,
+                                                                                       hashes, at, ans.body))
 
     # -- poll ---------------------------------------------------------------------------------
 
@@ -202,3 +230,15 @@ class SwarmRouter:
             if len(page) < 10:
                 return out
         return out
+
+
+def _signed_expiry(pubkey: str, node: Snode, requested: list[str], expiry: int, body: str) -> bool:
+    """True if *node* answered an ``expire`` with its own signature over what it did."""
+    try:
+        mine = json.loads(body)["swarm"][node.ed25519]
+        updated = [str(h) for h in mine["updated"]]
+        unchanged = {str(h): int(e) for h, e in mine.get("unchanged", {}).items()}
+        message = storage_auth.expire_reply_message(pubkey, int(mine["expiry"]), requested, updated, unchanged)
+        return storage_auth.verify_node(node.ed25519, str(mine["signature"]), message)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import string
 import sys
@@ -99,16 +98,14 @@ def _client(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir:
     try:
         info = store.info(profile)
     except SessionCoreError as exc:
-        raise click.ClickException(f"{exc} (create it with `session-core id new --profile {profile}`)") from None
+        from session_core.commands.unlock import missing_profile
+
+        raise click.ClickException(missing_profile(exc, profile)) from None
     if not urls and not (store.profile_dir(profile) / "nodes.json").exists():
         raise click.ClickException(f"no network to use: {profile} has no cached node list yet; give {_SEED_HINT}")
-    from session_core.commands.id_cmd import hidden_prompt
+    from session_core.commands.unlock import unlock_identity
 
-    passphrase = os.environ.get("SESSION_CORE_PASSPHRASE") or hidden_prompt(f"Passphrase for {profile}")
-    try:
-        identity = store.load(profile, passphrase)
-    except SessionCoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    identity = unlock_identity(store, profile)  # the PIN when one is set, else the passphrase
     cfg = ClientConfig(urls, store.profile_dir(profile), sync=sync, poll_interval=0.5, listen_interval=0.2,
                        file_server=_devnet_file_server(devnet_dir),
                        multi_device=(store.profile_dir(profile) / "multi_device").exists())  # `id link`/`id join`
@@ -228,10 +225,15 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
             while True:
                 got = await c.poll_swarm()
                 events += got
-                if got or time.monotonic() >= deadline:  # --wait: until something arrives
+                if got or c.wiped or time.monotonic() >= deadline:  # --wait: until something arrives
                     break
                 await asyncio.sleep(0.5)
+            if c.wiped:
+                click.echo("this profile was wiped: a trusted friend sent the remote-wipe secret")
+                return
             for ev in events:
+                if ev.kind == "timer":
+                    click.echo(f"{_name(c, ev.peer)} set disappearing messages: {ev.text}")
                 if ev.kind == "accepted":
                     if as_json:
                         click.echo(json.dumps({"event": "accepted", "peer": ev.peer, "name": ev.name}))
@@ -247,6 +249,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                     click.echo(json.dumps(m))
                 elif m["dir"] == "in":
                     click.echo(f"{_name(c, m['peer'], m['name'])} ({m['peer'][:10]}…, {m['via']}): {m['body']}")
+            await c.mark_read()  # shown: after-read timers start now
             for peer in c.pending_requests():
                 req = c.messenger.contacts[peer].request
                 click.echo(f"friend request from {peer} ({req.display_name if req else ''}): "
@@ -258,6 +261,8 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
 
 
 _HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /file PATH  /contacts  /quit
+protections: /disappear after_send:SECONDS|after_read:SECONDS|off  /arm (remote wipe for the current
+contact)  /disarm  /backup FILE  /wipe yes
 anything else is sent to the current contact"""
 
 
@@ -276,6 +281,11 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             who = _name(c, ev.peer, ev.name)
             if ev.kind == "message":
                 click.echo(f"\r[{who} via {ev.via}] {ev.text}")
+                asyncio.get_running_loop().create_task(c.mark_read(ev.peer))  # shown = read
+            elif ev.kind == "timer":
+                click.echo(f"\r[{who} set disappearing messages: {ev.text}]")
+            elif ev.kind == "wiped":
+                click.echo("\r[this profile was wiped by a trusted friend: press Enter to quit]")
             elif ev.kind == "request":
                 click.echo(f"\r[friend request from {ev.peer} ({ev.name})] {ev.text}  -> /accept {ev.peer}")
             elif ev.kind == "accepted":
@@ -299,7 +309,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         try:
             while True:
                 line = await loop.run_in_executor(None, sys.stdin.readline)
-                if not line:
+                if not line or c.wiped:
                     break
                 line = line.strip()
                 if not line:
@@ -333,6 +343,10 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                             current[:] = [peer]
                             click.echo(f"now talking to {_name(c, peer)}")
                         continue
+                    elif cmd in ("/disappear", "/arm", "/disarm", "/backup", "/wipe"):
+                        if await _protect_command(c, cmd, rest.strip(), current):
+                            break
+                        continue
                     elif cmd == "/contacts":
                         for sid, contact in c.messenger.contacts.items():
                             click.echo(f"{sid} {contact.display_name:16} {contact.state.value}")
@@ -354,3 +368,44 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             await _stop(c)
 
     _run(run)
+
+
+async def _protect_command(c: Any, cmd: str, arg: str, current: list[str]) -> bool:
+    """The chat's protection commands (docs/protections.md); True when the chat must end."""
+    from session_core.protocol.expiration import Expiration
+
+    if cmd == "/wipe":
+        if arg != "yes":
+            click.echo("this erases the profile for good (identity, contacts, history): type /wipe yes")
+            return False
+        report = await c.wipe()
+        click.echo(f"wiped: {report.files} files, {report.bytes} bytes overwritten and deleted")
+        return True
+    if cmd == "/backup":
+        if not arg:
+            click.echo("usage: /backup FILE")
+            return False
+        out = Path(arg).expanduser()
+        if out.exists():
+            click.echo(f"{out} exists: choose another name")
+            return False
+        from session_core.private_files import create_private
+
+        blob = c.backup()
+        create_private(out)
+        out.write_bytes(blob)
+        click.echo(f"backup written: {out} ({len(blob)} bytes); restore with `session-core backup restore`")
+        return False
+    if not current:
+        click.echo("no contact selected: /to SESSION_ID first")
+        return False
+    if cmd == "/disappear":
+        rep = await c.set_disappearing(current[0], Expiration.parse(arg))
+        click.echo(f"  disappearing messages: {arg} ({rep.detail})")
+    elif cmd == "/arm":
+        secret = c.arm_remote_wipe(current[0])
+        click.echo(f"  remote-wipe secret for {_name(c, current[0])}: {secret}\n"
+                   "  give it to them in person; if they send it to you, this profile is wiped")
+    elif cmd == "/disarm":
+        click.echo("  disarmed" if c.disarm_remote_wipe(current[0]) else "  they were not armed")
+    return False

@@ -128,6 +128,7 @@ class ServiceNode:
         self.rpc = StorageRPC(
             self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms,
             methods=self.listening.table(),
+            sign=lambda m: bytes(self.keys.signing.sign(m).signature),
         )
         self.commit = GroupCommit(self.store)
         self.stats = NodeStats()

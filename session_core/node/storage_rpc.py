@@ -25,6 +25,7 @@ newline included, where upstream has one.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
 from session_core.node.network import NetworkView
 from session_core.node.store import MessageStore
+from session_core.protocol import storage_auth
 
 MAX_MESSAGE_BODY = 102_400  # b64 characters (upstream MAX_MESSAGE_BODY)
 MAX_REQUEST_BYTES = 256 * 1024  # whole JSON-RPC body; anything larger is refused unparsed
@@ -49,7 +51,9 @@ RETRIEVE_LIMIT = 10
 _HEX = frozenset("0123456789abcdef")
 # Standard base64, padded or not (a length of 4k+1 can never be base64).
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_OWN_METHODS = frozenset({"store", "retrieve", "get_snodes_for_pubkey", "get_swarm"})
+_OWN_METHODS = frozenset({"store", "retrieve", "get_snodes_for_pubkey", "get_swarm", "expire"})
+MAX_EXPIRE_HASHES = 1000  # hashes in one `expire` request
+SIGNATURE_TOLERANCE_MS = 60_000  # an expiry may be this far in the past (upstream: >= 60 s ago)
 _STORE_FIELDS = ("pubKey", "ttl", "nonce", "timestamp", "data")
 
 
@@ -98,6 +102,7 @@ class StorageRPC:
         *,
         max_ttl_ms: int = MAX_TTL_MS,
         methods: Mapping[str, RpcMethod] | None = None,
+        sign: Callable[[bytes], bytes] | None = None,
     ) -> None:
         """*methods* are answered besides the storage ones, through the same parse and checks
         (the node passes :meth:`session_core.node.listening.ListeningMethods.table`)."""
@@ -111,6 +116,7 @@ class StorageRPC:
         self.difficulty = difficulty
         self._clock = clock
         self._max_ttl = max_ttl_ms
+        self._sign = sign  # the node's Ed25519 signature, for answers that carry one (`expire`)
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -143,6 +149,8 @@ class StorageRPC:
                 return self._store(params)
             if method == "retrieve":
                 return Outcome(self._retrieve(params))
+            if method == "expire":
+                return Outcome(self._expire(params))
             if method in ("get_snodes_for_pubkey", "get_swarm"):
                 return Outcome(self._snodes(params))
             other = self._methods.get(method)
@@ -246,6 +254,44 @@ class StorageRPC:
         return Reply.json(
             200, {"messages": [{"hash": m.hash, "expiration": m.expiration, "data": m.data} for m in msgs]}
         )
+
+    def _expire(self, params: dict[str, Any]) -> Reply:
+        """Bring forward the expiry of some of the owner's messages (upstream ``expire``, signed
+        by the owner: :mod:`session_core.protocol.storage_auth`).  Never extends: a message's
+        lifetime is what its proof of work paid for."""
+        pk = params.get("pubkey", params.get("pubKey"))
+        ed, sig, hashes, expiry = (params.get(k) for k in ("pubkey_ed25519", "signature", "messages", "expiry"))
+        if not isinstance(pk, str):
+            raise _bad("invalid json: `pubkey` must be a string")
+        self._check_pubkey(pk)
+        if not isinstance(ed, str) or not isinstance(sig, str):
+            raise _bad("invalid json: `pubkey_ed25519` and `signature` must be strings")
+        if (not isinstance(hashes, list) or not hashes or len(hashes) > MAX_EXPIRE_HASHES
+                or not all(isinstance(h, str) and 0 < len(h) <= 128 and h.isascii() for h in hashes)):
+            raise _bad(f"invalid json: `messages` must be a list of 1-{MAX_EXPIRE_HASHES} message hashes")
+        if isinstance(expiry, bool) or not isinstance(expiry, int) or expiry < 0:
+            raise _bad("invalid json: `expiry` must be a non-negative integer (ms)")
+        shorten, extend = params.get("shorten", False), params.get("extend", False)
+        if not isinstance(shorten, bool) or not isinstance(extend, bool) or (shorten and extend):
+            raise _bad("invalid json: `shorten` and `extend` are booleans, not both true")
+        if extend:
+            raise _bad("extending an expiry is not supported: a message lives what its proof of work paid for")
+        self._swarm_or_421(pk)
+        now = self._clock()
+        if expiry < now - SIGNATURE_TOLERANCE_MS:
+            raise _bad("expiry is too far in the past")
+        if not storage_auth.verify_owner(pk, ed, sig, storage_auth.expire_message(expiry, hashes, shorten=shorten)):
+            raise RpcRejectedError(401, "expire signature verification failed\n")
+        updated, unchanged = self.store.expire(pk, hashes, expiry, now)
+        if not shorten:
+            unchanged = {}  # upstream reports (and signs) them only when `shorten` was asked for
+        result: dict[str, Any] = {"updated": updated, "expiry": expiry}
+        if shorten:
+            result["unchanged"] = unchanged
+        if self._sign is not None:
+            signed = storage_auth.expire_reply_message(pk, expiry, hashes, updated, unchanged)
+            result["signature"] = base64.b64encode(self._sign(signed)).decode("ascii")
+        return Reply.json(200, {"swarm": {self._me: result}})
 
     def _snodes(self, params: dict[str, Any]) -> Reply:
         (pk,) = self._strings(params, ("pubKey",))

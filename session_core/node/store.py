@@ -9,6 +9,12 @@ Rules both follow (docs/interop.md §4.2):
   order after the row of ``last_hash`` (an unknown ``last_hash`` means "from the
   start", like upstream's ``COALESCE(..., 0)``).
 
+Expiry can only be brought forward (:meth:`~MessageStore.expire`, the owner's authenticated
+``expire`` request for disappearing messages): the new time is kept beside the message, never
+in it, because the TTL is part of the proof of work a peer re-checks on replication.  SQLite
+runs with ``secure_delete`` and a purge that removed rows truncates the WAL, so an expired
+message's bytes are gone from the database files, not just unlinked from the B-tree.
+
 SQLite runs in WAL mode and commits before a save returns, so a message that was
 acknowledged survives the node process being killed; client stores also enter a replication
 *outbox* in the same transaction, which the replicator empties as peers take them and reloads
@@ -77,6 +83,7 @@ class MessageStore(Protocol):
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None: ...
     def count(self, now_ms: int) -> int: ...
     def purge_expired(self, now_ms: int) -> int: ...
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]: ...
     def refusal(self, msg: Message, now_ms: int) -> str | None: ...
     def close(self) -> None: ...
 
@@ -92,6 +99,25 @@ class MemoryStore:
         self._index: dict[str, int] = {}
         self._usage: dict[str, tuple[int, int]] = {}  # owner -> (bytes, messages)
         self._total = 0
+        self._shortened: dict[str, int] = {}  # hash -> expiry brought forward by `expire`
+
+    def _exp(self, m: Message) -> int:
+        return self._shortened.get(m.hash, m.expiration)
+
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]:
+        """Bring the expiry of *owner*'s live messages among *hashes* forward to *expiry_ms*
+        (never later): (updated hashes sorted, {hash: expiry} of those already due sooner)."""
+        updated, unchanged = [], {}
+        for h in set(hashes):
+            i = self._index.get(h)
+            if i is None or self._rows[i].pubkey != owner or self._exp(self._rows[i]) <= now_ms:
+                continue
+            if self._exp(self._rows[i]) > expiry_ms:
+                self._shortened[h] = expiry_ms
+                updated.append(h)
+            else:
+                unchanged[h] = self._exp(self._rows[i])
+        return sorted(updated), unchanged
 
     def save_if_new(self, msg: Message) -> bool:
         if msg.hash in self._index:
@@ -126,7 +152,7 @@ class MemoryStore:
         start = self._index.get(last_hash, -1) + 1
         out: list[Message] = []
         for m in self._rows[start:]:
-            if m is not None and m.pubkey == pubkey and m.expiration > now_ms:
+            if m is not None and m.pubkey == pubkey and self._exp(m) > now_ms:
                 out.append(m)
                 if len(out) == limit:
                     break
@@ -137,10 +163,10 @@ class MemoryStore:
         if i is None:
             return None
         m = self._rows[i]
-        return m if m.expiration > now_ms else None
+        return m if self._exp(m) > now_ms else None
 
     def messages(self, now_ms: int) -> Iterator[Message]:
-        return iter([m for m in self._rows if m.expiration > now_ms])
+        return iter([m for m in self._rows if self._exp(m) > now_ms])
 
     def messages_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, Message]]:
         start = bisect.bisect_right(self._ids, after_id)
@@ -148,7 +174,7 @@ class MemoryStore:
         for i in range(start, len(self._rows)):
             if len(out) >= limit:
                 break
-            if self._rows[i].expiration > now_ms:
+            if self._exp(self._rows[i]) > now_ms:
                 out.append((self._ids[i], self._rows[i]))
         return out
 
@@ -160,8 +186,10 @@ class MemoryStore:
         return sum(1 for _ in self.messages(now_ms))
 
     def purge_expired(self, now_ms: int) -> int:
-        self._ids = [i for i, m in zip(self._ids, self._rows) if m.expiration > now_ms]
-        keep = [m for m in self._rows if m.expiration > now_ms]
+        self._ids = [i for i, m in zip(self._ids, self._rows) if self._exp(m) > now_ms]
+        keep = [m for m in self._rows if self._exp(m) > now_ms]
+        live = {m.hash for m in keep}
+        self._shortened = {h: t for h, t in self._shortened.items() if h in live}
         removed = len(self._rows) - len(keep)
         # Row order is preserved, so lastHash positions stay meaningful.
         self._rows = keep
@@ -235,6 +263,7 @@ class SqliteStore:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA secure_delete=ON")  # a purged message's bytes are zeroed, not left in free pages
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         had_usage = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'usage'").fetchone()
         had_messages = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone()
@@ -334,7 +363,28 @@ class SqliteStore:
 
     def purge_expired(self, now_ms: int) -> int:
         with self._lock:
-            return self._db.execute("DELETE FROM messages WHERE expiration <= ?", (now_ms,)).rowcount
+            n = self._db.execute("DELETE FROM messages WHERE expiration <= ?", (now_ms,)).rowcount
+            if n > 0:
+                # The WAL still holds the frames that wrote those rows: fold it in and cut it.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return n
+
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]:
+        """See :meth:`MemoryStore.expire`."""
+        wanted = sorted(set(hashes))
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            if not wanted:
+                return [], {}
+            rows = self._db.execute(
+                f"SELECT hash, expiration FROM messages WHERE owner = ? AND expiration > ? AND hash IN ({marks})",
+                (owner, now_ms, *wanted)).fetchall()
+            updated = sorted(str(h) for h, e in rows if int(e) > expiry_ms)
+            unchanged = {str(h): int(e) for h, e in rows if int(e) <= expiry_ms}
+            if updated:
+                self._db.executemany("UPDATE messages SET expiration = ? WHERE hash = ?",
+                                     [(expiry_ms, h) for h in updated])
+        return updated, unchanged
 
     def usage(self, owner: str) -> tuple[int, int]:
         """(bytes of message data, messages) held for *owner*, expired rows included."""

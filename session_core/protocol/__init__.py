@@ -11,9 +11,11 @@ of one account (docs/devices.md): ``config`` (synced settings), ``link`` (link c
 
 from session_core.protocol.conversation import Contact, ContactState, Messenger
 from session_core.protocol.modes import ConversationMode
+from session_core.protocol.expiration import Expiration
 from session_core.protocol.events import (
     TTL_MS,
     Event,
+    ExpirationTimerChanged,
     FriendRequestAccepted,
     FriendRequestDropped,
     FriendRequestReceived,
@@ -33,6 +35,8 @@ __all__ = [
     "ContactState",
     "ConversationMode",
     "Event",
+    "ExpirationTimerChanged",
+    "Expiration",
     "FriendRequestAccepted",
     "FriendRequestDropped",
     "FriendRequestReceived",

@@ -77,6 +77,7 @@ from session_core.protocol.contact import (
 from session_core.protocol.events import (
     TTL_MS,
     Event,
+    ExpirationTimerChanged,
     FriendRequestAccepted,
     FriendRequestDropped,
     FriendRequestReceived,
@@ -86,6 +87,7 @@ from session_core.protocol.events import (
     ReceiptReceived,
     TypingReceived,
 )
+from session_core.protocol.expiration import Expiration, read_expiration
 from session_core.protocol.friend_request import (
     FriendRequest,
     check_text,
@@ -258,19 +260,32 @@ class Messenger:
 
     def send_text(
         self, peer: str, text: str, *, now_ms: int, listening: tuple[str, int] | None = None,
-        attachments: Sequence[Pointer] = (),
+        attachments: Sequence[Pointer] = (), expire: Expiration | None = None,
     ) -> Outgoing:
         """A text message; ``listening`` = our listening node (address, port), told to ratchet
         peers only (Session apps have no synchronous routing); ``attachments`` = files already
-        uploaded, carried as AttachmentPointers."""
+        uploaded, carried as AttachmentPointers; ``expire``: it disappears."""
         peer = canonical_session_id(peer)
         mode = self.mode_of(peer) or ConversationMode.RATCHET
         content = self._text_content(text, mode, now_ms)
         for pointer in attachments:
             pointer.check()
             attachment_pointer.to_pb(pointer, content.dataMessage.attachments.add())
+        if expire is not None:
+            expire.apply(content)
         if listening is not None and mode is ConversationMode.RATCHET:
             _set_status(content, listening[0], listening[1], reachable=True)
+        return self.send_content(peer, content, kind="regular", now_ms=now_ms)
+
+    def send_expiration_timer(self, peer: str, expire: Expiration | None, *, now_ms: int) -> Outgoing:
+        """Tell ``peer`` the conversation's disappearing-message setting (None: off), the way
+        Session does: a DataMessage flagged EXPIRATION_TIMER_UPDATE with the Content's timer."""
+        content = pb.Content()
+        content.dataMessage.flags = pb.DataMessage.EXPIRATION_TIMER_UPDATE
+        if self.mode_of(peer) is not ConversationMode.SESSION:
+            content.dataMessage.timestamp = now_ms
+        if expire is not None:
+            expire.apply(content)
         return self.send_content(peer, content, kind="regular", now_ms=now_ms)
 
     def send_receipt(
@@ -450,11 +465,15 @@ class Messenger:
             if data.profile.displayName:
                 contact.display_name = data.profile.displayName[:64]
             files = tuple(p for p in map(attachment_pointer.from_pb, data.attachments) if p is not None)
+            expiration = read_expiration(content)
+            if data.flags & pb.DataMessage.EXPIRATION_TIMER_UPDATE:
+                events.append(ExpirationTimerChanged(peer, expiration, data.timestamp or sent_ms))
             if data.body or files:
                 # Current clients leave DataMessage.timestamp unset: the envelope's is the one.
                 events.append(MessageReceived(
                     peer, data.body, data.timestamp or sent_ms, contact.display_name,
-                    *_expiration(content), attachments=files,
+                    expiration.seconds if expiration else 0, expiration.mode if expiration else "",
+                    attachments=files,
                 ))
         if content.HasField("receiptMessage"):
             receipt = content.receiptMessage
@@ -722,18 +741,6 @@ def _unpad_lenient(message: bytes) -> bytes:
         return unpad(message)
     except MalformedMessageError:
         return message
-
-
-_EXPIRATION = {
-    pb.Content.DELETE_AFTER_READ: "after_read",
-    pb.Content.DELETE_AFTER_SEND: "after_send",
-}
-
-
-def _expiration(content: pb.Content) -> tuple[int, str]:
-    """(seconds, "after_read" | "after_send") of a disappearing message, (0, "") otherwise."""
-    kind = _EXPIRATION.get(content.expirationType, "")
-    return (int(content.expirationTimer), kind) if kind and content.expirationTimer else (0, "")
 
 
 def _content_timestamp(plaintext: bytes) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from session_core.attachments import Pointer
+from session_core.protocol.expiration import Expiration
 
 __all__ = [
     "TTL_MS",
@@ -23,6 +24,7 @@ __all__ = [
     "OnlineStatusReceived",
     "TypingReceived",
     "SentMessageSynced",
+    "ExpirationTimerChanged",
 ]
 
 _MIN, _DAY = 60_000, 86_400_000
@@ -119,4 +121,13 @@ class SentMessageSynced(Event):
 
     peer: str
     body: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class ExpirationTimerChanged(Event):
+    """The peer set the conversation's disappearing-message timer (None: turned off)."""
+
+    sender: str
+    expiration: Expiration | None
     timestamp_ms: int

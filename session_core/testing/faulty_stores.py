@@ -58,6 +58,9 @@ class _Wrapped:
     def purge_expired(self, now_ms: int) -> int:
         return self.inner.purge_expired(now_ms)
 
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]:
+        return self.inner.expire(owner, hashes, expiry_ms, now_ms)
+
     def refusal(self, msg: Message, now_ms: int) -> str | None:
         return self.inner.refusal(msg, now_ms)
 

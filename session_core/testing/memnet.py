@@ -45,7 +45,7 @@ class Seen:
 class MemNode:
     def __init__(self, net: MemNetwork, index: int, ip: str, swarm_id: int, difficulty: int) -> None:
         sk = nacl.public.PrivateKey.generate()
-        ed_pk, _ = nacl.bindings.crypto_sign_keypair()
+        ed_pk, ed_sk = nacl.bindings.crypto_sign_keypair()
         self.net = net
         self.secret = bytes(sk)
         self.info = SnodeInfo(ed_pk.hex(), bytes(sk.public_key).hex(), ip, 20000 + index, 30000 + index, swarm_id)
@@ -53,7 +53,8 @@ class MemNode:
         self.difficulty = DifficultyTracker(DifficultyPolicy(base=difficulty))
         self.clock_skew_ms = 0  # before the RPC: its mailboxes read the clock when made
         self.rpc = StorageRPC(self.store, lambda: self.view, self.info.ed25519, self.difficulty, self.clock,
-                              methods=listening.ListeningMethods(lambda: self.view, self.clock).table())
+                              methods=listening.ListeningMethods(lambda: self.view, self.clock).table(),
+                              sign=lambda m: bytes(nacl.bindings.crypto_sign(m, ed_sk)[:64]))
         self.router = OnionRouter(self.secret, lambda: self.view, self._forward, self._storage, self._exit)
         self.down = False
         self.drop = False
