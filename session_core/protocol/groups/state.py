@@ -1,0 +1,457 @@
+"""The closed-group state machine (whitepaper 5.1), sans-IO.
+
+Theory of operation
+-------------------
+A group is named by its Ed25519 key (:mod:`.group_key`); the creator holds the secret half and
+is the admin.  Membership moves in *generations*.  Each generation has a random 32-byte key
+``K`` and a member list (:class:`~.roster.Roster`); the admin publishes both in ONE signed
+key message (:mod:`.key_message`): ``K`` wrapped once per member (:mod:`.key_agreement`) and
+the roster change sealed under a key derived from ``K``.  Create, add, kick and leave all
+start a new generation, so
+
+* a member who joins reads nothing from before (they only ever get the new ``K``);
+* a member who is kicked or leaves reads nothing after (the new ``K`` is not wrapped for them);
+* a kick by anyone but the admin is impossible: members check the group signature
+  (:class:`~session_core.errors.AdminSignatureError`), and so do the swarm's nodes.
+
+Messages use per-sender hash ratchets (:mod:`.sender_keys`) whose starts derive from ``K``:
+on installing a generation a member derives every sender's chain and drops ``K``, so later
+compromise of its state reveals no earlier message.  In-flight messages of the previous
+generation from senders who are still members are still accepted (one generation back);
+those of removed members are not.
+
+Inputs are records (bytes) from the group swarm and calls; outputs are events, among them
+:class:`~.events.GroupOutgoing` records for the driver to store in the group's swarm.  Every
+input either fully applies or raises a :class:`~session_core.errors.GroupError` (or
+``DecryptionError`` / ``DuplicateMessageError``) and changes nothing: all work is done on
+new values that are committed at the end.
+
+The admin re-stores the current key message and a full roster snapshot (:meth:`Group.refresh`)
+before they expire, so a member away longer than the TTL finds the current key on return.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nacl.bindings
+import nacl.exceptions
+
+from session_core.errors import (
+    DecryptionError,
+    DuplicateMessageError,
+    GroupFormatError,
+    GroupKeyUnavailableError,
+    GroupOperationError,
+    NotGroupAdminError,
+    NotGroupMemberError,
+    StaleGenerationError,
+)
+from session_core.identity import Identity, parse_session_id, session_id_from_x25519
+from session_core.protocol.events import Event
+from session_core.protocol.groups import messages as gm
+from session_core.protocol.groups.events import (
+    GroupLeaveRequested,
+    GroupMembersChanged,
+    GroupMessageReceived,
+    GroupOutgoing,
+    GroupRemoved,
+)
+from session_core.protocol.groups.group_key import GroupSigner, group_id_of, parse_group_id
+from session_core.protocol.groups.key_agreement import KeyAgreement, PerMemberWrap
+from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
+from session_core.protocol.groups.roster import Roster, RosterChange
+from session_core.protocol.groups.sender_keys import ReceiveChain, SendChain, chain_start
+from session_core.protocol.groups.wire import KIND_KEYS, KIND_MESSAGE, KIND_ROSTER, open_control, record_kind, seal_control
+
+__all__ = ["KEYS_TTL_MS", "MESSAGE_TTL_MS", "REFRESH_MS", "Group"]
+
+_HOUR = 3_600_000
+MESSAGE_TTL_MS = 48 * _HOUR  # as 1:1 regular messages
+KEYS_TTL_MS = 96 * _HOUR  # the node's longest TTL: keys outlive the messages they open
+REFRESH_MS = 24 * _HOUR  # re-store keys and roster this often (well inside KEYS_TTL_MS)
+MAX_DEFERRED = 256  # messages held while waiting for a generation's roster
+
+
+@dataclass
+class _Generation:
+    secrets: GenerationSecrets
+    roster: Roster
+    send: SendChain | None  # ours, when we are a member
+    recv: dict[int, ReceiveChain]  # sender index -> chain
+    checked_ed: dict[int, bytes] = field(default_factory=dict)  # sender index -> Ed25519 key seen to match
+    my_index: int = -1
+
+    @property
+    def number(self) -> int:
+        return self.roster.generation
+
+    @classmethod
+    def start(cls, secrets_: GenerationSecrets, roster: Roster, me: bytes) -> _Generation:
+        seed = secrets_.chain_seed
+        recv = {i: ReceiveChain(chain_start(seed, m)) for i, m in enumerate(roster.members) if m != me}
+        send = SendChain(chain_start(seed, me)) if me in roster else None
+        # The seed is dropped: from here on only forward-moving chains remain (forward secrecy).
+        kept = GenerationSecrets(secrets_.generation, secrets_.header_key, secrets_.roster_key, b"")
+        return cls(kept, roster, send, recv, {}, roster.members.index(me) if me in roster else -1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"header_key": self.secrets.header_key.hex(), "roster_key": self.secrets.roster_key.hex(),
+                "roster": self.roster.encode().hex(), "send": self.send.to_json() if self.send else None,
+                "recv": {str(i): c.to_json() for i, c in self.recv.items()},
+                "checked_ed": {str(i): k.hex() for i, k in self.checked_ed.items()}, "my_index": self.my_index}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> _Generation:
+        roster = Roster.decode(bytes.fromhex(d["roster"]))
+        sec = GenerationSecrets(roster.generation, bytes.fromhex(d["header_key"]), bytes.fromhex(d["roster_key"]), b"")
+        return cls(sec, roster, SendChain.from_json(d["send"]) if d["send"] else None,
+                   {int(i): ReceiveChain.from_json(c) for i, c in d["recv"].items()},
+                   {int(i): bytes.fromhex(k) for i, k in d["checked_ed"].items()}, int(d["my_index"]))
+
+
+@dataclass
+class _Pending:
+    """A generation whose key we hold but whose full roster we still wait for (joiners)."""
+
+    secrets: GenerationSecrets
+    digest: bytes
+
+
+def _sid(x25519: bytes) -> str:
+    return session_id_from_x25519(x25519)
+
+
+class Group:
+    """One closed group as seen by one member (``me``); the admin also holds ``signer``."""
+
+    def __init__(self, me: Identity, group_pk: bytes, signer: GroupSigner | None = None,
+                 agreement: KeyAgreement | None = None) -> None:
+        if signer is not None and signer.public_key != group_pk:
+            raise NotGroupAdminError("this group key does not belong to the group")
+        self.me = me
+        self.group_pk = group_pk
+        self.signer = signer
+        self.agreement: KeyAgreement = agreement or PerMemberWrap()
+        self.current: _Generation | None = None
+        self.previous: _Generation | None = None
+        self.pending: _Pending | None = None
+        self.removed_at: int | None = None  # the generation we were left out of
+        self.left = False
+        self.last_keys: bytes = b""  # the latest key record (the admin re-stores it; replays compare)
+        self.last_roster: bytes = b""
+        self.snapshot_due = False  # admin: the current generation's roster snapshot is not stored yet
+        self.stored_ms = 0  # admin: when keys and roster were last stored
+        self.deferred: list[bytes] = []
+
+    # -- constructors -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, me: Identity, now_ms: int, members: Sequence[str] = (), *,
+               agreement: KeyAgreement | None = None) -> tuple[Group, list[GroupOutgoing]]:
+        """A new group with ``me`` as admin (and ``members``); the records to store."""
+        signer = GroupSigner.generate()
+        g = cls(me, signer.public_key, signer, agreement)
+        mine = me.x25519_public_key
+        others = g._parse_members(members)
+        if mine in others:
+            raise GroupOperationError("the creator is a member already")
+        roster = Roster.of(0, mine, {mine} | others)
+        return g, g._commit(roster, now_ms, snapshot=True)
+
+    @classmethod
+    def join(cls, me: Identity, group_id: str) -> Group:
+        """A group we were (or will be) added to: it holds nothing until its key message arrives."""
+        return cls(me, parse_group_id(group_id))
+
+    # -- properties ---------------------------------------------------------------------------
+
+    @property
+    def group_id(self) -> str:
+        return group_id_of(self.group_pk)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.signer is not None
+
+    @property
+    def generation(self) -> int | None:
+        return self.current.number if self.current else None
+
+    def members(self) -> list[str]:
+        return [_sid(m) for m in self.current.roster.members] if self.current else []
+
+    @property
+    def admin(self) -> str | None:
+        return _sid(self.current.roster.admin) if self.current else None
+
+    # -- admin operations ---------------------------------------------------------------------
+
+    def add(self, members: Sequence[str], now_ms: int) -> list[GroupOutgoing]:
+        """Start a generation with ``members`` added: key message + roster (the newcomers need
+        the whole list).  Newcomers get only the new key: no earlier history."""
+        cur = self._admin_current()
+        roster = cur.roster.changed(cur.number + 1, add=self._parse_members(members))
+        return self._commit(roster, now_ms, snapshot=True)
+
+    def kick(self, members: Sequence[str], now_ms: int) -> list[GroupOutgoing]:
+        """Start a generation without ``members``: ONE key message (the roster snapshot for
+        late catch-up follows with :meth:`refresh`)."""
+        cur = self._admin_current()
+        roster = cur.roster.changed(cur.number + 1, remove=self._parse_members(members))
+        return self._commit(roster, now_ms, snapshot=False)
+
+    def refresh(self, now_ms: int) -> list[GroupOutgoing]:
+        """Admin: the records to (re)store now so members away longer than a TTL catch up."""
+        if self.signer is None or self.current is None:
+            return []
+        out: list[GroupOutgoing] = []
+        if now_ms - self.stored_ms >= REFRESH_MS:
+            out.append(self._out(self.last_keys, KEYS_TTL_MS, "keys", now_ms))
+            self.snapshot_due = True
+            self.stored_ms = now_ms
+        if self.snapshot_due:
+            out.append(self._out(self.last_roster, KEYS_TTL_MS, "roster", now_ms))
+            self.snapshot_due = False
+        return out
+
+    def _admin_current(self) -> _Generation:
+        if self.signer is None:
+            raise NotGroupAdminError("only the group's admin can change its members")
+        if self.current is None:
+            raise GroupOperationError("the group has no generation yet")
+        return self.current
+
+    def _parse_members(self, members: Iterable[str]) -> set[bytes]:
+        keys = [parse_session_id(m) for m in members]
+        if len(set(keys)) != len(keys):
+            raise GroupOperationError("a member is named twice")
+        return set(keys)
+
+    def _commit(self, roster: Roster, now_ms: int, *, snapshot: bool) -> list[GroupOutgoing]:
+        assert self.signer is not None
+        key = secrets.token_bytes(32)
+        sec = GenerationSecrets.derive(roster.generation, key)
+        blob = self.agreement.wrap(key, agreement_context(self.group_pk, roster.generation), roster.members)
+        change = RosterChange.between(self.current.roster if self.current else None, roster)
+        km = KeyMessage.build(roster.generation, now_ms, blob, sec, change)
+        keys_record = seal_control(self.signer, KIND_KEYS, km.encode())
+        roster_record = seal_control(self.signer, KIND_ROSTER, RosterSnapshot.build(roster, sec).encode())
+        self._install(sec, roster)
+        self.last_keys, self.last_roster = keys_record, roster_record
+        self.stored_ms = now_ms
+        self.snapshot_due = not snapshot
+        out = [self._out(keys_record, KEYS_TTL_MS, "keys", now_ms)]
+        if snapshot:
+            out.append(self._out(roster_record, KEYS_TTL_MS, "roster", now_ms))
+        return out
+
+    # -- member operations --------------------------------------------------------------------
+
+    def send_text(self, text: str, now_ms: int) -> GroupOutgoing:
+        return self._send(gm.TYPE_TEXT, text, now_ms)
+
+    def leave(self, now_ms: int) -> GroupOutgoing:
+        """Ask the admin to drop us, then forget the group's keys (we read nothing more)."""
+        if self.is_admin:
+            raise GroupOperationError("the admin cannot leave the group it holds the key of")
+        out = self._send(gm.TYPE_LEAVE, "", now_ms)
+        self._forget()
+        self.left = True
+        return out
+
+    def _send(self, type_: int, text: str, now_ms: int) -> GroupOutgoing:
+        cur = self.current
+        if cur is None or cur.send is None or self.removed_at is not None or self.left:
+            raise NotGroupMemberError("we hold no key of this group (not added yet, kicked, or left)")
+        counter, mk, nxt = cur.send.step()
+        body = text.encode()
+        sig = self.me.sign(gm.signed_bytes(self.group_pk, cur.number, counter, type_, now_ms, body))
+        header = gm.MessageHeader(cur.number, cur.my_index, counter)
+        data = gm.seal_message(cur.secrets.header_key, mk, header,
+                               gm.GroupPlaintext(type_, now_ms, self.me.ed25519_public_key, sig, text))
+        cur.send = nxt  # committed only once the record exists
+        return self._out(data, MESSAGE_TTL_MS, "message", now_ms)
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    def receive(self, data: bytes, now_ms: int) -> list[Event]:
+        """Apply one record from the group's swarm; raises (changing nothing) when it is bad."""
+        kind = record_kind(data)
+        if kind == KIND_KEYS:
+            events = self._on_keys(data)
+        elif kind == KIND_ROSTER:
+            events = self._on_roster(data)
+        else:
+            return self._on_message(data)
+        return events + self._retry_deferred(now_ms)
+
+    def _on_keys(self, data: bytes) -> list[Event]:
+        _, body = open_control(self.group_pk, data)
+        km = KeyMessage.decode(body)
+        held = [self.generation, self.pending.secrets.generation if self.pending else None, self.removed_at]
+        newest = max((g for g in held if g is not None), default=None)
+        if newest is not None and km.generation <= newest:
+            if data == self.last_keys:
+                raise DuplicateMessageError("this key message was already applied")
+            raise StaleGenerationError(f"key message of generation {km.generation}: we are at {newest}")
+        me = self.me.x25519_public_key
+        key = self.agreement.unwrap(km.blob, agreement_context(self.group_pk, km.generation),
+                                    self.me.x25519_private_key, me)
+        if key is None:
+            if self.current is not None and me in self.current.roster:
+                self._forget()
+                self.removed_at = km.generation
+                self.last_keys = data
+                return [GroupRemoved(self.group_id, km.generation)]
+            raise GroupKeyUnavailableError(f"generation {km.generation} holds no key for us (not added)")
+        sec = GenerationSecrets.derive(km.generation, key)
+        change = km.open_change(sec)
+        if self.current is not None and change.prev_generation == self.current.number:
+            roster = change.apply(self.current.roster)
+            if me not in roster:
+                raise GroupFormatError("the key message wraps a key for us but does not list us")
+            self._install(sec, roster)
+            self.last_keys = data
+            return [GroupMembersChanged(self.group_id, km.generation, tuple(map(_sid, change.added)),
+                                        tuple(map(_sid, change.removed)))]
+        # We cannot apply a change to a list we do not hold: wait for the full roster.
+        self.pending = _Pending(sec, change.digest)
+        self.removed_at = None
+        self.left = False
+        self.last_keys = data
+        self.deferred.clear()
+        return []
+
+    def _on_roster(self, data: bytes) -> list[Event]:
+        _, body = open_control(self.group_pk, data)
+        snap = RosterSnapshot.decode(body)
+        if self.pending is not None and snap.generation == self.pending.secrets.generation:
+            roster = snap.open(self.pending.secrets)
+            if roster.digest() != self.pending.digest:
+                raise GroupFormatError("the roster snapshot is not the list the key message committed to")
+            if self.me.x25519_public_key not in roster:
+                raise GroupFormatError("the roster snapshot does not list us")
+            before = set(self.current.roster.members) if self.current else set()
+            self._install(self.pending.secrets, roster)
+            self.last_roster = data
+            return [GroupMembersChanged(self.group_id, roster.generation,
+                                        tuple(_sid(m) for m in roster.members if m not in before),
+                                        tuple(_sid(m) for m in sorted(before - set(roster.members))))]
+        if self.generation is not None and snap.generation == self.generation:
+            raise DuplicateMessageError("the roster of this generation is already held")
+        if self.generation is not None and snap.generation < self.generation:
+            raise StaleGenerationError(f"roster of generation {snap.generation}: we are at {self.generation}")
+        raise GroupKeyUnavailableError(f"no key for the roster of generation {snap.generation}")
+
+    def _on_message(self, data: bytes) -> list[Event]:
+        gen = gm.peek_generation(data)
+        if self.left or self.removed_at is not None:
+            raise GroupKeyUnavailableError("we are no longer a member of this group")
+        g = next((x for x in (self.current, self.previous) if x is not None and x.number == gen), None)
+        if g is None:
+            if self.pending is not None and gen == self.pending.secrets.generation:
+                if len(self.deferred) >= MAX_DEFERRED:
+                    raise GroupKeyUnavailableError("too many messages wait for this generation's roster")
+                self.deferred.append(data)
+                return []
+            raise GroupKeyUnavailableError(f"no key for generation {gen}")
+        header = gm.open_header(g.secrets.header_key, data)
+        if header.sender_index >= len(g.roster.members):
+            raise NotGroupMemberError("the sender index is outside the member list")
+        sender = g.roster.members[header.sender_index]
+        if sender == self.me.x25519_public_key:
+            raise DuplicateMessageError("our own group message")
+        chain = g.recv.get(header.sender_index)
+        if chain is None:
+            raise NotGroupMemberError("the sender is no longer a member")
+        mk, advanced = chain.key_for(header.counter)
+        plain = gm.open_body(mk, data)
+        if g.checked_ed.get(header.sender_index) != plain.sender_ed25519:
+            try:
+                as_x = bytes(nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(plain.sender_ed25519))
+            except (nacl.exceptions.RuntimeError, ValueError):
+                as_x = b""
+            if as_x != sender:
+                raise NotGroupMemberError("the message is signed by a key that is not the sender's")
+        signed = gm.signed_bytes(self.group_pk, gen, header.counter, plain.type, plain.sent_ms, plain.text.encode())
+        try:
+            nacl.bindings.crypto_sign_open(plain.signature + signed, plain.sender_ed25519)
+        except (nacl.exceptions.BadSignatureError, ValueError):
+            raise DecryptionError("the group message signature does not verify") from None
+        g.recv[header.sender_index] = advanced
+        g.checked_ed[header.sender_index] = plain.sender_ed25519
+        if plain.type == gm.TYPE_LEAVE:
+            return [GroupLeaveRequested(self.group_id, _sid(sender))]
+        return [GroupMessageReceived(self.group_id, _sid(sender), plain.text, plain.sent_ms, gen)]
+
+    def _retry_deferred(self, now_ms: int) -> list[Event]:
+        if not self.deferred or self.pending is not None:
+            return []
+        waiting, self.deferred = self.deferred, []
+        out: list[Event] = []
+        for data in waiting:
+            try:
+                out += self._on_message(data)
+            except (DecryptionError, GroupFormatError, NotGroupMemberError, GroupKeyUnavailableError):
+                continue  # it was bad; it would have been refused on arrival too
+        return out
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _install(self, sec: GenerationSecrets, roster: Roster) -> None:
+        new = _Generation.start(sec, roster, self.me.x25519_public_key)
+        old = self.current
+        if old is not None:
+            # In-flight messages of the last generation stay readable, from remaining members only.
+            old.recv = {i: c for i, c in old.recv.items() if old.roster.members[i] in roster}
+            old.send = None
+        self.previous, self.current, self.pending = old, new, None
+        self.removed_at = None
+        self.left = False
+
+    def _forget(self) -> None:
+        self.current = self.previous = None
+        self.pending = None
+        self.deferred.clear()
+
+    def _out(self, data: bytes, ttl_ms: int, kind: str, now_ms: int) -> GroupOutgoing:
+        return GroupOutgoing(self.group_id, data, ttl_ms, kind, now_ms)
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything to restore the group; it holds secrets: store it sealed (the client DB does)."""
+        return {
+            "group_pk": self.group_pk.hex(), "signer": self.signer.seed.hex() if self.signer else None,
+            "current": self.current.to_json() if self.current else None,
+            "previous": self.previous.to_json() if self.previous else None,
+            "pending": ({"gen": self.pending.secrets.generation, "header_key": self.pending.secrets.header_key.hex(),
+                         "roster_key": self.pending.secrets.roster_key.hex(),
+                         "chain_seed": self.pending.secrets.chain_seed.hex(), "digest": self.pending.digest.hex()}
+                        if self.pending else None),
+            "removed_at": self.removed_at, "left": self.left, "last_keys": self.last_keys.hex(),
+            "last_roster": self.last_roster.hex(), "snapshot_due": self.snapshot_due, "stored_ms": self.stored_ms,
+            "deferred": [d.hex() for d in self.deferred],
+        }
+
+    @classmethod
+    def from_json(cls, me: Identity, d: dict[str, Any], agreement: KeyAgreement | None = None) -> Group:
+        signer = GroupSigner(bytes.fromhex(d["signer"])) if d["signer"] else None
+        g = cls(me, bytes.fromhex(d["group_pk"]), signer, agreement)
+        g.current = _Generation.from_json(d["current"]) if d["current"] else None
+        g.previous = _Generation.from_json(d["previous"]) if d["previous"] else None
+        p = d["pending"]
+        if p:
+            g.pending = _Pending(GenerationSecrets(int(p["gen"]), bytes.fromhex(p["header_key"]),
+                                                   bytes.fromhex(p["roster_key"]), bytes.fromhex(p["chain_seed"])),
+                                 bytes.fromhex(p["digest"]))
+        g.removed_at = d["removed_at"]
+        g.left = bool(d["left"])
+        g.last_keys, g.last_roster = bytes.fromhex(d["last_keys"]), bytes.fromhex(d["last_roster"])
+        g.snapshot_due, g.stored_ms = bool(d["snapshot_due"]), int(d["stored_ms"])
+        g.deferred = [bytes.fromhex(x) for x in d["deferred"]]
+        return g
