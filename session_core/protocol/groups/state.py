@@ -63,7 +63,7 @@ from session_core.protocol.groups.events import (
 from session_core.protocol.groups.group_key import GroupSigner, group_id_of, parse_group_id
 from session_core.protocol.groups.key_agreement import KeyAgreement, PerMemberWrap
 from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
-from session_core.protocol.groups.roster import Roster, RosterChange
+from session_core.protocol.groups.roster import NO_GENERATION, Roster, RosterChange
 from session_core.protocol.groups.sender_keys import ReceiveChain, SendChain, chain_start
 from session_core.protocol.groups.wire import KIND_KEYS, KIND_MESSAGE, KIND_ROSTER, open_control, record_kind, seal_control
 
@@ -74,6 +74,9 @@ MESSAGE_TTL_MS = 48 * _HOUR  # as 1:1 regular messages
 KEYS_TTL_MS = 96 * _HOUR  # the node's longest TTL: keys outlive the messages they open
 REFRESH_MS = 24 * _HOUR  # re-store keys and roster this often (well inside KEYS_TTL_MS)
 MAX_DEFERRED = 256  # messages held while waiting for a generation's roster
+#: Members a key message may name as come or gone (32 bytes each); a larger change is sent as a
+#: full roster snapshot next to the key message, so the record stays within a node's store limit.
+MAX_CHANGE = 64
 
 
 @dataclass
@@ -237,6 +240,10 @@ class Group:
         sec = GenerationSecrets.derive(roster.generation, key)
         blob = self.agreement.wrap(key, agreement_context(self.group_pk, roster.generation), roster.members)
         change = RosterChange.between(self.current.roster if self.current else None, roster)
+        if len(change.added) + len(change.removed) > MAX_CHANGE:
+            # Too long to ride in the key message (the store limit): everyone reads the snapshot.
+            change = RosterChange(NO_GENERATION, roster.generation, (), (), change.digest)
+            snapshot = True
         km = KeyMessage.build(roster.generation, now_ms, blob, sec, change)
         keys_record = seal_control(self.signer, KIND_KEYS, km.encode())
         roster_record = seal_control(self.signer, KIND_ROSTER, RosterSnapshot.build(roster, sec).encode())
@@ -341,8 +348,11 @@ class Group:
             return [GroupMembersChanged(self.group_id, roster.generation,
                                         tuple(_sid(m) for m in roster.members if m not in before),
                                         tuple(_sid(m) for m in sorted(before - set(roster.members))))]
-        if self.generation is not None and snap.generation == self.generation:
-            raise DuplicateMessageError("the roster of this generation is already held")
+        if self.current is not None and snap.generation == self.current.number:
+            # The normal case for members who applied the change: it must agree, then it is news to nobody.
+            if snap.open(self.current.secrets).digest() != self.current.roster.digest():
+                raise GroupFormatError("the roster snapshot disagrees with the list we hold")
+            return []
         if self.generation is not None and snap.generation < self.generation:
             raise StaleGenerationError(f"roster of generation {snap.generation}: we are at {self.generation}")
         raise GroupKeyUnavailableError(f"no key for the roster of generation {snap.generation}")
