@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "name": "session_core.commands.name_cmd:name_group",
     "demo": "session_core.commands.demo_cmd:demo_command",
     "backend": "session_core.commands.backend_cmd:backend_command",
+    "group": "session_core.commands.group_cmd:group_group",
 }
 
 

@@ -12,6 +12,7 @@ from session_core.errors import (
     DuplicateMessageError,
     GroupKeyUnavailableError,
     NotGroupMemberError,
+    StaleGenerationError,
     TooManySkippedMessagesError,
 )
 from session_core.identity import Identity
@@ -261,3 +262,37 @@ def test_state_survives_json_round_trip(trio: tuple[Group, ...]) -> None:
     kick = ga2.kick([gc.me.session_id], NOW)
     assert isinstance(gb2.receive(kick[0].data, NOW)[0], GroupMembersChanged)
     assert gb2.generation == 1 and gc.me.session_id not in gb2.members()
+
+
+def test_records_out_of_order_are_held_then_applied(trio: tuple[Group, ...]) -> None:
+    """Swarm nodes replicate with lag: a member may see a later key message, a roster or a
+    message before the key message they follow from."""
+    ga, gb, gc = trio[:3]
+    d, e = Identity.generate(), Identity.generate()
+    add_d = ga.add([d.session_id], NOW)  # generation 1: keys + roster
+    kick_e_less = ga.add([e.session_id], NOW)  # generation 2
+    msg = ga.send_text("in generation 2", NOW)
+    # C gets generation 2's records and the message first, generation 1's last.
+    assert gc.receive(msg.data, NOW) == []
+    assert gc.receive(kick_e_less[0].data, NOW) == []
+    assert gc.generation == 0
+    evs = gc.receive(add_d[0].data, NOW)
+    assert gc.generation == 2 and gc.members() == ga.members()
+    assert [type(x).__name__ for x in evs] == ["GroupMembersChanged", "GroupMembersChanged", "GroupMessageReceived"]
+    assert texts(evs) == ["in generation 2"]
+    with pytest.raises(StaleGenerationError):  # generation 1's roster, late: nothing to do with it
+        gc.receive(add_d[1].data, NOW)
+    # A joiner who sees the roster before the key message.
+    gd = Group.join(d, ga.group_id)
+    keys2, roster2 = kick_e_less
+    assert gd.receive(roster2.data, NOW) == []
+    assert isinstance(gd.receive(keys2.data, NOW)[0], GroupMembersChanged) and gd.generation == 2
+
+
+def test_held_records_are_bounded(trio: tuple[Group, ...]) -> None:
+    from session_core.protocol.groups import state as state_mod
+
+    gd = Group.join(Identity.generate(), trio[0].group_id)  # never added: everything is held
+    for i in range(state_mod.MAX_DEFERRED + 10):
+        gd.receive(trio[1].send_text(f"m{i}", NOW).data, NOW)
+    assert len(gd.deferred) == state_mod.MAX_DEFERRED

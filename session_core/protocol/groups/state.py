@@ -48,6 +48,7 @@ from session_core.errors import (
     GroupOperationError,
     NotGroupAdminError,
     NotGroupMemberError,
+    ProtocolError,
     StaleGenerationError,
 )
 from session_core.identity import Identity, parse_session_id, session_id_from_x25519
@@ -73,7 +74,8 @@ _HOUR = 3_600_000
 MESSAGE_TTL_MS = 48 * _HOUR  # as 1:1 regular messages
 KEYS_TTL_MS = 96 * _HOUR  # the node's longest TTL: keys outlive the messages they open
 REFRESH_MS = 24 * _HOUR  # re-store keys and roster this often (well inside KEYS_TTL_MS)
-MAX_DEFERRED = 256  # messages held while waiting for a generation's roster
+MAX_DEFERRED = 256  # records held while their generation's key message is on its way
+MAX_PENDING = 8  # key messages held while waiting for the generation before them
 #: Members a key message may name as come or gone (32 bytes each); a larger change is sent as a
 #: full roster snapshot next to the key message, so the record stays within a node's store limit.
 MAX_CHANGE = 64
@@ -118,10 +120,12 @@ class _Generation:
 
 @dataclass
 class _Pending:
-    """A generation whose key we hold but whose full roster we still wait for (joiners)."""
+    """A generation whose key we hold but whose member list we cannot build yet: its change
+    follows a generation we have not seen, or it is our first (we wait for the full roster)."""
 
     secrets: GenerationSecrets
-    digest: bytes
+    change: RosterChange
+    record: bytes  # the key message itself (replays compare against it)
 
 
 def _sid(x25519: bytes) -> str:
@@ -141,7 +145,8 @@ class Group:
         self.agreement: KeyAgreement = agreement or PerMemberWrap()
         self.current: _Generation | None = None
         self.previous: _Generation | None = None
-        self.pending: _Pending | None = None
+        self.pending: dict[int, _Pending] = {}  # generation -> waiting key message
+        self._installs = 0  # counts progress (generations installed or waiting): receive() then settles held records
         self.removed_at: int | None = None  # the generation we were left out of
         self.left = False
         self.last_keys: bytes = b""  # the latest key record (the admin re-stores it; replays compare)
@@ -286,25 +291,37 @@ class Group:
     # -- receiving ----------------------------------------------------------------------------
 
     def receive(self, data: bytes, now_ms: int) -> list[Event]:
-        """Apply one record from the group's swarm; raises (changing nothing) when it is bad."""
+        """Apply one record from the group's swarm; raises (changing nothing) when it is bad.
+
+        Records may come out of order (the swarm's nodes replicate with some lag): a roster or a
+        message of a generation whose key message has not come yet is held (at most
+        :data:`MAX_DEFERRED`) and applied once it has; a key message that cannot yet be applied
+        to the list we hold waits for the one before it or for the generation's roster."""
         kind = record_kind(data)
+        installs = self._installs
         if kind == KIND_KEYS:
             events = self._on_keys(data)
         elif kind == KIND_ROSTER:
             events = self._on_roster(data)
         else:
-            return self._on_message(data)
-        return events + self._retry_deferred(now_ms)
+            events = self._on_message(data)
+        if self._installs != installs:
+            events += self._settle()
+        return events
+
+    def _floor(self) -> int:
+        """The newest generation we hold or were left out of (-1: none)."""
+        return max((g for g in (self.generation, self.removed_at) if g is not None), default=-1)
 
     def _on_keys(self, data: bytes) -> list[Event]:
         _, body = open_control(self.group_pk, data)
         km = KeyMessage.decode(body)
-        held = [self.generation, self.pending.secrets.generation if self.pending else None, self.removed_at]
-        newest = max((g for g in held if g is not None), default=None)
-        if newest is not None and km.generation <= newest:
-            if data == self.last_keys:
+        floor = self._floor()
+        if km.generation <= floor or km.generation in self.pending:
+            held = self.pending.get(km.generation)
+            if data == self.last_keys or (held is not None and held.record == data):
                 raise DuplicateMessageError("this key message was already applied")
-            raise StaleGenerationError(f"key message of generation {km.generation}: we are at {newest}")
+            raise StaleGenerationError(f"key message of generation {km.generation}: we are at {floor}")
         me = self.me.x25519_public_key
         key = self.agreement.unwrap(km.blob, agreement_context(self.group_pk, km.generation),
                                     self.me.x25519_private_key, me)
@@ -325,26 +342,31 @@ class Group:
             self.last_keys = data
             return [GroupMembersChanged(self.group_id, km.generation, tuple(map(_sid, change.added)),
                                         tuple(map(_sid, change.removed)))]
-        # We cannot apply a change to a list we do not hold: wait for the full roster.
-        self.pending = _Pending(sec, change.digest)
-        self.removed_at = None
+        # Not applicable to the list we hold: wait for the generation before it, or for its roster.
+        pending = dict(self.pending)
+        pending[km.generation] = _Pending(sec, change, data)
+        while len(pending) > MAX_PENDING:
+            del pending[min(pending)]
+        self.pending = pending
+        self._installs += 1  # progress: a held roster of this generation can apply now
+        if self.removed_at is not None:  # added again
+            self.removed_at = None
         self.left = False
-        self.last_keys = data
-        self.deferred.clear()
         return []
 
     def _on_roster(self, data: bytes) -> list[Event]:
         _, body = open_control(self.group_pk, data)
         snap = RosterSnapshot.decode(body)
-        if self.pending is not None and snap.generation == self.pending.secrets.generation:
-            roster = snap.open(self.pending.secrets)
-            if roster.digest() != self.pending.digest:
+        held = self.pending.get(snap.generation)
+        if held is not None:
+            roster = snap.open(held.secrets)
+            if roster.digest() != held.change.digest:
                 raise GroupFormatError("the roster snapshot is not the list the key message committed to")
             if self.me.x25519_public_key not in roster:
                 raise GroupFormatError("the roster snapshot does not list us")
             before = set(self.current.roster.members) if self.current else set()
-            self._install(self.pending.secrets, roster)
-            self.last_roster = data
+            self._install(held.secrets, roster)
+            self.last_keys, self.last_roster = held.record, data
             return [GroupMembersChanged(self.group_id, roster.generation,
                                         tuple(_sid(m) for m in roster.members if m not in before),
                                         tuple(_sid(m) for m in sorted(before - set(roster.members))))]
@@ -353,9 +375,10 @@ class Group:
             if snap.open(self.current.secrets).digest() != self.current.roster.digest():
                 raise GroupFormatError("the roster snapshot disagrees with the list we hold")
             return []
-        if self.generation is not None and snap.generation < self.generation:
-            raise StaleGenerationError(f"roster of generation {snap.generation}: we are at {self.generation}")
-        raise GroupKeyUnavailableError(f"no key for the roster of generation {snap.generation}")
+        if snap.generation <= self._floor():
+            raise StaleGenerationError(f"roster of generation {snap.generation}: we are at {self._floor()}")
+        self._defer(data)  # admin-signed, of a generation whose key message has not come yet
+        return []
 
     def _on_message(self, data: bytes) -> list[Event]:
         gen = gm.peek_generation(data)
@@ -363,10 +386,8 @@ class Group:
             raise GroupKeyUnavailableError("we are no longer a member of this group")
         g = next((x for x in (self.current, self.previous) if x is not None and x.number == gen), None)
         if g is None:
-            if self.pending is not None and gen == self.pending.secrets.generation:
-                if len(self.deferred) >= MAX_DEFERRED:
-                    raise GroupKeyUnavailableError("too many messages wait for this generation's roster")
-                self.deferred.append(data)
+            if gen > self._floor():
+                self._defer(data)  # its key message may still be on its way
                 return []
             raise GroupKeyUnavailableError(f"no key for generation {gen}")
         header = gm.open_header(g.secrets.header_key, data)
@@ -398,17 +419,40 @@ class Group:
             return [GroupLeaveRequested(self.group_id, _sid(sender))]
         return [GroupMessageReceived(self.group_id, _sid(sender), plain.text, plain.sent_ms, gen)]
 
-    def _retry_deferred(self, now_ms: int) -> list[Event]:
-        if not self.deferred or self.pending is not None:
-            return []
-        waiting, self.deferred = self.deferred, []
+    def _defer(self, data: bytes) -> None:
+        self.deferred.append(data)
+        del self.deferred[:-MAX_DEFERRED]  # the oldest go first: held records are a bounded buffer
+
+    def _settle(self) -> list[Event]:
+        """After a generation was installed: apply waiting key messages that now follow on, then
+        the held rosters and messages, until nothing more moves."""
         out: list[Event] = []
-        for data in waiting:
-            try:
-                out += self._on_message(data)
-            except (DecryptionError, GroupFormatError, NotGroupMemberError, GroupKeyUnavailableError):
-                continue  # it was bad; it would have been refused on arrival too
-        return out
+        while True:
+            installs = self._installs
+            self.pending = {g: p for g, p in self.pending.items() if g > self._floor()}
+            cur = self.current
+            nxt = next((p for g, p in sorted(self.pending.items())
+                        if cur is not None and p.change.prev_generation == cur.number), None)
+            if nxt is not None and cur is not None:
+                del self.pending[nxt.secrets.generation]
+                try:
+                    roster = nxt.change.apply(cur.roster)
+                except GroupFormatError:
+                    continue
+                if self.me.x25519_public_key in roster:
+                    self._install(nxt.secrets, roster)
+                    self.last_keys = nxt.record
+                    out.append(GroupMembersChanged(self.group_id, roster.generation,
+                                                   tuple(map(_sid, nxt.change.added)),
+                                                   tuple(map(_sid, nxt.change.removed))))
+            waiting, self.deferred = self.deferred, []
+            for data in waiting:
+                try:
+                    out += self._on_roster(data) if data[0] == KIND_ROSTER else self._on_message(data)
+                except (ProtocolError, ValueError):
+                    continue  # bad after all; it would have been refused had its key been there
+            if self._installs == installs:
+                return out
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -419,14 +463,16 @@ class Group:
             # In-flight messages of the last generation stay readable, from remaining members only.
             old.recv = {i: c for i, c in old.recv.items() if old.roster.members[i] in roster}
             old.send = None
-        self.previous, self.current, self.pending = old, new, None
+        self.previous, self.current = old, new
+        self.pending = {g: p for g, p in self.pending.items() if g > roster.generation}
         self.removed_at = None
         self.left = False
+        self._installs += 1
 
     def _forget(self) -> None:
         self.current = self.previous = None
-        self.pending = None
-        self.deferred.clear()
+        self.pending = {}
+        self.deferred = []
 
     def _out(self, data: bytes, ttl_ms: int, kind: str, now_ms: int) -> GroupOutgoing:
         return GroupOutgoing(self.group_id, data, ttl_ms, kind, now_ms)
@@ -439,10 +485,9 @@ class Group:
             "group_pk": self.group_pk.hex(), "signer": self.signer.seed.hex() if self.signer else None,
             "current": self.current.to_json() if self.current else None,
             "previous": self.previous.to_json() if self.previous else None,
-            "pending": ({"gen": self.pending.secrets.generation, "header_key": self.pending.secrets.header_key.hex(),
-                         "roster_key": self.pending.secrets.roster_key.hex(),
-                         "chain_seed": self.pending.secrets.chain_seed.hex(), "digest": self.pending.digest.hex()}
-                        if self.pending else None),
+            "pending": [{"gen": p.secrets.generation, "header_key": p.secrets.header_key.hex(),
+                         "roster_key": p.secrets.roster_key.hex(), "chain_seed": p.secrets.chain_seed.hex(),
+                         "change": p.change.encode().hex(), "record": p.record.hex()} for p in self.pending.values()],
             "removed_at": self.removed_at, "left": self.left, "last_keys": self.last_keys.hex(),
             "last_roster": self.last_roster.hex(), "snapshot_due": self.snapshot_due, "stored_ms": self.stored_ms,
             "deferred": [d.hex() for d in self.deferred],
@@ -454,11 +499,11 @@ class Group:
         g = cls(me, bytes.fromhex(d["group_pk"]), signer, agreement)
         g.current = _Generation.from_json(d["current"]) if d["current"] else None
         g.previous = _Generation.from_json(d["previous"]) if d["previous"] else None
-        p = d["pending"]
-        if p:
-            g.pending = _Pending(GenerationSecrets(int(p["gen"]), bytes.fromhex(p["header_key"]),
-                                                   bytes.fromhex(p["roster_key"]), bytes.fromhex(p["chain_seed"])),
-                                 bytes.fromhex(p["digest"]))
+        for p in d["pending"]:
+            g.pending[int(p["gen"])] = _Pending(
+                GenerationSecrets(int(p["gen"]), bytes.fromhex(p["header_key"]), bytes.fromhex(p["roster_key"]),
+                                  bytes.fromhex(p["chain_seed"])),
+                RosterChange.decode(bytes.fromhex(p["change"])), bytes.fromhex(p["record"]))
         g.removed_at = d["removed_at"]
         g.left = bool(d["left"])
         g.last_keys, g.last_roster = bytes.fromhex(d["last_keys"]), bytes.fromhex(d["last_roster"])
