@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +52,14 @@ def test_group_create_send_kick_read(devnet: Devnet, tmp_path: Path, monkeypatch
     assert "generation 0, 3 members" in run("cal", "join", gid)
     assert "sent:" in run("ben", "send", gid, "hello from ben")
     assert "hello from ben" in run("cal", "read", gid, "--wait", "3")
+    # The interactive chat's /group: cal switches to the group and types a line.
+    env = dict(os.environ, SESSION_CORE_PASSPHRASE="pw")
+    proc = subprocess.run([sys.executable, "-m", "session_core.cli", "chat", "--profile", "cal", *common],
+                          input=f"/group {gid}\nhi from cal's chat\n/quit\n", capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"now in group {gid[:12]}" in proc.stdout and "(group, swarm of" in proc.stdout, proc.stdout
+    assert "hi from cal's chat" in run("ben", "read", gid, "--wait", "3")
     assert "generation 1: 2 members; 1 record(s) stored" in run("ann", "kick", gid, ids["cal"].session_id)
     run("ben", "send", gid, "cal cannot read this")
     out = run("cal", "read", gid, "--wait", "3")
