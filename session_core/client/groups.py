@@ -27,7 +27,7 @@ from typing import Any
 
 from session_core.client.client import Client
 from session_core.client.router import StoreReport, SwarmRouter
-from session_core.errors import NotGroupMemberError, ProtocolError
+from session_core.errors import DuplicateMessageError, NotGroupMemberError, ProtocolError
 from session_core.protocol.events import Event
 from session_core.protocol.groups import (
     Group,
@@ -194,10 +194,13 @@ class Groups:
             except (ProtocolError, ValueError) as exc:
                 # Forged, replayed, or simply not for us (our own message, a key message before we
                 # were added): nothing changed.  Marked seen so a re-poll does not retry it.
+                self.c.db.mark_seen(digest, now)
+                if isinstance(exc, DuplicateMessageError):  # replays, our own messages coming back
+                    self.stats.duplicates += 1
+                    return []
                 name = type(exc).__name__
                 self.stats.refused += 1
                 self.stats.refused_kinds[name] = self.stats.refused_kinds.get(name, 0) + 1
-                self.c.db.mark_seen(digest, now)
                 log.info("group %s… refused a record: %s: %s", g.group_id[:10], name, exc)
                 return []
             self.c.db.mark_seen(digest, now)

@@ -274,7 +274,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         click.echo(f"you are {c.session_id}\nswarm: {', '.join(n.short() for n in swarm)}; "
                    f"listening on {c.listener.node.short() if c.listener else '-'}\n{_HELP}")
         loop = asyncio.get_running_loop()
-        from session_core.commands.group_cmd import ChatGroups  # /group: closed groups (docs/groups.md)
+        from session_core.commands.group_chat import ChatGroups  # /group: closed groups (docs/groups.md)
 
         groups = ChatGroups(c)
         group_poll = loop.create_task(groups.poll_forever(c.cfg.poll_interval * 2))
