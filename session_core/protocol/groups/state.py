@@ -158,10 +158,11 @@ class Group:
     # -- constructors -------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, me: Identity, now_ms: int, members: Sequence[str] = (), *,
+    def create(cls, me: Identity, now_ms: int, members: Sequence[str] = (), *, signer: GroupSigner | None = None,
                agreement: KeyAgreement | None = None) -> tuple[Group, list[GroupOutgoing]]:
-        """A new group with ``me`` as admin (and ``members``); the records to store."""
-        signer = GroupSigner.generate()
+        """A new group with ``me`` as admin (and ``members``); the records to store.  ``signer``
+        (the group key) is drawn fresh unless given (tests and fuzz seeds pin it)."""
+        signer = signer or GroupSigner.generate()
         g = cls(me, signer.public_key, signer, agreement)
         mine = me.x25519_public_key
         others = g._parse_members(members)
