@@ -13,6 +13,7 @@ from session_core.errors import (
     GroupKeyUnavailableError,
     NotGroupMemberError,
     StaleGenerationError,
+    StateDecryptionError,
     TooManySkippedMessagesError,
 )
 from session_core.identity import Identity
@@ -296,3 +297,39 @@ def test_held_records_are_bounded(trio: tuple[Group, ...]) -> None:
     for i in range(state_mod.MAX_DEFERRED + 10):
         gd.receive(trio[1].send_text(f"m{i}", NOW).data, NOW)
     assert len(gd.deferred) == state_mod.MAX_DEFERRED
+
+
+def test_changes_are_saved_apart_and_a_message_moves_one_chain(trio: tuple[Group, ...]) -> None:
+    """A driver saves the core only when it changed and one chain row per message received."""
+    ga, gb, gc = trio[:3]
+    rows: dict[tuple[int, int], dict[str, object]] = {}
+
+    def save(g: Group) -> tuple[bool, list[tuple[int, int]], list[tuple[int, int]]]:
+        changes = g.take_changes()
+        for key in changes[1]:
+            rows[key] = json.loads(json.dumps(g.chain_json(*key)))
+        for key in changes[2]:
+            del rows[key]
+        return changes
+
+    core, chains, gone = save(gb)
+    assert core and len(chains) == 3 and gone == []  # two senders' chains + our own send chain
+    saved_core = json.loads(json.dumps(gb.to_json(chains=False)))
+    assert "chains" not in saved_core["current"]
+    one = ga.send_text("one", NOW)
+    gb.receive(one.data, NOW)
+    index0 = {sid: i for i, sid in enumerate(gb.members())}
+    assert save(gb) == (False, [(0, index0[ga.me.session_id])], [])  # O(1) per message, any group size
+    restored = Group.from_json(gb.me, saved_core, chain=lambda gen, i: rows.get((gen, i)))
+    with pytest.raises(DuplicateMessageError):  # the saved chain moved past "one"
+        restored.receive(one.data, NOW)
+    assert texts(restored.receive(ga.send_text("two", NOW).data, NOW)) == ["two"]
+    gb.receive(ga.kick([gc.me.session_id], NOW)[0].data, NOW)
+    core, chains, gone = save(gb)
+    assert core and chains and all(gen == 1 for gen, _ in chains)
+    # The kicked sender's chain and our old send chain are gone from disk; A's old chain stays
+    # (in-flight messages of generation 0 from A are still read).
+    assert gone == sorted([(0, index0[gc.me.session_id]), (0, index0[gb.me.session_id])])
+    assert (0, index0[ga.me.session_id]) in rows
+    with pytest.raises(StateDecryptionError):
+        Group.from_json(gb.me, gb.to_json(chains=False))  # chains saved apart need a loader

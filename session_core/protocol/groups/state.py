@@ -33,7 +33,7 @@ before they expire, so a member away longer than the TTL finds the current key o
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +50,7 @@ from session_core.errors import (
     NotGroupMemberError,
     ProtocolError,
     StaleGenerationError,
+    StateDecryptionError,
 )
 from session_core.identity import Identity, parse_session_id, session_id_from_x25519
 from session_core.protocol.events import Event
@@ -103,19 +104,41 @@ class _Generation:
         kept = GenerationSecrets(secrets_.generation, secrets_.header_key, secrets_.roster_key, b"")
         return cls(kept, roster, send, recv, {}, roster.members.index(me) if me in roster else -1)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"header_key": self.secrets.header_key.hex(), "roster_key": self.secrets.roster_key.hex(),
-                "roster": self.roster.encode().hex(), "send": self.send.to_json() if self.send else None,
-                "recv": {str(i): c.to_json() for i, c in self.recv.items()},
-                "checked_ed": {str(i): k.hex() for i, k in self.checked_ed.items()}, "my_index": self.my_index}
+    def chain_keys(self) -> list[int]:
+        """Indices of the chains this generation holds (ours, the send chain, at ``my_index``)."""
+        return sorted(self.recv) + ([self.my_index] if self.send is not None else [])
+
+    def chain_json(self, index: int) -> dict[str, Any]:
+        if index == self.my_index and self.send is not None:
+            return self.send.to_json()
+        return self.recv[index].to_json()
+
+    def to_json(self, chains: bool) -> dict[str, Any]:
+        d: dict[str, Any] = {"header_key": self.secrets.header_key.hex(), "roster_key": self.secrets.roster_key.hex(),
+                             "roster": self.roster.encode().hex(), "my_index": self.my_index,
+                             "recv_indices": sorted(self.recv), "has_send": self.send is not None}
+        if chains:
+            d["chains"] = {str(i): self.chain_json(i) for i in self.chain_keys()}
+        return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> _Generation:
+    def from_json(cls, d: dict[str, Any], chain: Callable[[int], dict[str, Any] | None]) -> _Generation:
         roster = Roster.decode(bytes.fromhex(d["roster"]))
         sec = GenerationSecrets(roster.generation, bytes.fromhex(d["header_key"]), bytes.fromhex(d["roster_key"]), b"")
-        return cls(sec, roster, SendChain.from_json(d["send"]) if d["send"] else None,
-                   {int(i): ReceiveChain.from_json(c) for i, c in d["recv"].items()},
-                   {int(i): bytes.fromhex(k) for i, k in d["checked_ed"].items()}, int(d["my_index"]))
+        me = int(d["my_index"])
+        recv = {}
+        for i in d["recv_indices"]:
+            c = chain(int(i))
+            if c is None:
+                raise StateDecryptionError(f"saved group state lacks the chain of sender {i}")
+            recv[int(i)] = ReceiveChain.from_json(c)
+        send = None
+        if d["has_send"]:
+            c = chain(me)
+            if c is None:
+                raise StateDecryptionError("saved group state lacks our own send chain")
+            send = SendChain.from_json(c)
+        return cls(sec, roster, send, recv, {}, me)
 
 
 @dataclass
@@ -147,6 +170,11 @@ class Group:
         self.previous: _Generation | None = None
         self.pending: dict[int, _Pending] = {}  # generation -> waiting key message
         self._installs = 0  # counts progress (generations installed or waiting): receive() then settles held records
+        # What changed since take_changes(): a driver saves the core only when it changed and
+        # only the chains that moved, so a message costs O(1) to persist whatever the group size.
+        self._core_dirty = True
+        self._chains_dirty: set[tuple[int, int]] = set()
+        self._chains_dropped: set[tuple[int, int]] = set()
         self.removed_at: int | None = None  # the generation we were left out of
         self.left = False
         self.last_keys: bytes = b""  # the latest key record (the admin re-stores it; replays compare)
@@ -225,6 +253,7 @@ class Group:
         if self.snapshot_due:
             out.append(self._out(self.last_roster, KEYS_TTL_MS, "roster", now_ms))
             self.snapshot_due = False
+        self._core_dirty |= bool(out)
         return out
 
     def _admin_current(self) -> _Generation:
@@ -287,6 +316,7 @@ class Group:
         data = gm.seal_message(cur.secrets.header_key, mk, header,
                                gm.GroupPlaintext(type_, now_ms, self.me.ed25519_public_key, sig, text))
         cur.send = nxt  # committed only once the record exists
+        self._chains_dirty.add((cur.number, cur.my_index))
         return self._out(data, MESSAGE_TTL_MS, "message", now_ms)
 
     # -- receiving ----------------------------------------------------------------------------
@@ -302,8 +332,10 @@ class Group:
         installs = self._installs
         if kind == KIND_KEYS:
             events = self._on_keys(data)
+            self._core_dirty = True
         elif kind == KIND_ROSTER:
             events = self._on_roster(data)
+            self._core_dirty = True
         else:
             events = self._on_message(data)
         if self._installs != installs:
@@ -416,11 +448,13 @@ class Group:
             raise DecryptionError("the group message signature does not verify") from None
         g.recv[header.sender_index] = advanced
         g.checked_ed[header.sender_index] = plain.sender_ed25519
+        self._chains_dirty.add((gen, header.sender_index))
         if plain.type == gm.TYPE_LEAVE:
             return [GroupLeaveRequested(self.group_id, _sid(sender))]
         return [GroupMessageReceived(self.group_id, _sid(sender), plain.text, plain.sent_ms, gen)]
 
     def _defer(self, data: bytes) -> None:
+        self._core_dirty = True
         self.deferred.append(data)
         del self.deferred[:-MAX_DEFERRED]  # the oldest go first: held records are a bounded buffer
 
@@ -460,17 +494,30 @@ class Group:
     def _install(self, sec: GenerationSecrets, roster: Roster) -> None:
         new = _Generation.start(sec, roster, self.me.x25519_public_key)
         old = self.current
+        self._drop_chains(self.previous)
         if old is not None:
             # In-flight messages of the last generation stay readable, from remaining members only.
+            before = set(old.chain_keys())
             old.recv = {i: c for i, c in old.recv.items() if old.roster.members[i] in roster}
             old.send = None
+            self._chains_dropped |= {(old.number, i) for i in before - set(old.chain_keys())}
+        self._chains_dirty |= {(new.number, i) for i in new.chain_keys()}
+        self._core_dirty = True
         self.previous, self.current = old, new
         self.pending = {g: p for g, p in self.pending.items() if g > roster.generation}
         self.removed_at = None
         self.left = False
         self._installs += 1
 
+    def _drop_chains(self, g: _Generation | None) -> None:
+        if g is not None:
+            self._chains_dropped |= {(g.number, i) for i in g.chain_keys()}
+            self._chains_dirty -= self._chains_dropped
+
     def _forget(self) -> None:
+        self._drop_chains(self.current)
+        self._drop_chains(self.previous)
+        self._core_dirty = True
         self.current = self.previous = None
         self.pending = {}
         self.deferred = []
@@ -480,12 +527,32 @@ class Group:
 
     # -- persistence --------------------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
-        """Everything to restore the group; it holds secrets: store it sealed (the client DB does)."""
+    def take_changes(self) -> tuple[bool, list[tuple[int, int]], list[tuple[int, int]]]:
+        """``(core changed, chains changed, chains gone)`` since the last call, chains named by
+        ``(generation, index)``: save ``to_json(chains=False)`` when the core changed, each
+        changed :meth:`chain_json`, and delete the gone ones (their keys must not linger)."""
+        out = (self._core_dirty, sorted(self._chains_dirty - self._chains_dropped), sorted(self._chains_dropped))
+        self._core_dirty = False
+        self._chains_dirty, self._chains_dropped = set(), set()
+        return out
+
+    def put_back(self, changes: tuple[bool, list[tuple[int, int]], list[tuple[int, int]]]) -> None:
+        """Undo :meth:`take_changes` when saving them failed (they are saved next time)."""
+        self._core_dirty |= changes[0]
+        self._chains_dirty |= set(changes[1])
+        self._chains_dropped |= set(changes[2])
+
+    def chain_json(self, generation: int, index: int) -> dict[str, Any]:
+        g = next(x for x in (self.current, self.previous) if x is not None and x.number == generation)
+        return g.chain_json(index)
+
+    def to_json(self, chains: bool = True) -> dict[str, Any]:
+        """Everything to restore the group (without the per-sender chains if ``chains`` is False:
+        then :meth:`from_json` needs a ``chain`` loader).  It holds secrets: store it sealed."""
         return {
             "group_pk": self.group_pk.hex(), "signer": self.signer.seed.hex() if self.signer else None,
-            "current": self.current.to_json() if self.current else None,
-            "previous": self.previous.to_json() if self.previous else None,
+            "current": self.current.to_json(chains) if self.current else None,
+            "previous": self.previous.to_json(chains) if self.previous else None,
             "pending": [{"gen": p.secrets.generation, "header_key": p.secrets.header_key.hex(),
                          "roster_key": p.secrets.roster_key.hex(), "chain_seed": p.secrets.chain_seed.hex(),
                          "change": p.change.encode().hex(), "record": p.record.hex()} for p in self.pending.values()],
@@ -495,11 +562,24 @@ class Group:
         }
 
     @classmethod
-    def from_json(cls, me: Identity, d: dict[str, Any], agreement: KeyAgreement | None = None) -> Group:
+    def from_json(cls, me: Identity, d: dict[str, Any], agreement: KeyAgreement | None = None,
+                  chain: Callable[[int, int], dict[str, Any] | None] | None = None) -> Group:
+        """The group :meth:`to_json` saved; ``chain(generation, index)`` loads the chains it
+        saved apart (``to_json(chains=False)``)."""
         signer = GroupSigner(bytes.fromhex(d["signer"])) if d["signer"] else None
         g = cls(me, bytes.fromhex(d["group_pk"]), signer, agreement)
-        g.current = _Generation.from_json(d["current"]) if d["current"] else None
-        g.previous = _Generation.from_json(d["previous"]) if d["previous"] else None
+
+        def generation(gd: dict[str, Any]) -> _Generation:
+            inline = gd.get("chains")
+            if inline is not None:
+                return _Generation.from_json(gd, lambda i: inline.get(str(i)))
+            if chain is None:
+                raise StateDecryptionError("saved group state has its chains apart: give a chain loader")
+            number = Roster.decode(bytes.fromhex(gd["roster"])).generation
+            return _Generation.from_json(gd, lambda i: chain(number, i))
+
+        g.current = generation(d["current"]) if d["current"] else None
+        g.previous = generation(d["previous"]) if d["previous"] else None
         for p in d["pending"]:
             g.pending[int(p["gen"])] = _Pending(
                 GenerationSecrets(int(p["gen"]), bytes.fromhex(p["header_key"]), bytes.fromhex(p["roster_key"]),
@@ -510,4 +590,5 @@ class Group:
         g.last_keys, g.last_roster = bytes.fromhex(d["last_keys"]), bytes.fromhex(d["last_roster"])
         g.snapshot_due, g.stored_ms = bool(d["snapshot_due"]), int(d["stored_ms"])
         g.deferred = [bytes.fromhex(x) for x in d["deferred"]]
+        g._core_dirty = False
         return g
