@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from session_core.errors import GroupFormatError, GroupOperationError, GroupTooLargeError, NotGroupMemberError
 
@@ -42,17 +42,19 @@ class Roster:
     generation: int
     admin: bytes
     members: tuple[bytes, ...]  # sorted, admin included
+    _set: frozenset[bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.members) > MAX_MEMBERS:
             raise GroupTooLargeError(f"{len(self.members)} members: a group holds at most {MAX_MEMBERS}")
-        _check_keys(self.members, "roster")
+        _check_keys(self.members, "roster")  # (also refuses duplicates, which the set would hide)
         if list(self.members) != sorted(self.members):
             raise GroupFormatError("roster members are not sorted")
         if self.admin not in self.members:
             raise GroupFormatError("the admin is not a member of the roster")
         if not 0 <= self.generation < NO_GENERATION:
             raise GroupFormatError(f"generation {self.generation} is out of range")
+        object.__setattr__(self, "_set", frozenset(self.members))  # O(1) membership tests
 
     @classmethod
     def of(cls, generation: int, admin: bytes, members: Set[bytes]) -> Roster:
@@ -66,7 +68,7 @@ class Roster:
             raise NotGroupMemberError("not a member of this generation") from None
 
     def __contains__(self, member: object) -> bool:
-        return member in self.members
+        return member in self._set
 
     def digest(self) -> bytes:
         h = hashlib.blake2b(digest_size=32, person=_PERSON)
