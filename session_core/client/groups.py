@@ -230,9 +230,12 @@ class Groups:
                 self.stats.refused_kinds[name] = self.stats.refused_kinds.get(name, 0) + 1
                 log.info("group %s… refused a record: %s: %s", g.group_id[:10], name, exc)
                 return []
+            # State first, then "seen": a crash in between replays the record, which the
+            # ratchet then refuses as a duplicate; the other order could lose it.
+            self._save(g.group_id)
+            out = [self._event(g, e, now) for e in raw]  # (history rows)
             self.c.db.mark_seen(digest, now)
             self.stats.received += 1
-            out = [self._event(g, e, now) for e in raw]
             return [e for e in out if e is not None]
 
     def _event(self, g: Group, e: Event, now: int) -> GroupEvent | None:
