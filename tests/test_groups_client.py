@@ -3,6 +3,7 @@ per group message into the group's swarm, a kicked member who keeps polling and 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 from pathlib import Path
@@ -135,3 +136,18 @@ async def test_group_state_survives_a_restart(trio, tmp_path: Path) -> None:  # 
     await gb2.send(gid, "back")
     assert msgs(await ga.poll(gid)) == ["back"]
     await b2.stop()
+
+
+async def test_a_kick_the_swarm_did_not_take_is_stored_again_on_the_next_poll(trio) -> None:  # type: ignore[no-untyped-def]
+    net, gid, (a, b, c), (ga, gb, gc) = trio
+    swarm = net.swarm_nodes(gid)
+    for n in swarm:
+        n.down = True
+    with pytest.raises(DeliveryError):
+        await asyncio.wait_for(ga.kick(gid, [c.session_id]), 30)
+    for n in swarm:
+        n.down = False
+    a.pool.failures.clear()
+    await ga.poll(gid)  # stores the key message (and roster) again
+    assert [e.kind for e in await gb.poll(gid)] == ["members"]
+    assert gb.get(gid).generation == 1 and c.session_id not in gb.get(gid).members()

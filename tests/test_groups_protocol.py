@@ -333,3 +333,13 @@ def test_changes_are_saved_apart_and_a_message_moves_one_chain(trio: tuple[Group
     assert (0, index0[ga.me.session_id]) in rows
     with pytest.raises(StateDecryptionError):
         Group.from_json(gb.me, gb.to_json(chains=False))  # chains saved apart need a loader
+
+
+def test_records_the_driver_could_not_store_are_offered_again(trio: tuple[Group, ...]) -> None:
+    ga, gb, gc = trio[:3]
+    (lost,) = ga.kick([gc.me.session_id], NOW)
+    ga.store_failed()
+    again = ga.refresh(NOW + 1)
+    assert [o.kind for o in again] == ["keys", "roster"] and again[0].data == lost.data
+    deliver(again, gb)
+    assert gb.generation == 1

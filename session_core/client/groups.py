@@ -27,7 +27,7 @@ from typing import Any
 
 from session_core.client.client import Client
 from session_core.client.router import StoreReport, SwarmRouter
-from session_core.errors import DuplicateMessageError, NotGroupMemberError, ProtocolError
+from session_core.errors import ClientError, DuplicateMessageError, NotGroupMemberError, ProtocolError
 from session_core.protocol.events import Event
 from session_core.protocol.groups import (
     Group,
@@ -154,7 +154,13 @@ class Groups:
             g = self.get(gid)
             outs: list[GroupOutgoing] = op(g, self.c.clock.now_ms())
             self._save(g.group_id)
-        return await self._store(outs)
+        try:
+            return await self._store(outs)
+        except ClientError:
+            async with self._lock:
+                g.store_failed()  # the next poll stores them again
+                self._save(g.group_id)
+            raise
 
     async def send(self, gid: str, text: str) -> StoreReport:
         async with self._lock:

@@ -256,6 +256,12 @@ class Group:
         self._core_dirty |= bool(out)
         return out
 
+    def store_failed(self) -> None:
+        """The driver could not store the admin's records: offer them again at the next
+        :meth:`refresh` (until then members stay on the generation before)."""
+        self.stored_ms = 0
+        self._core_dirty = True
+
     def _admin_current(self) -> _Generation:
         if self.signer is None:
             raise NotGroupAdminError("only the group's admin can change its members")
