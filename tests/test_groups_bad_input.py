@@ -27,7 +27,7 @@ from session_core.errors import (
     StaleGenerationError,
 )
 from session_core.identity import Identity
-from session_core.protocol.groups import MAX_MEMBERS, Group, GroupSigner, Roster
+from session_core.protocol.groups import MAX_MEMBERS, Group, GroupMembersChanged, GroupSigner, Roster
 from session_core.protocol.groups import messages as gm
 from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
 from session_core.protocol.groups.roster import RosterChange
@@ -233,3 +233,27 @@ def test_control_record_checks_stand_alone(trio: tuple[Group, Group, Group]) -> 
     assert kind == KIND_KEYS and body
     with pytest.raises(AdminSignatureError):
         open_control(GroupSigner.generate().public_key, ga.last_keys)
+
+
+def test_admin_signed_key_messages_that_do_not_add_up_are_refused(trio: tuple[Group, Group, Group]) -> None:
+    """Even with the admin's signature: a change whose result is not the list it commits to, a
+    change from another generation, a key blob claiming too many entries."""
+    ga, gb, gc = trio
+    assert ga.signer is not None and ga.current is not None
+    roster = ga.current.roster.changed(1, remove={gc.me.x25519_public_key})
+    key = b"\x05" * 32
+    sec = GenerationSecrets.derive(1, key)
+    blob = ga.agreement.wrap(key, agreement_context(ga.group_pk, 1), roster.members)
+
+    def signed(change: RosterChange, blob: bytes = blob) -> bytes:
+        return seal_control(ga.signer, KIND_KEYS, KeyMessage.build(1, NOW, blob, sec, change).encode())  # type: ignore[arg-type]
+
+    good = RosterChange.between(ga.current.roster, roster)
+    refused(gb, signed(RosterChange(0, 1, good.removed, good.added, bytes(32))), GroupFormatError)  # wrong digest
+    refused(gb, signed(RosterChange(0, 1, (), (gb.me.x25519_public_key,), good.digest)), GroupFormatError)  # re-adds B
+    refused(gb, signed(RosterChange(0, 2, good.removed, good.added, good.digest)), GroupFormatError)  # other generation
+    huge = blob[:32] + struct.pack("<H", 2000) + bytes(48 * 2000)
+    refused(gb, signed(good, huge), GroupTooLargeError)
+    refused(gb, signed(good, blob[:-1]), GroupFormatError)  # blob shorter than its count says
+    (ev,) = gb.receive(signed(good), NOW)  # the honest one applies
+    assert isinstance(ev, GroupMembersChanged) and ev.removed == (gc.me.session_id,) and gb.generation == 1
