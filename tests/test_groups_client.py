@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from session_core.client import Client, ClientConfig
+from session_core.client.clock import NetworkClock
 from session_core.client.groups import GroupEvent, Groups
 from session_core.errors import DeliveryError, NotGroupMemberError
 from session_core.identity import Identity
@@ -151,3 +152,40 @@ async def test_a_kick_the_swarm_did_not_take_is_stored_again_on_the_next_poll(tr
     await ga.poll(gid)  # stores the key message (and roster) again
     assert [e.kind for e in await gb.poll(gid)] == ["members"]
     assert gb.get(gid).generation == 1 and c.session_id not in gb.get(gid).members()
+
+
+async def test_member_away_longer_than_every_ttl_catches_up_from_the_swarm(tmp_path: Path) -> None:
+    """Five days away: every record the member missed expired from the swarm (keys live 96 h);
+    the admin's client re-stored the current key message and roster, so it catches up."""
+    net = MemNetwork(12)
+    clients = []
+    for i, name in enumerate("abc"):
+        cfg = ClientConfig([net.seed_url], tmp_path / name, request_timeout=2.0, sync=False)
+        clients.append(Client(Identity.generate(), name, cfg, transport=MemTransport(net, f"192.0.2.{i + 1}"),
+                              clock=NetworkClock(local=net.now_ms), rng=random.Random()))
+    for cl in clients:
+        await cl.start(loops=False)
+    a, b, c = clients
+    try:
+        ga, gb, gc = Groups(a), Groups(b), Groups(c)
+        gid, _ = await ga.create([b.session_id, c.session_id, Identity.generate().session_id])
+        gb.join(gid)
+        gc.join(gid)  # ... and then C goes offline
+        await gb.poll(gid)
+        await ga.send(gid, "while C was away")
+        gone = next(m for m in ga.get(gid).members() if m not in (a.session_id, b.session_id, c.session_id))
+        await ga.kick(gid, [gone])
+        await ga.poll(gid)  # stores the roster snapshot of the new generation
+        net.offset_ms += 5 * 24 * 3_600_000
+        assert all(not [m for m in n.store.messages(net.now_ms()) if m.pubkey == gid] for n in net.swarm_nodes(gid))
+        await ga.poll(gid)  # the admin's refresh: key message and roster stored again
+        evs = await gc.poll(gid)
+        assert [e.kind for e in evs] == ["members"] and gc.get(gid).generation == 1
+        assert gc.get(gid).members() == ga.get(gid).members()
+        await gb.poll(gid)  # B was away too: the refreshed key message brings it to generation 1
+        assert gb.get(gid).generation == 1
+        await gb.send(gid, "welcome back")
+        assert [e.text for e in await gc.poll(gid) if e.kind == "message"] == ["welcome back"]
+    finally:
+        for cl in clients:
+            await cl.stop()
