@@ -31,7 +31,14 @@ from session_core.protocol.groups import MAX_MEMBERS, Group, GroupMembersChanged
 from session_core.protocol.groups import messages as gm
 from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
 from session_core.protocol.groups.roster import RosterChange
-from session_core.protocol.groups.wire import KIND_KEYS, KIND_ROSTER, open_control, seal_control
+from session_core.protocol.groups.wire import (
+    KIND_KEYS,
+    KIND_ROSTER,
+    certify_store_key,
+    open_control,
+    seal_control,
+    seal_member_auth,
+)
 
 NOW = 1_800_000_000_000
 
@@ -66,7 +73,8 @@ def forged_kick(ga: Group, victim: Group, forger_key: GroupSigner) -> bytes:
     key = b"\x07" * 32
     sec = GenerationSecrets.derive(roster.generation, key)
     blob = ga.agreement.wrap(key, agreement_context(ga.group_pk, roster.generation), roster.members)
-    km = KeyMessage.build(roster.generation, NOW, blob, sec, RosterChange.between(ga.current.roster, roster))
+    cert = certify_store_key(forger_key, roster.generation, sec.store_public_key)
+    km = KeyMessage.build(roster.generation, NOW, cert, blob, sec, RosterChange.between(ga.current.roster, roster))
     return seal_control(forger_key, KIND_KEYS, km.encode())
 
 
@@ -147,8 +155,9 @@ def test_member_writing_as_another_member_is_refused(trio: tuple[Group, Group, G
     mk, _ = cur.recv[a_index].key_for(0)
     text = b"I am the admin"
     sig = gc.me.sign(gm.signed_bytes(gc.group_pk, cur.number, 0, gm.TYPE_TEXT, NOW, text))
-    data = gm.seal_message(cur.secrets.header_key, mk, gm.MessageHeader(cur.number, a_index, 0),
-                           gm.GroupPlaintext(gm.TYPE_TEXT, NOW, gc.me.ed25519_public_key, sig, text.decode()))
+    inner = gm.seal_message(cur.secrets.header_key, mk, gm.MessageHeader(cur.number, a_index, 0),
+                            gm.GroupPlaintext(gm.TYPE_TEXT, NOW, gc.me.ed25519_public_key, sig, text.decode()))
+    data = seal_member_auth(gc.group_pk, inner, cur.secrets.store_seed, cur.store_cert)  # the swarm takes it
     refused(gb, data, NotGroupMemberError)
     # ... and A's real first message still reads: the forgery used up nothing.
     assert gb.receive(ga.send_text("real", NOW).data, NOW)[0].text == "real"  # type: ignore[attr-defined]
@@ -245,8 +254,10 @@ def test_admin_signed_key_messages_that_do_not_add_up_are_refused(trio: tuple[Gr
     sec = GenerationSecrets.derive(1, key)
     blob = ga.agreement.wrap(key, agreement_context(ga.group_pk, 1), roster.members)
 
-    def signed(change: RosterChange, blob: bytes = blob) -> bytes:
-        return seal_control(ga.signer, KIND_KEYS, KeyMessage.build(1, NOW, blob, sec, change).encode())  # type: ignore[arg-type]
+    cert = certify_store_key(ga.signer, 1, sec.store_public_key)
+
+    def signed(change: RosterChange, blob: bytes = blob, cert: bytes = cert) -> bytes:
+        return seal_control(ga.signer, KIND_KEYS, KeyMessage.build(1, NOW, cert, blob, sec, change).encode())  # type: ignore[arg-type]
 
     good = RosterChange.between(ga.current.roster, roster)
     refused(gb, signed(RosterChange(0, 1, good.removed, good.added, bytes(32))), GroupFormatError)  # wrong digest
@@ -255,5 +266,6 @@ def test_admin_signed_key_messages_that_do_not_add_up_are_refused(trio: tuple[Gr
     huge = blob[:32] + struct.pack("<H", 2000) + bytes(48 * 2000)
     refused(gb, signed(good, huge), GroupTooLargeError)
     refused(gb, signed(good, blob[:-1]), GroupFormatError)  # blob shorter than its count says
+    refused(gb, signed(good, blob, bytes(64)), GroupFormatError)  # store key not certified
     (ev,) = gb.receive(signed(good), NOW)  # the honest one applies
     assert isinstance(ev, GroupMembersChanged) and ev.removed == (gc.me.session_id,) and gb.generation == 1

@@ -13,7 +13,7 @@ from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.storage_rpc import StorageRPC
 from session_core.node.store import MemoryStore
 from session_core.protocol.groups import Group, GroupSigner
-from session_core.protocol.groups.wire import KIND_KEYS, node_refusal, seal_control
+from session_core.protocol.groups.wire import KIND_KEYS, MEMBER_AUTH_BYTES, node_refusal, seal_control
 
 NOW = 1_800_000_000_000
 TTL = 3_600_000
@@ -61,10 +61,29 @@ def test_swarm_refuses_a_kick_not_signed_by_the_admin() -> None:
     assert list(st.messages(0)) == []
 
 
-def test_users_and_member_messages_are_not_looked_at() -> None:
+def test_users_are_not_looked_at_and_group_records_must_prove_themselves() -> None:
     assert node_refusal("05" + "00" * 32, base64.b64encode(b"\x01junk").decode()) is None
-    assert node_refusal("03" + "00" * 32, base64.b64encode(b"\x10anything").decode()) is None
-    assert node_refusal("03" + "00" * 32, base64.b64encode(b"\x01unsigned").decode()) is not None
+    for junk in (b"\x10anything", b"\x01unsigned", b"\x7funknown kind"):
+        assert node_refusal("03" + "00" * 32, base64.b64encode(junk).decode()) is not None
+
+
+def test_swarm_refuses_messages_from_outside_the_group() -> None:
+    ga, gb, gc = setup_group()
+    r, st = rpc()
+    good = gb.send_text("from a member", NOW).data
+    outsider, _ = Group.create(Identity.generate(), NOW)  # its own group key certifies its store key
+    foreign = outsider.send_text("spam", NOW).data
+    no_proof = good[:-MEMBER_AUTH_BYTES]
+    bad_sig = good[:-1] + bytes([good[-1] ^ 1])
+    for bad in (foreign, no_proof, bad_sig):
+        reply = r.handle(rpc_bytes("store", store_params(ga.group_id, bad, TTL, NOW, 1))).reply
+        assert reply.status == 401 and "group record refused" in reply.body
+    assert list(st.messages(0)) == []
+    assert store(r, ga.group_id, good) == 200
+    # What the swarm cannot know: a member kicked since still holds its generation's store key.
+    # Members refuse what it stores (test_groups_bad_input), the swarm takes it.
+    ga.kick([gc.me.session_id], NOW)
+    assert store(r, ga.group_id, gc.send_text("kicked but still storing", NOW).data) == 200
 
 
 def test_replication_does_not_let_a_forged_kick_in() -> None:

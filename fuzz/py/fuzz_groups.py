@@ -20,7 +20,7 @@ with atheris.instrument_imports():
     from session_core.errors import SessionCoreError
     from session_core.identity import Identity
     from session_core.protocol.groups import Group, GroupSigner
-    from session_core.protocol.groups.wire import KIND_KEYS, KIND_MESSAGE, KIND_ROSTER, seal_control
+    from session_core.protocol.groups.wire import KIND_KEYS, KIND_MESSAGE, KIND_ROSTER, seal_control, seal_member_auth
 
 ADMIN = Identity.from_seed(bytes(range(16)))
 MEMBER = Identity.from_seed(bytes(range(16, 32)))
@@ -44,7 +44,8 @@ def sealed_message(plaintext: bytes) -> bytes:
     prefix = bytes([KIND_MESSAGE]) + struct.pack("<I", cur.number) + hnonce
     enc = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt
     hct = enc(struct.pack("<II", cur.my_index, counter), prefix, hnonce, cur.secrets.header_key)
-    return prefix + hct + enc(plaintext, prefix + hct, bytes(24), mk)
+    inner = prefix + hct + enc(plaintext, prefix + hct, bytes(24), mk)
+    return seal_member_auth(admin.group_pk, inner, cur.secrets.store_seed, cur.store_cert)
 
 
 def test_one(data: bytes) -> None:

@@ -3,8 +3,12 @@ key gives.
 
 ``KIND_KEYS`` body (then the group signature, :mod:`.wire`)::
 
-    version u8 (1) || generation u32 || created_ms u64 || blob length u32 || agreement blob
-    || roster nonce (24) || RosterChange sealed under the roster key
+    version u8 (1) || generation u32 || created_ms u64 || store key (32) || store certificate (64)
+    || blob length u32 || agreement blob || roster nonce (24) || RosterChange sealed under the roster key
+
+The store key (an Ed25519 key derived from the generation key) and its certificate (the group
+key's signature of it, :func:`~.wire.certify_store_key`) let members prove to the swarm that they
+hold the generation's key when they store a message (:func:`~.wire.seal_member_auth`).
 
 ``KIND_ROSTER`` body (a full member list, for members who joined or were away too long to
 apply changes)::
@@ -23,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import nacl.bindings
 import nacl.exceptions
@@ -48,46 +52,62 @@ class GenerationSecrets:
     generation: int
     header_key: bytes
     roster_key: bytes
-    chain_seed: bytes
+    chain_seed: bytes  # dropped once the chains are derived (forward secrecy)
+    store_seed: bytes  # Ed25519 seed of the generation's store key (swarm admission, not secrecy)
 
     @classmethod
     def derive(cls, generation: int, key: bytes) -> GenerationSecrets:
         def sub(person: bytes) -> bytes:
             return hashlib.blake2b(struct.pack("<I", generation), digest_size=32, key=key, person=person).digest()
-        return cls(generation, sub(b"sc-grp-header"), sub(b"sc-grp-roster-k"), sub(b"sc-grp-chains"))
+        return cls(generation, sub(b"sc-grp-header"), sub(b"sc-grp-roster-k"), sub(b"sc-grp-chains"),
+                   sub(b"sc-grp-store"))
+
+    def without_chain_seed(self) -> GenerationSecrets:
+        return replace(self, chain_seed=b"")
+
+    @property
+    def store_public_key(self) -> bytes:
+        return bytes(nacl.bindings.crypto_sign_seed_keypair(self.store_seed)[0])
+
+
+_HEAD = 1 + 4 + 8 + 32 + 64 + 4
 
 
 @dataclass(frozen=True)
 class KeyMessage:
     generation: int
     created_ms: int
+    store_pk: bytes
+    store_cert: bytes
     blob: bytes
     sealed_change: bytes  # nonce || ciphertext
 
     def header(self) -> bytes:
-        return struct.pack("<BIQI", VERSION, self.generation, self.created_ms, len(self.blob))
+        return (struct.pack("<BIQ", VERSION, self.generation, self.created_ms) + self.store_pk + self.store_cert
+                + struct.pack("<I", len(self.blob)))
 
     def encode(self) -> bytes:
         return self.header() + self.blob + self.sealed_change
 
     @classmethod
-    def build(cls, generation: int, created_ms: int, blob: bytes, secrets_: GenerationSecrets,
+    def build(cls, generation: int, created_ms: int, store_cert: bytes, blob: bytes, secrets_: GenerationSecrets,
               change: RosterChange) -> KeyMessage:
-        head = struct.pack("<BIQI", VERSION, generation, created_ms, len(blob))
+        unsealed = cls(generation, created_ms, secrets_.store_public_key, store_cert, blob, b"")
         nonce = secrets.token_bytes(24)
-        sealed = nonce + _enc(change.encode(), head, nonce, secrets_.roster_key)
-        return cls(generation, created_ms, blob, sealed)
+        sealed = nonce + _enc(change.encode(), unsealed.header(), nonce, secrets_.roster_key)
+        return replace(unsealed, sealed_change=sealed)
 
     @classmethod
     def decode(cls, body: bytes) -> KeyMessage:
-        if len(body) < 17:
+        if len(body) < _HEAD:
             raise GroupFormatError("key message truncated")
-        version, gen, created, blob_len = struct.unpack_from("<BIQI", body)
+        version, gen, created = struct.unpack_from("<BIQ", body)
         if version != VERSION:
             raise GroupFormatError(f"key message version {version} is not {VERSION}")
-        if len(body) < 17 + blob_len + 24 + 16:
+        (blob_len,) = struct.unpack_from("<I", body, _HEAD - 4)
+        if len(body) < _HEAD + blob_len + 24 + 16:
             raise GroupFormatError("key message truncated")
-        return cls(gen, created, body[17:17 + blob_len], body[17 + blob_len:])
+        return cls(gen, created, body[13:45], body[45:109], body[_HEAD:_HEAD + blob_len], body[_HEAD + blob_len:])
 
     def open_change(self, secrets_: GenerationSecrets) -> RosterChange:
         nonce, ct = self.sealed_change[:24], self.sealed_change[24:]

@@ -67,7 +67,17 @@ from session_core.protocol.groups.key_agreement import KeyAgreement, PerMemberWr
 from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
 from session_core.protocol.groups.roster import NO_GENERATION, Roster, RosterChange
 from session_core.protocol.groups.sender_keys import ReceiveChain, SendChain, chain_start
-from session_core.protocol.groups.wire import KIND_KEYS, KIND_MESSAGE, KIND_ROSTER, open_control, record_kind, seal_control
+from session_core.protocol.groups.wire import (
+    KIND_KEYS,
+    KIND_ROSTER,
+    certify_store_key,
+    open_control,
+    open_member_auth,
+    record_kind,
+    seal_control,
+    seal_member_auth,
+    store_cert_valid,
+)
 
 __all__ = ["KEYS_TTL_MS", "MESSAGE_TTL_MS", "REFRESH_MS", "Group"]
 
@@ -90,19 +100,20 @@ class _Generation:
     recv: dict[int, ReceiveChain]  # sender index -> chain
     checked_ed: dict[int, bytes] = field(default_factory=dict)  # sender index -> Ed25519 key seen to match
     my_index: int = -1
+    store_cert: bytes = b""  # the admin's certificate of this generation's store key
 
     @property
     def number(self) -> int:
         return self.roster.generation
 
     @classmethod
-    def start(cls, secrets_: GenerationSecrets, roster: Roster, me: bytes) -> _Generation:
+    def start(cls, secrets_: GenerationSecrets, roster: Roster, me: bytes, store_cert: bytes) -> _Generation:
         seed = secrets_.chain_seed
         recv = {i: ReceiveChain(chain_start(seed, m)) for i, m in enumerate(roster.members) if m != me}
         send = SendChain(chain_start(seed, me)) if me in roster else None
         # The seed is dropped: from here on only forward-moving chains remain (forward secrecy).
-        kept = GenerationSecrets(secrets_.generation, secrets_.header_key, secrets_.roster_key, b"")
-        return cls(kept, roster, send, recv, {}, roster.members.index(me) if me in roster else -1)
+        return cls(secrets_.without_chain_seed(), roster, send, recv, {},
+                   roster.members.index(me) if me in roster else -1, store_cert)
 
     def chain_keys(self) -> list[int]:
         """Indices of the chains this generation holds (ours, the send chain, at ``my_index``)."""
@@ -115,6 +126,7 @@ class _Generation:
 
     def to_json(self, chains: bool) -> dict[str, Any]:
         d: dict[str, Any] = {"header_key": self.secrets.header_key.hex(), "roster_key": self.secrets.roster_key.hex(),
+                             "store_seed": self.secrets.store_seed.hex(), "store_cert": self.store_cert.hex(),
                              "roster": self.roster.encode().hex(), "my_index": self.my_index,
                              "recv_indices": sorted(self.recv), "has_send": self.send is not None}
         if chains:
@@ -124,7 +136,8 @@ class _Generation:
     @classmethod
     def from_json(cls, d: dict[str, Any], chain: Callable[[int], dict[str, Any] | None]) -> _Generation:
         roster = Roster.decode(bytes.fromhex(d["roster"]))
-        sec = GenerationSecrets(roster.generation, bytes.fromhex(d["header_key"]), bytes.fromhex(d["roster_key"]), b"")
+        sec = GenerationSecrets(roster.generation, bytes.fromhex(d["header_key"]), bytes.fromhex(d["roster_key"]), b"",
+                                bytes.fromhex(d["store_seed"]))
         me = int(d["my_index"])
         recv = {}
         for i in d["recv_indices"]:
@@ -138,7 +151,7 @@ class _Generation:
             if c is None:
                 raise StateDecryptionError("saved group state lacks our own send chain")
             send = SendChain.from_json(c)
-        return cls(sec, roster, send, recv, {}, me)
+        return cls(sec, roster, send, recv, {}, me, bytes.fromhex(d["store_cert"]))
 
 
 @dataclass
@@ -149,6 +162,7 @@ class _Pending:
     secrets: GenerationSecrets
     change: RosterChange
     record: bytes  # the key message itself (replays compare against it)
+    store_cert: bytes
 
 
 def _sid(x25519: bytes) -> str:
@@ -285,10 +299,11 @@ class Group:
             # Too long to ride in the key message (the store limit): everyone reads the snapshot.
             change = RosterChange(NO_GENERATION, roster.generation, (), (), change.digest)
             snapshot = True
-        km = KeyMessage.build(roster.generation, now_ms, blob, sec, change)
+        cert = certify_store_key(self.signer, roster.generation, sec.store_public_key)
+        km = KeyMessage.build(roster.generation, now_ms, cert, blob, sec, change)
         keys_record = seal_control(self.signer, KIND_KEYS, km.encode())
         roster_record = seal_control(self.signer, KIND_ROSTER, RosterSnapshot.build(roster, sec).encode())
-        self._install(sec, roster)
+        self._install(sec, roster, cert)
         self.last_keys, self.last_roster = keys_record, roster_record
         self.stored_ms = now_ms
         self.snapshot_due = not snapshot
@@ -319,8 +334,9 @@ class Group:
         body = text.encode()
         sig = self.me.sign(gm.signed_bytes(self.group_pk, cur.number, counter, type_, now_ms, body))
         header = gm.MessageHeader(cur.number, cur.my_index, counter)
-        data = gm.seal_message(cur.secrets.header_key, mk, header,
-                               gm.GroupPlaintext(type_, now_ms, self.me.ed25519_public_key, sig, text))
+        inner = gm.seal_message(cur.secrets.header_key, mk, header,
+                                gm.GroupPlaintext(type_, now_ms, self.me.ed25519_public_key, sig, text))
+        data = seal_member_auth(self.group_pk, inner, cur.secrets.store_seed, cur.store_cert)
         cur.send = nxt  # committed only once the record exists
         self._chains_dirty.add((cur.number, cur.my_index))
         return self._out(data, MESSAGE_TTL_MS, "message", now_ms)
@@ -372,18 +388,21 @@ class Group:
                 return [GroupRemoved(self.group_id, km.generation)]
             raise GroupKeyUnavailableError(f"generation {km.generation} holds no key for us (not added)")
         sec = GenerationSecrets.derive(km.generation, key)
+        if km.store_pk != sec.store_public_key or not store_cert_valid(self.group_pk, km.generation, km.store_pk,
+                                                                         km.store_cert):
+            raise GroupFormatError("the key message's store key is not this generation's, or not certified")
         change = km.open_change(sec)
         if self.current is not None and change.prev_generation == self.current.number:
             roster = change.apply(self.current.roster)
             if me not in roster:
                 raise GroupFormatError("the key message wraps a key for us but does not list us")
-            self._install(sec, roster)
+            self._install(sec, roster, km.store_cert)
             self.last_keys = data
             return [GroupMembersChanged(self.group_id, km.generation, tuple(map(_sid, change.added)),
                                         tuple(map(_sid, change.removed)))]
         # Not applicable to the list we hold: wait for the generation before it, or for its roster.
         pending = dict(self.pending)
-        pending[km.generation] = _Pending(sec, change, data)
+        pending[km.generation] = _Pending(sec, change, data, km.store_cert)
         while len(pending) > MAX_PENDING:
             del pending[min(pending)]
         self.pending = pending
@@ -404,7 +423,7 @@ class Group:
             if self.me.x25519_public_key not in roster:
                 raise GroupFormatError("the roster snapshot does not list us")
             before = set(self.current.roster.members) if self.current else set()
-            self._install(held.secrets, roster)
+            self._install(held.secrets, roster, held.store_cert)
             self.last_keys, self.last_roster = held.record, data
             return [GroupMembersChanged(self.group_id, roster.generation,
                                         tuple(_sid(m) for m in roster.members if m not in before),
@@ -419,14 +438,17 @@ class Group:
         self._defer(data)  # admin-signed, of a generation whose key message has not come yet
         return []
 
-    def _on_message(self, data: bytes) -> list[Event]:
+    def _on_message(self, record: bytes) -> list[Event]:
+        # The swarm checked the store proof; members need not (the AEAD and the sender's
+        # signature decide), so it is only cut off here.
+        data = open_member_auth(self.group_pk, record, verify=False)
         gen = gm.peek_generation(data)
         if self.left or self.removed_at is not None:
             raise GroupKeyUnavailableError("we are no longer a member of this group")
         g = next((x for x in (self.current, self.previous) if x is not None and x.number == gen), None)
         if g is None:
             if gen > self._floor():
-                self._defer(data)  # its key message may still be on its way
+                self._defer(record)  # its key message may still be on its way
                 return []
             raise GroupKeyUnavailableError(f"no key for generation {gen}")
         header = gm.open_header(g.secrets.header_key, data)
@@ -481,7 +503,7 @@ class Group:
                 except GroupFormatError:
                     continue
                 if self.me.x25519_public_key in roster:
-                    self._install(nxt.secrets, roster)
+                    self._install(nxt.secrets, roster, nxt.store_cert)
                     self.last_keys = nxt.record
                     out.append(GroupMembersChanged(self.group_id, roster.generation,
                                                    tuple(map(_sid, nxt.change.added)),
@@ -497,8 +519,8 @@ class Group:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _install(self, sec: GenerationSecrets, roster: Roster) -> None:
-        new = _Generation.start(sec, roster, self.me.x25519_public_key)
+    def _install(self, sec: GenerationSecrets, roster: Roster, store_cert: bytes) -> None:
+        new = _Generation.start(sec, roster, self.me.x25519_public_key, store_cert)
         old = self.current
         self._drop_chains(self.previous)
         if old is not None:
@@ -561,6 +583,7 @@ class Group:
             "previous": self.previous.to_json(chains) if self.previous else None,
             "pending": [{"gen": p.secrets.generation, "header_key": p.secrets.header_key.hex(),
                          "roster_key": p.secrets.roster_key.hex(), "chain_seed": p.secrets.chain_seed.hex(),
+                         "store_seed": p.secrets.store_seed.hex(), "store_cert": p.store_cert.hex(),
                          "change": p.change.encode().hex(), "record": p.record.hex()} for p in self.pending.values()],
             "removed_at": self.removed_at, "left": self.left, "last_keys": self.last_keys.hex(),
             "last_roster": self.last_roster.hex(), "snapshot_due": self.snapshot_due, "stored_ms": self.stored_ms,
@@ -589,8 +612,9 @@ class Group:
         for p in d["pending"]:
             g.pending[int(p["gen"])] = _Pending(
                 GenerationSecrets(int(p["gen"]), bytes.fromhex(p["header_key"]), bytes.fromhex(p["roster_key"]),
-                                  bytes.fromhex(p["chain_seed"])),
-                RosterChange.decode(bytes.fromhex(p["change"])), bytes.fromhex(p["record"]))
+                                  bytes.fromhex(p["chain_seed"]), bytes.fromhex(p["store_seed"])),
+                RosterChange.decode(bytes.fromhex(p["change"])), bytes.fromhex(p["record"]),
+                bytes.fromhex(p["store_cert"]))
         g.removed_at = d["removed_at"]
         g.left = bool(d["left"])
         g.last_keys, g.last_roster = bytes.fromhex(d["last_keys"]), bytes.fromhex(d["last_roster"])
