@@ -4,7 +4,8 @@ Modules: ``group_key`` (the group's Ed25519 identity, ``03…`` IDs), ``wire`` (
 the admin signature, also checked by swarm nodes), ``roster`` (the signed member list),
 ``key_agreement`` (the one replaceable O(N) key wrap), ``key_message`` (the admin's key message
 and roster snapshot), ``sender_keys`` (per-sender hash ratchets), ``messages`` (member
-messages), ``events`` and ``state`` (the machine).
+messages), ``generation`` (one generation's keys, list and chains), ``events`` and ``state``
+(the machine).
 """
 
 from session_core.protocol.groups.events import (

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import nacl.bindings
@@ -65,8 +64,8 @@ from session_core.protocol.groups.events import (
 from session_core.protocol.groups.group_key import GroupSigner, group_id_of, parse_group_id
 from session_core.protocol.groups.key_agreement import KeyAgreement, PerMemberWrap
 from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
+from session_core.protocol.groups.generation import Generation, Pending
 from session_core.protocol.groups.roster import NO_GENERATION, Roster, RosterChange
-from session_core.protocol.groups.sender_keys import ReceiveChain, SendChain, chain_start
 from session_core.protocol.groups.wire import (
     KIND_KEYS,
     KIND_ROSTER,
@@ -92,79 +91,6 @@ MAX_PENDING = 8  # key messages held while waiting for the generation before the
 MAX_CHANGE = 64
 
 
-@dataclass
-class _Generation:
-    secrets: GenerationSecrets
-    roster: Roster
-    send: SendChain | None  # ours, when we are a member
-    recv: dict[int, ReceiveChain]  # sender index -> chain
-    checked_ed: dict[int, bytes] = field(default_factory=dict)  # sender index -> Ed25519 key seen to match
-    my_index: int = -1
-    store_cert: bytes = b""  # the admin's certificate of this generation's store key
-
-    @property
-    def number(self) -> int:
-        return self.roster.generation
-
-    @classmethod
-    def start(cls, secrets_: GenerationSecrets, roster: Roster, me: bytes, store_cert: bytes) -> _Generation:
-        seed = secrets_.chain_seed
-        recv = {i: ReceiveChain(chain_start(seed, m)) for i, m in enumerate(roster.members) if m != me}
-        send = SendChain(chain_start(seed, me)) if me in roster else None
-        # The seed is dropped: from here on only forward-moving chains remain (forward secrecy).
-        return cls(secrets_.without_chain_seed(), roster, send, recv, {},
-                   roster.members.index(me) if me in roster else -1, store_cert)
-
-    def chain_keys(self) -> list[int]:
-        """Indices of the chains this generation holds (ours, the send chain, at ``my_index``)."""
-        return sorted(self.recv) + ([self.my_index] if self.send is not None else [])
-
-    def chain_json(self, index: int) -> dict[str, Any]:
-        if index == self.my_index and self.send is not None:
-            return self.send.to_json()
-        return self.recv[index].to_json()
-
-    def to_json(self, chains: bool) -> dict[str, Any]:
-        d: dict[str, Any] = {"header_key": self.secrets.header_key.hex(), "roster_key": self.secrets.roster_key.hex(),
-                             "store_seed": self.secrets.store_seed.hex(), "store_cert": self.store_cert.hex(),
-                             "roster": self.roster.encode().hex(), "my_index": self.my_index,
-                             "recv_indices": sorted(self.recv), "has_send": self.send is not None}
-        if chains:
-            d["chains"] = {str(i): self.chain_json(i) for i in self.chain_keys()}
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any], chain: Callable[[int], dict[str, Any] | None]) -> _Generation:
-        roster = Roster.decode(bytes.fromhex(d["roster"]))
-        sec = GenerationSecrets(roster.generation, bytes.fromhex(d["header_key"]), bytes.fromhex(d["roster_key"]), b"",
-                                bytes.fromhex(d["store_seed"]))
-        me = int(d["my_index"])
-        recv = {}
-        for i in d["recv_indices"]:
-            c = chain(int(i))
-            if c is None:
-                raise StateDecryptionError(f"saved group state lacks the chain of sender {i}")
-            recv[int(i)] = ReceiveChain.from_json(c)
-        send = None
-        if d["has_send"]:
-            c = chain(me)
-            if c is None:
-                raise StateDecryptionError("saved group state lacks our own send chain")
-            send = SendChain.from_json(c)
-        return cls(sec, roster, send, recv, {}, me, bytes.fromhex(d["store_cert"]))
-
-
-@dataclass
-class _Pending:
-    """A generation whose key we hold but whose member list we cannot build yet: its change
-    follows a generation we have not seen, or it is our first (we wait for the full roster)."""
-
-    secrets: GenerationSecrets
-    change: RosterChange
-    record: bytes  # the key message itself (replays compare against it)
-    store_cert: bytes
-
-
 def _sid(x25519: bytes) -> str:
     return session_id_from_x25519(x25519)
 
@@ -180,9 +106,9 @@ class Group:
         self.group_pk = group_pk
         self.signer = signer
         self.agreement: KeyAgreement = agreement or PerMemberWrap()
-        self.current: _Generation | None = None
-        self.previous: _Generation | None = None
-        self.pending: dict[int, _Pending] = {}  # generation -> waiting key message
+        self.current: Generation | None = None
+        self.previous: Generation | None = None
+        self.pending: dict[int, Pending] = {}  # generation -> waiting key message
         self._installs = 0  # counts progress (generations installed or waiting): receive() then settles held records
         # What changed since take_changes(): a driver saves the core only when it changed and
         # only the chains that moved, so a message costs O(1) to persist whatever the group size.
@@ -276,7 +202,7 @@ class Group:
         self.stored_ms = 0
         self._core_dirty = True
 
-    def _admin_current(self) -> _Generation:
+    def _admin_current(self) -> Generation:
         if self.signer is None:
             raise NotGroupAdminError("only the group's admin can change its members")
         if self.current is None:
@@ -402,7 +328,7 @@ class Group:
                                         tuple(map(_sid, change.removed)))]
         # Not applicable to the list we hold: wait for the generation before it, or for its roster.
         pending = dict(self.pending)
-        pending[km.generation] = _Pending(sec, change, data, km.store_cert)
+        pending[km.generation] = Pending(sec, change, data, km.store_cert)
         while len(pending) > MAX_PENDING:
             del pending[min(pending)]
         self.pending = pending
@@ -520,7 +446,7 @@ class Group:
     # -- internals ----------------------------------------------------------------------------
 
     def _install(self, sec: GenerationSecrets, roster: Roster, store_cert: bytes) -> None:
-        new = _Generation.start(sec, roster, self.me.x25519_public_key, store_cert)
+        new = Generation.start(sec, roster, self.me.x25519_public_key, store_cert)
         old = self.current
         self._drop_chains(self.previous)
         if old is not None:
@@ -537,7 +463,7 @@ class Group:
         self.left = False
         self._installs += 1
 
-    def _drop_chains(self, g: _Generation | None) -> None:
+    def _drop_chains(self, g: Generation | None) -> None:
         if g is not None:
             self._chains_dropped |= {(g.number, i) for i in g.chain_keys()}
             self._chains_dirty -= self._chains_dropped
@@ -598,19 +524,19 @@ class Group:
         signer = GroupSigner(bytes.fromhex(d["signer"])) if d["signer"] else None
         g = cls(me, bytes.fromhex(d["group_pk"]), signer, agreement)
 
-        def generation(gd: dict[str, Any]) -> _Generation:
+        def generation(gd: dict[str, Any]) -> Generation:
             inline = gd.get("chains")
             if inline is not None:
-                return _Generation.from_json(gd, lambda i: inline.get(str(i)))
+                return Generation.from_json(gd, lambda i: inline.get(str(i)))
             if chain is None:
                 raise StateDecryptionError("saved group state has its chains apart: give a chain loader")
             number = Roster.decode(bytes.fromhex(gd["roster"])).generation
-            return _Generation.from_json(gd, lambda i: chain(number, i))
+            return Generation.from_json(gd, lambda i: chain(number, i))
 
         g.current = generation(d["current"]) if d["current"] else None
         g.previous = generation(d["previous"]) if d["previous"] else None
         for p in d["pending"]:
-            g.pending[int(p["gen"])] = _Pending(
+            g.pending[int(p["gen"])] = Pending(
                 GenerationSecrets(int(p["gen"]), bytes.fromhex(p["header_key"]), bytes.fromhex(p["roster_key"]),
                                   bytes.fromhex(p["chain_seed"]), bytes.fromhex(p["store_seed"])),
                 RosterChange.decode(bytes.fromhex(p["change"])), bytes.fromhex(p["record"]),
