@@ -77,6 +77,24 @@ def main() -> None:
     write("protocol", "signal", bytes([3]) + sig.SerializeToString())
     env = pb.Envelope(type=pb.Envelope.UNIDENTIFIED_SENDER, timestamp=1, content=b"\x00" * 80)
     write("protocol", "envelope", bytes([0]) + env.SerializeToString())
+    group_seeds()
+
+
+def group_seeds() -> None:
+    """Records of the fixed group in fuzz_groups.py (same identities and group key)."""
+    from fuzz_groups import ADMIN, MEMBER, NOW, OTHER, SIGNER
+
+    from session_core.protocol.groups import Group
+    from session_core.protocol.padding import pad
+
+    admin, outs = Group.create(ADMIN, NOW, [MEMBER.session_id, OTHER.session_id], signer=SIGNER)
+    msg = admin.send_text("hello", NOW).data
+    (kick,) = admin.kick([OTHER.session_id], NOW)
+    (roster,) = admin.refresh(NOW + 1)
+    write("groups", "record-message", bytes([0]) + msg)
+    write("groups", "keys-body", bytes([1]) + kick.data[1:-64])  # applies to the member's generation 0
+    write("groups", "roster-body", bytes([2]) + roster.data[1:-64])
+    write("groups", "message-plaintext", bytes([3]) + pad(struct.pack("<BQ", 0, NOW) + bytes(96) + b"hi"))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "name": "session_core.commands.name_cmd:name_group",
     "demo": "session_core.commands.demo_cmd:demo_command",
     "backend": "session_core.commands.backend_cmd:backend_command",
+    "group": "session_core.commands.group_cmd:group_group",
     # client protections (issue 18)
     "disappear": "session_core.commands.protect_cmd:disappear_command",
     "wipe": "session_core.commands.protect_cmd:wipe_command",

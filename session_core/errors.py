@@ -381,6 +381,51 @@ class LinkExpiredError(LinkCodeError):
 
 
 
+# --- closed groups (session_core.protocol.groups) --------------------------------------------
+
+
+class GroupError(ProtocolError):
+    """Base class for errors of the closed-group state machine."""
+
+
+class InvalidGroupIdError(GroupError, InvalidInputError):
+    """A group ID that is not ``03`` + 64 hex digits (a group Ed25519 public key)."""
+
+
+class GroupFormatError(GroupError, MalformedMessageError):
+    """A group record (key message, roster, group message) that is truncated or malformed."""
+
+
+class AdminSignatureError(GroupError, ValueError):
+    """An admin action (rekey, kick, roster) not signed by the group key: forged or unsigned."""
+
+
+class NotGroupAdminError(GroupError, PermissionError):
+    """An admin-only operation (add, kick, rekey) asked of a member who holds no group key."""
+
+
+class NotGroupMemberError(GroupError, PermissionError):
+    """A message whose sender is not in the signed member list, or an operation on a group we
+    are not (or no longer) a member of."""
+
+
+class StaleGenerationError(GroupError, ValueError):
+    """A key message or roster of a generation at or before the one we hold: a replay."""
+
+
+class GroupKeyUnavailableError(GroupError, DecryptionError):
+    """A group message of a generation whose key we do not hold (kicked, left, or never given)."""
+
+
+class GroupOperationError(GroupError, ValueError):
+    """An operation the group's state does not allow: adding a member twice, removing one who
+    is not there, the admin leaving, sending before holding a key."""
+
+
+class GroupTooLargeError(GroupError, ValueError):
+    """A member list longer than :data:`~session_core.protocol.groups.roster.MAX_MEMBERS`."""
+
+
 # -- client (session_core.client) ---------------------------------------------------------------
 
 

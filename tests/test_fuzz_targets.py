@@ -13,7 +13,7 @@ from session_core.onion import api as onion_api
 from c_required import require_c
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
-TARGETS = ["onion", "wire", "storage_rpc", "protocol"]
+TARGETS = ["onion", "wire", "storage_rpc", "protocol", "groups"]
 
 
 @pytest.mark.parametrize("name", TARGETS)

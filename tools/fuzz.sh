@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 
 C_TARGETS="onion_json onion_peel relay"
-PY_TARGETS="onion wire storage_rpc protocol"
+PY_TARGETS="onion wire storage_rpc protocol groups"
 targets="$C_TARGETS $PY_TARGETS"
 [ -n "$only" ] && targets="$only"
 count=$(echo $targets | wc -w)

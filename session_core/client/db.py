@@ -102,6 +102,18 @@ class ClientDB:
         row = self.db.execute("SELECT blob FROM kv WHERE name = ?", (name,)).fetchone()
         return None if row is None else bytes(row[0])
 
+    def write_rows(self, puts: dict[str, Any], deletes: list[str]) -> None:
+        """Put and delete key/value rows in one transaction (the closed groups' chains)."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO kv(name, blob) VALUES (?, ?)",
+                                [(n, self._key.seal(json.dumps(v).encode())) for n, v in puts.items()])
+            self.db.executemany("DELETE FROM kv WHERE name = ?", [(n,) for n in deletes])
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     # -- the Messenger, as a core and one row per contact ---------------------------------------
 
     def load_messenger(self, identity: Identity, display_name: str) -> Messenger:

@@ -260,10 +260,11 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
     _run(run)
 
 
-_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /file PATH  /contacts  /quit
+_HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /file PATH  /contacts
+/group [03…|new]  /quit
 protections: /disappear after_send:SECONDS|after_read:SECONDS|off  /arm (remote wipe for the current
 contact)  /disarm  /backup FILE  /wipe yes
-anything else is sent to the current contact"""
+anything else is sent to the current contact (or group)"""
 
 
 @click.command("chat")
@@ -306,6 +307,10 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         click.echo(f"you are {c.session_id}\nswarm: {', '.join(n.short() for n in swarm)}; "
                    f"listening on {c.listener.node.short() if c.listener else '-'}\n{_HELP}")
         loop = asyncio.get_running_loop()
+        from session_core.commands.group_chat import ChatGroups  # /group: closed groups (docs/groups.md)
+
+        groups = ChatGroups(c)
+        group_poll = loop.create_task(groups.poll_forever(c.cfg.poll_interval * 2))
         try:
             while True:
                 line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -328,7 +333,14 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     elif cmd == "/accept":
                         rep = await c.accept(rest.strip())
                         current[:] = [rest.strip()]
+                    elif cmd == "/group":
+                        await groups.command(rest)
+                        continue
+                    elif groups.current is not None and not line.startswith("/"):
+                        await groups.send(line)
+                        continue
                     elif cmd == "/to":
+                        groups.current = None
                         peer = rest.strip()
                         if peer.startswith("@"):  # a name: resolved through 3 nodes, proofs checked
                             from session_core.commands.name_cmd import resolve_for_client
@@ -365,6 +377,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 except (SessionCoreError, OSError) as exc:  # OSError: a /file PATH that cannot be read
                     click.echo(f"error: {exc}")
         finally:
+            group_poll.cancel()
             await _stop(c)
 
     _run(run)

@@ -17,6 +17,7 @@ from session_core.node import powcheck
 from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
 from session_core.node.storage_rpc import _HEX, FUTURE_TOLERANCE_MS, MAX_MESSAGE_BODY, MIN_TTL_MS
+from session_core.protocol.groups import wire as group_wire
 
 BATCH_SIZE = 500_000  # upstream: start a new batch past this many bytes
 _U64 = struct.Struct("<Q")
@@ -109,6 +110,8 @@ def verify(msg: Message, now_ms: int, difficulty: DifficultyTracker, max_ttl_ms:
         return False
     if len(msg.pubkey) != 66 or not _HEX.issuperset(msg.pubkey):
         return False
+    if group_wire.node_refusal(msg.pubkey, msg.data) is not None:
+        return False  # a forged group control record does not get in by replication either
     d = difficulty.for_replicated(msg.timestamp, now_ms)
     # check() returns the recomputed hash: it must be the one the peer claimed.
     return powcheck.check(msg.nonce, str(msg.timestamp), str(msg.ttl), msg.pubkey, msg.data, d) == msg.hash

@@ -18,7 +18,8 @@ size-checked and JSON-parsed once, here, whichever method it names.
 ``store`` checks run in upstream's order: fields present and strings; pubkey
 length (and hex); data length, non-empty base64; our swarm (421 with the right
 swarm's nodes); TTL (403); timestamp (406); proof of work (432 with the current
-D); then our quotas (507: the owner's mailbox or the node's budget is full, see
+D); for a group (``03…``) key, a control record must carry the group's admin signature (401,
+:func:`session_core.protocol.groups.wire.node_refusal`); then our quotas (507: the owner's mailbox or the node's budget is full, see
 :class:`~session_core.node.store.StorageLimits`).  Error texts are upstream's,
 newline included, where upstream has one.
 """
@@ -39,6 +40,7 @@ from session_core.node.message import Message
 from session_core.node.network import NetworkView
 from session_core.node.store import MessageStore
 from session_core.protocol import storage_auth
+from session_core.protocol.groups import wire as group_wire
 
 MAX_MESSAGE_BODY = 102_400  # b64 characters (upstream MAX_MESSAGE_BODY)
 MAX_REQUEST_BYTES = 256 * 1024  # whole JSON-RPC body; anything larger is refused unparsed
@@ -240,6 +242,9 @@ class StorageRPC:
         if msg_hash is None:
             r = Reply.json(432, {"difficulty": difficulty})
             raise RpcRejectedError(432, r.body, r.content_type)
+        group_why = group_wire.node_refusal(pk, data)  # a control record for a 03 group: admin-signed?
+        if group_why is not None:
+            raise RpcRejectedError(401, group_why + "\n")
         msg = Message(pubkey=pk, hash=msg_hash, data=data, ttl=ttl, timestamp=ts, nonce=nonce)
         why = self.store.refusal(msg, now)
         if why is not None:
