@@ -99,9 +99,12 @@ class ConfigState:
     # -- local edits --------------------------------------------------------------------------
 
     def set(self, key: Key, value: Scalar | None) -> None:
-        """Set (or with ``None`` delete) ``key``; published at the next :meth:`push`."""
+        """Set (or with ``None`` delete) ``key``; published at the next :meth:`push`.  On a
+        max-register only a larger int counts (a smaller one, a deletion, a string: no change)."""
         check_key(key)
         check_value(value)
+        if self.max_keys(key) and _max_rank(value) <= _max_rank(self.get(key)):
+            return  # a max-register never goes down (and holds ints only)
         if key not in self.pending and self.get(key) == value:
             return  # no change: nothing to push
         self.pending[key] = value
@@ -204,6 +207,10 @@ class ConfigState:
                 state._remember(h)
         state._best = (best[0], best[1], best[2])
         return state
+
+
+def _max_rank(value: Scalar | None) -> tuple[int, int]:
+    return (1, value) if isinstance(value, int) else (0, 0)
 
 
 def _digest(entries: dict[Key, Entry]) -> bytes:
