@@ -18,6 +18,8 @@ Several devices of one account (``multi_device``, docs/devices.md): each poll of
 reads the config messages first (:mod:`session_core.client.devices`), applies them to the
 Messenger, then reads the conversation messages, then publishes what needs publishing.  Every
 sent text is followed by one copy stored in the own swarm, which all the other devices poll.
+Copies and config pushes go through the durable outbox (:mod:`session_core.client.outbox`),
+which the poll loop retries until the own swarm takes them.
 """
 
 from __future__ import annotations
