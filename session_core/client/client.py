@@ -18,6 +18,8 @@ Several devices of one account (``multi_device``, docs/devices.md): each poll of
 reads the config messages first (:mod:`session_core.client.devices`), applies them to the
 Messenger, then reads the conversation messages, then publishes what needs publishing.  Every
 sent text is followed by one copy stored in the own swarm, which all the other devices poll.
+Copies and config pushes go through the durable outbox (:mod:`session_core.client.outbox`),
+which the poll loop retries until the own swarm takes them.
 
 Disappearing messages (docs/protections.md): a conversation's timer (:meth:`set_disappearing`)
 rides on every text.  After send: every copy dies at the sender's timestamp + timer -- the swarm
@@ -41,10 +43,11 @@ from typing import Any
 
 from session_core.client.backup import create_backup
 from session_core.client.clock import NetworkClock
-from session_core.client.devices import DeviceSync
+from session_core.client.devices import CONFIG_KIND, DeviceSync
 from session_core.client.db import ClientDB
 from session_core.client.files import FileTransfer, OnionLink
 from session_core.client.nodelist import NodeList
+from session_core.client.outbox import Outbox
 from session_core.client.onion_client import OnionClient
 from session_core.client.paths import PathPool
 from session_core.client.router import StoreReport, SwarmRouter
@@ -63,7 +66,7 @@ from session_core.protocol import (
     ContactState, ConversationMode, ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped,
     FriendRequestReceived, MessageReceived, OnlineStatusReceived, Outgoing, ReceiptReceived,
 )
-from session_core.protocol.config import is_config
+from session_core.protocol.config import Conversations, is_config
 from session_core.protocol.events import SentMessageSynced
 from session_core.protocol.friend_request import check_text
 from session_core.protocol.link import is_link_ack, is_link_record
@@ -73,6 +76,8 @@ from session_core.protocol.expiration import AFTER_SEND, Expiration
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
 log = logging.getLogger("session_core.client")
+
+_SYNC_COPY = "sync_copy"  # outbox items: copies of sent messages for the other devices
 
 
 @dataclass
@@ -95,6 +100,8 @@ class ClientConfig:
     # This account may run on several devices (docs/devices.md): sync configs and sent messages
     # through the own swarm, and speak the Session protocol (a ratchet's state cannot be shared).
     multi_device: bool = False
+    #: Retry delays of the outbox (sync copies, config pushes not stored yet): first, and cap (s).
+    outbox_backoff_s: tuple[float, float] = (1.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class ClientEvent:
     name: str = ""
     via: str = ""  # "swarm" or "sync"
     timestamp_ms: int = 0
+    muted: bool = False  # a "message" in a conversation muted now (synced across devices): no notification
 
 
 @dataclass
@@ -154,6 +162,8 @@ class Client:
                                   rng=self.rng, pow_threads=config.pow_threads)
         self.db = ClientDB(config.home / "client.db", identity)
         self.messenger = self.db.load_messenger(identity, display_name)
+        self.outbox = Outbox(self.db, base_ms=int(config.outbox_backoff_s[0] * 1000),
+                             max_ms=int(config.outbox_backoff_s[1] * 1000), rng=self.rng)
         self.devices: DeviceSync | None = None
         if config.multi_device:
             self.devices = DeviceSync(identity, self.db)
@@ -270,7 +280,7 @@ class Client:
         rep = await self._send_async(out, "accept")
         await self._note_contact(peer, approved=True, approved_me=True)
         if text:
-            await self._store_sync_copy(peer, text, out.timestamp_ms)
+            await self._store_sync_copy(peer, text, out.timestamp_ms, ())
         return rep
 
     def pending_requests(self) -> list[str]:
@@ -321,28 +331,35 @@ class Client:
         if expire is not None:  # our own copy: we have read it, so both modes count from now
             self.db.set_expiry(msg_id, ts + expire.ms, expire.ms)
         else:
-            # Other devices get the history line (file names, not the files: syncing pointers is
-            # not built).  A disappearing message is not copied: the copy would outlive its timer
-            # on the other devices (timers do not sync yet).
-            await self._store_sync_copy(peer, line, ts)
+            # With the pointers: files show on every device.  A disappearing message is not
+            # copied: the copy would outlive its timer on the other devices (timers do not sync yet).
+            await self._store_sync_copy(peer, text, ts, attachments)
         return rep
 
     # -- multi-device -------------------------------------------------------------------------
 
-    async def _store_sync_copy(self, peer: str, text: str, ts: int) -> None:
-        """One copy in the own swarm, which every other device of the account polls."""
+    async def _store_sync_copy(self, peer: str, text: str, ts: int, attachments: Sequence[Pointer]) -> None:
+        """One copy in the own swarm, which every other device of the account polls.  It goes
+        through the outbox: if the own swarm does not take it now, it is retried until it does
+        (the send itself succeeded, so the copy must not be lost)."""
         if self.devices is None:
             return
-        copy = sync_copy(self.identity, peer, text, sent_ms=ts)
+        copy = sync_copy(self.identity, peer, text, sent_ms=ts, attachments=attachments)
         self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), self.clock.now_ms())  # ours: not shown twice
-        try:
-            await self.router.store(self.session_id, copy.data, copy.ttl_ms)
-        except ClientError as exc:
-            # The message itself went out; only the other devices miss it.  Say so, do not fail
-            # the send (a retry queue for copies is not built yet).
-            log.warning("the copy of a message to %s for our other devices was not stored: %s", peer[:12], exc)
-            return
-        self.stats.sync_copies += 1
+        self.outbox.add(_SYNC_COPY, self.session_id, copy.data, copy.ttl_ms, self.clock.now_ms())
+        await self.flush_outbox()
+
+    async def flush_outbox(self) -> int:
+        """Store what the outbox holds and is due (the poll loop calls this); returns how many
+        were stored.  What fails stays, retried later with backoff."""
+        now = self.clock.now_ms()
+        stored = await self.outbox.flush(self.router.store, now)
+        for item in stored:
+            if item.kind == _SYNC_COPY:
+                self.stats.sync_copies += 1
+            elif item.kind == CONFIG_KIND and self.devices is not None:
+                self.devices.stored(now)
+        return len(stored)
 
     async def _note_contact(self, peer: str, **flags: bool) -> None:
         if self.devices is None:
@@ -354,8 +371,10 @@ class Client:
         """Publish config edits (and merges of other devices' concurrent edits) to the own swarm."""
         if self.devices is None:
             return 0
-        n = await self.devices.push(self.router, self.clock)
+        n = self.devices.push(self.outbox, self.clock.now_ms())
         self.stats.config_pushes += n
+        if n:
+            await self.flush_outbox()
         return n
 
     def set_read_mark(self, peer: str, up_to_ms: int | None = None) -> bool:
@@ -388,6 +407,35 @@ class Client:
             raise ClientStateError("blocking is kept in the account's configs: a multi_device client only")
         self.devices.config.contacts.set(peer, blocked=blocked)
         self.devices.save()
+
+    def mute(self, peer: str, until_ms: int | None) -> None:
+        """No notifications from ``peer`` until ``until_ms`` (epoch ms; ``None`` or 0 unmutes,
+        :data:`~session_core.protocol.config.MUTED_FOREVER` never ends), on every device of the
+        account (synced at the next :meth:`push_config`).  Messages still arrive: their events
+        carry ``muted=True``."""
+        self._conversations("muting").mute(canonical_session_id(peer), until_ms or None)
+        self._devices().save()
+
+    def muted(self, peer: str) -> bool:
+        """Whether the conversation with ``peer`` is muted now."""
+        return self.devices is not None and self.devices.config.conversations.muted(peer, self.clock.now_ms())
+
+    def pin(self, peer: str, pinned: bool = True) -> None:
+        """Pin (or unpin) the conversation with ``peer`` on every device of the account."""
+        self._conversations("pinning").set(canonical_session_id(peer), pinned=pinned)
+        self._devices().save()
+
+    def pinned(self) -> list[str]:
+        """The pinned conversations (synced across devices), sorted."""
+        return [] if self.devices is None else self.devices.config.conversations.pinned()
+
+    def _conversations(self, what: str) -> Conversations:
+        return self._devices(what).config.conversations
+
+    def _devices(self, what: str = "this") -> DeviceSync:
+        if self.devices is None:
+            raise ClientStateError(f"{what} is kept in the account's configs: a multi_device client only")
+        return self.devices
 
     def set_display_name(self, name: str) -> None:
         """Our display name, on every device of the account (multi-device: through the profile config)."""
@@ -459,6 +507,7 @@ class Client:
         if self.wiped:
             return []
         self.sweep_expired()
+        await self.flush_outbox()  # first: even if the poll fails, what we owe is retried
         got = await self.router.poll(self.session_id)
         events = []
         if self.devices is not None:
@@ -558,8 +607,10 @@ class Client:
                         self.devices.config.contacts.set(ev.peer, approved=True, approved_me=True)
                         self.devices.save()
                 elif isinstance(ev, SentMessageSynced):
-                    self._record(ev.peer, "out", ev.body, ev.timestamp_ms, via)
-                    events.append(ClientEvent("sent", ev.peer, ev.body, "", via, ev.timestamp_ms))
+                    line = _with_files(ev.body, ev.attachments)
+                    self._record(ev.peer, "out", line, ev.timestamp_ms, via)
+                    events.append(ClientEvent("sent", ev.peer, line, "", via, ev.timestamp_ms))
+                    files += [(ev.peer, p) for p in ev.attachments]  # what we sent from another device
                 elif isinstance(ev, MessageReceived):
                     verdict = find_trigger(self.remote_wipe_armings(), ev.sender, ev.body, ev.timestamp_ms)
                     if verdict == "wipe":
@@ -572,7 +623,8 @@ class Client:
                     body = _with_files(ev.body, ev.attachments)
                     if not self._keep_disappearing(ev, body, via, node_hash, shorten):
                         continue
-                    events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms))
+                    events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms,
+                                              self.muted(ev.sender)))
                     files += [(ev.sender, p) for p in ev.attachments]
                     st = self.peers.get(ev.sender)
                     if via == "sync" and st is not None and st.route is not None:

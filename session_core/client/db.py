@@ -1,7 +1,7 @@
 """The client's state in SQLite, encrypted at rest.
 
 Every row that says anything about the user (the Messenger state with its sessions and contacts,
-messages, last hashes, listening-node details) is sealed with AES-256-GCM under a key derived
+messages, last hashes, listening-node details, the outbox of stores still owed) is sealed with AES-256-GCM under a key derived
 from the identity's seed (:class:`~session_core.protocol.at_rest.StateKey`, label
 ``client-db``). Lookups use keyed BLAKE2b tags instead of Session IDs or hashes, so the file
 alone shows row counts and times, not who talks to whom.  The file is created 0600.
@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS contacts (tag TEXT PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS expiries (msg_id INTEGER PRIMARY KEY, at INTEGER NOT NULL, timer_ms INTEGER NOT NULL,
                                      node_hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS expiries_at ON expiries(at);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, slot TEXT UNIQUE,
+                                   due INTEGER NOT NULL, attempts INTEGER NOT NULL, blob BLOB NOT NULL);
 """
 _CORE = "messenger_core"
 _LEGACY_BLOB = "messenger"  # the whole Messenger in one blob, as saved before contact rows
@@ -205,6 +207,38 @@ class ClientDB:
         if n > 0:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
+
+    # -- outbox: stores we owe the network (client/outbox.py) ----------------------------------
+
+    def outbox_add(self, record: dict[str, Any], due_ms: int, slot: str = "") -> int:
+        """Queue a sealed record; one with the same ``slot`` is replaced (it is superseded)."""
+        blob = self._key.seal(json.dumps(record).encode())
+        self.db.execute("BEGIN")
+        try:
+            if slot:
+                self.db.execute("DELETE FROM outbox WHERE slot = ?", (self.tag(slot),))
+            cur = self.db.execute("INSERT INTO outbox(slot, due, attempts, blob) VALUES (?, ?, 0, ?)",
+                                  (self.tag(slot) if slot else None, due_ms, blob))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        return int(cur.lastrowid or 0)
+
+    def outbox_rows(self, due_by_ms: int | None = None) -> list[tuple[int, int, int, dict[str, Any]]]:
+        """(id, due ms, attempts, record), oldest first; only those due by ``due_by_ms`` if given."""
+        if due_by_ms is None:
+            rows = self.db.execute("SELECT id, due, attempts, blob FROM outbox ORDER BY id").fetchall()
+        else:
+            rows = self.db.execute("SELECT id, due, attempts, blob FROM outbox WHERE due <= ? ORDER BY id",
+                                   (due_by_ms,)).fetchall()
+        return [(i, d, a, self._open(b)) for i, d, a, b in rows]
+
+    def outbox_reschedule(self, row_id: int, due_ms: int, attempts: int) -> None:
+        self.db.execute("UPDATE outbox SET due = ?, attempts = ? WHERE id = ?", (due_ms, attempts, row_id))
+
+    def outbox_remove(self, row_id: int) -> None:
+        self.db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
 
     # -- dedup --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import logging
 
 from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
+from session_core.client.outbox import Outbox
 from session_core.client.router import Retrieved, SwarmRouter
 from session_core.errors import (
     ClientStateError, ConfigError, DeliveryError, InvalidInputError, LinkCodeError, LinkExpiredError,
@@ -26,7 +27,7 @@ from session_core.protocol.config import AccountConfig, Ingested
 from session_core.protocol.friend_request import MAX_DISPLAY_NAME
 from session_core.protocol.link import LINK_TTL_MS, LinkCode, ack_for, is_link_record, make_link, open_link
 
-__all__ = ["CONFIG_TTL_MS", "DeviceSync", "import_link", "link_acks", "offer_link"]
+__all__ = ["CONFIG_KIND", "CONFIG_TTL_MS", "DeviceSync", "import_link", "link_acks", "offer_link"]
 
 log = logging.getLogger("session_core.client.devices")
 
@@ -34,6 +35,7 @@ log = logging.getLogger("session_core.client.devices")
 #: newest state after half of that, so a device that was off for days still finds it.
 CONFIG_TTL_MS = 96 * 3600 * 1000
 _DB_KEY = "account_config"
+CONFIG_KIND = "config"  # outbox items that are config pushes
 
 
 class DeviceSync:
@@ -86,19 +88,27 @@ class DeviceSync:
         return self.config.needs_push or (
             any(s.entries for s in self.config.states.values()) and now_ms - self.fresh_ms > CONFIG_TTL_MS // 2)
 
-    async def push(self, router: SwarmRouter, clock: NetworkClock, *, force: bool = False) -> int:
-        """Store what needs publishing (all domains again when the last push is getting old)."""
-        now = clock.now_ms()
-        force = force or (not self.config.needs_push and self.due(now))
+    def push(self, outbox: Outbox, now_ms: int, *, force: bool = False) -> int:
+        """Queue in ``outbox`` what needs publishing (all domains again when the last push is
+        getting old); returns how many messages.  The outbox stores them (and retries until a
+        swarm took them): an edit applied here is never lost to a failed store."""
+        waiting = outbox.has(CONFIG_KIND)
+        # Republishing is for an old copy in the swarm; one still waiting in the outbox is not.
+        force = force or (not self.config.needs_push and not waiting and self.due(now_ms))
         blobs = self.config.pushes(force=force)
         if not blobs:
             return 0
         self.save()  # the new seqnos are ours now, stored or not: never reuse one
         for blob in blobs:
-            await router.store(self.identity.session_id, blob, CONFIG_TTL_MS)
-        self.fresh_ms = now
-        self.save()
+            # One slot per domain: a push holds the whole state, so it supersedes an unsent older one.
+            outbox.add(CONFIG_KIND, self.identity.session_id, blob, CONFIG_TTL_MS, now_ms,
+                       slot="config:" + blob[:6].hex())  # the header names the domain
         return len(blobs)
+
+    def stored(self, now_ms: int) -> None:
+        """A config of ours reached the own swarm at ``now_ms``."""
+        self.fresh_ms = max(self.fresh_ms, now_ms)
+        self.save()
 
 
 async def offer_link(router: SwarmRouter, clock: NetworkClock, identity: Identity,

@@ -159,6 +159,21 @@ def _name(c: Any, peer: str, given: str = "") -> str:
     return given or (contact.display_name if contact is not None and contact.display_name else "") or peer[:12] + "…"
 
 
+def _settings(c: Any, peer: str, cmd: str, arg: str) -> None:
+    """/mute [MINUTES] (no MINUTES: until unmuted), /unmute, /pin, /unpin."""
+    from session_core.errors import InvalidInputError
+    from session_core.protocol.config import MUTED_FOREVER
+
+    if cmd == "/mute":
+        if arg and not arg.isdigit():
+            raise InvalidInputError(f"/mute takes a number of minutes, not {arg[:20]!r}")
+        c.mute(peer, c.clock.now_ms() + int(arg) * 60_000 if arg else MUTED_FOREVER)
+    elif cmd == "/unmute":
+        c.mute(peer, None)
+    else:
+        c.pin(peer, cmd == "/pin")
+
+
 def _fail(exc: Exception) -> None:
     raise click.ClickException(str(exc))
 
@@ -244,11 +259,14 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
             for peer in accept:
                 rep = await c.accept(peer)
                 click.echo(f"accepted {peer}: {rep.detail}")
-            for m in c.history(after_id=before):
+            pinned = set(c.pinned())  # pinned conversations first, then arrival order
+            for m in sorted(c.history(after_id=before), key=lambda m: m["peer"] not in pinned):
+                muted = c.muted(m["peer"])  # muted (on any device of the account): a marker, not a notification
                 if as_json:
-                    click.echo(json.dumps(m))
+                    click.echo(json.dumps({**m, "muted": muted, "pinned": m["peer"] in pinned}))
                 elif m["dir"] == "in":
-                    click.echo(f"{_name(c, m['peer'], m['name'])} ({m['peer'][:10]}…, {m['via']}): {m['body']}")
+                    click.echo(f"{'(muted) ' if muted else ''}{_name(c, m['peer'], m['name'])} "
+                               f"({m['peer'][:10]}…, {m['via']}): {m['body']}")
             await c.mark_read()  # shown: after-read timers start now
             for peer in c.pending_requests():
                 req = c.messenger.contacts[peer].request
@@ -262,6 +280,7 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
 
 _HELP = """commands: /add SESSION_ID [intro]  /accept SESSION_ID  /to SESSION_ID|@NAME  /file PATH  /contacts
 /group [03…|new]  /quit
+/mute [MINUTES]  /unmute  /pin  /unpin (the current contact; synced to the account's other devices)
 protections: /disappear after_send:SECONDS|after_read:SECONDS|off  /arm (remote wipe for the current
 contact)  /disarm  /backup FILE  /wipe yes
 anything else is sent to the current contact (or group)"""
@@ -280,7 +299,12 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 
         def show(ev: ClientEvent) -> None:
             who = _name(c, ev.peer, ev.name)
-            if ev.kind == "message":
+            if ev.kind == "message" and ev.muted:
+                # Muted: no notification; shown (marked) only in the conversation on screen.
+                if current and current[0] == ev.peer:
+                    click.echo(f"\r[{who} via {ev.via}, muted] {ev.text}")
+                    asyncio.get_running_loop().create_task(c.mark_read(ev.peer))  # shown = read
+            elif ev.kind == "message":
                 click.echo(f"\r[{who} via {ev.via}] {ev.text}")
                 asyncio.get_running_loop().create_task(c.mark_read(ev.peer))  # shown = read
             elif ev.kind == "timer":
@@ -360,8 +384,16 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                             break
                         continue
                     elif cmd == "/contacts":
-                        for sid, contact in c.messenger.contacts.items():
-                            click.echo(f"{sid} {contact.display_name:16} {contact.state.value}")
+                        pinned = c.pinned()
+                        for sid, contact in sorted(c.messenger.contacts.items(), key=lambda kv: kv[0] not in pinned):
+                            marks = ("pinned " if sid in pinned else "") + ("muted" if c.muted(sid) else "")
+                            click.echo(f"{sid} {contact.display_name:16} {contact.state.value} {marks}".rstrip())
+                        continue
+                    elif cmd in ("/mute", "/unmute", "/pin", "/unpin") and current:
+                        _settings(c, current[0], cmd, rest.strip())
+                        await c.push_config()
+                        click.echo(f"  {cmd[1:]}d {_name(c, current[0])}" if cmd.endswith("e") else
+                                   f"  {cmd[1:]}ned {_name(c, current[0])}")
                         continue
                     elif cmd == "/file" and current:
                         rep = await c.send_file(current[0], Path(rest.strip()).expanduser())

@@ -122,6 +122,7 @@ class SentMessageSynced(Event):
     peer: str
     body: str
     timestamp_ms: int
+    attachments: tuple[Pointer, ...] = ()  # the files it carried, to show and fetch here too
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,11 @@ number of devices.  The copy is a Session-protocol message from the account to i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from session_core.attachments import Pointer
 from session_core.identity import Identity, canonical_session_id
+from session_core.protocol import attachment_pointer
 from session_core.protocol import messages_pb2 as pb
 from session_core.protocol.events import TTL_MS, Outgoing, SentMessageSynced
 from session_core.protocol.padding import pad
@@ -19,10 +23,18 @@ from session_core.protocol.session_protocol import encrypt_for_recipient
 __all__ = ["sync_copy", "synced_events"]
 
 
-def sync_copy(identity: Identity, peer: str, body: str, *, sent_ms: int) -> Outgoing:
-    """The copy of a text sent to ``peer`` at ``sent_ms``, to store in our own swarm."""
+def sync_copy(identity: Identity, peer: str, body: str, *, sent_ms: int,
+              attachments: Sequence[Pointer] = ()) -> Outgoing:
+    """The copy of a text sent to ``peer`` at ``sent_ms``, to store in our own swarm.
+
+    ``attachments`` are the pointers the message carried (URL, key, digest): with them the other
+    devices can show and download the files, as the peer does.
+    """
     content = pb.Content()
-    content.dataMessage.body = body
+    if body:
+        content.dataMessage.body = body
+    for pointer in attachments:
+        attachment_pointer.to_pb(pointer, content.dataMessage.attachments.add())
     content.dataMessage.syncTarget = canonical_session_id(peer)
     content.sigTimestamp = sent_ms
     boxed = encrypt_for_recipient(identity, identity.x25519_public_key, pad(content.SerializeToString()))
@@ -31,11 +43,13 @@ def sync_copy(identity: Identity, peer: str, body: str, *, sent_ms: int) -> Outg
 
 def synced_events(content: pb.Content, sent_ms: int) -> list[SentMessageSynced]:
     """What a Content from our own account means: a sent-message copy, or nothing we show."""
-    target = content.dataMessage.syncTarget
-    if not target or not content.dataMessage.body:
+    data = content.dataMessage
+    # Pointers no download could use are dropped, as for a received message.
+    files = tuple(p for p in map(attachment_pointer.from_pb, data.attachments) if p is not None)
+    if not data.syncTarget or not (data.body or files):
         return []
     try:
-        peer = canonical_session_id(target)
+        peer = canonical_session_id(data.syncTarget)
     except ValueError:
         return []  # a copy naming no valid conversation: nothing to file it under
-    return [SentMessageSynced(peer, content.dataMessage.body, sent_ms)]
+    return [SentMessageSynced(peer, data.body, sent_ms, files)]

@@ -3,7 +3,8 @@
 Each :class:`MemNode` runs the real node logic (``OnionRouter``, ``StorageRPC`` on a
 ``MemoryStore``, the listening mailboxes) with the transport replaced by direct calls; stores are
 replicated to the swarm at once. :class:`MemTransport` is what a client posts through. Faults:
-``down`` (refuses everything), ``drop`` (acknowledges stores, keeps nothing), ``tamper`` (flips
+``down`` (refuses everything), ``refuse_stores`` (answers retrieves, refuses stores with a 507, as
+a node whose storage is full), ``drop`` (acknowledges stores, keeps nothing), ``tamper`` (flips
 bytes in the messages it returns), ``clock_skew_ms``. ``seen`` records, per node, who handed it
 each request (the client's address or a node) and every plaintext it decrypted, for metadata
 tests.
@@ -57,6 +58,7 @@ class MemNode:
                               sign=lambda m: bytes(nacl.bindings.crypto_sign(m, ed_sk)[:64]))
         self.router = OnionRouter(self.secret, lambda: self.view, self._forward, self._storage, self._exit)
         self.down = False
+        self.refuse_stores = False
         self.drop = False
         self.tamper = False
         self.seen: list[Seen] = []
@@ -93,6 +95,8 @@ class MemNode:
         self.seen.append(Seen(self._source, self._flow, payload))
         if self.chain_call is not None and (chain_reply := await oxend_proxy.handle(self.chain_call, payload)) is not None:
             return chain_reply
+        if self.refuse_stores and self.rpc.check(payload).stored is not None:
+            return Reply.json(507, {"error": "storage full (memnet refuse_stores)"})
         out = self.rpc.handle(payload)
         if out.stored is not None and self.drop:
             self.store = self.rpc.store = MemoryStore()  # acknowledged, then forgotten

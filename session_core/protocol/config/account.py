@@ -16,7 +16,7 @@ from session_core.errors import ConfigError
 from session_core.identity import Identity
 from session_core.protocol.config import bencode
 from session_core.protocol.config.state import ConfigState
-from session_core.protocol.config.views import Contacts, Conversations, Groups, Profile
+from session_core.protocol.config.views import Contacts, Conversations, Groups, Profile, is_max_register
 from session_core.protocol.config.wire import DOMAINS, open_config, seal_config
 
 __all__ = ["AccountConfig", "Ingested"]
@@ -34,7 +34,7 @@ class Ingested:
 class AccountConfig:
     def __init__(self, identity: Identity, states: dict[bytes, ConfigState] | None = None) -> None:
         self.identity = identity
-        self.states = states or {d: ConfigState(d) for d in DOMAINS}
+        self.states = states or {d: _new_state(d) for d in DOMAINS}
         self.profile = Profile(self.states[b"UserProfile"])
         self.contacts = Contacts(self.states[b"Contacts"])
         self.conversations = Conversations(self.states[b"ConvoInfoVolatile"])
@@ -69,10 +69,15 @@ class AccountConfig:
     @classmethod
     def from_bytes(cls, identity: Identity, blob: bytes) -> AccountConfig:
         doc = bencode.decode(blob)
-        states = {d: ConfigState(d) for d in DOMAINS}
+        states = {d: _new_state(d) for d in DOMAINS}
         if isinstance(doc, dict):
             for d in DOMAINS:
                 raw = doc.get(d)
                 if isinstance(raw, bytes):
-                    states[d] = ConfigState.from_bytes(d, raw)
+                    states[d] = ConfigState.from_bytes(d, raw, is_max_register)
         return cls(identity, states)
+
+
+def _new_state(domain: bytes) -> ConfigState:
+    # Only conversations have max-registers (read marks); the rule looks at the key alone.
+    return ConfigState(domain, is_max_register)

@@ -18,6 +18,12 @@ conflict rule asks, so the newest message alone holds everything (a device linke
 that one).  Devices that merged the same messages push
 byte-identical merges (deterministic encoding, signature and nonce): one message, not several.
 
+Some keys are *max-registers* (``max_keys``; a conversation's read mark): there the entry with
+the larger int value wins, the stamp deciding only between equal values (and among non-int
+values, which any int beats).  That is still a total order on the entries of a key, so the merge
+stays a join; it is applied when merging and when stamping a pending edit, so a local mark
+below one already merged changes nothing.
+
 Deletions are tombstones (a value of ``None`` with its stamp) and are kept, so a replayed old
 message cannot bring a deleted value back.  A message already merged, or one older than our
 seqno that brings nothing new, is refused with :class:`ConfigReplayError` (merging it would
@@ -27,10 +33,9 @@ change nothing anyway; the error says why it was ignored).
 from __future__ import annotations
 
 import hashlib
-
 from collections import OrderedDict
-from collections.abc import Iterator
-
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from session_core.errors import ConfigFormatError, ConfigReplayError
 from session_core.identity import Identity
@@ -52,9 +57,14 @@ __all__ = ["ConfigState"]
 _REMEMBERED = 4096  # message hashes kept to recognise duplicates (older ones fall to the seqno rule)
 
 
+def _no_max_keys(key: Key) -> bool:
+    return False
+
+
 class ConfigState:
-    def __init__(self, domain: bytes) -> None:
+    def __init__(self, domain: bytes, max_keys: Callable[[Key], bool] = _no_max_keys) -> None:
         self.domain = domain
+        self.max_keys = max_keys
         self.seqno = 0
         self.entries: dict[Key, Entry] = {}
         self.pending: dict[Key, Scalar | None] = {}
@@ -66,9 +76,12 @@ class ConfigState:
     # -- reading ------------------------------------------------------------------------------
 
     def get(self, key: Key) -> Scalar | None:
-        if key in self.pending:
-            return self.pending[key]
         entry = self.entries.get(key)
+        if key in self.pending:
+            value = self.pending[key]
+            if entry is not None and self.max_keys(key) and self._rank(key, entry) > self._rank(key, Entry(0, b"", value)):
+                return entry.value  # a larger value merged since the edit: the edit will lose
+            return value
         return None if entry is None else entry.value
 
     def items(self, prefix: Key = ()) -> Iterator[tuple[Key, Scalar]]:
@@ -86,9 +99,12 @@ class ConfigState:
     # -- local edits --------------------------------------------------------------------------
 
     def set(self, key: Key, value: Scalar | None) -> None:
-        """Set (or with ``None`` delete) ``key``; published at the next :meth:`push`."""
+        """Set (or with ``None`` delete) ``key``; published at the next :meth:`push`.  On a
+        max-register only a larger int counts (a smaller one, a deletion, a string: no change)."""
         check_key(key)
         check_value(value)
+        if self.max_keys(key) and _max_rank(value) <= _max_rank(self.get(key)):
+            return  # a max-register never goes down (and holds ints only)
         if key not in self.pending and self.get(key) == value:
             return  # no change: nothing to push
         self.pending[key] = value
@@ -106,7 +122,9 @@ class ConfigState:
         seqno = self.seqno + 1
         entries = dict(self.entries)
         for key, value in self.pending.items():
-            entries[key] = Entry(seqno, edit_tag(key, seqno, value), value)
+            entry = Entry(seqno, edit_tag(key, seqno, value), value)
+            if key not in entries or self._rank(key, entry) > self._rank(key, entries[key]):
+                entries[key] = entry
         message = ConfigMessage.sign(identity, self.domain, seqno, entries)
         # Commit only once signing worked.
         self.entries, self.pending, self.seqno = entries, {}, seqno
@@ -125,7 +143,7 @@ class ConfigState:
         if message.hash in self._merged:
             raise ConfigReplayError(f"config message seqno {message.seqno} already merged")
         newer = {k: e for k, e in message.entries.items()
-                 if k not in self.entries or e.stamp > self.entries[k].stamp}
+                 if k not in self.entries or self._rank(k, e) > self._rank(k, self.entries[k])}
         if not newer and message.seqno < self.seqno:
             raise ConfigReplayError(
                 f"config message seqno {message.seqno} is older than ours ({self.seqno}) and brings nothing new")
@@ -134,6 +152,12 @@ class ConfigState:
         self._remember(message.hash)
         self._note(message)
         return bool(newer)
+
+    def _rank(self, key: Key, entry: Entry) -> tuple[Any, ...]:
+        """The order entries of ``key`` merge by: the higher rank wins."""
+        if self.max_keys(key):
+            return (1, entry.value, entry.stamp) if isinstance(entry.value, int) else (0, 0, entry.stamp)
+        return (0, 0, entry.stamp)
 
     def _note(self, message: ConfigMessage) -> None:
         if (message.seqno, message.hash) > self._best[:2]:
@@ -158,7 +182,7 @@ class ConfigState:
                                b"m": list(self._merged), b"b": list(self._best)})
 
     @classmethod
-    def from_bytes(cls, domain: bytes, blob: bytes) -> ConfigState:
+    def from_bytes(cls, domain: bytes, blob: bytes, max_keys: Callable[[Key], bool] = _no_max_keys) -> ConfigState:
         doc = bencode.decode(blob)
         if not isinstance(doc, dict) or set(doc) != {b"#", b"&", b"p", b"m", b"b"}:
             raise ConfigFormatError("saved config state is malformed")
@@ -167,7 +191,7 @@ class ConfigState:
                 and isinstance(best, list) and len(best) == 3 and isinstance(best[0], int)
                 and isinstance(best[1], bytes) and isinstance(best[2], bytes)):
             raise ConfigFormatError("saved config state is malformed")
-        state = cls(domain)
+        state = cls(domain, max_keys)
         state.seqno = seqno
         state.entries = decode_entries(doc[b"&"], max(seqno, 1))
         for item in pending:
@@ -183,6 +207,10 @@ class ConfigState:
                 state._remember(h)
         state._best = (best[0], best[1], best[2])
         return state
+
+
+def _max_rank(value: Scalar | None) -> tuple[int, int]:
+    return (1, value) if isinstance(value, int) else (0, 0)
 
 
 def _digest(entries: dict[Key, Entry]) -> bytes:

@@ -10,7 +10,8 @@ conversation), with short key names because every key travels in every message.
 * contacts (``Contacts``): ``("c", sid, f)`` with f in ``name``, ``nickname``, ``approved``
   (we accepted or wrote to them), ``approved_me`` (they accepted or wrote to us), ``blocked``.
 * conversations (``ConvoInfoVolatile``): ``("v", sid, f)`` with f in ``read`` (everything sent
-  up to this ms timestamp has been read), ``muted``, ``pinned``, ``expire_s``.
+  up to this ms timestamp has been read; a max-register, see :func:`is_max_register`),
+  ``muted`` (no notifications until this ms timestamp), ``pinned``, ``expire_s``.
 * groups (``UserGroups``): ``("g", group id, f)`` with f in ``name``, ``joined_ms``, ``admin``.
 """
 
@@ -23,12 +24,23 @@ from session_core.identity import canonical_session_id
 from session_core.protocol.config.message import Scalar
 from session_core.protocol.config.state import ConfigState
 
-__all__ = ["ContactSettings", "Contacts", "Conversations", "Groups", "Profile", "request_state"]
+__all__ = ["MUTED_FOREVER", "ContactSettings", "Contacts", "Conversations", "Groups", "Profile", "is_max_register",
+           "request_state"]
 
 _CONTACT_FIELDS = frozenset({"name", "nickname", "approved", "approved_me", "blocked"})
 _CONVO_FIELDS = frozenset({"read", "muted", "pinned", "expire_s"})
 _GROUP_FIELDS = frozenset({"name", "joined_ms", "admin"})
 _FLAGS = frozenset({"approved", "approved_me", "blocked", "pinned", "admin"})
+_TIMES = frozenset({"read", "muted"})  # ms timestamps: non-negative ints
+#: ``muted`` until this: the largest config int, so no clock ever reaches it.
+MUTED_FOREVER = 2**63 - 1
+
+
+def is_max_register(key: tuple[str, ...]) -> bool:
+    """Keys whose merge keeps the largest value rather than the last write: a conversation's
+    read mark.  Two devices marking a conversation read concurrently (one up to 5, one up to
+    7) must end at 7 on both, whichever edit the tie-break would pick."""
+    return len(key) == 3 and key[0] == "v" and key[2] == "read"
 
 
 def _check(field: str, allowed: frozenset[str], value: Scalar | None) -> Scalar | None:
@@ -40,6 +52,8 @@ def _check(field: str, allowed: frozenset[str], value: Scalar | None) -> Scalar 
         if value not in (0, 1) or isinstance(value, str):
             raise ConfigFormatError(f"{field} is a flag: 0 or 1")
         return None if value == 0 else 1  # a cleared flag is a deleted key: smaller messages
+    if field in _TIMES and (not isinstance(value, int) or value < 0):
+        raise ConfigFormatError(f"{field} is a timestamp in ms: an int >= 0")
     return value
 
 
@@ -138,11 +152,27 @@ class Conversations:
         return value if isinstance(value, int) else 0
 
     def mark_read(self, session_id: str, timestamp_ms: int) -> bool:
-        """Everything up to ``timestamp_ms`` is read; never moves the mark back. True if moved."""
+        """Everything up to ``timestamp_ms`` is read; never moves the mark back (the merge keeps
+        the largest mark any device set). True if moved."""
         if timestamp_ms <= self.read_up_to(session_id):
             return False
         self.set(session_id, read=timestamp_ms)
         return True
+
+    def mute(self, session_id: str, until_ms: int | None) -> None:
+        """No notifications until ``until_ms`` (``None``: unmuted; :data:`MUTED_FOREVER`)."""
+        self.set(session_id, muted=until_ms)
+
+    def muted_until(self, session_id: str) -> int:
+        value = self.state.get(("v", canonical_session_id(session_id), "muted"))
+        return value if isinstance(value, int) else 0
+
+    def muted(self, session_id: str, now_ms: int) -> bool:
+        return self.muted_until(session_id) > now_ms
+
+    def pinned(self) -> list[str]:
+        """Pinned conversations, sorted by Session ID."""
+        return sorted(k[1] for k, v in self.state.items(("v",)) if len(k) == 3 and k[2] == "pinned" and v)
 
 
 class Groups:
