@@ -3,8 +3,14 @@
 Theory of operation
 -------------------
 ``start()`` loads the node list (seed, else cache), opens the encrypted database and restores
-the Messenger, finds our swarm, picks a listening node in it and starts two loops: poll the swarm
-every ``poll_interval`` and the listening mailbox every ``listen_interval``. Everything received
+the Messenger, finds our swarm, picks a listening node in it and starts the receiving loops.
+With ``long_poll_ms`` (the default) they are long-polls: one loop per swarm member we listen to
+(``retrieve`` with ``wait``) and one on the listening mailbox (``listen_get`` with ``wait``);
+each node holds the request until something arrives for us or the wait ends, and the loop asks
+again at once, so delivery is event-driven and an idle client sends one request per member per
+``long_poll_ms``.  A request the node did not hold (an error, an older node, a node holding all
+it may) makes that loop wait ``poll_interval`` / ``listen_interval`` before asking again, which
+is also the whole behaviour with ``long_poll_ms=0`` (plain polling). Everything received
 (swarm or mailbox) goes through ``_ingest``: deduplicated by the SHA-256 of the envelope (so a
 message that arrives from 3 swarm members, from the mailbox and the swarm, or replayed, is shown
 once), decrypted by the Messenger, persisted, turned into :class:`ClientEvent` s.
@@ -19,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +66,10 @@ class ClientConfig:
     home: Path  # the profile directory: client.db and nodes.json live here
     poll_interval: float = 1.0
     listen_interval: float = 0.25
+    #: How long a node may hold our retrieve / listen_get (long-poll); 0: poll on the intervals.
+    long_poll_ms: int = 15_000
+    #: Swarm members we listen to at once (each copy of a message is stored on up to 3).
+    poll_copies: int = 3
     ack_timeout: float = 3.0
     refresh_interval: float = 60.0
     sync: bool = True  # advertise a listening node and use peers'
@@ -158,9 +169,16 @@ class Client:
                 await self.listener.fetch(self.oc)  # registers the mailbox at once
         if loops:
             loop = asyncio.get_running_loop()
-            self._tasks.append(loop.create_task(self._every(self.cfg.poll_interval, self.poll_swarm)))
-            if self.listener is not None:
-                self._tasks.append(loop.create_task(self._every(self.cfg.listen_interval, self.poll_mailbox)))
+            if self.cfg.long_poll_ms > 0:
+                for slot in range(self.cfg.poll_copies):
+                    self._tasks.append(loop.create_task(self._long_poll(
+                        self.cfg.poll_interval, functools.partial(self._poll_member, slot))))
+                if self.listener is not None:
+                    self._tasks.append(loop.create_task(self._long_poll(self.cfg.listen_interval, self._fetch_mailbox)))
+            else:
+                self._tasks.append(loop.create_task(self._every(self.cfg.poll_interval, self.poll_swarm)))
+                if self.listener is not None:
+                    self._tasks.append(loop.create_task(self._every(self.cfg.listen_interval, self.poll_mailbox)))
             self._tasks.append(loop.create_task(self._every(self.cfg.refresh_interval, self.refresh_nodes)))
 
     async def stop(self) -> None:
@@ -201,6 +219,43 @@ class Client:
             except Exception as exc:  # a loop must survive anything one round throws
                 log.info("%s failed: %s", getattr(fn, "__name__", fn), exc)
             await asyncio.sleep(interval)
+
+    async def _long_poll(self, interval: float, fetch: Callable[[int], Awaitable[int]]) -> None:
+        """Ask again as soon as an answer comes; back off *interval* only when the request was
+        not held (it failed, or came back empty well before its wait)."""
+        wait = self.cfg.long_poll_ms
+        while not self._closing:
+            t0 = time.monotonic()
+            got = 0
+            try:
+                got = await fetch(wait)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a loop must survive anything one round throws
+                log.info("long-poll failed: %s", exc)
+            if not got and time.monotonic() - t0 < wait / 2000:
+                await asyncio.sleep(interval)
+
+    async def _poll_member(self, slot: int, wait_ms: int) -> int:
+        """One long-poll on the *slot*-th member of our swarm; returns the messages it brought."""
+        await self.router.swarm_of(self.session_id)
+        members = self.router.members_to_poll(self.session_id, self.cfg.poll_copies)
+        if slot >= len(members):
+            return 0  # a swarm smaller than our slots: this loop idles at poll_interval
+        got = await self.router.poll_member(self.session_id, members[slot], wait_ms)
+        for item in got:
+            await self._ingest(item.data, "swarm")
+        if got:
+            self.db.put("last_hashes", self.router.last_hash)
+        return len(got)
+
+    async def _fetch_mailbox(self, wait_ms: int) -> int:
+        if self.listener is None:
+            return 0
+        got = await self.listener.fetch(self.oc, wait_ms)
+        for data in got:
+            await self._ingest(data, "sync")
+        return len(got)
 
     async def refresh_nodes(self) -> bool:
         changed = await self.nodelist.refresh(self.oc)
