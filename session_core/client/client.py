@@ -263,9 +263,11 @@ class Client:
             self.pool.set_nodes(self.nodelist.nodes)
         return changed
 
-    def _save(self) -> None:
-        self.db.save_messenger(self.messenger)
-        self.db.put("last_hashes", self.router.last_hash)
+    def _save(self, *, sending: bool = True) -> None:
+        """Persist the Messenger; *sending* (an envelope leaves next) waits for the disk."""
+        with self.db.transaction(durable=sending):
+            self.db.save_messenger(self.messenger)
+            self.db.put("last_hashes", self.router.last_hash)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -412,63 +414,73 @@ class Client:
         acks: list[tuple[str, int]] = []
         files: list[tuple[str, Pointer]] = []
         async with self._lock:
-            if self.db.seen(digest):
-                self.stats.duplicates += 1
-                return []
-            try:
-                raw_events = self.messenger.receive(data, now_ms=self.clock.now_ms())
-            except DecryptionError as exc:
-                # Duplicates the ratchet recognises, tampered copies, messages not for us: a
-                # tampered copy must not hide the good one, so only a duplicate is marked seen.
-                if isinstance(exc, DuplicateMessageError):
-                    self.db.mark_seen(digest, self.clock.now_ms())
-                    self.stats.duplicates += 1
-                else:
-                    self.stats.undecryptable += 1
-                return []
-            except (ProtocolError, ValueError) as exc:
-                self.stats.undecryptable += 1
-                log.info("dropped an undecodable message: %s", exc)
-                return []
-            self.db.mark_seen(digest, self.clock.now_ms())
-            self.stats.received += 1
-            events: list[ClientEvent] = []
-            for ev in raw_events:
-                if isinstance(ev, FriendRequestReceived):
-                    events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
-                elif isinstance(ev, FriendRequestDropped):
-                    log.warning("dropped the pending friend request of %s: %s", ev.sender, ev.reason)
-                    events.append(ClientEvent("request_dropped", ev.sender, ev.reason, "", via))
-                elif isinstance(ev, FriendRequestAccepted):
-                    events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
-                elif isinstance(ev, MessageReceived):
-                    body = _with_files(ev.body, ev.attachments)
-                    self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)
-                    events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms))
-                    files += [(ev.sender, p) for p in ev.attachments]
-                    st = self.peers.get(ev.sender)
-                    if via == "sync" and st is not None and st.route is not None:
-                        acks.append((ev.sender, ev.timestamp_ms))
-                elif isinstance(ev, ReceiptReceived):
-                    for ts in ev.timestamps_ms:
-                        fut = self._acks.get(ts)
-                        if fut is not None and not fut.done():
-                            fut.set_result(True)
-                elif isinstance(ev, OnlineStatusReceived):
-                    self._on_status(ev, replies)
-                    events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
-            self._save()
+            with self.db.transaction():  # one disk sync for the whole receipt of a message
+                events = self._receive(data, digest, via, acks, replies, files)
+        if events is None:
+            return []
+        for e in events:  # shown first: the receipts below cost a round trip each
+            self._emit(e)
         for peer, ts in acks:
             await self._ack(peer, ts)
         for peer, route in replies:
             await self._advertise(peer, route)
-        for e in events:
-            self._emit(e)
         if self.cfg.auto_download:
             for sender, pointer in files:
                 task = asyncio.ensure_future(self._fetch(sender, pointer))
                 self._downloads.add(task)
                 task.add_done_callback(self._downloads.discard)
+        return events
+
+    def _receive(self, data: bytes, digest: str, via: str, acks: list[tuple[str, int]],
+                 replies: list[tuple[str, PeerRoute]], files: list[tuple[str, Pointer]]) -> list[ClientEvent] | None:
+        """Decrypt, dedup and persist one envelope (under the lock, in one transaction); None
+        when it brought nothing (a duplicate, undecryptable)."""
+        if self.db.seen(digest):
+            self.stats.duplicates += 1
+            return None
+        try:
+            raw_events = self.messenger.receive(data, now_ms=self.clock.now_ms())
+        except DecryptionError as exc:
+            # Duplicates the ratchet recognises, tampered copies, messages not for us: a
+            # tampered copy must not hide the good one, so only a duplicate is marked seen.
+            if isinstance(exc, DuplicateMessageError):
+                self.db.mark_seen(digest, self.clock.now_ms())
+                self.stats.duplicates += 1
+            else:
+                self.stats.undecryptable += 1
+            return None
+        except (ProtocolError, ValueError) as exc:
+            self.stats.undecryptable += 1
+            log.info("dropped an undecodable message: %s", exc)
+            return None
+        self.db.mark_seen(digest, self.clock.now_ms())
+        self.stats.received += 1
+        events: list[ClientEvent] = []
+        for ev in raw_events:
+            if isinstance(ev, FriendRequestReceived):
+                events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
+            elif isinstance(ev, FriendRequestDropped):
+                log.warning("dropped the pending friend request of %s: %s", ev.sender, ev.reason)
+                events.append(ClientEvent("request_dropped", ev.sender, ev.reason, "", via))
+            elif isinstance(ev, FriendRequestAccepted):
+                events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
+            elif isinstance(ev, MessageReceived):
+                body = _with_files(ev.body, ev.attachments)
+                self._record(ev.sender, "in", body, ev.timestamp_ms, via, ev.display_name)
+                events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms))
+                files += [(ev.sender, p) for p in ev.attachments]
+                st = self.peers.get(ev.sender)
+                if via == "sync" and st is not None and st.route is not None:
+                    acks.append((ev.sender, ev.timestamp_ms))
+            elif isinstance(ev, ReceiptReceived):
+                for ts in ev.timestamps_ms:
+                    fut = self._acks.get(ts)
+                    if fut is not None and not fut.done():
+                        fut.set_result(True)
+            elif isinstance(ev, OnlineStatusReceived):
+                self._on_status(ev, replies)
+                events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
+        self._save(sending=False)  # inside _ingest's transaction; an ack, if any, saves durably
         return events
 
     def _emit(self, e: ClientEvent) -> None:

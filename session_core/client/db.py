@@ -10,13 +10,18 @@ The Messenger is saved as rows: its core (prekeys, name) under ``messenger_core`
 contact in ``contacts``, each sealed by the Messenger itself; a save writes only what changed
 (:meth:`ClientDB.save_messenger`).  A profile saved before rows existed holds the whole
 Messenger in one blob; :meth:`ClientDB.load_messenger` turns it into rows, in one transaction.
+
+Durability: commits wait for the disk only when the caller says an envelope is about to leave
+(:meth:`ClientDB.transaction` with ``durable=True``); see there why the others need not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +56,7 @@ class ClientDB:
         create_private(path)  # it holds sealed state, but row counts and times are still private
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # durable commits ask for FULL: transaction()
         self.db.executescript(_SCHEMA)
         probe = self.get("owner")
         if probe is None:
@@ -113,7 +119,8 @@ class ClientDB:
     def _write_changes(self, changes: StateChanges, drop_legacy: bool) -> None:
         if changes.core is None and not changes.contacts and not changes.removed and not drop_legacy:
             return
-        self.db.execute("BEGIN")
+        # A savepoint: its own transaction, or a part of the caller's (:meth:`transaction`).
+        self.db.execute("SAVEPOINT messenger")
         try:
             if changes.core is not None:
                 self.put_bytes(_CORE, changes.core)
@@ -126,9 +133,40 @@ class ClientDB:
             if drop_legacy:
                 self.db.execute("DELETE FROM kv WHERE name = ?", (_LEGACY_BLOB,))
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK TO messenger")
+            self.db.execute("RELEASE messenger")
             raise
-        self.db.execute("COMMIT")
+        self.db.execute("RELEASE messenger")
+
+    @contextlib.contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[None]:
+        """Everything written inside commits together (receiving a message writes four rows)
+        or, on an exception, not at all.
+
+        *durable*: the commit waits for the disk (``synchronous=FULL``), and with it every
+        commit before it.  Required before an envelope leaves the device: a ratchet state
+        lost to a power cut after its message went out would encrypt the next message with a
+        used key.  Other commits are safe against a crash of the process but may be lost to a
+        power cut (WAL, ``synchronous=NORMAL``): what they record is received again from the
+        swarm (last hashes and dedup roll back with it), so they skip the disk wait that
+        otherwise dominated the client's part of a message's latency (issue 19).
+        Nested in another transaction, it is part of that one (and of its durability)."""
+        if self.db.in_transaction:
+            yield
+            return
+        if durable:
+            self.db.execute("PRAGMA synchronous=FULL")  # only allowed outside a transaction
+        try:
+            self.db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            if durable:
+                self.db.execute("PRAGMA synchronous=NORMAL")
 
     # -- messages -----------------------------------------------------------------------------
 
