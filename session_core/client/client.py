@@ -152,6 +152,7 @@ class Client:
         self.files = FileTransfer(lambda server: OnionLink(self.oc, server, timeout=max(60.0, config.request_timeout)),
                                   concurrency=config.file_concurrency)
         self._downloads: set[asyncio.Task[Any]] = set()
+        self._ingesting: set[asyncio.Task[Any]] = set()
 
     @property
     def session_id(self) -> str:
@@ -191,9 +192,11 @@ class Client:
                                                                 reachable=False, now_ms=self.clock.now_ms())
                         await asyncio.wait_for(self._deliver_sync(peer, st.route, out.data), 2.0)
         await self.stop_loops()
-        for t in list(self._downloads):
+        if self._ingesting:  # envelopes already taken from the network: let them be stored
+            await asyncio.wait(list(self._ingesting), timeout=2.0)
+        for t in list(self._downloads) + list(self._ingesting):
             t.cancel()
-        await asyncio.gather(*self._downloads, return_exceptions=True)
+        await asyncio.gather(*self._downloads, *self._ingesting, return_exceptions=True)
         self._save()
         await self.transport.close()
         self.db.close()
@@ -243,19 +246,34 @@ class Client:
         if slot >= len(members):
             return 0  # a swarm smaller than our slots: this loop idles at poll_interval
         got = await self.router.poll_member(self.session_id, members[slot], wait_ms)
-        for item in got:
-            await self._ingest(item.data, "swarm")
         if got:
-            self.db.put("last_hashes", self.router.last_hash)
+            self._ingest_later([item.data for item in got], "swarm")
         return len(got)
 
     async def _fetch_mailbox(self, wait_ms: int) -> int:
         if self.listener is None:
             return 0
         got = await self.listener.fetch(self.oc, wait_ms)
-        for data in got:
-            await self._ingest(data, "sync")
+        if got:
+            self._ingest_later(got, "sync")
         return len(got)
+
+    def _ingest_later(self, items: list[bytes], via: str) -> None:
+        """Ingest in the background so the long-poll is asked again at once (receipts sent
+        while ingesting cost a round trip).  The lock is first come, first served, so
+        envelopes are still ingested in the order they arrived."""
+        async def run() -> None:
+            try:
+                for data in items:
+                    await self._ingest(data, via)
+                if via == "swarm":
+                    self.db.put("last_hashes", self.router.last_hash)
+            except Exception as exc:  # as the polling loops: one bad round must not go unseen
+                log.info("ingest failed: %s", exc)
+
+        task = asyncio.ensure_future(run())
+        self._ingesting.add(task)
+        task.add_done_callback(self._ingesting.discard)
 
     async def refresh_nodes(self) -> bool:
         changed = await self.nodelist.refresh(self.oc)
