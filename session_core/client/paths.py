@@ -85,7 +85,13 @@ class PathPool:
 
     @property
     def paths(self) -> list[Path]:
+        """Every kept path: the general ones, then the detours."""
         return self._general + self._detours
+
+    @property
+    def general(self) -> list[Path]:
+        """The kept paths requests go through unless they contain the destination."""
+        return list(self._general)
 
     # -- choosing -----------------------------------------------------------------------------
 
