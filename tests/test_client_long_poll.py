@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from session_core.client.client import LONG_POLL_MAX_RATE
+from session_core.client.router import Retrieved
+from session_core.client.snode import Snode
 from session_core.node.waiters import WaitLimits
 from session_core.testing.memnet import MemNetwork
 from tests.test_client import befriend, make, texts, wait_event
@@ -57,3 +60,24 @@ async def test_nodes_that_hold_nothing_make_the_client_poll_not_spin(tmp_path: P
     assert a.oc.sent - sent < 100
     assert sum(n.rpc.waiters.refused for n in net.nodes) > 0
     await a.stop(); await b.stop()
+
+
+async def test_a_node_that_always_has_messages_cannot_make_the_client_spin(tmp_path: Path) -> None:
+    net = MemNetwork(12)
+    a = make(net, tmp_path, "a", poll_interval=0.1, listen_interval=0.1, long_poll_ms=20_000)
+    calls = 0
+
+    async def hostile(pubkey: str, node: Snode, wait_ms: int) -> list[Retrieved]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        return [Retrieved(f"{calls:064x}", b"garbage", node)]  # "new" every time, at once
+
+    a.router.poll_member = hostile  # type: ignore[method-assign]
+    await a.start()
+    await asyncio.sleep(0.5)
+    await a.stop()
+    # 3 loops, each capped at LONG_POLL_MAX_RATE a second then one per poll_interval: ~75 here;
+    # uncapped they would have asked thousands of times.
+    assert 0 < calls < 3 * (LONG_POLL_MAX_RATE + 10)
+    assert a.stats.undecryptable > 0  # what they sent was looked at, and dropped

@@ -24,6 +24,7 @@ our own route so the peer can switch to synchronous routing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
@@ -58,6 +59,9 @@ from session_core.protocol import (
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
 log = logging.getLogger("session_core.client")
+
+#: Most requests a long-poll loop sends in a second before it backs off (see ``_long_poll``).
+LONG_POLL_MAX_RATE = 20
 
 
 @dataclass
@@ -224,11 +228,15 @@ class Client:
             await asyncio.sleep(interval)
 
     async def _long_poll(self, interval: float, fetch: Callable[[int], Awaitable[int]]) -> None:
-        """Ask again as soon as an answer comes; back off *interval* only when the request was
-        not held (it failed, or came back empty well before its wait)."""
+        """Ask again as soon as an answer comes; back off *interval* when the request was not
+        held (it failed, or came back empty well before its wait), and when answers come faster
+        than :data:`LONG_POLL_MAX_RATE` a second (a node that never stops "having" messages must
+        not make us spin; an honest burst is drained in batches anyway)."""
         wait = self.cfg.long_poll_ms
+        recent: collections.deque[float] = collections.deque(maxlen=LONG_POLL_MAX_RATE)
         while not self._closing:
             t0 = time.monotonic()
+            recent.append(t0)
             got = 0
             try:
                 got = await fetch(wait)
@@ -237,6 +245,8 @@ class Client:
             except Exception as exc:  # a loop must survive anything one round throws
                 log.info("long-poll failed: %s", exc)
             if not got and time.monotonic() - t0 < wait / 2000:
+                await asyncio.sleep(interval)
+            elif len(recent) == recent.maxlen and time.monotonic() - recent[0] < 1.0:
                 await asyncio.sleep(interval)
 
     async def _poll_member(self, slot: int, wait_ms: int) -> int:
