@@ -27,13 +27,31 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from session_core.client.onion_client import OnionClient
-from session_core.client.paths import PathPool
+from session_core.client.paths import Path as OnionPath, PathPool
 from session_core.client.snode import Snode
 from session_core.client.transport import HttpTransport
 from session_core.devnet.launcher import Devnet, DevnetOptions, http_json
+from session_core.node.http_guard import raise_file_limit
 
 WAIT_MS = 20_000
 _TICK = os.sysconf("SC_CLK_TCK")
+
+
+class SpreadPool(PathPool):
+    """Paths whose guards take turns: every node but the destination guards an equal share of
+    the held connections (a guard admits at most 256 per address, node/http_guard.py)."""
+
+    def __init__(self, nodes: list[Snode], dest: Snode) -> None:
+        super().__init__(random.Random(1))
+        self.set_nodes(nodes)
+        others = [n for n in nodes if n.ed25519 != dest.ed25519]
+        self._spread = [OnionPath((g, *random.Random(i).sample([n for n in others if n is not g], 2)), 10**6 + i)
+                        for i, g in enumerate(others)]
+        self._turn = 0
+
+    def pick(self, avoid: object = ()) -> OnionPath:
+        self._turn += 1
+        return self._spread[self._turn % len(self._spread)]
 
 
 def cpu_s(pid: int) -> float:
@@ -55,22 +73,21 @@ async def window(pids: list[int], seconds: float) -> list[float]:
 
 
 async def run(n: int, nodes: int, seconds: float) -> None:
+    raise_file_limit()  # one process holds every client's connection here
     d = Path(tempfile.mkdtemp(prefix="bench-idle-"))
     net = Devnet(d / "devnet")
     await asyncio.to_thread(net.up, DevnetOptions(d / "devnet", nodes=nodes, difficulty=1, block_interval=1.0))
     transport = HttpTransport()
-    # Many clients in one process: no client-side cap on connections (each real client has its own).
-    transport._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    # Many clients in one process: no client-side cap on connections (each real client has its own);
+    # idle connections closed before the guards close them (header_deadline 10 s) and race a reuse.
+    transport._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=5.0))
     try:
         snodes = [Snode(i["ed25519"], i["x25519"], i["ip"], i["http_port"]) for i in net.nodes]
         target_info = net.nodes[0]
         target = snodes[0]
         pid = int(target_info["pid"])
         all_pids = [int(i["pid"]) for i in net.nodes]
-        # Enough paths that no guard gets more than its per-address cap of connections from us.
-        pool = PathPool(random.Random(1), size=max(2, nodes - 2), max_paths=nodes)
-        pool.set_nodes(snodes)
-        oc = OnionClient(transport, pool, timeout=10.0)
+        oc = OnionClient(transport, SpreadPool(snodes, target), timeout=10.0)
         keys = [os.urandom(32) for _ in range(n)]
 
         async def register(k: bytes) -> None:
