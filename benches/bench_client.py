@@ -102,6 +102,7 @@ async def run(nodes: int, n: int, long_poll_ms: int) -> None:
         base_async, base_sync = lat_async["base"], lat_sync["base"]
         rows = (("async send->receive (swarm, PoW)", lat_async["done"], base_async),
                 ("async send->receive less PoW", lat_async["no_pow"], base_async),
+                ("async send->shown to receiver", lat_async["shown"], base_async),
                 ("sync send->shown to receiver", lat_sync["shown"], base_sync),
                 ("sync send->receive + ack at sender", lat_sync["done"], base_sync))
         for label, base in (("baseline during async rows", base_async), ("baseline during sync rows", base_sync)):
