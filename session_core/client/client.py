@@ -3,8 +3,14 @@
 Theory of operation
 -------------------
 ``start()`` loads the node list (seed, else cache), opens the encrypted database and restores
-the Messenger, finds our swarm, picks a listening node in it and starts two loops: poll the swarm
-every ``poll_interval`` and the listening mailbox every ``listen_interval``. Everything received
+the Messenger, finds our swarm, picks a listening node in it and starts the receiving loops.
+With ``long_poll_ms`` (the default) they are long-polls: one loop per swarm member we listen to
+(``retrieve`` with ``wait``) and one on the listening mailbox (``listen_get`` with ``wait``);
+each node holds the request until something arrives for us or the wait ends, and the loop asks
+again at once, so delivery is event-driven and an idle client sends one request per member per
+``long_poll_ms``.  A request the node did not hold (an error, an older node, a node holding all
+it may) makes that loop wait ``poll_interval`` / ``listen_interval`` before asking again, which
+is also the whole behaviour with ``long_poll_ms=0`` (plain polling). Everything received
 (swarm or mailbox) goes through ``_ingest``: deduplicated by the SHA-256 of the envelope (so a
 message that arrives from 3 swarm members, from the mailbox and the swarm, or replayed, is shown
 once), decrypted by the Messenger, persisted, turned into :class:`ClientEvent` s.
@@ -31,12 +37,14 @@ way.  Local copies are deleted by :meth:`sweep_expired`, run at every poll.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import functools
 import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +58,7 @@ from session_core.client.nodelist import NodeList
 from session_core.client.outbox import Outbox
 from session_core.client.onion_client import OnionClient
 from session_core.client.paths import PathPool
-from session_core.client.router import StoreReport, SwarmRouter
+from session_core.client.router import Retrieved, StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
@@ -77,6 +85,9 @@ __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
 log = logging.getLogger("session_core.client")
 
+#: Most requests a long-poll loop sends in a second before it backs off (see ``_long_poll``).
+LONG_POLL_MAX_RATE = 20
+
 _SYNC_COPY = "sync_copy"  # outbox items: copies of sent messages for the other devices
 
 
@@ -86,6 +97,10 @@ class ClientConfig:
     home: Path  # the profile directory: client.db and nodes.json live here
     poll_interval: float = 1.0
     listen_interval: float = 0.25
+    #: How long a node may hold our retrieve / listen_get (long-poll); 0: poll on the intervals.
+    long_poll_ms: int = 15_000
+    #: Swarm members we listen to at once (each copy of a message is stored on up to 3).
+    poll_copies: int = 3
     ack_timeout: float = 3.0
     refresh_interval: float = 60.0
     sync: bool = True  # advertise a listening node and use peers'
@@ -184,6 +199,7 @@ class Client:
                                   concurrency=config.file_concurrency)
         self._downloads: set[asyncio.Task[Any]] = set()
         self.wiped = False
+        self._ingesting: set[asyncio.Task[Any]] = set()
 
     @property
     def session_id(self) -> str:
@@ -201,9 +217,18 @@ class Client:
                 await self.listener.fetch(self.oc)  # registers the mailbox at once
         if loops:
             loop = asyncio.get_running_loop()
-            self._tasks.append(loop.create_task(self._every(self.cfg.poll_interval, self.poll_swarm)))
-            if self.listener is not None:
-                self._tasks.append(loop.create_task(self._every(self.cfg.listen_interval, self.poll_mailbox)))
+            if self.cfg.long_poll_ms > 0:
+                for slot in range(self.cfg.poll_copies):
+                    self._tasks.append(loop.create_task(self._long_poll(
+                        self.cfg.poll_interval, functools.partial(self._poll_member, slot))))
+                if self.listener is not None:
+                    self._tasks.append(loop.create_task(self._long_poll(self.cfg.listen_interval, self._fetch_mailbox)))
+                # What a poll round also does, now that no round is polled: expiry, the outbox, configs.
+                self._tasks.append(loop.create_task(self._every(self.cfg.poll_interval, self._housekeeping)))
+            else:
+                self._tasks.append(loop.create_task(self._every(self.cfg.poll_interval, self.poll_swarm)))
+                if self.listener is not None:
+                    self._tasks.append(loop.create_task(self._every(self.cfg.listen_interval, self.poll_mailbox)))
             self._tasks.append(loop.create_task(self._every(self.cfg.refresh_interval, self.refresh_nodes)))
 
     async def stop(self) -> None:
@@ -218,9 +243,11 @@ class Client:
                                                                 reachable=False, now_ms=self.clock.now_ms())
                         await asyncio.wait_for(self._deliver_sync(peer, st.route, out.data), 2.0)
         await self.stop_loops()
-        for t in list(self._downloads):
+        if self._ingesting:  # envelopes already taken from the network: let them be stored
+            await asyncio.wait(list(self._ingesting), timeout=2.0)
+        for t in list(self._downloads) + list(self._ingesting):
             t.cancel()
-        await asyncio.gather(*self._downloads, return_exceptions=True)
+        await asyncio.gather(*self._downloads, *self._ingesting, return_exceptions=True)
         self._save()
         await self.transport.close()
         self.db.close()
@@ -247,15 +274,89 @@ class Client:
                 log.info("%s failed: %s", getattr(fn, "__name__", fn), exc)
             await asyncio.sleep(interval)
 
+    async def _long_poll(self, interval: float, fetch: Callable[[int], Awaitable[int]]) -> None:
+        """Ask again as soon as an answer comes; back off *interval* when the request was not
+        held (it failed, or came back empty well before its wait), and when answers come faster
+        than :data:`LONG_POLL_MAX_RATE` a second (a node that never stops "having" messages must
+        not make us spin; an honest burst is drained in batches anyway)."""
+        wait = self.cfg.long_poll_ms
+        recent: collections.deque[float] = collections.deque(maxlen=LONG_POLL_MAX_RATE)
+        while not self._closing:
+            t0 = time.monotonic()
+            recent.append(t0)
+            got = 0
+            try:
+                got = await fetch(wait)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a loop must survive anything one round throws
+                log.info("long-poll failed: %s", exc)
+            if not got and time.monotonic() - t0 < wait / 2000:
+                await asyncio.sleep(interval)
+            elif len(recent) == recent.maxlen and time.monotonic() - recent[0] < 1.0:
+                await asyncio.sleep(interval)
+
+    async def _poll_member(self, slot: int, wait_ms: int) -> int:
+        """One long-poll on the *slot*-th member of our swarm; returns the messages it brought."""
+        await self.router.swarm_of(self.session_id)
+        members = self.router.members_to_poll(self.session_id, self.cfg.poll_copies)
+        if slot >= len(members):
+            return 0  # a swarm smaller than our slots: this loop idles at poll_interval
+        got = await self.router.poll_member(self.session_id, members[slot], wait_ms)
+        if got:
+            self._in_background(self._take_from_swarm(got))
+        return len(got)
+
+    async def _fetch_mailbox(self, wait_ms: int) -> int:
+        if self.listener is None:
+            return 0
+        got = await self.listener.fetch(self.oc, wait_ms)
+        if got:
+            self._ingest_later(got, "sync")
+        return len(got)
+
+    def _ingest_later(self, items: list[bytes], via: str) -> None:
+        """Ingest envelopes from our listening mailbox in the background (see _in_background)."""
+        async def run() -> None:
+            for data in items:
+                await self._ingest(data, via)
+
+        self._in_background(run())
+
+    def _in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run *work* (ingesting what a long-poll brought) in the background so the long-poll
+        is asked again at once (receipts sent while ingesting cost a round trip).  The lock is
+        first come, first served, so envelopes are still ingested in the order they arrived."""
+        async def run() -> None:
+            try:
+                await work
+            except Exception as exc:  # as the polling loops: one bad round must not go unseen
+                log.info("ingest failed: %s", exc)
+
+        task = asyncio.ensure_future(run())
+        self._ingesting.add(task)
+        task.add_done_callback(self._ingesting.discard)
+
+    async def _housekeeping(self) -> None:
+        """With long-polls: what each poll round does besides reading (expiry, outbox, configs)."""
+        if self.wiped:
+            return
+        self.sweep_expired()
+        await self.flush_outbox()
+        if self.devices is not None:
+            await self.push_config()
+
     async def refresh_nodes(self) -> bool:
         changed = await self.nodelist.refresh(self.oc)
         if changed:
             self.pool.set_nodes(self.nodelist.nodes)
         return changed
 
-    def _save(self) -> None:
-        self.db.save_messenger(self.messenger)
-        self.db.put("last_hashes", self.router.last_hash)
+    def _save(self, *, sending: bool = True) -> None:
+        """Persist the Messenger; *sending* (an envelope leaves next) waits for the disk."""
+        with self.db.transaction(durable=sending):
+            self.db.save_messenger(self.messenger)
+            self.db.put("last_hashes", self.router.last_hash)
 
     # -- sending ------------------------------------------------------------------------------
 
@@ -508,8 +609,14 @@ class Client:
             return []
         self.sweep_expired()
         await self.flush_outbox()  # first: even if the poll fails, what we owe is retried
-        got = await self.router.poll(self.session_id)
-        events = []
+        return await self._take_from_swarm(await self.router.poll(self.session_id))
+
+    async def _take_from_swarm(self, got: list[Retrieved]) -> list[ClientEvent]:
+        """What our swarm handed us (a poll round or a long-poll): configs first, then the
+        conversation messages with their node hashes (disappearing messages shorten them)."""
+        if self.wiped:
+            return []
+        events: list[ClientEvent] = []
         if self.devices is not None:
             # Configs first: a friend request accepted on another device must count before the
             # messages of that conversation in the same poll are read.
@@ -568,83 +675,17 @@ class Client:
         acks: list[tuple[str, int]] = []
         files: list[tuple[str, Pointer]] = []
         shorten: list[tuple[str, int]] = []  # (node hash, time of death) of our swarm's copies
-        wipe = False
         async with self._lock:
-            if self.db.seen(digest):
-                self.stats.duplicates += 1
-                return []
-            try:
-                raw_events = self.messenger.receive(data, now_ms=self.clock.now_ms())
-            except DecryptionError as exc:
-                # Duplicates the ratchet recognises, tampered copies, messages not for us: a
-                # tampered copy must not hide the good one, so only a duplicate is marked seen.
-                if isinstance(exc, DuplicateMessageError):
-                    self.db.mark_seen(digest, self.clock.now_ms())
-                    self.stats.duplicates += 1
-                else:
-                    self.stats.undecryptable += 1
-                return []
-            except (ProtocolError, ValueError) as exc:
-                self.stats.undecryptable += 1
-                log.info("dropped an undecodable message: %s", exc)
-                return []
-            self.db.mark_seen(digest, self.clock.now_ms())
-            self.stats.received += 1
-            events: list[ClientEvent] = []
-            for ev in raw_events:
-                sender = getattr(ev, "sender", "")
-                if sender and isinstance(ev, (FriendRequestReceived, MessageReceived)) and self._blocked(sender):
-                    log.info("hid a %s from %s: blocked (contacts config)", type(ev).__name__, sender[:12])
-                    continue
-                if isinstance(ev, FriendRequestReceived):
-                    events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
-                elif isinstance(ev, FriendRequestDropped):
-                    log.warning("dropped the pending friend request of %s: %s", ev.sender, ev.reason)
-                    events.append(ClientEvent("request_dropped", ev.sender, ev.reason, "", via))
-                elif isinstance(ev, FriendRequestAccepted):
-                    events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
-                    if self.devices is not None:
-                        self.devices.config.contacts.set(ev.peer, approved=True, approved_me=True)
-                        self.devices.save()
-                elif isinstance(ev, SentMessageSynced):
-                    line = _with_files(ev.body, ev.attachments)
-                    self._record(ev.peer, "out", line, ev.timestamp_ms, via)
-                    events.append(ClientEvent("sent", ev.peer, line, "", via, ev.timestamp_ms))
-                    files += [(ev.peer, p) for p in ev.attachments]  # what we sent from another device
-                elif isinstance(ev, MessageReceived):
-                    verdict = find_trigger(self.remote_wipe_armings(), ev.sender, ev.body, ev.timestamp_ms)
-                    if verdict == "wipe":
-                        wipe = True  # a trusted friend revealed the secret: nothing else matters
-                        break
-                    if verdict == "spent":  # an old revelation (restored profile): burn, do not show
-                        log.warning("an old remote-wipe message of %s: that arming is spent, arm again", ev.sender)
-                        self.disarm_remote_wipe(ev.sender)
-                        continue
-                    body = _with_files(ev.body, ev.attachments)
-                    if not self._keep_disappearing(ev, body, via, node_hash, shorten):
-                        continue
-                    events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms,
-                                              self.muted(ev.sender)))
-                    files += [(ev.sender, p) for p in ev.attachments]
-                    st = self.peers.get(ev.sender)
-                    if via == "sync" and st is not None and st.route is not None:
-                        acks.append((ev.sender, ev.timestamp_ms))
-                elif isinstance(ev, ReceiptReceived):
-                    for ts in ev.timestamps_ms:
-                        fut = self._acks.get(ts)
-                        if fut is not None and not fut.done():
-                            fut.set_result(True)
-                elif isinstance(ev, ExpirationTimerChanged):
-                    self._put_timer(ev.sender, ev.expiration)
-                    events.append(ClientEvent("timer", ev.sender, str(ev.expiration or "off"), "", via, ev.timestamp_ms))
-                elif isinstance(ev, OnlineStatusReceived):
-                    self._on_status(ev, replies)
-                    events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
-            self._save()
+            with self.db.transaction():  # one disk sync for the whole receipt of a message
+                events, wipe = self._receive(data, digest, via, node_hash, acks, replies, files, shorten)
         if wipe:
             log.warning("a trusted friend revealed the remote-wipe secret: wiping this profile")
             await self.wipe()
             return []
+        if events is None:
+            return []
+        for e in events:  # shown first: the receipts below cost a round trip each
+            self._emit(e)
         if shorten:
             with contextlib.suppress(ClientError):  # the next poll's sweep still deletes ours
                 await self.router.expire(self.identity, shorten)
@@ -652,14 +693,92 @@ class Client:
             await self._ack(peer, ts)
         for peer, route in replies:
             await self._advertise(peer, route)
-        for e in events:
-            self._emit(e)
         if self.cfg.auto_download:
             for sender, pointer in files:
                 task = asyncio.ensure_future(self._fetch(sender, pointer))
                 self._downloads.add(task)
                 task.add_done_callback(self._downloads.discard)
         return events
+
+    def _receive(self, data: bytes, digest: str, via: str, node_hash: str, acks: list[tuple[str, int]],
+                 replies: list[tuple[str, PeerRoute]], files: list[tuple[str, Pointer]],
+                 shorten: list[tuple[str, int]]) -> tuple[list[ClientEvent] | None, bool]:
+        """Decrypt, dedup and persist one envelope (under the lock, in one transaction).  Returns
+        its events (None when it brought nothing: a duplicate, undecryptable) and whether a
+        trusted friend's remote-wipe secret arrived."""
+        if self.db.seen(digest):
+            self.stats.duplicates += 1
+            return None, False
+        try:
+            raw_events = self.messenger.receive(data, now_ms=self.clock.now_ms())
+        except DecryptionError as exc:
+            # Duplicates the ratchet recognises, tampered copies, messages not for us: a
+            # tampered copy must not hide the good one, so only a duplicate is marked seen.
+            if isinstance(exc, DuplicateMessageError):
+                self.db.mark_seen(digest, self.clock.now_ms())
+                self.stats.duplicates += 1
+            else:
+                self.stats.undecryptable += 1
+            return None, False
+        except (ProtocolError, ValueError) as exc:
+            self.stats.undecryptable += 1
+            log.info("dropped an undecodable message: %s", exc)
+            return None, False
+        self.db.mark_seen(digest, self.clock.now_ms())
+        self.stats.received += 1
+        events: list[ClientEvent] = []
+        wipe = False
+        for ev in raw_events:
+            sender = getattr(ev, "sender", "")
+            if sender and isinstance(ev, (FriendRequestReceived, MessageReceived)) and self._blocked(sender):
+                log.info("hid a %s from %s: blocked (contacts config)", type(ev).__name__, sender[:12])
+                continue
+            if isinstance(ev, FriendRequestReceived):
+                events.append(ClientEvent("request", ev.sender, ev.intro, ev.display_name, via, ev.timestamp_ms))
+            elif isinstance(ev, FriendRequestDropped):
+                log.warning("dropped the pending friend request of %s: %s", ev.sender, ev.reason)
+                events.append(ClientEvent("request_dropped", ev.sender, ev.reason, "", via))
+            elif isinstance(ev, FriendRequestAccepted):
+                events.append(ClientEvent("accepted", ev.peer, "", ev.display_name, via))
+                if self.devices is not None:
+                    self.devices.config.contacts.set(ev.peer, approved=True, approved_me=True)
+                    self.devices.save()
+            elif isinstance(ev, SentMessageSynced):
+                line = _with_files(ev.body, ev.attachments)
+                self._record(ev.peer, "out", line, ev.timestamp_ms, via)
+                events.append(ClientEvent("sent", ev.peer, line, "", via, ev.timestamp_ms))
+                files += [(ev.peer, p) for p in ev.attachments]  # what we sent from another device
+            elif isinstance(ev, MessageReceived):
+                verdict = find_trigger(self.remote_wipe_armings(), ev.sender, ev.body, ev.timestamp_ms)
+                if verdict == "wipe":
+                    wipe = True  # a trusted friend revealed the secret: nothing else matters
+                    break
+                if verdict == "spent":  # an old revelation (restored profile): burn, do not show
+                    log.warning("an old remote-wipe message of %s: that arming is spent, arm again", ev.sender)
+                    self.disarm_remote_wipe(ev.sender)
+                    continue
+                body = _with_files(ev.body, ev.attachments)
+                if not self._keep_disappearing(ev, body, via, node_hash, shorten):
+                    continue
+                events.append(ClientEvent("message", ev.sender, body, ev.display_name, via, ev.timestamp_ms,
+                                          self.muted(ev.sender)))
+                files += [(ev.sender, p) for p in ev.attachments]
+                st = self.peers.get(ev.sender)
+                if via == "sync" and st is not None and st.route is not None:
+                    acks.append((ev.sender, ev.timestamp_ms))
+            elif isinstance(ev, ReceiptReceived):
+                for ts in ev.timestamps_ms:
+                    fut = self._acks.get(ts)
+                    if fut is not None and not fut.done():
+                        fut.set_result(True)
+            elif isinstance(ev, ExpirationTimerChanged):
+                self._put_timer(ev.sender, ev.expiration)
+                events.append(ClientEvent("timer", ev.sender, str(ev.expiration or "off"), "", via, ev.timestamp_ms))
+            elif isinstance(ev, OnlineStatusReceived):
+                self._on_status(ev, replies)
+                events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))
+        self._save(sending=False)  # inside _ingest's transaction; an ack, if any, saves durably
+        return events, wipe
 
     def _emit(self, e: ClientEvent) -> None:
         self.events.put_nowait(e)

@@ -14,13 +14,18 @@ The Messenger is saved as rows: its core (prekeys, name) under ``messenger_core`
 contact in ``contacts``, each sealed by the Messenger itself; a save writes only what changed
 (:meth:`ClientDB.save_messenger`).  A profile saved before rows existed holds the whole
 Messenger in one blob; :meth:`ClientDB.load_messenger` turns it into rows, in one transaction.
+
+Durability: commits wait for the disk only when the caller says an envelope is about to leave
+(:meth:`ClientDB.transaction` with ``durable=True``); see there why the others need not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +68,7 @@ class ClientDB:
         self.db = sqlite3.connect(str(path), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
+        self.db.execute("PRAGMA synchronous=NORMAL")  # durable commits ask for FULL: transaction()
         self.db.executescript(_SCHEMA)
         probe = self.get("owner")
         if probe is None:
@@ -106,15 +112,10 @@ class ClientDB:
 
     def write_rows(self, puts: dict[str, Any], deletes: list[str]) -> None:
         """Put and delete key/value rows in one transaction (the closed groups' chains)."""
-        self.db.execute("BEGIN")
-        try:
+        with self.transaction():
             self.db.executemany("INSERT OR REPLACE INTO kv(name, blob) VALUES (?, ?)",
                                 [(n, self._key.seal(json.dumps(v).encode())) for n, v in puts.items()])
             self.db.executemany("DELETE FROM kv WHERE name = ?", [(n,) for n in deletes])
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     # -- the Messenger, as a core and one row per contact ---------------------------------------
 
@@ -141,7 +142,8 @@ class ClientDB:
     def _write_changes(self, changes: StateChanges, drop_legacy: bool) -> None:
         if changes.core is None and not changes.contacts and not changes.removed and not drop_legacy:
             return
-        self.db.execute("BEGIN")
+        # A savepoint: its own transaction, or a part of the caller's (:meth:`transaction`).
+        self.db.execute("SAVEPOINT messenger")
         try:
             if changes.core is not None:
                 self.put_bytes(_CORE, changes.core)
@@ -154,9 +156,40 @@ class ClientDB:
             if drop_legacy:
                 self.db.execute("DELETE FROM kv WHERE name = ?", (_LEGACY_BLOB,))
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK TO messenger")
+            self.db.execute("RELEASE messenger")
             raise
-        self.db.execute("COMMIT")
+        self.db.execute("RELEASE messenger")
+
+    @contextlib.contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[None]:
+        """Everything written inside commits together (receiving a message writes four rows)
+        or, on an exception, not at all.
+
+        *durable*: the commit waits for the disk (``synchronous=FULL``), and with it every
+        commit before it.  Required before an envelope leaves the device: a ratchet state
+        lost to a power cut after its message went out would encrypt the next message with a
+        used key.  Other commits are safe against a crash of the process but may be lost to a
+        power cut (WAL, ``synchronous=NORMAL``): what they record is received again from the
+        swarm (last hashes and dedup roll back with it), so they skip the disk wait that
+        otherwise dominated the client's part of a message's latency (issue 19).
+        Nested in another transaction, it is part of that one (and of its durability)."""
+        if self.db.in_transaction:
+            yield
+            return
+        if durable:
+            self.db.execute("PRAGMA synchronous=FULL")  # only allowed outside a transaction
+        try:
+            self.db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            if durable:
+                self.db.execute("PRAGMA synchronous=NORMAL")
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -195,15 +228,10 @@ class ClientDB:
 
     def delete_due(self, now_ms: int) -> int:
         """Delete the messages whose time has come; their bytes leave the file and the WAL."""
-        self.db.execute("BEGIN")
-        try:
+        with self.transaction():
             n = self.db.execute("DELETE FROM messages WHERE id IN (SELECT msg_id FROM expiries WHERE at > 0 AND at <= ?)",
                                 (now_ms,)).rowcount
             self.db.execute("DELETE FROM expiries WHERE at > 0 AND at <= ?", (now_ms,))
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
         if n > 0:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return n
@@ -213,16 +241,11 @@ class ClientDB:
     def outbox_add(self, record: dict[str, Any], due_ms: int, slot: str = "") -> int:
         """Queue a sealed record; one with the same ``slot`` is replaced (it is superseded)."""
         blob = self._key.seal(json.dumps(record).encode())
-        self.db.execute("BEGIN")
-        try:
+        with self.transaction(durable=True):  # what we owe must survive a power cut too
             if slot:
                 self.db.execute("DELETE FROM outbox WHERE slot = ?", (self.tag(slot),))
             cur = self.db.execute("INSERT INTO outbox(slot, due, attempts, blob) VALUES (?, ?, 0, ?)",
                                   (self.tag(slot) if slot else None, due_ms, blob))
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
         return int(cur.lastrowid or 0)
 
     def outbox_rows(self, due_by_ms: int | None = None) -> list[tuple[int, int, int, dict[str, Any]]]:

@@ -13,6 +13,12 @@ poll()
     ``retrieve`` from up to 3 members of our swarm, each with its own lastHash (a node that lost
     or hides messages cannot make us skip others' copies). Messages come back with their hash;
     deduplication and decryption are the caller's.
+
+poll_member(pubkey, node, wait_ms)
+    One member, as a long-poll: the first ``retrieve`` carries ``wait`` and the node holds it
+    until a message for us is stored there (by a sender or by replication) or the wait ends.
+    The client runs one such loop per member it listens to, so whichever copy lands first is
+    delivered at once.
 """
 
 from __future__ import annotations
@@ -207,11 +213,27 @@ class SwarmRouter:
         got = await asyncio.gather(*(self._retrieve_all(pubkey, t) for t in targets))
         return [m for part in got for m in part]
 
-    async def _retrieve_all(self, pubkey: str, node: Snode, pages: int = 10) -> list[Retrieved]:
+    def members_to_poll(self, pubkey: str, copies: int = 3) -> list[Snode]:
+        """Up to *copies* members of the (cached) swarm of *pubkey*, the healthy ones first, in
+        a fixed order so that long-poll loops keep their member while it works."""
+        swarm = self.swarms.get(pubkey, [])
+        limit = self.oc.pool.max_failures
+        ranked = sorted(swarm, key=lambda n: (self.oc.pool.failures.get(n.ed25519, 0) >= limit, n.ed25519))
+        return ranked[:copies]
+
+    async def poll_member(self, pubkey: str, node: Snode, wait_ms: int) -> list[Retrieved]:
+        """New messages on one member, waiting up to *wait_ms* there for the first (long-poll)."""
+        return await self._retrieve_all(pubkey, node, wait_ms=wait_ms)
+
+    async def _retrieve_all(self, pubkey: str, node: Snode, pages: int = 10, wait_ms: int = 0) -> list[Retrieved]:
         out: list[Retrieved] = []
         for _ in range(pages):
+            params: dict[str, Any] = {"pubKey": pubkey, "lastHash": self.last_hash.get(node.ed25519, "")}
+            if wait_ms and not out:
+                params["wait"] = wait_ms
             try:
-                r = await self.oc.request(node, "retrieve", {"pubKey": pubkey, "lastHash": self.last_hash.get(node.ed25519, "")})
+                r = await self.oc.request(node, "retrieve", params, attempts=1 if "wait" in params else 2,
+                                          timeout=self.oc.timeout + (wait_ms / 1000 if "wait" in params else 0))
             except OnionRequestFailedError:
                 return out
             if r.status == 421:

@@ -1,7 +1,8 @@
 """Synchronous routing (whitepaper §4.6.2), the client side.
 
-An online client listens on one node of its own swarm: it draws a mailbox read key, polls
-``listen_get`` there through onions, and tells its contacts ``<node ed25519>/<mailbox id>``
+An online client listens on one node of its own swarm: it draws a mailbox read key, asks
+``listen_get`` there through onions (a long-poll: with ``wait`` the node holds the request until
+a deposit arrives or the wait ends, so a message is handed over as soon as it lands), and tells its contacts ``<node ed25519>/<mailbox id>``
 inside the encrypted ``LokiAddressMessage`` (the node port goes in ``p2pPort``). A contact
 that knows a fresh route sends envelopes with ``listen_put`` (no proof of work) and waits for
 the receiver's delivery receipt, the ack; if it does not come in time, the same envelope is
@@ -49,8 +50,13 @@ class Listener:
     def address(self) -> str:
         return f"{self.node.ed25519}/{self.mailbox}"
 
-    async def fetch(self, oc: OnionClient) -> list[bytes]:
-        r = await oc.request(self.node, "listen_get", {"key": base64.b64encode(self.key).decode()}, attempts=1)
+    async def fetch(self, oc: OnionClient, wait_ms: int = 0) -> list[bytes]:
+        """What waits in our mailbox; with *wait_ms*, the node may hold the request that long
+        for a deposit (the request's timeout grows by as much)."""
+        params: dict[str, object] = {"key": base64.b64encode(self.key).decode()}
+        if wait_ms:
+            params["wait"] = wait_ms
+        r = await oc.request(self.node, "listen_get", params, attempts=1, timeout=oc.timeout + wait_ms / 1000)
         if r.status != 200:
             raise OnionRequestFailedError(f"listening node answered {r.status}")
         out = []

@@ -74,7 +74,8 @@ async def _run(directory: Path, nodes: int) -> None:
             texts = sum(1 for m in c.history() if m["dir"] == "in")
             click.echo(f"{c.messenger.display_name:5} received {texts} messages (+ {st.received - texts} receipts, "
                        f"status and friend-request envelopes), duplicates dropped {st.duplicates}, "
-                       f"sent async {st.async_sent} / sync {st.sync_sent}, paths built {c.pool.rebuilds}")
+                       f"sent async {st.async_sent} / sync {st.sync_sent}, paths built {c.pool.rebuilds}"
+                       f" ({', '.join(f'{why} {n}' for why, n in sorted(getattr(c.pool, 'built', {}).items()))})")
     finally:
         for c in clients:
             try:

@@ -20,6 +20,11 @@ Everything is sans-IO: :class:`ListeningMethods` gives the storage RPC's dispatc
 already parsed ``params`` and returns a :class:`Reply`; the request body is parsed once, there.
 These methods are reached only as an onion's final destination or through
 ``/storage_rpc/v1``, exactly like ``store``.
+
+A ``listen_get`` with ``wait`` (ms) that finds the mailbox empty is held
+(:class:`~session_core.node.storage_rpc.Held`) until a ``listen_put`` into it succeeds (which
+notifies the node's :class:`~session_core.node.waiters.Waiters`) or the wait ends, so a
+deposit reaches a waiting owner at once instead of at its next poll.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
+from session_core.errors import RpcRejectedError
 from session_core.node.mailboxes import MailboxLimits, Mailboxes
 from session_core.node.network import NetworkView
-from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Reply
+from session_core.node.storage_rpc import _HEX, MAX_MESSAGE_BODY, Held, Reply, wait_param
+from session_core.node.waiters import Waiters, mailbox_key
 from session_core.chain.service_nodes import service_nodes_result
 from session_core.protocol.mailbox import mailbox_id
 
@@ -59,12 +66,13 @@ class ListeningMethods:
     """
 
     def __init__(self, view: Callable[[], NetworkView | None], clock: Callable[[], int],
-                 limits: MailboxLimits | None = None) -> None:
+                 limits: MailboxLimits | None = None, waiters: Waiters | None = None) -> None:
         self._view = view
         self._clock = clock
         self.mailboxes = Mailboxes(clock, limits)
+        self.waiters = waiters if waiters is not None else Waiters()
 
-    def table(self) -> dict[str, Callable[[dict[str, Any]], Reply]]:
+    def table(self) -> dict[str, Callable[[dict[str, Any]], Reply | Held]]:
         """Method name -> handler, one entry per name in :data:`METHODS`."""
         return {
             "listen_put": self.listen_put,
@@ -87,9 +95,12 @@ class ListeningMethods:
             return _bad("listen_put: `mailbox` must be 64 lowercase hex")
         if not isinstance(data, str) or not data or len(data) > MAX_MESSAGE_BODY:
             return _bad(f"listen_put: `data` must be a non-empty string of at most {MAX_MESSAGE_BODY} characters")
-        return self.mailboxes.put(mailbox, data)
+        reply = self.mailboxes.put(mailbox, data)
+        if reply.status == 200:
+            self.waiters.notify(mailbox_key(mailbox))  # the owner's held listen_get answers now
+        return reply
 
-    def listen_get(self, params: dict[str, Any]) -> Reply:
+    def listen_get(self, params: dict[str, Any]) -> Reply | Held:
         key_b64 = params.get("key")
         try:
             key = base64.b64decode(key_b64 if isinstance(key_b64, str) else "", validate=True)
@@ -97,4 +108,17 @@ class ListeningMethods:
             key = b""
         if len(key) != 32:
             return _bad("listen_get: `key` must be 32 bytes, base64")
-        return self.mailboxes.get(key)
+        try:
+            wait = wait_param(params, "listen_get")
+        except RpcRejectedError as exc:
+            return Reply(exc.status, exc.body, exc.content_type)
+        mid = mailbox_id(key)
+        had = self.mailboxes.pending(mid)
+        reply = self.mailboxes.get(key)
+        if had or not wait or reply.status != 200:
+            return reply
+
+        def again(final: bool) -> Reply | None:
+            return self.mailboxes.get(key) if final or self.mailboxes.pending(mid) else None
+
+        return Held(reply, mailbox_key(mid), wait, self.waiters, again)

@@ -104,6 +104,11 @@ class Mailboxes:
     def __len__(self) -> int:
         return len(self._boxes)
 
+    def pending(self, mailbox: str) -> int:
+        """Envelopes waiting in *mailbox* (0 if there is no such mailbox)."""
+        box = self._boxes.get(mailbox)
+        return len(box.items) if box is not None else 0
+
     # -- requests ---------------------------------------------------------------------------------
 
     def put(self, mailbox: str, data: str) -> Reply:

@@ -63,6 +63,8 @@ class Accepted:
     new: int
     taken: int
     refused: int
+    #: Recipients of the records stored (held retrieves of theirs are woken).
+    pubkeys: frozenset[str] = frozenset()
 
 
 class Outbox(Protocol):
@@ -209,7 +211,7 @@ class Replicator:
             self.stats.replicated_in += n
         if refused:
             log.info("refused %d records a peer is not responsible for", refused)
-        return Accepted(n, taken, refused)
+        return Accepted(n, taken, refused, frozenset(m.pubkey for m in good) if n else frozenset())
 
     def _entitlement(self, sender_x25519: str) -> Callable[[str], bool]:
         """Which user pubkeys *sender* may hand us records of, now."""

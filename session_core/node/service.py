@@ -58,6 +58,8 @@ from session_core.node.replicator import Replicator
 from session_core.node.stats import NodeStats
 from session_core.node.storage_rpc import MAX_REQUEST_BYTES, MAX_TTL_MS, Reply, StorageRPC
 from session_core.node.storage_test_driver import StorageTestDriver
+from session_core.node.long_poll import settle
+from session_core.node.waiters import Waiters, pubkey_key
 from session_core.node.exit_http import ExitClient
 from session_core.node.http_guard import (
     ConnectionGuard,
@@ -124,10 +126,12 @@ class ServiceNode:
             DifficultyPolicy(base=cfg.difficulty), history=self.database.difficulty_history()
         )
         self.view: NetworkView | None = None
-        self.listening = listening.ListeningMethods(lambda: self.view, now_ms)
+        # Held (long-poll) listen_get and retrieve requests, bounded together: node/waiters.py.
+        self.waiters = Waiters()
+        self.listening = listening.ListeningMethods(lambda: self.view, now_ms, waiters=self.waiters)
         self.rpc = StorageRPC(
             self.store, lambda: self.view, self.me, self.difficulty, now_ms, max_ttl_ms=cfg.max_ttl_ms,
-            methods=self.listening.table(),
+            methods=self.listening.table(), waiters=self.waiters,
             sign=lambda m: bytes(self.keys.signing.sign(m).signature),
         )
         self.commit = GroupCommit(self.store)
@@ -190,7 +194,9 @@ class ServiceNode:
         app.router.add_post("/storage_rpc/v1", self._http_storage)
         app.router.add_post("/onion_req/v2", self._http_onion)
         app.router.add_get("/status", self._http_status)
-        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.cfg.connections.header_deadline)
+        # shutdown_timeout: requests held by long-polls must not keep a stopping node up.
+        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=self.cfg.connections.header_deadline,
+                                     shutdown_timeout=2.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -199,6 +205,7 @@ class ServiceNode:
         await GuardedSite(self._runner, sock, self.guard).start()
 
     async def stop(self) -> None:
+        self.waiters.wake_all()  # held requests answer now rather than hold the shutdown
         for t in self._tasks + list(self._side):
             t.cancel()
         await asyncio.gather(*self._tasks, *self._side, return_exceptions=True)
@@ -241,6 +248,8 @@ class ServiceNode:
                 got = self.replicator.accept(args, peer_x25519)
             except ReplicationBatchError as exc:
                 return [b"400", str(exc).encode()]
+            for pubkey in got.pubkeys:
+                self.waiters.notify(pubkey_key(pubkey))  # held retrieves of these recipients answer now
             if got.refused and not got.taken:
                 return [b"421", b"this node's swarm is not responsible for these records (from you)"]
             return [b"OK", str(got.new).encode()]
@@ -311,7 +320,7 @@ class ServiceNode:
             out = self.rpc.committed(out, await self.commit(out.stored))
             if out.stored is not None:
                 self.replicator.on_stored(out.stored)
-        return out.reply
+        return await settle(out)  # a retrieve/listen_get that asked to wait may be held here
 
     # -- HTTP API -----------------------------------------------------------------------------
 
@@ -343,6 +352,7 @@ class ServiceNode:
                 "onion_requests": self.stats.onion_requests + (relay["relayed"] if relay else 0),
                 "relay_engine": relay,
                 "connections": self.guard.stats(),
+                "held_requests": self.waiters.stats(),
             }
         )
 

@@ -15,6 +15,12 @@ Methods beyond storage (the listening mailboxes, ``info``, ``oxend_request``) ar
 given to the constructor as handlers of parsed ``params``: every request body is
 size-checked and JSON-parsed once, here, whichever method it names.
 
+``retrieve`` (and ``listen_get``) may carry ``wait`` (milliseconds, an extension of ours):
+when there is nothing to give, the outcome is *held* (:class:`Held`, ``Outcome.held``)
+and the driver answers when a store for that pubkey is committed (:meth:`StorageRPC.committed`
+notifies :attr:`StorageRPC.waiters`) or the wait ends (:mod:`session_core.node.long_poll`).
+A driver that cannot wait sends ``Outcome.reply``, the answer of the moment.
+
 ``store`` checks run in upstream's order: fields present and strings; pubkey
 length (and hex); data length, non-empty base64; our swarm (421 with the right
 swarm's nodes); TTL (403); timestamp (406); proof of work (432 with the current
@@ -39,6 +45,7 @@ from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
 from session_core.node.network import NetworkView
 from session_core.node.store import MessageStore
+from session_core.node.waiters import MAX_WAIT_MS, Waiters, pubkey_key
 from session_core.protocol import storage_auth
 from session_core.protocol.groups import wire as group_wire
 
@@ -70,8 +77,23 @@ class Reply:
         return cls(status, json.dumps(obj, separators=(",", ":")))
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A request that asked to wait (``wait`` ms) and found nothing yet (long-poll)."""
+
+    #: The answer of the moment (nothing yet), for a driver that cannot or may not hold it.
+    now: Reply
+    #: What wakes it: :meth:`Waiters.notify` of this key.
+    key: str
+    wait_ms: int
+    waiters: Waiters
+    #: The answer after a wake (``final=False``: None while there is still nothing) or at
+    #: the deadline (``final=True``: always a reply).
+    answer: Callable[[bool], Reply | None]
+
+
 #: A method answered besides the storage ones (e.g. the listening mailboxes): ``params -> reply``.
-RpcMethod = Callable[[dict[str, Any]], Reply]
+RpcMethod = Callable[[dict[str, Any]], "Reply | Held"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +102,12 @@ class Outcome:
     #: From :meth:`StorageRPC.handle`: the message, only when it was new.  From
     #: :meth:`StorageRPC.check`: the accepted message, still to be saved.
     stored: Message | None = None
+    #: The request may be held until something arrives (``reply`` is the answer of the moment).
+    held: Held | None = None
+
+    @classmethod
+    def of(cls, answer: Reply | Held) -> Outcome:
+        return cls(answer) if isinstance(answer, Reply) else cls(answer.now, held=answer)
 
 
 def _bad(text: str) -> RpcRejectedError:
@@ -91,6 +119,14 @@ def _decimal(s: str) -> int | None:
     if not s or not s.isascii() or not s.isdigit() or (len(s) > 1 and s[0] == "0") or len(s) > 18:
         return None
     return int(s)
+
+
+def wait_param(params: dict[str, Any], method: str) -> int:
+    """The ``wait`` of a request in ms (0 when absent), capped at :data:`MAX_WAIT_MS`."""
+    wait = params.get("wait", 0)
+    if isinstance(wait, bool) or not isinstance(wait, int) or wait < 0:
+        raise _bad(f"{method}: `wait` must be a non-negative integer (milliseconds)")
+    return min(wait, MAX_WAIT_MS)
 
 
 class StorageRPC:
@@ -105,9 +141,11 @@ class StorageRPC:
         max_ttl_ms: int = MAX_TTL_MS,
         methods: Mapping[str, RpcMethod] | None = None,
         sign: Callable[[bytes], bytes] | None = None,
+        waiters: Waiters | None = None,
     ) -> None:
         """*methods* are answered besides the storage ones, through the same parse and checks
-        (the node passes :meth:`session_core.node.listening.ListeningMethods.table`)."""
+        (the node passes :meth:`session_core.node.listening.ListeningMethods.table`);
+        *waiters* holds ``retrieve`` requests that wait (shared with the mailboxes' on a node)."""
         clash = _OWN_METHODS.intersection(methods or ())
         if clash:
             raise InvalidInputError(f"methods {sorted(clash)} are the storage RPC's own")
@@ -119,6 +157,7 @@ class StorageRPC:
         self._clock = clock
         self._max_ttl = max_ttl_ms
         self._sign = sign  # the node's Ed25519 signature, for answers that carry one (`expire`)
+        self.waiters = waiters if waiters is not None else Waiters()
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -136,6 +175,8 @@ class StorageRPC:
             return Outcome(out.reply)
         msg = out.stored
         self.difficulty.record_store(self._clock(), 1, len(msg.data) if msg is not None else 0)
+        if msg is not None:
+            self.waiters.notify(pubkey_key(msg.pubkey))  # a held retrieve for them answers now
         return out
 
     def check(self, body: bytes) -> Outcome:
@@ -150,14 +191,14 @@ class StorageRPC:
             if method == "store":
                 return self._store(params)
             if method == "retrieve":
-                return Outcome(self._retrieve(params))
+                return Outcome.of(self._retrieve(params))
             if method == "expire":
                 return Outcome(self._expire(params))
             if method in ("get_snodes_for_pubkey", "get_swarm"):
                 return Outcome(self._snodes(params))
             other = self._methods.get(method)
             if other is not None:
-                return Outcome(other(params))
+                return Outcome.of(other(params))
             raise _bad(f"no method {method}")
         except RpcRejectedError as exc:
             return Outcome(Reply(exc.status, exc.body, exc.content_type))
@@ -251,11 +292,24 @@ class StorageRPC:
             raise RpcRejectedError(507, why + "\n")
         return Outcome(Reply.json(200, {"difficulty": difficulty}), msg)
 
-    def _retrieve(self, params: dict[str, Any]) -> Reply:
+    def _retrieve(self, params: dict[str, Any]) -> Reply | Held:
         pk, last_hash = self._strings(params, ("pubKey", "lastHash"))
         self._check_pubkey(pk)
+        wait = wait_param(params, "retrieve")
         self._swarm_or_421(pk)
         msgs = self.store.retrieve(pk, last_hash, RETRIEVE_LIMIT, self._clock())
+        reply = self._messages(msgs)
+        if msgs or not wait:
+            return reply
+
+        def again(final: bool) -> Reply | None:
+            msgs = self.store.retrieve(pk, last_hash, RETRIEVE_LIMIT, self._clock())
+            return self._messages(msgs) if msgs or final else None
+
+        return Held(reply, pubkey_key(pk), wait, self.waiters, again)
+
+    @staticmethod
+    def _messages(msgs: list[Message]) -> Reply:
         return Reply.json(
             200, {"messages": [{"hash": m.hash, "expiration": m.expiration, "data": m.data} for m in msgs]}
         )

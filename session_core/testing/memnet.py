@@ -30,7 +30,9 @@ from session_core.node import listening, oxend_proxy
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.onion_relay import OnionRouter
+from session_core.node.long_poll import wait_held
 from session_core.node.storage_rpc import Reply, StorageRPC
+from session_core.node.waiters import Waiters, pubkey_key
 from session_core.node.store import MemoryStore
 
 __all__ = ["MemNetwork", "MemNode", "MemTransport"]
@@ -53,9 +55,10 @@ class MemNode:
         self.store = MemoryStore()
         self.difficulty = DifficultyTracker(DifficultyPolicy(base=difficulty))
         self.clock_skew_ms = 0  # before the RPC: its mailboxes read the clock when made
+        waiters = Waiters()
         self.rpc = StorageRPC(self.store, lambda: self.view, self.info.ed25519, self.difficulty, self.clock,
-                              methods=listening.ListeningMethods(lambda: self.view, self.clock).table(),
-                              sign=lambda m: bytes(nacl.bindings.crypto_sign(m, ed_sk)[:64]))
+                              methods=listening.ListeningMethods(lambda: self.view, self.clock, waiters=waiters).table(),
+                              waiters=waiters, sign=lambda m: bytes(nacl.bindings.crypto_sign(m, ed_sk)[:64]))
         self.router = OnionRouter(self.secret, lambda: self.view, self._forward, self._storage, self._exit)
         self.down = False
         self.refuse_stores = False
@@ -104,8 +107,10 @@ class MemNode:
             for peer in self.net.view.members(self.info.swarm_id):
                 other = self.net.by_ed[peer.ed25519]
                 if other is not self and not other.down and not other.drop:
-                    other.store.save_if_new(out.stored)
-        reply = out.reply
+                    if other.store.save_if_new(out.stored):
+                        other.rpc.waiters.notify(pubkey_key(out.stored.pubkey))
+        # A long-poll (listen_get/retrieve with wait) that found nothing waits here.
+        reply = out.reply if out.held is None else await wait_held(out.held)
         # Retrieved messages only ('"expiration"' is in no mailbox reply: its items are base64).
         if self.tamper and reply.status == 200 and '"expiration"' in reply.body:
             doc = json.loads(reply.body)
