@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import os
-import random
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
+from session_core.commands.opengroup_session import client_options, open_session, run_main
 from session_core.errors import SessionCoreError
 
 
@@ -68,75 +64,8 @@ def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...],
 
 # -- client commands ---------------------------------------------------------------------------
 
-
-def _client_options(f: Any) -> Any:
-    """The chat commands' --profile/--home/--seed/--devnet, and --direct."""
-    from session_core.commands.chat_cmd import _options
-
-    f = click.option("--direct", is_flag=True, help="Plain HTTP to the server instead of onion paths (it sees your IP).")(f)
-    return _options(f)
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    try:
-        asyncio.run(main())
-    except SessionCoreError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@asynccontextmanager
-async def _session(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
-                   direct: bool) -> AsyncIterator[tuple[Any, Callable[[Any], Any]]]:
-    """(joined rooms, ref -> RoomClient) for a profile; links close on exit."""
-    from session_core.client.joined_rooms import JoinedRooms
-    from session_core.client.opengroup import RoomClient
-    from session_core.client.server_link import DirectLink, OnionLink
-    from session_core.commands.chat_cmd import _seed_urls
-    from session_core.commands.id_cmd import hidden_prompt
-    from session_core.identity_store import ProfileStore
-
-    store = ProfileStore(home)
-    try:
-        store.info(profile)
-    except SessionCoreError as exc:
-        raise click.ClickException(f"{exc} (create it with `session-core id new --profile {profile}`)") from None
-    passphrase = os.environ.get("SESSION_CORE_PASSPHRASE") or hidden_prompt(f"Passphrase for {profile}")
-    identity = store.load(profile, passphrase)
-    joined = JoinedRooms(store.profile_dir(profile) / "rooms.json")
-    closers: list[Any] = []
-    make_link: Callable[[Any], Any]
-    if direct:
-        def make_link(ref: Any) -> Any:
-            link = DirectLink(ref, timeout=30)
-            closers.append(link)
-            return link
-    else:
-        from session_core.client.nodelist import NodeList
-        from session_core.client.onion_client import OnionClient
-        from session_core.client.paths import PathPool
-        from session_core.client.transport import HttpTransport
-
-        urls = _seed_urls(seeds, devnet_dir)
-        rng = random.Random()
-        nodelist = NodeList(urls, store.profile_dir(profile) / "nodes.json", rng=rng)
-        transport = HttpTransport()
-        closers.append(transport)
-        await nodelist.bootstrap(transport)
-        pool = PathPool(rng)
-        pool.set_nodes(nodelist.nodes)
-        oc = OnionClient(transport, pool, timeout=30)
-
-        def make_link(ref: Any) -> Any:
-            return OnionLink(oc, ref, timeout=30)
-    try:
-        yield joined, lambda ref: RoomClient(identity.ed25519_seed, ref.server_pk, make_link(ref))
-    finally:
-        for c in closers:
-            await c.close()
-
-
 @opengroup_group.command("join")
-@_client_options
+@client_options
 @click.argument("url")
 def join_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
                  url: str) -> None:
@@ -145,24 +74,26 @@ def join_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 
     async def main() -> None:
         ref = RoomRef.parse(url)
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             client = client_for(ref)
             info = await client.room(ref.token)
             new = joined.add(ref)
             click.echo(f"{'joined' if new else 'already in'} {info['name']} ({ref.token}) on {ref.base_url}: "
                        f"{info['message_sequence']} updates so far; you appear there as {client.blinded_id}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("rooms")
-@_client_options
+@client_options
 def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
                   direct: bool) -> None:
     """List the joined rooms with their state on the server."""
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             if not joined.refs():
                 click.echo("no rooms joined yet (`session-core opengroup join URL`)")
             for ref in joined.refs():
@@ -175,11 +106,11 @@ def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                 rights = "".join(k[0] for k in ("read", "write", "upload") if info.get(k)) or "-"
                 click.echo(f"{ref.token:16} {info['name'][:30]:30} {rights:4} {unread:5} new  {ref}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("post")
-@_client_options
+@client_options
 @click.option("--room", required=True, help="A joined room: its token or URL.")
 @click.argument("text")
 def post_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
@@ -187,16 +118,17 @@ def post_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
     """Post TEXT to a joined room."""
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             ref = joined.find(room)
             msg = await client_for(ref).post(ref.token, text.encode())
             click.echo(f"posted #{msg['id']} (seqno {msg['seqno']}) to {ref.token}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("read")
-@_client_options
+@client_options
 @click.option("--room", required=True, help="A joined room: its token or URL.")
 @click.option("--all", "from_start", is_flag=True, help="From the beginning, not since the last read.")
 def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
@@ -205,7 +137,8 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
     from session_core.client.opengroup import decode_post
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             ref = joined.find(room)
             client = client_for(ref)
             seqno = 0 if from_start else joined.seqnos[str(ref)]
@@ -222,11 +155,11 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     break
             joined.seen(ref, seqno)
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("ban")
-@_client_options
+@client_options
 @click.option("--room", "rooms", multiple=True, help="A joined room (token or URL) to ban from (repeatable).")
 @click.option("--global", "is_global", is_flag=True, help="Ban from the whole server (global moderators).")
 @click.option("--timeout", type=float, default=None, help="Seconds until the ban ends (default: permanent).")
@@ -240,7 +173,8 @@ def ban_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_
         raise click.UsageError("give --room (one or more) or --global")
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             refs = [joined.find(r) for r in rooms] if rooms else joined.refs()[:1]
             if not refs:
                 raise click.ClickException("join a room of that server first")
@@ -254,22 +188,33 @@ def ban_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_
             until = "" if unban or timeout is None else f" for {timeout:g} s"
             click.echo(f"{'unbanned' if unban else 'banned'} {user[:12]}… {'from' if not unban else 'in'} {where}{until}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("bans")
-@_client_options
+@client_options
 @click.option("--room", required=True, help="A joined room (token or URL) of the server to ask.")
 def bans_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
                  room: str) -> None:
     """List the active bans a moderator may see on that server."""
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             ref = joined.find(room)
             for b in await client_for(ref).bans():
                 until = "permanent" if b["until"] is None else time.strftime("until %Y-%m-%d %H:%M:%S",
                                                                               time.localtime(b["until"]))
                 click.echo(f"{b['session_id']}  {'(global)' if b['global'] else b['room']:12}  {until}")
 
-    _run(main)
+    run_main(main)
+
+
+def _add_commands() -> None:
+    from session_core.commands.opengroup_dm_cmd import dm_command, inbox_command
+
+    for command in (dm_command, inbox_command):
+        opengroup_group.add_command(command)
+
+
+_add_commands()

@@ -1,0 +1,125 @@
+"""The opengroup CLI's member and moderator commands against a room server process, over plain
+HTTP (``--direct``): blinded DMs (``dm``, ``inbox``), posts with a file (``post --file``,
+``read --save``), reactions (``react``), and ``delete-all``/``unban``; bad input gets one line
+with a hint, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from session_core.client.db import ClientDB
+from session_core.cli import cli
+from session_core.identity import Identity
+from session_core.identity_store import ProfileStore
+
+MOD = Identity.generate()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    d = tmp_path_factory.mktemp("og-cli-more")
+    ready = d / "ready.json"
+    proc = subprocess.Popen([sys.executable, "-m", "session_core.cli", "opengroup", "run", "--data-dir", str(d),
+                             "--ready-file", str(ready), "--room", "lobby:The Lobby", "--room", "dev",
+                             "--admin", MOD.session_id, "--rate", "3/600"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):
+            if ready.exists():
+                break
+            assert proc.poll() is None, "the room server exited"
+            time.sleep(0.05)
+        yield json.loads(ready.read_text())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+Og = Callable[..., Result]
+
+
+@pytest.fixture
+def og(server: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Og:
+    """og(profile, command, *args, ok=True): run ``opengroup COMMAND --profile P --direct ARGS``."""
+    monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "pw")
+    monkeypatch.chdir(tmp_path)
+
+    def run(profile: str, command: str, *args: str, ok: bool = True) -> Result:
+        r = CliRunner().invoke(cli, ["opengroup", command, "--profile", profile, "--home", str(tmp_path), "--direct",
+                                     *args])
+        if ok:
+            assert r.exit_code == 0, r.output
+        return r
+
+    return run
+
+
+def one_line_error(r: Result, *needles: str) -> None:
+    assert r.exit_code in (1, 2), r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, r.output
+    for n in needles:
+        assert n in errors[0], (n, r.output)
+
+
+def people(home: Path, server: dict[str, str], og: Og, *names: str) -> dict[str, str]:
+    """Profiles that joined the lobby: name -> blinded ID there."""
+    store = ProfileStore(home)
+    ids = {}
+    for n in names:
+        ident = MOD if n == "mod" else Identity.generate()
+        store.create(n, ident, "pw", display_name=n.title(), created_ms=1)
+        out = og(n, "join", server["rooms"]["lobby"]).output
+        ids[n] = out.split()[-1]
+        assert ids[n].startswith("15")
+    return ids
+
+
+def test_dm_and_inbox_show_contacts_by_session_id(server: dict[str, str], og: Og, tmp_path: Path) -> None:
+    ids = people(tmp_path, server, og, "ann", "ben", "cat")
+    store = ProfileStore(tmp_path)
+    # ben knows ann as a contact; cat is a stranger to him
+    ann = store.load("ann", "pw")
+    db = ClientDB(store.profile_dir("ben") / "client.db", store.load("ben", "pw"))
+    m = db.load_messenger(store.load("ben", "pw"), "Ben")
+    m.apply_synced_contact(ann.session_id, approved=True, approved_me=True)
+    m.contacts[ann.session_id].display_name = "Ann from work"
+    db.save_messenger(m)
+    db.close()
+    og("ben", "read", "--room", "lobby")  # ben takes part in the room
+    out = og("ann", "dm", "--room", "lobby", "--to", ids["ben"], "hi ben, it is ann").output
+    assert "sent DM #" in out
+    og("cat", "dm", "--room", "lobby", "--to", ids["ben"], "psst from a stranger")
+    out = og("ben", "inbox").output.splitlines()
+    assert len(out) == 2, out
+    assert f"from {ids['ann']} (Ann from work, {ann.session_id}): hi ben, it is ann" in out[0]
+    assert f"from {ids['cat']} (not a contact): psst from a stranger" in out[1]
+    assert store.load("cat", "pw").session_id not in "\n".join(out)
+    assert og("ben", "inbox").output.strip() == "no new DMs"  # read up to there
+    lines = [json.loads(x) for x in og("ben", "inbox", "--all", "--json").output.splitlines()]
+    assert [(x["sender"], x["session_id"]) for x in lines] == [(ids["ann"], ann.session_id), (ids["cat"], None)]
+    # the server holds only opaque bodies: ann's inbox is empty, her outbox not readable as text
+    assert og("ann", "inbox").output.strip() == "no new DMs"
+
+
+def test_dm_bad_input_is_one_line_with_a_hint(server: dict[str, str], og: Og, tmp_path: Path) -> None:
+    ids = people(tmp_path, server, og, "dan")
+    one_line_error(og("dan", "dm", "--room", "lobby", "--to", "05" + "ab" * 32, "x", ok=False), "not a blinded ID", "15")
+    one_line_error(og("dan", "dm", "--room", "lobby", "--to", "15zz", "x", ok=False), "not a blinded ID")
+    one_line_error(og("dan", "dm", "--room", "nowhere", "--to", ids["dan"], "x", ok=False), "no joined room")
+    one_line_error(og("dan", "dm", "--room", "lobby", "--to", ids["dan"], "x", ok=False), "your own")
+    # a well-formed ID nobody on the server uses
+    from session_core import blinding
+
+    stranger = blinding.blind15_key_pair(Identity.generate().ed25519_seed, bytes.fromhex(server["x25519"])).blinded_id
+    one_line_error(og("dan", "dm", "--room", "lobby", "--to", stranger, "x", ok=False), "cannot get DMs", "hint:")
