@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import mimetypes
 import time
 from pathlib import Path
 from typing import Any
@@ -112,48 +113,133 @@ def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
 @opengroup_group.command("post")
 @client_options
 @click.option("--room", required=True, help="A joined room: its token or URL.")
-@click.argument("text")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Upload this file to the room and link it from the post.")
+@click.argument("text", default="")
 def post_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, text: str) -> None:
-    """Post TEXT to a joined room."""
+                 room: str, file_path: Path | None, text: str) -> None:
+    """Post TEXT (and/or a --file) to a joined room."""
+    if not text and file_path is None:
+        raise click.UsageError("give a TEXT, a --file, or both")
 
     async def main() -> None:
+        from session_core.rooms.post import RoomFile, RoomPost, file_url
+
         async with open_session(profile, home, seeds, devnet_dir, direct) as s:
-            joined, client_for = s.joined, s.client_for
-            ref = joined.find(room)
-            msg = await client_for(ref).post(ref.token, text.encode())
-            click.echo(f"posted #{msg['id']} (seqno {msg['seqno']}) to {ref.token}")
+            ref = s.joined.find(room)
+            client = s.client_for(ref)
+            files, ids, note = [], [], ""
+            if file_path is not None:
+                data = _read_upload(file_path)
+                file_id = await client.upload(ref.token, data)
+                files.append(RoomFile(file_url(ref, file_id), file_path.name, len(data),
+                                      mimetypes.guess_type(file_path.name)[0] or "application/octet-stream"))
+                ids.append(file_id)
+                note = f" with file #{file_id} ({file_path.name}, {len(data)} bytes)"
+            msg = await client.post(ref.token, RoomPost(text, files).to_bytes(), files=ids)
+            click.echo(f"posted #{msg['id']} (seqno {msg['seqno']}) to {ref.token}{note}")
 
     run_main(main)
+
+
+_UPLOAD_LIMIT = 6 * 1024 * 1024  # the room server's default; it answers 413 above its own
+
+
+def _read_upload(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size == 0:
+        raise click.ClickException(f"{path} is empty: nothing to upload")
+    if size > _UPLOAD_LIMIT:
+        raise click.ClickException(f"{path} is {size} bytes; room servers take files up to {_UPLOAD_LIMIT} bytes "
+                                   "(hint: share a larger file with `session-core send --file`)")
+    return path.read_bytes()
 
 
 @opengroup_group.command("read")
 @client_options
 @click.option("--room", required=True, help="A joined room: its token or URL.")
 @click.option("--all", "from_start", is_flag=True, help="From the beginning, not since the last read.")
+@click.option("--ids", "full_ids", is_flag=True, help="Show posters' whole blinded IDs (to DM or moderate them).")
+@click.option("--save", is_flag=True, help="Download the files these posts link into the profile's attachments/.")
 def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, from_start: bool) -> None:
+                 room: str, from_start: bool, full_ids: bool, save: bool) -> None:
     """Print the room's new, edited and deleted messages since the last read."""
     from session_core.client.opengroup import decode_post
+    from session_core.rooms.post import parse_post
 
     async def main() -> None:
         async with open_session(profile, home, seeds, devnet_dir, direct) as s:
-            joined, client_for = s.joined, s.client_for
+            joined = s.joined
             ref = joined.find(room)
-            client = client_for(ref)
+            client = s.client_for(ref)
             seqno = 0 if from_start else joined.seqnos[str(ref)]
             while True:
                 batch = await client.since(ref.token, seqno, 256)
                 for m in batch:
-                    when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
-                    who = "you" if m["session_id"] == client.blinded_id else m["session_id"][:10] + "…"
-                    data = decode_post(m)
-                    text = "(deleted)" if data is None else data.decode("utf-8", "replace")
-                    click.echo(f"#{m['id']:<5} {when} {who:12} {'(edited) ' if m.get('edited') else ''}{text}")
                     seqno = max(seqno, m["seqno"])
+                    when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
+                    sid = m["session_id"]
+                    who = "you" if sid == client.blinded_id and not full_ids else sid if full_ids else sid[:10] + "…"
+                    data = decode_post(m)
+                    post = None if data is None else parse_post(data)
+                    text = "(deleted)" if post is None else post.text
+                    reacts = "".join(f"  {r}×{v['count']}" for r, v in (m.get("reactions") or {}).items())
+                    click.echo(f"#{m['id']:<5} {when} {who:12} {'(edited) ' if m.get('edited') else ''}{text}{reacts}")
+                    for f in [] if post is None else post.files:
+                        await _show_file(client, ref, f, s.profile_dir / "attachments" if save else None)
                 if len(batch) < 256:
                     break
             joined.seen(ref, seqno)
+
+    run_main(main)
+
+
+async def _show_file(client: Any, ref: Any, f: Any, save_to: Path | None) -> None:
+    """One line for a linked file; with *save_to*, fetch it from this room (never elsewhere) and
+    save it there under a safe, new name."""
+    from session_core.client.files import _save_new
+    from session_core.errors import RoomInputError
+    from session_core.rooms.post import room_file_id
+
+    try:
+        file_id = room_file_id(ref, f.url)
+    except RoomInputError as exc:
+        click.echo(f"        file {f.name[:60]!r}: {exc}")
+        return
+    line = f"        file #{file_id} {f.name[:80]!r} ({f.size} bytes)"
+    if save_to is None:
+        click.echo(line)
+        return
+    try:
+        data = await client.download(ref.token, file_id)
+    except SessionCoreError as exc:
+        click.echo(f"{line}: not saved ({' '.join(str(exc).split())})")
+        return
+    save_to.mkdir(mode=0o700, exist_ok=True)
+    where = _save_new(save_to, f.name, data)
+    click.echo(f"{line} saved to {where}")
+
+
+@opengroup_group.command("react")
+@client_options
+@click.option("--room", required=True, help="A joined room: its token or URL.")
+@click.option("--remove", is_flag=True, help="Take your reaction back instead.")
+@click.argument("msg_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("reaction")
+def react_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
+                  room: str, remove: bool, msg_id: int, reaction: str) -> None:
+    """React to message MSG_ID (as `read` numbers them) with REACTION, e.g. an emoji (1-12 characters)."""
+    if not 1 <= len(reaction) <= 12:
+        raise click.BadParameter(f"a reaction is 1 to 12 characters, not {len(reaction)} (hint: one emoji)",
+                                 param_hint="REACTION")
+
+    async def main() -> None:
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            ref = s.joined.find(room)
+            out = await s.client_for(ref).react(ref.token, msg_id, reaction, remove=remove)
+            done = out.get("removed") if remove else out.get("added")
+            what = ("removed" if done else "had not reacted") if remove else ("reacted" if done else "already reacted")
+            click.echo(f"{what} {reaction} to #{msg_id} in {ref.token}")
 
     run_main(main)
 
@@ -179,7 +265,7 @@ def ban_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_
             if not refs:
                 raise click.ClickException("join a room of that server first")
             client = client_for(refs[0])
-            tokens = [r.token for r in refs]
+            tokens = [] if is_global else [r.token for r in refs]  # --global: refs[0] only names the server
             if unban:
                 await client.unban(user, rooms=tokens, is_global=is_global)
             else:
@@ -212,8 +298,9 @@ def bans_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 
 def _add_commands() -> None:
     from session_core.commands.opengroup_dm_cmd import dm_command, inbox_command
+    from session_core.commands.opengroup_mod_cmd import delete_all_command, unban_command
 
-    for command in (dm_command, inbox_command):
+    for command in (dm_command, inbox_command, delete_all_command, unban_command):
         opengroup_group.add_command(command)
 
 

@@ -30,7 +30,7 @@ def _blinded_id(text: str) -> str:
         parse_blinded_id(text.lower())
     except SessionCoreError as exc:
         raise click.BadParameter(f"{text[:80]!r} is not a blinded ID ({exc}); the 15… IDs are shown by "
-                                 "`session-core opengroup read`", param_hint="--to") from None
+                                 "`session-core opengroup read --ids`", param_hint="--to") from None
     return text.lower()
 
 
