@@ -29,7 +29,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     ready = d / "ready.json"
     proc = subprocess.Popen([sys.executable, "-m", "session_core.cli", "opengroup", "run", "--data-dir", str(d),
                              "--ready-file", str(ready), "--room", "lobby:The Lobby", "--room", "dev",
-                             "--admin", MOD.session_id, "--rate", "10/60"],
+                             "--admin", MOD.session_id, "--rate", "10/60", "--reaction-rate", "4/600"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(400):
@@ -196,6 +196,9 @@ def test_react_from_the_cli(server: dict[str, str], og: Og, tmp_path: Path) -> N
     one_line_error(og("jon", "react", "--room", "lobby", msg_id, "👍", ok=False), "403", "banned", "hint")
     assert "unbanned" in og("mod", "unban", "--room", "lobby", ids["jon"]).output
     og("jon", "react", "--room", "lobby", msg_id, "🎉")
+    og("jon", "react", "--room", "lobby", msg_id, "🚀")  # jon's 4th change in this room: the limit
+    one_line_error(og("jon", "react", "--room", "lobby", msg_id, "🍕", ok=False), "429", "too fast", "slow down")
+    og("mod", "react", "--room", "lobby", msg_id, "🍕")  # moderators are not limited
 
 
 def test_delete_all_and_unban(server: dict[str, str], og: Og, tmp_path: Path) -> None:

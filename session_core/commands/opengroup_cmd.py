@@ -35,32 +35,43 @@ def _room_spec(text: str, whitelist: bool) -> Any:
 @click.option("--whitelist-room", "wl_rooms", multiple=True, help="Create/update an invite-only room: TOKEN[:NAME].")
 @click.option("--admin", "admins", multiple=True, help="Make this blinded (15…) or Session (05…) ID a global admin.")
 @click.option("--rate", default="5/16", show_default=True, help="Post rate limit per user and room: COUNT/SECONDS.")
+@click.option("--reaction-rate", default="20/16", show_default=True,
+              help="Reactions added or removed per user and room: COUNT/SECONDS.")
 @click.option("--auth-window", default=3600.0, show_default=True, help="Accepted clock skew of signed requests (s).")
 @click.option("--ready-file", type=click.Path(path_type=Path), default=None, help="Write URL, key and room URLs here once serving.")
 @click.option("--no-answer-cache", is_flag=True, help="Do not keep poll answers between changes (benchmarks).")
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...], wl_rooms: tuple[str, ...],
-                admins: tuple[str, ...], rate: str, auth_window: float, ready_file: Path | None, no_answer_cache: bool,
+                admins: tuple[str, ...], rate: str, reaction_rate: str, auth_window: float, ready_file: Path | None, no_answer_cache: bool,
                 log_level: str) -> None:
     """Serve the room API directly and through /oxen/v4/lsrpc until Ctrl-C."""
     from session_core.devnet.process import run_until_signal
     from session_core.opengroup import OpenGroupConfig, run
 
-    count, _, seconds = rate.partition("/")
-    try:
-        rate_count, rate_seconds = int(count), float(seconds)
-    except ValueError:
-        raise click.BadParameter("COUNT/SECONDS, e.g. 5/16", param_hint="--rate") from None
-    if rate_count < 1 or rate_seconds <= 0 or auth_window <= 0:
-        raise click.BadParameter("the rate limit and the auth window must be positive")
+    rate_count, rate_seconds = _rate(rate, "--rate")
+    react_count, react_seconds = _rate(reaction_rate, "--reaction-rate")
+    if auth_window <= 0:
+        raise click.BadParameter("the auth window must be positive", param_hint="--auth-window")
     try:
         specs = [_room_spec(t, False) for t in open_rooms] + [_room_spec(t, True) for t in wl_rooms]
         cfg = OpenGroupConfig(data_dir, ip=ip, port=port, rooms=specs, admins=list(admins), auth_window=auth_window,
                               post_rate_count=rate_count, post_rate_interval=rate_seconds, ready_file=ready_file,
+                              reaction_rate_count=react_count, reaction_rate_interval=react_seconds,
                               answer_cache=not no_answer_cache)
         run_until_signal(functools.partial(run, cfg), log_level)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _rate(text: str, option: str) -> tuple[int, float]:
+    count, _, seconds = text.partition("/")
+    try:
+        n, interval = int(count), float(seconds)
+    except ValueError:
+        raise click.BadParameter("COUNT/SECONDS, e.g. 5/16", param_hint=option) from None
+    if n < 1 or not interval > 0:
+        raise click.BadParameter("a rate limit's COUNT and SECONDS must be positive", param_hint=option)
+    return n, interval
 
 
 # -- client commands ---------------------------------------------------------------------------
