@@ -189,7 +189,9 @@ def _reaction_request(ctx: Ctx) -> tuple[rooms.Room, int, str]:
     """Checks shared by adding and removing a reaction: who, where, what; and the rate limit."""
     user = ctx.need_user()
     reaction = reactions.check(ctx.params["reaction"])
-    room, acc = ctx.readable_room()
+    room = ctx.room()
+    acc = ctx.access(room)
+    require(acc, room, "read")  # (not readable_room: a refused reaction must not count as activity)
     limiter = ctx.app.reaction_rate_limit
     if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
         raise Refused(429, f"reacting too fast: at most {limiter.count} reactions in {limiter.interval:g} s per room")
@@ -197,6 +199,7 @@ def _reaction_request(ctx: Ctx) -> tuple[rooms.Room, int, str]:
 
 
 def _reacted(ctx: Ctx, room: rooms.Room, user: int, changed: bool) -> None:
+    ctx.app.touch(room.id, user, ctx.now)
     if changed:
         ctx.app.room_changed(room.id)
         ctx.app.reaction_rate_limit.record(room.id, user, ctx.now)
