@@ -186,6 +186,10 @@ def test_react_from_the_cli(server: dict[str, str], og: Og, tmp_path: Path) -> N
     assert "already reacted" in og("jon", "react", "--room", "lobby", msg_id, "👍").output
     og("mod", "react", "--room", "lobby", msg_id, "👍")
     assert "react to this  👍×2" in og("ida", "read", "--room", "lobby", "--all").output
+    og("ida", "read", "--room", "lobby")
+    og("mod", "react", "--room", "lobby", msg_id, "👀")  # a reaction alone: read up to it, nothing new
+    assert og("ida", "read", "--room", "lobby").output == ""
+    assert " 0 new" in og("ida", "rooms").output
     assert "removed 👍" in og("jon", "react", "--room", "lobby", "--remove", msg_id, "👍").output
     assert "had not reacted" in og("jon", "react", "--room", "lobby", "--remove", msg_id, "👍").output
     # bad input: one line each

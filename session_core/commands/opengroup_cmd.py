@@ -185,9 +185,13 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             client = s.client_for(ref)
             seqno = 0 if from_start else joined.seqnos[str(ref)]
             while True:
-                batch = await client.since(ref.token, seqno, 256)
+                # with reaction-only updates, so that the seqno read up to reaches the room's
+                # (`rooms` counts what is new from it); they are not shown on their own
+                batch = await client.since(ref.token, seqno, 256, reactions=True)
                 for m in batch:
                     seqno = max(seqno, m["seqno"])
+                    if "data" not in m:
+                        continue
                     when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
                     sid = m["session_id"]
                     who = "you" if sid == client.blinded_id and not full_ids else sid if full_ids else sid[:10] + "…"
