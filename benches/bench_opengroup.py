@@ -86,8 +86,9 @@ def write_history(data_dir: Path, rooms: int, users: int) -> list[tuple[str, int
     for r in range(rooms):
         db.execute("INSERT INTO rooms (id, token, name, created, message_sequence) VALUES (?, ?, ?, ?, ?)",
                    (r + 1, f"r{r}", f"Room {r}", now, users))
-        db.executemany("INSERT INTO messages (room, user, seqno, posted, data, signature) VALUES (?, ?, ?, ?, ?, ?)",
-                       [(r + 1, u + 1, u + 1, now - users + u, rng.randbytes(100), rng.randbytes(64))
+        db.executemany("INSERT INTO messages (room, user, seqno, seqno_data, posted, data, signature) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [(r + 1, u + 1, u + 1, u + 1, now - users + u, rng.randbytes(100), rng.randbytes(64))
                         for u in range(users)])
         db.executemany("INSERT INTO room_users (room, user, last_active) VALUES (?, ?, ?)",
                        [(r + 1, u + 1, now) for u in range(users)])

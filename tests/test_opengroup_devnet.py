@@ -72,3 +72,35 @@ def test_cli_errors_are_one_line(devnet_dir: Path, tmp_path: Path, monkeypatch: 
     assert r.exit_code == 1 and "public_key" in r.output
     r = run(cli, ["opengroup", "post", *common, "--room", "lobby", "x"])
     assert r.exit_code == 1 and "no joined room" in r.output
+
+
+def test_dm_file_and_reaction_through_onions(devnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = CliRunner().invoke
+    status = json.loads(run(cli, ["devnet", "status", "--dir", str(devnet_dir), "--json"]).output)
+    lobby = status["opengroup"]["rooms"]["lobby"]
+    monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "pw")
+    store = ProfileStore(tmp_path)
+    common = ["--home", str(tmp_path), "--devnet", str(devnet_dir)]
+    ids = {}
+    for n in ("dee", "eli"):
+        store.create(n, Identity.generate(), "pw", display_name=n.title(), created_ms=1)
+        r = run(cli, ["opengroup", "join", "--profile", n, *common, lobby])
+        assert r.exit_code == 0, r.output
+        ids[n] = r.output.split()[-1]
+    og = lambda p, *a: run(cli, ["opengroup", a[0], "--profile", p, *common, *a[1:]])  # noqa: E731
+    r = og("eli", "read", "--room", "lobby")
+    assert r.exit_code == 0, r.output
+    r = og("dee", "dm", "--room", "lobby", "--to", ids["eli"], "a word in private")
+    assert r.exit_code == 0 and "sent DM" in r.output, r.output
+    r = og("eli", "inbox")
+    assert r.exit_code == 0 and f"from {ids['dee']} (not a contact): a word in private" in r.output, r.output
+    f = tmp_path / "photo.bin"
+    f.write_bytes(bytes(range(256)) * 40)
+    r = og("dee", "post", "--room", "lobby", "--file", str(f), "a photo")
+    assert r.exit_code == 0 and "with file #" in r.output, r.output
+    msg_id = r.output.split()[1].lstrip("#")
+    r = og("eli", "react", "--room", "lobby", msg_id, "😀")
+    assert r.exit_code == 0 and "reacted" in r.output, r.output
+    r = og("eli", "read", "--room", "lobby", "--save")
+    assert r.exit_code == 0 and "a photo  😀×1" in r.output and "saved to" in r.output, r.output
+    assert (store.profile_dir("eli") / "attachments" / "photo.bin").read_bytes() == f.read_bytes()

@@ -35,12 +35,15 @@ def app() -> RoomServerApp:
 def state(a: RoomServerApp) -> list[Any]:
     a.flush()
     return [a.db.execute(f"SELECT * FROM {t}").fetchall() for t in
-            ("users", "rooms", "moderators", "allowed", "bans", "messages", "files", "inbox", "room_users")]
+            ("users", "rooms", "moderators", "allowed", "bans", "messages", "files", "inbox", "room_users",
+             "reactions")]
 
 
 paths = st.one_of(
     st.sampled_from(["/rooms", "/room/lobby", "/room/lobby/message", "/room/lobby/messages/since/0", "/batch",
-                     "/sequence", "/inbox", "/bans", "/room/lobby/file", "/user/" + "15" + "ab" * 32 + "/ban"]),
+                     "/sequence", "/inbox", "/bans", "/room/lobby/file", "/user/" + "15" + "ab" * 32 + "/ban",
+                     "/room/lobby/messages/since/0?t=r&reactors=3"]),
+    st.text(min_size=0, max_size=20).map(lambda s: "/room/lobby/reaction/1/" + s),
     st.text(min_size=1, max_size=80).map(lambda s: "/" + s),
 )
 methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"])
@@ -74,3 +77,23 @@ def test_auth_headers_parse_or_refuse_clearly(headers: dict[str, str]) -> None:
         parse_auth_headers(headers)
     except RoomAuthError as exc:
         assert str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_any_post_bytes_read_as_text_and_files(data: bytes) -> None:
+    from session_core.rooms.post import parse_post
+
+    post = parse_post(data)
+    assert isinstance(post.text, str)
+    assert all(isinstance(f.url, str) and f.size >= 0 for f in post.files)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.lists(st.tuples(st.text(max_size=30), st.text(max_size=30),
+                                                st.integers(0, 2**32 - 1)), max_size=3))
+def test_posts_with_files_round_trip(text: str, files: list[tuple[str, str, int]]) -> None:
+    from session_core.rooms.post import RoomFile, RoomPost, parse_post
+
+    post = RoomPost(text, [RoomFile("http://h/room/t/file/" + u, n, size) for u, n, size in files])
+    assert parse_post(post.to_bytes()) == post

@@ -117,3 +117,31 @@ async def test_blinded_dm_through_the_server(server: RoomServer, http: aiohttp.C
     stored = server.app.db.execute("SELECT body FROM inbox").fetchall()
     assert len(stored) == 1 and b"secret" not in stored[0][0]
     assert await alice.read_private() == []  # nothing for alice
+
+
+async def test_reactions_and_attached_files_direct_and_through_onion(server: RoomServer,
+                                                                    http: aiohttp.ClientSession) -> None:
+    """The reaction path carries UTF-8 (percent-encoded by the client); the signature covers the
+    decoded path, so the same request verifies over HTTP and inside an onion."""
+    ref = RoomRef.parse(server.room_url("lobby"))
+    direct = DirectLink(ref)
+    try:
+        alice = RoomClient(os.urandom(32), ref.server_pk, direct)
+        bob = RoomClient(os.urandom(32), ref.server_pk, ExitLink(server, http))
+        file_id = await alice.upload("lobby", b"attached")
+        msg = await alice.post("lobby", b"with a file", files=[file_id])
+        assert server.app.db.execute("SELECT message FROM files WHERE id = ?", (file_id,)).fetchone()[0] == msg["id"]
+        assert (await bob.react("lobby", msg["id"], "\N{PARTY POPPER}"))["added"] is True
+        assert (await alice.react("lobby", msg["id"], "\N{PARTY POPPER}"))["added"] is True
+        assert (await alice.react("lobby", msg["id"], "ok"))["added"] is True
+        ups = await bob.since("lobby", msg["seqno"], reactions=True)
+        assert [u["id"] for u in ups] == [msg["id"]] and "data" not in ups[0]
+        assert ups[0]["reactions"]["\N{PARTY POPPER}"] == {"index": 0, "count": 2, "you": True,
+                                                          "reactors": [bob.blinded_id, alice.blinded_id]}
+        assert (await bob.react("lobby", msg["id"], "\N{PARTY POPPER}", remove=True))["removed"] is True
+        assert await bob.since("lobby", msg["seqno"]) == []  # without t=r: no reaction-only updates
+        with pytest.raises(RoomServerError) as exc:
+            await bob.react("lobby", 999, "ok")
+        assert exc.value.status == 404
+    finally:
+        await direct.close()

@@ -1,7 +1,8 @@
 """The rooms a profile joined and how far it has read each one (``<profile>/rooms.json``).
 
 A room is keyed by its full URL (server, token and key), so two servers' rooms with the same
-token stay apart.  Written whole to a temporary file and renamed, mode 0600.
+token stay apart.  DMs (``/inbox``) are per server: how far they were read is kept per server
+(its base URL and key).  Written whole to a temporary file and renamed, mode 0600.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ class JoinedRooms:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.seqnos: dict[str, int] = {}
+        self.inbox_ids: dict[str, int] = {}
         if path.exists():
             try:
                 raw = json.loads(path.read_text())
                 self.seqnos = {str(RoomRef.parse(url)): int(n) for url, n in raw["rooms"].items()}
+                self.inbox_ids = {str(k): int(n) for k, n in raw.get("inbox", {}).items()}
             except (ValueError, KeyError, TypeError, AttributeError, RoomInputError) as exc:
                 raise ClientStateError(f"{path} is damaged ({exc}); remove it and join the rooms again") from None
 
@@ -55,9 +58,29 @@ class JoinedRooms:
         self.seqnos[str(ref)] = max(self.seqnos.get(str(ref), 0), seqno)
         self.save()
 
+    def servers(self) -> list[RoomRef]:
+        """One joined room per server (any of them reaches the server's ``/inbox``)."""
+        seen: dict[str, RoomRef] = {}
+        for ref in self.refs():
+            seen.setdefault(_server_key(ref), ref)
+        return list(seen.values())
+
+    def inbox_seen(self, ref: RoomRef) -> int:
+        """The last DM id read on *ref*'s server."""
+        return self.inbox_ids.get(_server_key(ref), 0)
+
+    def inbox_read(self, ref: RoomRef, last_id: int) -> None:
+        key = _server_key(ref)
+        self.inbox_ids[key] = max(self.inbox_ids.get(key, 0), last_id)
+        self.save()
+
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
         create_private(tmp)
-        tmp.write_text(json.dumps({"rooms": self.seqnos}, indent=1))
+        tmp.write_text(json.dumps({"rooms": self.seqnos, "inbox": self.inbox_ids}, indent=1))
         os.replace(tmp, self.path)
+
+
+def _server_key(ref: RoomRef) -> str:
+    return f"{ref.base_url}?public_key={ref.public_key}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ class RoomClient:
     # -- requests ------------------------------------------------------------------------------
 
     async def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        headers = sign_request(self.keys, self.server_pk, method, path, body, timestamp=int(self.clock()))
+        headers = sign_request(self.keys, self.server_pk, method, _signed_form(path), body, timestamp=int(self.clock()))
         if body is not None:
             headers["Content-Type"] = "application/json"
         return await self.link.call(method, path, body, headers)
@@ -77,8 +78,13 @@ class RoomClient:
     async def room(self, token: str) -> dict[str, Any]:
         return dict(await self.request("GET", f"/room/{check_token(token)}"))
 
-    async def post(self, token: str, data: bytes) -> dict[str, Any]:
-        body = {"data": base64.b64encode(data).decode(), "signature": base64.b64encode(self.keys.sign(data)).decode()}
+    async def post(self, token: str, data: bytes, *, files: Sequence[int] = ()) -> dict[str, Any]:
+        """Post *data*; *files* are ids of this user's uploads to the room (:meth:`upload`) the
+        post links, which the server then keeps as long as posts' files."""
+        body: dict[str, Any] = {"data": base64.b64encode(data).decode(),
+                                "signature": base64.b64encode(self.keys.sign(data)).decode()}
+        if files:
+            body["files"] = [int(f) for f in files]
         return dict(await self.request("POST", f"/room/{check_token(token)}/message", body))
 
     async def edit(self, token: str, msg_id: int, data: bytes) -> None:
@@ -91,8 +97,20 @@ class RoomClient:
     async def delete_all(self, token: str, user: str) -> int:
         return int((await self.request("DELETE", f"/room/{check_token(token)}/all/{_user(user)}"))["deleted"])
 
-    async def since(self, token: str, seqno: int, limit: int = 100) -> list[dict[str, Any]]:
-        return list(await self.request("GET", f"/room/{check_token(token)}/messages/since/{int(seqno)}?limit={limit}"))
+    async def since(self, token: str, seqno: int, limit: int = 100, *, reactions: bool = False) -> list[dict[str, Any]]:
+        """Changes after *seqno*; with *reactions*, also messages whose reactions alone changed
+        (as ``{id, seqno, reactions}``)."""
+        flags = "&t=r" if reactions else ""
+        return list(await self.request(
+            "GET", f"/room/{check_token(token)}/messages/since/{int(seqno)}?limit={limit}{flags}"))
+
+    async def react(self, token: str, msg_id: int, reaction: str, *, remove: bool = False) -> dict[str, Any]:
+        """Add (or remove) this user's *reaction* (1-12 characters, e.g. an emoji) to a message:
+        ``{"added"|"removed": bool, "seqno": int}``."""
+        if not isinstance(reaction, str) or not 1 <= len(reaction) <= 12:
+            raise RoomInputError("a reaction is 1 to 12 characters (an emoji, or a short word)")
+        path = f"/room/{check_token(token)}/reaction/{int(msg_id)}/{urllib.parse.quote(reaction, safe='')}"
+        return dict(await self.request("DELETE" if remove else "PUT", path, None if remove else {}))
 
     async def poll(self, seqnos: dict[str, int], limit: int = 100) -> dict[str, list[dict[str, Any]]]:
         """New, edited and deleted messages of several rooms in one ``/batch``."""
@@ -165,6 +183,12 @@ class RoomClient:
 
     async def outbox(self, since_id: int = 0) -> list[dict[str, Any]]:
         return list(await self.request("GET", f"/outbox/since/{int(since_id)}" if since_id else "/outbox"))
+
+
+def _signed_form(path: str) -> str:
+    """What X-SOGS-Signature covers: the path with its percent-escapes decoded (pysogs' rule)."""
+    route, sep, query = path.partition("?")
+    return urllib.parse.unquote(route) + sep + query
 
 
 def _user(user: str) -> str:

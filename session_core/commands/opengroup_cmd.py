@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import os
-import random
+import mimetypes
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
+from session_core.commands.opengroup_session import client_options, open_session, run_main
 from session_core.errors import SessionCoreError
 
 
@@ -38,105 +35,49 @@ def _room_spec(text: str, whitelist: bool) -> Any:
 @click.option("--whitelist-room", "wl_rooms", multiple=True, help="Create/update an invite-only room: TOKEN[:NAME].")
 @click.option("--admin", "admins", multiple=True, help="Make this blinded (15…) or Session (05…) ID a global admin.")
 @click.option("--rate", default="5/16", show_default=True, help="Post rate limit per user and room: COUNT/SECONDS.")
+@click.option("--reaction-rate", default="20/16", show_default=True,
+              help="Reactions added or removed per user and room: COUNT/SECONDS.")
 @click.option("--auth-window", default=3600.0, show_default=True, help="Accepted clock skew of signed requests (s).")
 @click.option("--ready-file", type=click.Path(path_type=Path), default=None, help="Write URL, key and room URLs here once serving.")
 @click.option("--no-answer-cache", is_flag=True, help="Do not keep poll answers between changes (benchmarks).")
 @click.option("--log-level", default="INFO", show_default=True)
 def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...], wl_rooms: tuple[str, ...],
-                admins: tuple[str, ...], rate: str, auth_window: float, ready_file: Path | None, no_answer_cache: bool,
+                admins: tuple[str, ...], rate: str, reaction_rate: str, auth_window: float, ready_file: Path | None, no_answer_cache: bool,
                 log_level: str) -> None:
     """Serve the room API directly and through /oxen/v4/lsrpc until Ctrl-C."""
     from session_core.devnet.process import run_until_signal
     from session_core.opengroup import OpenGroupConfig, run
 
-    count, _, seconds = rate.partition("/")
-    try:
-        rate_count, rate_seconds = int(count), float(seconds)
-    except ValueError:
-        raise click.BadParameter("COUNT/SECONDS, e.g. 5/16", param_hint="--rate") from None
-    if rate_count < 1 or rate_seconds <= 0 or auth_window <= 0:
-        raise click.BadParameter("the rate limit and the auth window must be positive")
+    rate_count, rate_seconds = _rate(rate, "--rate")
+    react_count, react_seconds = _rate(reaction_rate, "--reaction-rate")
+    if auth_window <= 0:
+        raise click.BadParameter("the auth window must be positive", param_hint="--auth-window")
     try:
         specs = [_room_spec(t, False) for t in open_rooms] + [_room_spec(t, True) for t in wl_rooms]
         cfg = OpenGroupConfig(data_dir, ip=ip, port=port, rooms=specs, admins=list(admins), auth_window=auth_window,
                               post_rate_count=rate_count, post_rate_interval=rate_seconds, ready_file=ready_file,
+                              reaction_rate_count=react_count, reaction_rate_interval=react_seconds,
                               answer_cache=not no_answer_cache)
         run_until_signal(functools.partial(run, cfg), log_level)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
 
 
+def _rate(text: str, option: str) -> tuple[int, float]:
+    count, _, seconds = text.partition("/")
+    try:
+        n, interval = int(count), float(seconds)
+    except ValueError:
+        raise click.BadParameter("COUNT/SECONDS, e.g. 5/16", param_hint=option) from None
+    if n < 1 or not interval > 0:
+        raise click.BadParameter("a rate limit's COUNT and SECONDS must be positive", param_hint=option)
+    return n, interval
+
+
 # -- client commands ---------------------------------------------------------------------------
 
-
-def _client_options(f: Any) -> Any:
-    """The chat commands' --profile/--home/--seed/--devnet, and --direct."""
-    from session_core.commands.chat_cmd import _options
-
-    f = click.option("--direct", is_flag=True, help="Plain HTTP to the server instead of onion paths (it sees your IP).")(f)
-    return _options(f)
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    try:
-        asyncio.run(main())
-    except SessionCoreError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@asynccontextmanager
-async def _session(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
-                   direct: bool) -> AsyncIterator[tuple[Any, Callable[[Any], Any]]]:
-    """(joined rooms, ref -> RoomClient) for a profile; links close on exit."""
-    from session_core.client.joined_rooms import JoinedRooms
-    from session_core.client.opengroup import RoomClient
-    from session_core.client.server_link import DirectLink, OnionLink
-    from session_core.commands.chat_cmd import _seed_urls
-    from session_core.commands.id_cmd import hidden_prompt
-    from session_core.identity_store import ProfileStore
-
-    store = ProfileStore(home)
-    try:
-        store.info(profile)
-    except SessionCoreError as exc:
-        raise click.ClickException(f"{exc} (create it with `session-core id new --profile {profile}`)") from None
-    passphrase = os.environ.get("SESSION_CORE_PASSPHRASE") or hidden_prompt(f"Passphrase for {profile}")
-    identity = store.load(profile, passphrase)
-    joined = JoinedRooms(store.profile_dir(profile) / "rooms.json")
-    closers: list[Any] = []
-    make_link: Callable[[Any], Any]
-    if direct:
-        def make_link(ref: Any) -> Any:
-            link = DirectLink(ref, timeout=30)
-            closers.append(link)
-            return link
-    else:
-        from session_core.client.nodelist import NodeList
-        from session_core.client.onion_client import OnionClient
-        from session_core.client.paths import PathPool
-        from session_core.client.transport import HttpTransport
-
-        urls = _seed_urls(seeds, devnet_dir)
-        rng = random.Random()
-        nodelist = NodeList(urls, store.profile_dir(profile) / "nodes.json", rng=rng)
-        transport = HttpTransport()
-        closers.append(transport)
-        await nodelist.bootstrap(transport)
-        pool = PathPool(rng)
-        pool.set_nodes(nodelist.nodes)
-        oc = OnionClient(transport, pool, timeout=30)
-
-        def make_link(ref: Any) -> Any:
-            return OnionLink(oc, ref, timeout=30)
-    try:
-        yield joined, lambda ref: RoomClient(identity.ed25519_seed, ref.server_pk, make_link(ref))
-    finally:
-        for c in closers:
-            await c.close()
-
-
 @opengroup_group.command("join")
-@_client_options
+@client_options
 @click.argument("url")
 def join_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
                  url: str) -> None:
@@ -145,24 +86,26 @@ def join_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 
     async def main() -> None:
         ref = RoomRef.parse(url)
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             client = client_for(ref)
             info = await client.room(ref.token)
             new = joined.add(ref)
             click.echo(f"{'joined' if new else 'already in'} {info['name']} ({ref.token}) on {ref.base_url}: "
                        f"{info['message_sequence']} updates so far; you appear there as {client.blinded_id}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("rooms")
-@_client_options
+@client_options
 def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
                   direct: bool) -> None:
     """List the joined rooms with their state on the server."""
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             if not joined.refs():
                 click.echo("no rooms joined yet (`session-core opengroup join URL`)")
             for ref in joined.refs():
@@ -175,58 +118,149 @@ def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                 rights = "".join(k[0] for k in ("read", "write", "upload") if info.get(k)) or "-"
                 click.echo(f"{ref.token:16} {info['name'][:30]:30} {rights:4} {unread:5} new  {ref}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("post")
-@_client_options
+@client_options
 @click.option("--room", required=True, help="A joined room: its token or URL.")
-@click.argument("text")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Upload this file to the room and link it from the post.")
+@click.argument("text", default="")
 def post_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, text: str) -> None:
-    """Post TEXT to a joined room."""
+                 room: str, file_path: Path | None, text: str) -> None:
+    """Post TEXT (and/or a --file) to a joined room."""
+    if not text and file_path is None:
+        raise click.UsageError("give a TEXT, a --file, or both")
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
-            ref = joined.find(room)
-            msg = await client_for(ref).post(ref.token, text.encode())
-            click.echo(f"posted #{msg['id']} (seqno {msg['seqno']}) to {ref.token}")
+        from session_core.rooms.post import RoomFile, RoomPost, file_url
 
-    _run(main)
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            ref = s.joined.find(room)
+            client = s.client_for(ref)
+            files, ids, note = [], [], ""
+            if file_path is not None:
+                data = _read_upload(file_path)
+                file_id = await client.upload(ref.token, data)
+                files.append(RoomFile(file_url(ref, file_id), file_path.name, len(data),
+                                      mimetypes.guess_type(file_path.name)[0] or "application/octet-stream"))
+                ids.append(file_id)
+                note = f" with file #{file_id} ({file_path.name}, {len(data)} bytes)"
+            msg = await client.post(ref.token, RoomPost(text, files).to_bytes(), files=ids)
+            click.echo(f"posted #{msg['id']} (seqno {msg['seqno']}) to {ref.token}{note}")
+
+    run_main(main)
+
+
+_UPLOAD_LIMIT = 6 * 1024 * 1024  # the room server's default; it answers 413 above its own
+
+
+def _read_upload(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size == 0:
+        raise click.ClickException(f"{path} is empty: nothing to upload")
+    if size > _UPLOAD_LIMIT:
+        raise click.ClickException(f"{path} is {size} bytes; room servers take files up to {_UPLOAD_LIMIT} bytes "
+                                   "(hint: share a larger file with `session-core send --file`)")
+    return path.read_bytes()
 
 
 @opengroup_group.command("read")
-@_client_options
+@client_options
 @click.option("--room", required=True, help="A joined room: its token or URL.")
 @click.option("--all", "from_start", is_flag=True, help="From the beginning, not since the last read.")
+@click.option("--ids", "full_ids", is_flag=True, help="Show posters' whole blinded IDs (to DM or moderate them).")
+@click.option("--save", is_flag=True, help="Download the files these posts link into the profile's attachments/.")
 def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, from_start: bool) -> None:
+                 room: str, from_start: bool, full_ids: bool, save: bool) -> None:
     """Print the room's new, edited and deleted messages since the last read."""
     from session_core.client.opengroup import decode_post
+    from session_core.rooms.post import parse_post
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined = s.joined
             ref = joined.find(room)
-            client = client_for(ref)
+            client = s.client_for(ref)
             seqno = 0 if from_start else joined.seqnos[str(ref)]
             while True:
-                batch = await client.since(ref.token, seqno, 256)
+                # with reaction-only updates, so that the seqno read up to reaches the room's
+                # (`rooms` counts what is new from it); they are not shown on their own
+                batch = await client.since(ref.token, seqno, 256, reactions=True)
                 for m in batch:
-                    when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
-                    who = "you" if m["session_id"] == client.blinded_id else m["session_id"][:10] + "…"
-                    data = decode_post(m)
-                    text = "(deleted)" if data is None else data.decode("utf-8", "replace")
-                    click.echo(f"#{m['id']:<5} {when} {who:12} {'(edited) ' if m.get('edited') else ''}{text}")
                     seqno = max(seqno, m["seqno"])
+                    if "data" not in m:
+                        continue
+                    when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
+                    sid = m["session_id"]
+                    who = "you" if sid == client.blinded_id and not full_ids else sid if full_ids else sid[:10] + "…"
+                    data = decode_post(m)
+                    post = None if data is None else parse_post(data)
+                    text = "(deleted)" if post is None else post.text
+                    reacts = "".join(f"  {r}×{v['count']}" for r, v in (m.get("reactions") or {}).items())
+                    click.echo(f"#{m['id']:<5} {when} {who:12} {'(edited) ' if m.get('edited') else ''}{text}{reacts}")
+                    for f in [] if post is None else post.files:
+                        await _show_file(client, ref, f, s.profile_dir / "attachments" if save else None)
                 if len(batch) < 256:
                     break
             joined.seen(ref, seqno)
 
-    _run(main)
+    run_main(main)
+
+
+async def _show_file(client: Any, ref: Any, f: Any, save_to: Path | None) -> None:
+    """One line for a linked file; with *save_to*, fetch it from this room (never elsewhere) and
+    save it there under a safe, new name."""
+    from session_core.client.files import _save_new
+    from session_core.errors import RoomInputError
+    from session_core.rooms.post import room_file_id
+
+    try:
+        file_id = room_file_id(ref, f.url)
+    except RoomInputError as exc:
+        click.echo(f"        file {f.name[:60]!r}: {exc}")
+        return
+    line = f"        file #{file_id} {f.name[:80]!r} ({f.size} bytes)"
+    if save_to is None:
+        click.echo(line)
+        return
+    try:
+        data = await client.download(ref.token, file_id)
+    except SessionCoreError as exc:
+        click.echo(f"{line}: not saved ({' '.join(str(exc).split())})")
+        return
+    save_to.mkdir(mode=0o700, exist_ok=True)
+    where = _save_new(save_to, f.name, data)
+    click.echo(f"{line} saved to {where}")
+
+
+@opengroup_group.command("react")
+@client_options
+@click.option("--room", required=True, help="A joined room: its token or URL.")
+@click.option("--remove", is_flag=True, help="Take your reaction back instead.")
+@click.argument("msg_id", type=click.IntRange(1, 2**63 - 1))
+@click.argument("reaction")
+def react_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
+                  room: str, remove: bool, msg_id: int, reaction: str) -> None:
+    """React to message MSG_ID (as `read` numbers them) with REACTION, e.g. an emoji (1-12 characters)."""
+    if not 1 <= len(reaction) <= 12:
+        raise click.BadParameter(f"a reaction is 1 to 12 characters, not {len(reaction)} (hint: one emoji)",
+                                 param_hint="REACTION")
+
+    async def main() -> None:
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            ref = s.joined.find(room)
+            out = await s.client_for(ref).react(ref.token, msg_id, reaction, remove=remove)
+            done = out.get("removed") if remove else out.get("added")
+            what = ("removed" if done else "had not reacted") if remove else ("reacted" if done else "already reacted")
+            click.echo(f"{what} {reaction} to #{msg_id} in {ref.token}")
+
+    run_main(main)
 
 
 @opengroup_group.command("ban")
-@_client_options
+@client_options
 @click.option("--room", "rooms", multiple=True, help="A joined room (token or URL) to ban from (repeatable).")
 @click.option("--global", "is_global", is_flag=True, help="Ban from the whole server (global moderators).")
 @click.option("--timeout", type=float, default=None, help="Seconds until the ban ends (default: permanent).")
@@ -240,12 +274,13 @@ def ban_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_
         raise click.UsageError("give --room (one or more) or --global")
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             refs = [joined.find(r) for r in rooms] if rooms else joined.refs()[:1]
             if not refs:
                 raise click.ClickException("join a room of that server first")
             client = client_for(refs[0])
-            tokens = [r.token for r in refs]
+            tokens = [] if is_global else [r.token for r in refs]  # --global: refs[0] only names the server
             if unban:
                 await client.unban(user, rooms=tokens, is_global=is_global)
             else:
@@ -254,22 +289,34 @@ def ban_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_
             until = "" if unban or timeout is None else f" for {timeout:g} s"
             click.echo(f"{'unbanned' if unban else 'banned'} {user[:12]}… {'from' if not unban else 'in'} {where}{until}")
 
-    _run(main)
+    run_main(main)
 
 
 @opengroup_group.command("bans")
-@_client_options
+@client_options
 @click.option("--room", required=True, help="A joined room (token or URL) of the server to ask.")
 def bans_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
                  room: str) -> None:
     """List the active bans a moderator may see on that server."""
 
     async def main() -> None:
-        async with _session(profile, home, seeds, devnet_dir, direct) as (joined, client_for):
+        async with open_session(profile, home, seeds, devnet_dir, direct) as s:
+            joined, client_for = s.joined, s.client_for
             ref = joined.find(room)
             for b in await client_for(ref).bans():
                 until = "permanent" if b["until"] is None else time.strftime("until %Y-%m-%d %H:%M:%S",
                                                                               time.localtime(b["until"]))
                 click.echo(f"{b['session_id']}  {'(global)' if b['global'] else b['room']:12}  {until}")
 
-    _run(main)
+    run_main(main)
+
+
+def _add_commands() -> None:
+    from session_core.commands.opengroup_dm_cmd import dm_command, inbox_command
+    from session_core.commands.opengroup_mod_cmd import delete_all_command, unban_command
+
+    for command in (dm_command, inbox_command, delete_all_command, unban_command):
+        opengroup_group.add_command(command)
+
+
+_add_commands()

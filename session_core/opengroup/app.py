@@ -33,6 +33,7 @@ __all__ = ["RoomServerApp"]
 _T = r"(?P<token>[A-Za-z0-9_-]{1,64})"
 _ID = r"(?P<msg_id>\d{1,18})"
 _SID = r"(?P<sid>(?:05|15)[0-9a-fA-F]{64})"
+_REACTION = r"(?P<reaction>[^/?]{1,200})"  # percent-encoded or raw UTF-8; checked by reactions.check
 Handler = Callable[[Ctx], Response]
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/capabilities", h.capabilities),
@@ -44,6 +45,8 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", f"/room/{_T}/message", h.post_message),
     ("PUT", f"/room/{_T}/message/{_ID}", h.edit_message),
     ("DELETE", f"/room/{_T}/message/{_ID}", h.delete_message),
+    ("PUT", f"/room/{_T}/reaction/{_ID}/{_REACTION}", h.react),
+    ("DELETE", f"/room/{_T}/reaction/{_ID}/{_REACTION}", h.unreact),
     ("DELETE", f"/room/{_T}/all/{_SID}", h.delete_all),
     ("POST", f"/room/{_T}/file", h.upload_file),
     ("GET", rf"/room/{_T}/file/(?P<file_id>\d{{1,18}})", h.download_file),
@@ -73,12 +76,14 @@ class RoomServerApp:
         self.perms = Permissions(self.db)
         self.auth = Authenticator(self.db, self.perms, server_pk, cfg.auth_window)
         self.rate_limit = PostRateLimit(cfg.post_rate_count, cfg.post_rate_interval)
+        self.reaction_rate_limit = PostRateLimit(cfg.reaction_rate_count, cfg.reaction_rate_interval)
         self._touched: dict[tuple[int, int], float] = {}
         self._activity: dict[tuple[int, int], float] = {}  # not yet written to room_users
         self._rooms: dict[str, rooms.Room] = {}
-        #: Answers of ``messages/since`` by (room, seqno, limit): most pollers are at the head of
-        #: a room and ask the same question; a room's entries go when anything in it changes.
-        self.since_cache: dict[int, dict[tuple[int, int], Response]] = {}
+        #: Answers of ``messages/since`` by room and (seqno, limit, options): most pollers are at
+        #: the head of a room and ask the same question; a room's entries go when anything in it
+        #: changes.  Answers that hold reactions are not kept (their "you" differs per user).
+        self.since_cache: dict[int, dict[tuple[int, ...], Response]] = {}
         self._since_entries = 0
         now = clock()
         for spec in cfg.rooms:
@@ -166,16 +171,17 @@ class RoomServerApp:
     def reload_rooms(self) -> None:
         self._rooms.clear()
 
-    def cached_since(self, room: int, seqno: int, limit: int) -> Response | None:
-        return self.since_cache.get(room, {}).get((seqno, limit))
+    def cached_since(self, room: int, key: tuple[int, ...]) -> Response | None:
+        """A kept answer of ``messages/since`` in *room*; *key* is (seqno, limit, and the options)."""
+        return self.since_cache.get(room, {}).get(key)
 
-    def remember_since(self, room: int, seqno: int, limit: int, answer: Response) -> None:
+    def remember_since(self, room: int, key: tuple[int, ...], answer: Response) -> None:
         if not self.cfg.answer_cache:
             return
         if self._since_entries >= _SINCE_CACHE_MAX:
             self.since_cache.clear()
             self._since_entries = 0
-        self.since_cache.setdefault(room, {})[(seqno, limit)] = answer
+        self.since_cache.setdefault(room, {})[key] = answer
         self._since_entries += 1
 
     def room_changed(self, room: int) -> None:
@@ -215,6 +221,7 @@ class RoomServerApp:
         self.flush_activity()
         self.perms.invalidate()
         self.rate_limit.forget_idle(now)
+        self.reaction_rate_limit.forget_idle(now)
         self._touched = {k: t for k, t in self._touched.items() if now - t < _TOUCH_EVERY}
         return {"nonces": self.auth.purge(now), "bans": bans.purge(self.db, now), "dms": inbox.purge(self.db, now),
                 "files": self.db.execute("DELETE FROM files WHERE expires <= ?", (now,)).rowcount}

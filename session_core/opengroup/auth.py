@@ -15,6 +15,7 @@ its last second would be accepted once after the restart.
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +55,7 @@ class Authenticator:
         if abs(auth.timestamp - now) > self.window:
             raise Refused(425, "invalid authentication: X-SOGS-Timestamp is too far from the server's time "
                                f"(server: {int(now)}); check your clock")
-        if not auth.verify(self.server_pk, method, path, body):
+        if not auth.verify(self.server_pk, method, signed_path(path), body):
             raise Refused(401, "invalid authentication: X-SOGS-Signature does not verify")
         uid = users.lookup(self.db, auth.blinded_id)
         if uid is not None and self.perms.globally_banned(uid, now):
@@ -86,3 +87,15 @@ class Authenticator:
     def purge(self, now: float) -> int:
         self.flush()
         return self.db.execute("DELETE FROM nonces WHERE expires <= ?", (now,)).rowcount
+
+
+def signed_path(path: str) -> str:
+    """The path as X-SOGS-Signature covers it (pysogs): percent-escapes of the path decoded (URL
+    encodings are not unique and may change in transit), the query string as sent."""
+    route, sep, query = path.partition("?")
+    if "%" in route:
+        try:
+            route = urllib.parse.unquote(route, errors="strict")
+        except UnicodeDecodeError:
+            raise Refused(400, "the path's percent-escapes are not UTF-8") from None
+    return route + sep + query

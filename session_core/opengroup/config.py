@@ -34,6 +34,14 @@ class OpenGroupConfig:
     dm_ttl: float = 15 * 86400.0
     post_rate_count: int = 5
     post_rate_interval: float = 16.0
+    #: Reactions added or removed per user and room (ours; pysogs does not limit them).
+    reaction_rate_count: int = 20
+    reaction_rate_interval: float = 16.0
+    #: How long an upload no post names in ``files`` is kept (pysogs: an hour); attached files
+    #: are kept ``file_ttl`` from the post.
+    unattached_file_ttl: float = 3600.0
+    #: Files one post may attach.
+    max_post_files: int = 16
     max_batch: int = 64
     purge_interval: float = 60.0
     #: Keep answers of messages/since until the room changes (off: for benchmarks and debugging).

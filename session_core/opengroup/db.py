@@ -4,7 +4,10 @@ Users are known only by their blinded ID.  ``room = 0`` in ``bans`` and ``modera
 server-wide (global).  A ban's ``until`` is NULL for a permanent ban; expired bans stop counting
 at once (every check compares with now) and are purged later.  ``messages.data`` and
 ``signature`` are NULL once deleted; the row stays so that pollers learn of the deletion
-through its new ``seqno``.
+through its new ``seqno``.  ``seqno_data`` is the seqno of the last change to the message itself
+(post, edit, delete); ``seqno`` also moves when its reactions change, so a poller that does not
+ask for reaction updates (``?t=r``, as pysogs) can skip reaction-only ones.  A file's
+``message`` is the post it is attached to (NULL until a post names it in ``files``).
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ CREATE TABLE IF NOT EXISTS messages (
     posted REAL NOT NULL,
     edited REAL,
     data BLOB,
-    signature BLOB
+    signature BLOB,
+    seqno_data INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_room_seqno ON messages(room, seqno);
 CREATE INDEX IF NOT EXISTS messages_room_user ON messages(room, user);
@@ -76,8 +80,16 @@ CREATE TABLE IF NOT EXISTS files (
     uploader INTEGER NOT NULL REFERENCES users(id),
     uploaded REAL NOT NULL,
     expires REAL NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    message INTEGER REFERENCES messages(id)
 );
+CREATE TABLE IF NOT EXISTS reactions (
+    message INTEGER NOT NULL REFERENCES messages(id),
+    reaction TEXT NOT NULL,
+    user INTEGER NOT NULL REFERENCES users(id),
+    at REAL NOT NULL,
+    PRIMARY KEY (message, reaction, user)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY,
     sender INTEGER NOT NULL REFERENCES users(id),
@@ -104,5 +116,20 @@ def connect(path: Path | str) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
+    _add_columns(db)
     db.executescript(SCHEMA)
     return db
+
+
+#: Columns added after the first release: (table, column, definition).
+_ADDED = [("messages", "seqno_data", "INTEGER"), ("files", "message", "INTEGER REFERENCES messages(id)")]
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier version up to :data:`SCHEMA` (before it runs)."""
+    for table, column, definition in _ADDED:
+        have = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        if have and column not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            if column == "seqno_data":
+                db.execute("UPDATE messages SET seqno_data = seqno")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_core.opengroup import inbox, posts, rooms, users
+from session_core.opengroup import inbox, posts, reactions, rooms, users
 from session_core.opengroup.context import Ctx, b64_field, int_param, json_object, require
 from session_core.opengroup.http import Refused, Response, json_response
 
@@ -56,26 +56,40 @@ def room_info(ctx: Ctx) -> Response:
     return json_response(_room_info(ctx, rooms.get(ctx.db, room.token), acc))
 
 
+def _reactors(ctx: Ctx) -> int:
+    return int_param(ctx, "reactors", 4, 0, 20)
+
+
 def messages_since(ctx: Ctx) -> Response:
     limit = int_param(ctx, "limit", 100, 1, 256)
+    reactors = _reactors(ctx)
+    with_updates = "r" in (ctx.query.get("t") or [""])[-1]  # pysogs' flag: reaction-only updates too
     room, _ = ctx.readable_room()
     seqno = int(ctx.params["seqno"])
-    cached = ctx.app.cached_since(room.id, seqno, limit)
+    key = (seqno, limit, reactors, int(with_updates))
+    cached = ctx.app.cached_since(room.id, key)
     if cached is None:
-        cached = json_response(posts.since(ctx.db, room.id, seqno, limit))
-        ctx.app.remember_since(room.id, seqno, limit, cached)
+        msgs = posts.with_reactions(ctx.db, posts.since(ctx.db, room.id, seqno, limit, reaction_updates=with_updates),
+                                    ctx.user.id if ctx.user else None, reactors)
+        cached = json_response(msgs)
+        if not any(m.get("reactions") for m in msgs):
+            ctx.app.remember_since(room.id, key, cached)
     return cached
 
 
 def messages_recent(ctx: Ctx) -> Response:
     limit = int_param(ctx, "limit", 100, 1, 256)
+    reactors = _reactors(ctx)
     room, _ = ctx.readable_room()
-    return json_response(posts.recent(ctx.db, room.id, limit))
+    return json_response(posts.with_reactions(ctx.db, posts.recent(ctx.db, room.id, limit),
+                                              ctx.user.id if ctx.user else None, reactors))
 
 
 def message_single(ctx: Ctx) -> Response:
+    reactors = _reactors(ctx)
     room, _ = ctx.readable_room()
-    return json_response(posts.single(ctx.db, room.id, int(ctx.params["msg_id"])))
+    msg = posts.single(ctx.db, room.id, int(ctx.params["msg_id"]))
+    return json_response(posts.with_reactions(ctx.db, [msg], ctx.user.id if ctx.user else None, reactors)[0])
 
 
 def _writable(ctx: Ctx, what: str = "write") -> tuple[rooms.Room, rooms.Access]:
@@ -86,20 +100,26 @@ def _writable(ctx: Ctx, what: str = "write") -> tuple[rooms.Room, rooms.Access]:
     return room, acc
 
 
-def _signed_post(ctx: Ctx) -> tuple[bytes, bytes]:
-    """``data`` and ``signature`` of a post or edit (the signature is checked by :mod:`posts`)."""
+def _signed_post(ctx: Ctx) -> tuple[bytes, bytes, list[int]]:
+    """``data``, ``signature`` and ``files`` of a post or edit (the signature is checked by :mod:`posts`)."""
     req = json_object(ctx)
-    return b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes), b64_field(req, "signature", size=64)
+    data, sig = b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes), b64_field(req, "signature", size=64)
+    files = req.get("files", [])
+    most = ctx.app.cfg.max_post_files
+    if not isinstance(files, list) or len(files) > most or not all(
+            isinstance(f, int) and not isinstance(f, bool) and 0 < f < 2**63 for f in files):
+        raise Refused(400, f"'files' is a list of at most {most} file ids (positive whole numbers)")
+    return data, sig, files
 
 
 def post_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
     room, acc = _writable(ctx)
-    data, sig = _signed_post(ctx)
+    data, sig, files = _signed_post(ctx)
     limiter = ctx.app.rate_limit
     if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
         raise Refused(429, f"posting too fast: at most {limiter.count} posts in {limiter.interval:g} s per room")
-    msg = posts.add(ctx.db, room.id, user.id, user.session_id, data, sig, ctx.now)
+    msg = posts.add(ctx.db, room.id, user.id, user.session_id, data, sig, ctx.now, files, ctx.app.cfg.file_ttl)
     ctx.app.room_changed(room.id)
     limiter.record(room.id, user.id, ctx.now)
     ctx.app.touch(room.id, user.id, ctx.now)
@@ -109,8 +129,9 @@ def post_message(ctx: Ctx) -> Response:
 def edit_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
     room, _ = _writable(ctx)
-    data, sig = _signed_post(ctx)
-    posts.edit(ctx.db, room.id, user.id, user.session_id, int(ctx.params["msg_id"]), data, sig, ctx.now)
+    data, sig, files = _signed_post(ctx)
+    posts.edit(ctx.db, room.id, user.id, user.session_id, int(ctx.params["msg_id"]), data, sig, ctx.now,
+               files, ctx.app.cfg.file_ttl)
     ctx.app.room_changed(room.id)
     return json_response({})
 
@@ -150,7 +171,8 @@ def upload_file(ctx: Ctx) -> Response:
     if len(data) > ctx.app.cfg.max_file_bytes:
         raise Refused(413, f"file too large (limit {ctx.app.cfg.max_file_bytes} bytes)")
     cur = ctx.db.execute("INSERT INTO files (room, uploader, uploaded, expires, data) VALUES (?, ?, ?, ?, ?)",
-                         (room.id, user.id, ctx.now, ctx.now + ctx.app.cfg.file_ttl, data))
+                         (room.id, user.id, ctx.now, ctx.now + min(ctx.app.cfg.unattached_file_ttl,
+                                                                   ctx.app.cfg.file_ttl), data))
     return json_response({"id": cur.lastrowid}, 201)
 
 
@@ -161,6 +183,40 @@ def download_file(ctx: Ctx) -> Response:
     if row is None:
         raise Refused(404, "no such file")
     return Response(200, bytes(row[0]), "application/octet-stream")
+
+
+def _reaction_request(ctx: Ctx) -> tuple[rooms.Room, int, str]:
+    """Checks shared by adding and removing a reaction: who, where, what; and the rate limit."""
+    user = ctx.need_user()
+    reaction = reactions.check(ctx.params["reaction"])
+    room = ctx.room()
+    acc = ctx.access(room)
+    require(acc, room, "read")  # (not readable_room: a refused reaction must not count as activity)
+    limiter = ctx.app.reaction_rate_limit
+    if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
+        raise Refused(429, f"reacting too fast: at most {limiter.count} reactions in {limiter.interval:g} s per room")
+    return room, user.id, reaction
+
+
+def _reacted(ctx: Ctx, room: rooms.Room, user: int, changed: bool) -> None:
+    ctx.app.touch(room.id, user, ctx.now)
+    if changed:
+        ctx.app.room_changed(room.id)
+        ctx.app.reaction_rate_limit.record(room.id, user, ctx.now)
+
+
+def react(ctx: Ctx) -> Response:
+    room, user, reaction = _reaction_request(ctx)
+    added, seqno = reactions.add(ctx.db, room.id, int(ctx.params["msg_id"]), user, reaction, ctx.now)
+    _reacted(ctx, room, user, added)
+    return json_response({"added": added, "seqno": seqno})
+
+
+def unreact(ctx: Ctx) -> Response:
+    room, user, reaction = _reaction_request(ctx)
+    removed, seqno = reactions.remove(ctx.db, room.id, int(ctx.params["msg_id"]), user, reaction)
+    _reacted(ctx, room, user, removed)
+    return json_response({"removed": removed, "seqno": seqno})
 
 
 def dm_send(ctx: Ctx) -> Response:

@@ -2,7 +2,9 @@
 
 Every change takes the room's next ``message_sequence`` as the message's ``seqno``, so a poller
 asking for changes since the last seqno it saw gets new posts, edits and deletions in the order
-they happened.  A post's ``data`` is signed by its author's blinded key; the server checks the
+they happened (reactions move ``seqno`` too, not ``seqno_data``: :mod:`reactions`).  A post may
+name files its author uploaded to the room in the last hour (``files``): they are then kept as
+long as posts' files are, instead of the hour an unattached upload lasts.  A post's ``data`` is signed by its author's blinded key; the server checks the
 signature so that it can neither accept a forged post nor be blamed for one.
 """
 
@@ -10,15 +12,19 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from session_core.blinding import verify_blinded
+from session_core.opengroup import reactions
 from session_core.opengroup.http import Refused
 
-__all__ = ["add", "delete", "delete_all_of", "edit", "recent", "since", "single"]
+__all__ = ["add", "delete", "delete_all_of", "edit", "recent", "since", "single", "with_reactions"]
 
 _SELECT = ("SELECT m.id, u.session_id, m.posted, m.edited, m.seqno, m.data, m.signature FROM messages m "
            "JOIN users u ON u.id = m.user")
+#: How recent an upload must be to be attached to a post (pysogs: an hour).
+ATTACH_WITHIN = 3600.0
 
 
 def _message(row: Any) -> dict[str, Any]:
@@ -45,13 +51,25 @@ def _check_signature(author: str, data: bytes, sig: bytes) -> None:
         raise Refused(400, "the post's signature does not verify with the poster's key")
 
 
-def add(db: sqlite3.Connection, room: int, user: int, author: str, data: bytes, sig: bytes, now: float) -> dict[str, Any]:
+def _attach(db: sqlite3.Connection, room: int, user: int, msg_id: int, files: Sequence[int], now: float,
+            keep: float) -> None:
+    """Attach the poster's recent, unattached uploads in this room among *files* (others are ignored,
+    as pysogs does) and keep them *keep* seconds from now."""
+    if files:
+        db.execute(f"UPDATE files SET message = ?, expires = ? WHERE id IN ({','.join('?' * len(files))}) "
+                   "AND room = ? AND uploader = ? AND message IS NULL AND uploaded >= ? AND expires > ?",
+                   (msg_id, now + keep, *files, room, user, now - ATTACH_WITHIN, now))
+
+
+def add(db: sqlite3.Connection, room: int, user: int, author: str, data: bytes, sig: bytes, now: float,
+        files: Sequence[int] = (), keep_files: float = 0.0) -> dict[str, Any]:
     _check_signature(author, data, sig)
     db.execute("BEGIN IMMEDIATE")
     try:
         seqno = _next_seqno(db, room)
-        cur = db.execute("INSERT INTO messages (room, user, seqno, posted, data, signature) VALUES (?, ?, ?, ?, ?, ?)",
-                         (room, user, seqno, now, data, sig))
+        cur = db.execute("INSERT INTO messages (room, user, seqno, seqno_data, posted, data, signature) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (room, user, seqno, seqno, now, data, sig))
+        _attach(db, room, user, int(cur.lastrowid or 0), files, now, keep_files)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -61,7 +79,7 @@ def add(db: sqlite3.Connection, room: int, user: int, author: str, data: bytes, 
 
 
 def edit(db: sqlite3.Connection, room: int, user: int, author: str, msg_id: int, data: bytes, sig: bytes,
-         now: float) -> None:
+         now: float, files: Sequence[int] = (), keep_files: float = 0.0) -> None:
     row = db.execute("SELECT user, data FROM messages WHERE id = ? AND room = ?", (msg_id, room)).fetchone()
     if row is None or row[1] is None:
         raise Refused(404, "no such message")
@@ -71,8 +89,9 @@ def edit(db: sqlite3.Connection, room: int, user: int, author: str, msg_id: int,
     db.execute("BEGIN IMMEDIATE")
     try:
         seqno = _next_seqno(db, room)
-        db.execute("UPDATE messages SET data = ?, signature = ?, edited = ?, seqno = ? WHERE id = ?",
-                   (data, sig, now, seqno, msg_id))
+        db.execute("UPDATE messages SET data = ?, signature = ?, edited = ?, seqno = ?, seqno_data = ? WHERE id = ?",
+                   (data, sig, now, seqno, seqno, msg_id))
+        _attach(db, room, user, msg_id, files, now, keep_files)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -83,8 +102,10 @@ def _delete_rows(db: sqlite3.Connection, room: int, ids: list[int]) -> int:
     db.execute("BEGIN IMMEDIATE")
     try:
         for msg_id in ids:
-            db.execute("UPDATE messages SET data = NULL, signature = NULL, seqno = ? WHERE id = ?",
-                       (_next_seqno(db, room), msg_id))
+            seqno = _next_seqno(db, room)
+            db.execute("UPDATE messages SET data = NULL, signature = NULL, seqno = ?, seqno_data = ? WHERE id = ?",
+                       (seqno, seqno, msg_id))
+            reactions.remove_all_of_message(db, msg_id)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
@@ -108,9 +129,34 @@ def delete_all_of(db: sqlite3.Connection, room: int, user: int) -> int:
     return _delete_rows(db, room, ids) if ids else 0
 
 
-def since(db: sqlite3.Connection, room: int, seqno: int, limit: int) -> list[dict[str, Any]]:
-    return [_message(r) for r in db.execute(f"{_SELECT} WHERE m.room = ? AND m.seqno > ? ORDER BY m.seqno LIMIT ?",
-                                            (room, seqno, limit))]
+_SINCE = ("SELECT m.id, u.session_id, m.posted, m.edited, m.seqno, m.data, m.signature, m.seqno_data FROM messages m "
+          "JOIN users u ON u.id = m.user WHERE m.room = ? AND m.seqno > ?")
+
+
+def since(db: sqlite3.Connection, room: int, seqno: int, limit: int, *,
+          reaction_updates: bool = False) -> list[dict[str, Any]]:
+    """Changes after *seqno* in order.  With *reaction_updates*, a message whose reactions alone
+    changed comes as ``{id, seqno}`` (add :func:`with_reactions`); without, it is left out."""
+    sql = _SINCE if reaction_updates else _SINCE + " AND (m.seqno_data IS NULL OR m.seqno_data > ?)"
+    args = (room, seqno, limit) if reaction_updates else (room, seqno, seqno, limit)
+    out = []
+    for row in db.execute(sql + " ORDER BY m.seqno LIMIT ?", args):
+        data_seqno = row[7]
+        if reaction_updates and data_seqno is not None and data_seqno <= seqno:
+            out.append({"id": row[0], "seqno": row[4]})
+        else:
+            out.append(_message(row[:7]))
+    return out
+
+
+def with_reactions(db: sqlite3.Connection, msgs: list[dict[str, Any]], user: int | None,
+                   reactors: int) -> list[dict[str, Any]]:
+    """*msgs* with their ``reactions`` (``{}`` when none; deleted messages have none)."""
+    found = reactions.of_messages(db, [m["id"] for m in msgs if not m.get("deleted")], user, reactors)
+    for m in msgs:
+        if not m.get("deleted"):
+            m["reactions"] = found.get(m["id"], {})
+    return msgs
 
 
 def recent(db: sqlite3.Connection, room: int, limit: int) -> list[dict[str, Any]]:
