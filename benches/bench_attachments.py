@@ -38,6 +38,7 @@ from session_core.client.paths import PathPool  # noqa: E402
 from session_core.client.snode import Snode  # noqa: E402
 from session_core.client.transport import HttpTransport  # noqa: E402
 from session_core.devnet.launcher import Devnet, DevnetOptions  # noqa: E402
+from session_core.devnet.process import keep_large_buffers  # noqa: E402
 
 
 def rss_bytes() -> int:
@@ -121,7 +122,7 @@ def make_file(path: Path, mb: int) -> None:
             f.write(os.urandom(1_000_000))
 
 
-async def run(nodes: int, mb: int, big_mb: int, concurrency: int, rounds: int) -> None:
+async def run(nodes: int, mb: int, big_mb: int, concurrency: int, rounds: int, kept: bool) -> None:
     d = Path(tempfile.mkdtemp(prefix="bench-attach-"))
     net = Devnet(d / "devnet")
     await asyncio.to_thread(net.up, DevnetOptions(d / "devnet", nodes=nodes, difficulty=1, block_interval=1.0,
@@ -137,11 +138,26 @@ async def run(nodes: int, mb: int, big_mb: int, concurrency: int, rounds: int) -
         direct = DirectLink(server)
         onion_ft = FileTransfer(lambda s: OnionLink(oc, s), concurrency=concurrency)
         direct_ft = FileTransfer(lambda s: direct, concurrency=concurrency)  # type: ignore[arg-type,return-value]
+        # Memory first, while this process has moved no data yet: once malloc keeps freed
+        # buffers for reuse, a baseline taken after the throughput rounds would hide them.
+        big = d / "big.bin"
+        make_file(big, big_mb)
+        base_rss = rss_bytes()
+        with RssPeak() as peak:
+            t0 = time.perf_counter()
+            await onion_ft.upload_file(big, server)
+            t_rss = time.perf_counter() - t0
+        tracemalloc.start()
+        base_py = tracemalloc.get_traced_memory()[0]
+        await onion_ft.upload_file(big, server)
+        py_peak = tracemalloc.get_traced_memory()[1] - base_py
+        tracemalloc.stop()
+        big.unlink()
         src = d / "file.bin"
         make_file(src, mb)
         size = src.stat().st_size
         print(f"{nodes} nodes + file server on loopback, {mb} MB file, {concurrency} chunks in flight, "
-              f"{os.cpu_count()} CPUs")
+              f"{os.cpu_count()} CPUs; malloc keeps large buffers: {kept} (nodes and file server: as `run` sets)")
         meter = CpuMeter({
             "client": [os.getpid()],
             "nodes": [p.pid for name, p in net.procs.items() if name.startswith("node-")],
@@ -171,23 +187,10 @@ async def run(nodes: int, mb: int, big_mb: int, concurrency: int, rounds: int) -
         onion_all = sum(sum(cpu[("onion", w)].values()) for w in ("upload", "download"))
         direct_all = sum(sum(cpu[("direct", w)].values()) for w in ("upload", "download"))
         print(f"  onion/direct CPU per MB (upload+download): {onion_all / direct_all:.2f}x")
-        src.unlink()
-
-        big = d / "big.bin"
-        make_file(big, big_mb)
-        base_rss = rss_bytes()
-        with RssPeak() as peak:
-            t0 = time.perf_counter()
-            await onion_ft.upload_file(big, server)
-            t_rss = time.perf_counter() - t0
-        tracemalloc.start()
-        base_py = tracemalloc.get_traced_memory()[0]
-        await onion_ft.upload_file(big, server)
-        py_peak = tracemalloc.get_traced_memory()[1] - base_py
-        tracemalloc.stop()
         print(f"sending {big_mb} MB through the onion ({big_mb * 1e6 / t_rss / 1e6:.1f} MB/s): peak RSS "
               f"{(peak.peak - base_rss) / 2**20:.1f} MiB over the baseline of {base_rss / 2**20:.0f} MiB; "
               f"peak Python allocations {py_peak / 2**20:.1f} MiB  [target < 64 MB]")
+        src.unlink()
     finally:
         if direct is not None:
             await direct.close()
@@ -198,13 +201,16 @@ async def run(nodes: int, mb: int, big_mb: int, concurrency: int, rounds: int) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave this (client) process's malloc as it is instead of keep_large_buffers()")
     ap.add_argument("--nodes", type=int, default=6)
     ap.add_argument("--mb", type=int, default=50)
     ap.add_argument("--big-mb", type=int, default=100)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    asyncio.run(run(a.nodes, a.mb, a.big_mb, a.concurrency, a.rounds))
+    kept = False if a.default_malloc else keep_large_buffers()
+    asyncio.run(run(a.nodes, a.mb, a.big_mb, a.concurrency, a.rounds, kept))
 
 
 if __name__ == "__main__":
