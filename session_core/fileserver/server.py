@@ -152,13 +152,13 @@ class FileServer(Service):
             except InvalidFileIdError:
                 return 400, b"malformed file id", "text/plain"
             info = self.store.info(parts[2])
-            data = None
+            blob: bytes | None = None
             if info is not None:
                 read = self.store.read_file
-                data = read(parts[2]) if info.size <= INLINE_ONION else await asyncio.to_thread(read, parts[2])
-            if data is None:
+                blob = read(parts[2]) if info.size <= INLINE_ONION else await asyncio.to_thread(read, parts[2])
+            if blob is None:
                 return 404, b"no such file", "text/plain"
-            return 200, data, "application/octet-stream"
+            return 200, blob, "application/octet-stream"
         if method == "GET" and len(parts) == 4 and parts[1] == "file" and parts[3] == "info":
             return self._info(parts[2])
         return 404, b"no such endpoint", "text/plain"
