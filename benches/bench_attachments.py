@@ -3,11 +3,15 @@ sender's memory while a 100 MB file goes out; on a loopback devnet (nodes, file 
 client share the machine's cores).
 
     python benches/bench_attachments.py [--nodes 6] [--mb 50] [--big-mb 100] [--concurrency 2]
+                                        [--rounds 3] [--default-malloc]
+
+The devnet's processes keep large malloc blocks for reuse (``keep_large_buffers``, as every
+``run`` command does); so does this client process unless ``--default-malloc``.
 
 Prints, all measured in this run:
   * direct: upload + download of the file by plain HTTP to the file server (the baseline);
   * onion: the same through 3-hop onion paths (guard -> relay -> exit -> server), and the ratio;
-  * where the CPU went: CPU-seconds per MB moved, per process (client, the nodes together, the
+  * where the CPU went: CPU-milliseconds per MB of file, per process (client, the nodes together, the
     file server), read from /proc/PID/stat around each upload and download.  On a shared,
     loaded machine this is a steadier figure than MB/s, and it says which process to make
     cheaper;
