@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,15 @@ __all__ = ["Service", "run_service", "serve_v4"]
 INLINE_ONION = 64 * 1024
 
 
+V4Answer = tuple[int, bytes, str]
+
+
 async def serve_v4(request: web.Request, x25519_secret: bytes,
-                   dispatch: Callable[[V4Request], tuple[int, bytes, str]]) -> web.Response:
+                   dispatch: Callable[[V4Request], V4Answer | Awaitable[V4Answer]]) -> web.Response:
     """Answer ``POST /oxen/v4/lsrpc``: open the layer, run *dispatch* (on the event loop: the
-    services' state is not thread-safe), seal its answer.  A layer that does not open is
-    refused in clear; a malformed v4 request inside one is answered, encrypted, with a 400."""
+    services' state is not thread-safe; a coroutine may hand its blocking work to a thread),
+    seal its answer.  A layer that does not open is refused in clear; a malformed v4 request
+    inside one is answered, encrypted, with a 400."""
     body = await request.read()
     inline = len(body) <= INLINE_ONION
     try:
@@ -37,7 +42,11 @@ async def serve_v4(request: web.Request, x25519_secret: bytes,
     except OnionError as exc:
         return web.Response(status=exc.status, text=exc.body)
     del body
-    code, answer, ctype = (400, req.error.encode(), "text/plain") if req.error is not None else dispatch(req)
+    if req.error is not None:
+        code, answer, ctype = 400, req.error.encode(), "text/plain"
+    else:
+        result = dispatch(req)
+        code, answer, ctype = await result if inspect.isawaitable(result) else result
     if inline and len(answer) <= INLINE_ONION:
         return web.Response(body=req.seal(code, answer, ctype))
     return web.Response(body=await asyncio.to_thread(req.seal, code, answer, ctype))

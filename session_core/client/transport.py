@@ -45,8 +45,12 @@ class Transport(Protocol):
 async def read_capped(resp: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
     """The body of *resp*, or :class:`AnswerTooLargeError` once it passes *max_bytes*."""
     declared = resp.content_length
-    if declared is not None and declared > max_bytes:
-        raise AnswerTooLargeError(f"{url}: answer of {declared} bytes is over the {max_bytes}-byte cap")
+    if declared is not None:
+        if declared > max_bytes:
+            raise AnswerTooLargeError(f"{url}: answer of {declared} bytes is over the {max_bytes}-byte cap")
+        # aiohttp stops at the declared length: read it whole (one join of the received
+        # pieces, no re-slicing into chunks first: a 4 MiB answer costs one copy less).
+        return await resp.read()
     parts: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):

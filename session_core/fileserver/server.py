@@ -30,7 +30,7 @@ from session_core.attachments.pointer import check_file_id
 from session_core.errors import AttachmentInputError, AttachmentTooLargeError, InvalidFileIdError
 from session_core.fileserver.keys import FileServerKeys
 from session_core.fileserver.store import DEFAULT_MAX_SIZE, DEFAULT_TTL, BlobStore
-from session_core.webserver import Service, run_service, serve_v4
+from session_core.webserver import INLINE_ONION, Service, run_service, serve_v4
 
 __all__ = ["FileServerConfig", "FileServer", "run"]
 
@@ -130,13 +130,17 @@ class FileServer(Service):
 
     async def _onion(self, request: web.Request) -> web.Response:
         return await serve_v4(request, self.keys.x25519_secret,
-                              lambda req: self._dispatch(req.method, req.endpoint, req.body))
+                              lambda req: self._dispatch(req.method, req.endpoint, req.body_view))
 
-    def _dispatch(self, method: str, endpoint: str, payload: bytes | None) -> tuple[int, bytes, str]:
+    async def _dispatch(self, method: str, endpoint: str, payload: memoryview | None) -> tuple[int, bytes, str]:
+        # Hashing and writing an upload, and reading a download, run in a worker thread when
+        # large (a 4 MiB chunk would hold the loop for milliseconds); SQLite stays on the loop.
         parts = endpoint.split("/")
         if method == "POST" and endpoint == "/file":
+            data = b"" if payload is None else payload
             try:
-                file_id = self.store.put(payload or b"")
+                up = self.store.spool(data) if len(data) <= INLINE_ONION else await asyncio.to_thread(self.store.spool, data)
+                file_id = up.finish()
             except AttachmentTooLargeError:
                 return 413, f"file too large (limit {self.store.max_size} bytes)".encode(), "text/plain"
             except AttachmentInputError as exc:
@@ -147,10 +151,14 @@ class FileServer(Service):
                 check_file_id(parts[2])
             except InvalidFileIdError:
                 return 400, b"malformed file id", "text/plain"
-            data = self.store.read(parts[2])
-            if data is None:
+            info = self.store.info(parts[2])
+            blob: bytes | None = None
+            if info is not None:
+                read = self.store.read_file
+                blob = read(parts[2]) if info.size <= INLINE_ONION else await asyncio.to_thread(read, parts[2])
+            if blob is None:
                 return 404, b"no such file", "text/plain"
-            return 200, data, "application/octet-stream"
+            return 200, blob, "application/octet-stream"
         if method == "GET" and len(parts) == 4 and parts[1] == "file" and parts[3] == "info":
             return self._info(parts[2])
         return 404, b"no such endpoint", "text/plain"

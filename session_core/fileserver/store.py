@@ -59,7 +59,7 @@ class Ingest:
         self._tmp = store.tmp_dir / f"up-{os.getpid()}-{id(self):x}-{time.monotonic_ns()}"
         self._fh = open(self._tmp, "wb")
 
-    def write(self, piece: bytes) -> None:
+    def write(self, piece: bytes | memoryview) -> None:
         self.size += len(piece)
         if self.size > self._store.max_size:
             self.abort()
@@ -114,8 +114,14 @@ class BlobStore:
     def ingest(self) -> Ingest:
         return Ingest(self)
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes | memoryview) -> str:
         """Store a blob that is already in memory (an onion request's body)."""
+        return self.spool(data).finish()
+
+    def spool(self, data: bytes | memoryview) -> Ingest:
+        """Hash *data* and write it to a temporary file; ``finish()`` the result to record it.
+        Touches no shared state but the temporary directory, so a server may run it in a
+        worker thread and keep ``finish`` (SQLite) on its own."""
         if len(data) > self.max_size:
             raise AttachmentTooLargeError(f"upload exceeds the file size limit of {self.max_size} bytes")
         up = self.ingest()
@@ -124,7 +130,7 @@ class BlobStore:
         except BaseException:
             up.abort()
             raise
-        return up.finish()
+        return up
 
     def commit(self, file_id: str, tmp: Path, size: int) -> str:
         now = self.clock()
@@ -158,6 +164,11 @@ class BlobStore:
     def read(self, file_id: str) -> bytes | None:
         if self.info(file_id) is None:
             return None
+        return self.read_file(file_id)
+
+    def read_file(self, file_id: str) -> bytes | None:
+        """The file's bytes if it is on disk, without the index check of :meth:`read` (no
+        SQLite: safe in a worker thread once :meth:`info` said the file is current)."""
         try:
             return self.path_of(file_id).read_bytes()
         except FileNotFoundError:

@@ -109,8 +109,12 @@ class ExitClient:
             async with self._http().request(
                 method, url, data=body, timeout=aiohttp.ClientTimeout(total=self._timeout), allow_redirects=False
             ) as resp:
-                if resp.content_length is not None and resp.content_length > self._max:
-                    return 502, b"Server error: answer too large"
+                if resp.content_length is not None:
+                    if resp.content_length > self._max:
+                        return 502, b"Server error: answer too large"
+                    # A declared length bounds what aiohttp reads: take the body whole, which
+                    # joins the received pieces once instead of re-slicing them first.
+                    return resp.status, await resp.read()
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in resp.content.iter_chunked(64 * 1024):

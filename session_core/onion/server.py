@@ -27,8 +27,14 @@ class V4Request:
     method: str = ""
     endpoint: str = ""
     headers: dict[str, Any] = field(default_factory=dict)
-    body: bytes | None = None
+    #: The body as a view into the opened layer (no copy; it keeps the layer alive).
+    body_view: memoryview | None = None
     error: str | None = None
+
+    @property
+    def body(self) -> bytes | None:
+        """The body as ``bytes`` (a copy of :attr:`body_view`)."""
+        return None if self.body_view is None else bytes(self.body_view)
 
     def seal(self, code: int, body: bytes, content_type: str = "application/octet-stream") -> bytes:
         """The HTTP body to answer with: the v4 response encrypted for the client."""
@@ -40,7 +46,7 @@ def open_v4(body: bytes, x25519_secret: bytes) -> V4Request:
     HTTP ``status``/``body`` to answer in clear) when the layer itself cannot be opened."""
     final = open_request(body, x25519_secret)
     try:
-        method, endpoint, headers, payload = v4.decode_request(final.payload)
+        method, endpoint, headers, payload = v4.decode_request_view(final.payload)
     except ServerPayloadError as exc:
         return V4Request(final.reply, error=str(exc))
     return V4Request(final.reply, method, endpoint, headers, payload)

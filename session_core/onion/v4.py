@@ -13,7 +13,8 @@ from typing import Any
 
 from session_core.errors import ServerPayloadError
 
-__all__ = ["encode_request", "decode_request", "encode_response", "decode_response"]
+__all__ = ["encode_request", "decode_request", "decode_request_view", "encode_response", "decode_response",
+           "response_head"]
 
 _MAX_DIGITS = 10
 
@@ -39,15 +40,15 @@ def _string(buf: memoryview, pos: int) -> tuple[memoryview, int]:
     return buf[start:end], end
 
 
-def _split(data: bytes) -> tuple[dict[str, Any], bytes | None]:
+def _split(data: bytes) -> tuple[dict[str, Any], memoryview | None]:
+    """The meta object and a view of the body (inside *data*: no copy)."""
     buf = memoryview(data)
     if buf.nbytes < 2 or buf[0] != ord("l"):
         raise ServerPayloadError("a v4 onion payload is a bencoded list")
     meta_raw, pos = _string(buf, 1)
-    body: bytes | None = None
+    body: memoryview | None = None
     if pos >= buf.nbytes or buf[pos] != ord("e"):
-        part, pos = _string(buf, pos)
-        body = bytes(part)
+        body, pos = _string(buf, pos)
     if pos != buf.nbytes - 1 or buf[pos] != ord("e"):
         raise ServerPayloadError("a v4 onion payload has trailing data or no end")
     try:
@@ -65,6 +66,13 @@ def encode_request(method: str, endpoint: str, body: bytes | None = None, header
 
 def decode_request(data: bytes) -> tuple[str, str, dict[str, Any], bytes | None]:
     """(method, endpoint, headers, body) of a request."""
+    method, endpoint, headers, body = decode_request_view(data)
+    return method, endpoint, headers, None if body is None else bytes(body)
+
+
+def decode_request_view(data: bytes) -> tuple[str, str, dict[str, Any], memoryview | None]:
+    """As :func:`decode_request`, with the body a view into *data* (a 4 MiB upload is not
+    copied; the view keeps *data* alive)."""
     meta, body = _split(data)
     method, endpoint, headers = meta.get("method"), meta.get("endpoint"), meta.get("headers", {})
     if not isinstance(method, str) or not method.isalpha() or not isinstance(endpoint, str) \
@@ -77,10 +85,17 @@ def encode_response(code: int, body: bytes, content_type: str = "application/oct
     return _frame({"code": code, "headers": {"content-type": content_type}}, body)
 
 
+def response_head(code: int, body_size: int, content_type: str = "application/octet-stream") -> bytes:
+    """What :func:`encode_response` puts before a body of *body_size* bytes (a single ``e``
+    follows the body): for answers built in place, e.g. a file read straight after it."""
+    m = json.dumps({"code": code, "headers": {"content-type": content_type}}, separators=(",", ":")).encode()
+    return b"l" + str(len(m)).encode() + b":" + m + str(body_size).encode() + b":"
+
+
 def decode_response(data: bytes) -> tuple[int, dict[str, Any], bytes]:
     """(code, headers, body) of an answer."""
     meta, body = _split(data)
     code, headers = meta.get("code"), meta.get("headers", {})
     if type(code) is not int or not isinstance(headers, dict):
         raise ServerPayloadError("a v4 answer has an integer code and headers")
-    return code, headers, body or b""
+    return code, headers, b"" if body is None else bytes(body)

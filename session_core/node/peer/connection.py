@@ -30,7 +30,7 @@ import zmq
 
 from session_core.errors import PeerFrameError, PeerRequestError
 from session_core.node import wire
-from session_core.node.peer.pump import NOBLOCK, FramePump, Reader, raw_recv, raw_send, reading, recv_frames
+from session_core.node.peer.pump import NOBLOCK, FramePump, Reader, raw_recv, reading, recv_frames, send_frame
 
 __all__ = ["READ_REPLIES", "CallbackRequest", "PeerConnection", "PeerKey", "ReplyCallback"]
 
@@ -119,7 +119,7 @@ class PeerConnection:
     def send(self, frame: bytes) -> None:
         """Queue one request frame without blocking (``zmq.Again`` when there is no room or no
         live pipe yet), and make sure its reply will be read."""
-        raw_send(self.socket, frame, NOBLOCK)
+        send_frame(self.socket, frame, NOBLOCK)
         self._pump.kick()
 
     def kick(self) -> None:

@@ -46,6 +46,7 @@ from session_core.node.peer.pump import (
     raw_recv,
     raw_send,
     reading,
+    send_frame,
     set_queue_bounds,
 )
 
@@ -113,7 +114,7 @@ class Incoming:
         if not server._outbox:  # the common case, inlined (the relay's hot path)
             try:
                 raw_send(server._sock, self.ident, NOBLOCK_MORE)
-                raw_send(server._sock, frame, NOBLOCK)
+                send_frame(server._sock, frame, NOBLOCK)
             except zmq.Again:
                 server._send(self.ident, frame)  # queued and retried in order
                 return
@@ -276,7 +277,7 @@ class PeerServer:
         try:
             # ROUTER_MANDATORY reports a full queue on the routing id, before any part is queued.
             raw_send(self._sock, msg[0], NOBLOCK_MORE)
-            raw_send(self._sock, msg[1], NOBLOCK)
+            send_frame(self._sock, msg[1], NOBLOCK)
         except zmq.Again:
             if not self._outbox or self._outbox[0] is not msg:
                 self._outbox.append(msg)
