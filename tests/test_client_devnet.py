@@ -41,10 +41,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     finally:
         # Nodes whose peers were SIGKILLed can take ~10 s each to exit on SIGTERM (ZMQ linger);
         # give each 2 s, then the launcher kills it, so the module stays short.
-        for name in [n for n in net.procs if n != "chain"] + ["chain"]:
-            net.stop_proc(name, timeout=2.0)
-        net.down()
-        assert not any(p.poll() is None for p in net.procs.values())
+        net.down(grace=2.0)
 
 
 def client(net: Devnet, home: Path, name: str, sync: bool = True, **kw: object) -> Client:
@@ -233,6 +230,4 @@ async def test_dropping_and_tampering_nodes_other_copies_used(tmp_path: Path) ->
         finally:
             await asyncio.gather(a.stop(), b.stop())
     finally:
-        for name in [n for n in net.procs if n != "chain"] + ["chain"]:
-            net.stop_proc(name, timeout=2.0)
-        net.down()
+        net.down(grace=2.0)

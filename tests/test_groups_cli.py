@@ -27,9 +27,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     try:
         yield net
     finally:
-        for name in [n for n in net.procs if n != "chain"] + ["chain"]:
-            net.stop_proc(name, timeout=2.0)
-        net.down()
+        net.down(grace=2.0)
 
 
 def test_group_create_send_kick_read(devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

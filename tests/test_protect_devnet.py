@@ -32,9 +32,7 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     try:
         yield net
     finally:
-        for name in [n for n in net.procs if n != "chain"] + ["chain"]:
-            net.stop_proc(name, timeout=2.0)
-        net.down()
+        net.down(grace=2.0)
 
 
 def node_rows(net: Devnet, owner: str) -> list[tuple[str, str, int]]:

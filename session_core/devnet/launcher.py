@@ -273,9 +273,10 @@ class Devnet:
             p.kill()
             p.wait()
 
-    def down(self) -> None:
+    def down(self, grace: float = 10.0) -> None:
+        """Stop every process, the chain last; each gets *grace* seconds after SIGTERM, then SIGKILL."""
         for name in [n for n in self.procs if n != "chain"] + ["chain"]:
-            self.stop_proc(name)
+            self.stop_proc(name, grace)
         (self.directory / STATE_FILE).unlink(missing_ok=True)
 
 
