@@ -18,6 +18,7 @@ from session_core.bench.loadgen import random_pubkey, rpc_bytes, store_params
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.store import MemoryStore, MessageStore, SqliteStore
 from session_core.node.storage_rpc import MAX_MESSAGE_BODY, RETRIEVE_LIMIT, StorageRPC
+from session_core.pow import api as pow_api
 
 NOW = 1_700_000_000_000
 TTL = 60_000
@@ -166,6 +167,17 @@ def test_bad_pow_gives_432_with_current_difficulty(store: MessageStore, clock: C
     assert snapshot(store) == []
 
 
+def _data_the_nonce_fails(p: dict[str, str]) -> str:
+    """Other data of the same length for which *p*'s nonce is not valid.  At difficulty 1 a
+    nonce also fits changed data with probability about 1/len(payload) (here ~1/150), so the
+    first candidate that the nonce fails is taken: the test stays deterministic."""
+    for prefix in ("QUFB", "QkJC", "Q0ND", "RERE", "RUVF", "RkZG", "R0dH", "SEhI"):
+        data = prefix + p["data"][4:]
+        if data != p["data"] and not pow_api.verify(p["nonce"], p["timestamp"], p["ttl"], p["pubKey"], data, 1):
+            return data
+    raise AssertionError("the nonce fits every candidate: cannot build the test case")
+
+
 def _mutate(p: dict[str, str], **kw: Any) -> dict[str, Any]:
     q: dict[str, Any] = dict(p)
     for k, v in kw.items():
@@ -198,7 +210,7 @@ BAD_STORES: list[tuple[str, Any, int, str]] = [
     ("expired timestamp", lambda p: _mutate(p, timestamp=str(NOW - TTL - 1)), 406, "Timestamp error: check your clock\n"),
     ("timestamp not decimal", lambda p: _mutate(p, timestamp="-5"), 406, "Timestamp error: check your clock\n"),
     ("nonce not base64", lambda p: _mutate(p, nonce="!!!!"), 432, '{"difficulty":1}'),
-    ("nonce of wrong data", lambda p: _mutate(p, data="QUFB" + p["data"][4:]), 432, '{"difficulty":1}'),
+    ("nonce of wrong data", lambda p: _mutate(p, data=_data_the_nonce_fails(p)), 432, '{"difficulty":1}'),
     ("empty data", lambda p: _mutate(p, data=""), 400, "Message body is empty\n"),
     ("data not base64", lambda p: _mutate(p, data="not base64!"), 400, "Message body is not valid base64\n"),
     ("data of 4k+1 characters", lambda p: _mutate(p, data="QUFBQ"), 400, "Message body is not valid base64\n"),
