@@ -159,6 +159,11 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
 
         # One relay node at full load: see session_core/bench/relay_bench.py.
         out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, relay_concurrency))
+        # The same node as a guard (HTTP in; 64 connections per loader, under the per-address
+        # cap) and as the destination of a storage call, measured the same way.
+        out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, 64, mode="guard"))
+        out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, relay_concurrency,
+                                           mode="final"))
 
         # Time to retrievability through a 3-hop onion (PoW excluded).  The loaders of the relay
         # row registered as nodes, which may have split the swarms: pick the pair again.
