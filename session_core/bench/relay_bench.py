@@ -57,10 +57,23 @@ def _onion_count(http: str) -> int:
 MODES = ("relay", "guard", "final")
 
 
-def _storage_call() -> bytes:
-    """The final row's storage request: a retrieve for a fresh recipient (empty answer)."""
+def _storage_call(pubkey: str | None = None) -> bytes:
+    """The final row's storage request: a retrieve for a recipient with no messages."""
     return json.dumps({"jsonrpc": "2.0", "id": "0", "method": "retrieve",
-                       "params": {"pubKey": "05" + os.urandom(32).hex(), "lastHash": ""}}).encode()
+                       "params": {"pubKey": pubkey or "05" + os.urandom(32).hex(), "lastHash": ""}}).encode()
+
+
+def _owned_pubkeys(node: dict[str, Any], count: int) -> list[str]:
+    """Fresh recipients whose swarm holds *node* (as it sees it now): with the loaders
+    registered the devnet may have split into swarms, and a 421 is a different answer."""
+    found: list[str] = []
+    while len(found) < count:
+        pk = "05" + os.urandom(32).hex()
+        ask = json.dumps({"jsonrpc": "2.0", "id": "0", "method": "get_snodes_for_pubkey", "params": {"pubKey": pk}})
+        with urllib.request.urlopen(node["http"] + "/storage_rpc/v1", ask.encode(), timeout=10) as r:
+            if node["ed25519"] in {x["pubkey_ed25519"] for x in json.loads(r.read())["snodes"]}:
+                found.append(pk)
+    return found
 
 
 async def _loader(chain_url: str, relay: dict[str, Any], window: int, mode: str = "relay") -> dict[str, int]:
@@ -92,7 +105,8 @@ async def _loader(chain_url: str, relay: dict[str, Any], window: int, mode: str 
         mine = onion.Node(me.keys.x25519_public.hex(), me.me)
         target = onion.Node(relay["x25519"], relay["ed25519"])
         if mode == "final":  # b is the destination: it answers a storage call, encrypted
-            payloads = [_storage_call() for _ in range(POOL)]
+            owned = await asyncio.to_thread(_owned_pubkeys, relay, 16)
+            payloads = [_storage_call(owned[i % len(owned)]) for i in range(POOL)]
             built = [onion.build(p, [], target) for p in payloads]
         else:  # b relays to us
             payloads = [b"request %d of %d" % (i, os.getpid()) for i in range(POOL)]
