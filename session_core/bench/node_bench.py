@@ -11,7 +11,8 @@ Measured: ``store`` (PoW check, SQLite commit, replication queued; nonces are
 computed before timing) and ``retrieve`` throughput vs the baseline; onion
 layers relayed per second (3-layer requests through both nodes) vs the raw
 ``onion.peel`` rate of one core in this process; the CPU cost of a relay hop at
-full load (``bench_relay``: two loader processes saturate node b); p50/p99 latencies; and the
+full load (``relay_bench``: two loader processes load node b), and the same for b as a guard
+(HTTP in, ZMQ out) and as the destination of a storage call; p50/p99 latencies; and the
 time until a message sent through a 3-hop onion can be retrieved from the
 swarm (from the member that stored it, and from the other member, which waits
 for the ~350 ms replication round).

@@ -1,4 +1,5 @@
-"""The ``relay`` row of the node bench: one relay node's CPU per onion hop at full load.
+"""The ``relay``, ``guard`` and ``final`` rows of the node bench: one node's CPU per onion
+hop at full load, as a middle relay, as a guard, and as the destination of a storage call.
 
 What is measured
 ----------------
@@ -20,6 +21,19 @@ CPU-second of b vs peels per CPU-second of this process in the same window (medi
 windows), and vs peels measured again after the load.  Each loader checks that every request got
 exactly one reply and that it carries its own payload (a pool of distinct payloads, more
 than in flight, so a mismatch shows).
+
+The other roles are measured the same way (same windows, same counters, the raw peel of the
+layer that node peels):
+
+- ``guard``: the loaders POST one-layer requests to b's ``/onion_req/v2`` over keep-alive HTTP
+  connections (64 per loader, under the node's 256-per-address cap); b peels the guard layer
+  and forwards over ZMQ to the loader, which answers as above.  This is the HTTP in, ZMQ out
+  hop every client request starts with (the Python path: aiohttp, ``OnionRouter.handle``,
+  ``PeerClient``; the C engine only serves ZMQ).
+- ``final``: the loaders send b, over ZMQ, layers that peel to b itself carrying a storage
+  ``retrieve`` for a recipient of b's swarm with no messages; b runs the storage RPC and
+  encrypts the reply.  A loader counts a reply as its own only if it opens with that
+  request's reply key and says 200.
 """
 
 from __future__ import annotations
@@ -204,10 +218,9 @@ def loader_main() -> None:
     print(json.dumps(asyncio.run(_loader(chain_url, relay, window, mode))), flush=True)
 
 
-def _peel_rate(seconds: float = 1.0, mode: str = "relay") -> float:
-    """Raw ``onion.peel`` rate of the layer the measured node peels (a middle relay's, a
-    guard's first layer, or a destination's last) per CPU-second of this process (CPU time,
-    not wall clock: the machine is shared and wall clock is polluted)."""
+def measured_layer(mode: str) -> tuple[bytes, bytes, int]:
+    """``(body, x25519 secret, hop)`` of the layer the measured node peels in *mode*: a 3-node
+    request's first layer (guard), second (middle relay) or last (destination, a storage call)."""
     from nacl.public import PrivateKey
 
     keys = [PrivateKey.generate() for _ in range(3)]
@@ -219,7 +232,13 @@ def _peel_rate(seconds: float = 1.0, mode: str = "relay") -> float:
         step = onion.peel(body, bytes(k), hop=hop)
         assert isinstance(step, onion.Relay)
         body, hop = step.body, step.hop
-    secret = bytes(keys[before])
+    return body, bytes(keys[before]), hop
+
+
+def _peel_rate(seconds: float = 1.0, mode: str = "relay") -> float:
+    """Raw ``onion.peel`` rate of the layer the measured node peels per CPU-second of this
+    process (CPU time, not wall clock: the machine is shared and wall clock is polluted)."""
+    body, secret, hop = measured_layer(mode)
     n, t0 = 0, time.process_time()
     while time.process_time() - t0 < seconds:
         for _ in range(200):
@@ -298,4 +317,4 @@ def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: in
     )
 
 
-__all__ = ["MODES", "cpu_seconds", "loader_main", "relay_row"]
+__all__ = ["MODES", "cpu_seconds", "loader_main", "measured_layer", "relay_row"]
