@@ -11,7 +11,8 @@ Measured: ``store`` (PoW check, SQLite commit, replication queued; nonces are
 computed before timing) and ``retrieve`` throughput vs the baseline; onion
 layers relayed per second (3-layer requests through both nodes) vs the raw
 ``onion.peel`` rate of one core in this process; the CPU cost of a relay hop at
-full load (``bench_relay``: two loader processes saturate node b); p50/p99 latencies; and the
+full load (``relay_bench``: two loader processes load node b), and the same for b as a guard
+(HTTP in, ZMQ out) and as the destination of a storage call; p50/p99 latencies; and the
 time until a message sent through a 3-hop onion can be retrieved from the
 swarm (from the member that stored it, and from the other member, which waits
 for the ~350 ms replication round).
@@ -158,7 +159,9 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
         )
 
         # One relay node at full load: see session_core/bench/relay_bench.py.
-        out.append(await asyncio.to_thread(relay_row, net.chain_url, b, net.procs[b["name"]].pid, 2, relay_concurrency))
+        relay, relay_pid = b, net.procs[b["name"]].pid
+        out.append(await asyncio.to_thread(relay_row, net.chain_url, relay, relay_pid, 2, relay_concurrency))
+        after_relay = len(out)  # the guard and final rows are printed here (measured last, below)
 
         # Time to retrievability through a 3-hop onion (PoW excluded).  The loaders of the relay
         # row registered as nodes, which may have split the swarms: pick the pair again.
@@ -199,6 +202,14 @@ async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_con
             f"p99 {_pct(here, 99) * 1e3:.1f} ms; from another member p50 {_pct(there, 50) * 1e3:.1f} ms "
             f"(replication every 350 ms)"
         )
+
+        # The relay row's node as a guard (HTTP in; 64 connections per loader, under the
+        # per-address cap) and as the destination of a storage call, measured the same way.
+        # Last: their loaders stay registered after they stop, and a swarm with dead members
+        # replicates slowly (the row above measured 3.3 s instead of ~0.35 s after them).
+        for i, (mode, window) in enumerate((("guard", 64), ("final", relay_concurrency))):
+            row = await asyncio.to_thread(relay_row, net.chain_url, relay, relay_pid, 2, window, mode=mode)
+            out.insert(after_relay + i, row)
     return out
 
 
