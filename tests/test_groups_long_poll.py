@@ -11,6 +11,7 @@ from pathlib import Path
 from session_core.client import Client, ClientConfig
 from session_core.client.groups import GroupEvent, Groups
 from session_core.identity import Identity
+from session_core.node.waiters import WaitLimits, Waiters, pubkey_key
 from session_core.testing.memnet import MemNetwork, MemTransport
 
 
@@ -96,4 +97,42 @@ async def test_without_long_poll_members_receive_in_fixed_rounds(tmp_path: Path)
     assert len(gb._loops[gid]) == 1
     await gb.stop()
     for cl in (a, b):
+        await cl.stop()
+
+
+def test_a_group_key_holds_a_request_per_member_an_account_key_only_a_few() -> None:
+    w = Waiters(WaitLimits(max_per_key=4, max_per_group=6))
+    group, account = pubkey_key("03" + "ab" * 32), pubkey_key("05" + "ab" * 32)
+    held = [w.hold(group, lambda: None) for _ in range(6)]
+    assert all(t is not None and not t.evicted for t in held) and w.waiting(group) == 6
+    assert w.hold(group, lambda: None) is not None and held[0] is not None and held[0].evicted  # past its own bound
+    acct = [w.hold(account, lambda: None) for _ in range(5)]
+    assert acct[0] is not None and acct[0].evicted and w.waiting(account) == 4
+
+
+async def test_more_members_than_an_account_may_hold_all_receive_by_wake(tmp_path: Path) -> None:
+    """Six members: more held retrieves per node for the group key than ``max_per_key`` (4)
+    allows one account; none is pushed out to its (60 s) poll interval."""
+    net = MemNetwork(12)
+    slow = dict(poll_interval=60.0, long_poll_ms=20_000)
+    clients = [make(net, tmp_path, f"m{i}", f"192.0.2.{i + 1}", **slow) for i in range(7)]
+    for cl in clients:
+        await cl.start(loops=False)
+    admin, *rest = [Groups(cl) for cl in clients]
+    gid, _ = await admin.create([cl.session_id for cl in clients[1:]])
+    for g in rest:
+        g.join(gid)
+        g.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10.0
+    while held_for(net, gid) < 3 * len(rest):
+        assert loop.time() < deadline, f"only {held_for(net, gid)} retrieves held for the group"
+        await asyncio.sleep(0.01)
+    assert sum(n.rpc.waiters.evicted for n in net.nodes) == 0
+    await admin.send(gid, "to all six")
+    got = [await next_message(g, 5.0) for g in rest]
+    assert [e.text for e in got] == ["to all six"] * 6
+    for g in rest:
+        await g.stop()
+    for cl in clients:
         await cl.stop()

@@ -6,14 +6,19 @@ Theory of operation
 Every record a group makes (key message, roster, member message) is stored ONCE, in the group's
 own swarm (the ``03…`` group ID maps to a swarm like any Session ID), through the client's
 :class:`~session_core.client.router.SwarmRouter` (onion paths, PoW, 3 copies, retries).
-Members poll that swarm through onion paths exactly like their own inbox; each group has its own
-router so its per-node ``lastHash`` cursor is its own.  Everything polled is deduplicated by
-SHA-256 (the client's ``seen`` table), then fed to the group's state machine; records it refuses
-(forged kicks, non-members, replays) are dropped and counted, they change nothing.
+Members receive from that swarm through onion paths exactly like their own inbox:
+:meth:`Groups.start` runs the client's loops (:mod:`session_core.client.poll_loops`), one held
+``retrieve`` per polled member of the group's swarm, which the node answers as soon as a group
+record is stored there (long-poll), or one round every ``poll_interval`` with ``long_poll_ms=0``;
+:meth:`Groups.poll` is one round on demand.  Each group has its own router so its per-node
+``lastHash`` cursor is its own.  Everything received is deduplicated by SHA-256 (the client's
+``seen`` table), then fed to the group's state machine; records it refuses (forged kicks,
+non-members, replays) are dropped and counted, they change nothing.
 
-The admin's client answers leave requests with a rekey and calls :meth:`Group.refresh` on every
-poll, so the key message and the roster stay in the swarm beyond their TTL.  Group states are
-saved sealed in the client database under keyed tags (the file does not show group IDs).
+The admin's client answers leave requests with a rekey and calls :meth:`Group.refresh` after every
+poll (and every ``poll_interval`` while long-polls are held), so the key message and the roster
+stay in the swarm beyond their TTL.  Group states are saved sealed in the client database under
+keyed tags (the file does not show group IDs).
 """
 
 from __future__ import annotations
