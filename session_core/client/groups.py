@@ -259,6 +259,7 @@ class Groups:
         if not self._running or gid in self._loops:
             return
         cfg, loop = self.c.cfg, asyncio.get_running_loop()
+        # The loops end with stop(), and with the client's own loops (it is closing).
         running = lambda: self._running and not self.c._closing  # noqa: E731
         if cfg.long_poll_ms > 0:
             tasks = [loop.create_task(poll_loops.long_poll(
