@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from session_core.client.client import LONG_POLL_MAX_RATE
+from session_core.client.poll_loops import LONG_POLL_MAX_RATE
 from session_core.client.router import Retrieved
 from session_core.client.snode import Snode
 from session_core.node.waiters import WaitLimits

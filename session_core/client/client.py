@@ -37,7 +37,6 @@ way.  Local copies are deleted by :meth:`sweep_expired`, run at every poll.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import hashlib
@@ -58,6 +57,7 @@ from session_core.client.nodelist import NodeList
 from session_core.client.outbox import Outbox
 from session_core.client.onion_client import OnionClient
 from session_core.client.paths import PathPool
+from session_core.client import poll_loops
 from session_core.client.router import Retrieved, StoreReport, SwarmRouter
 from session_core.client.snode import Snode
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
@@ -84,9 +84,6 @@ from session_core.protocol.expiration import AFTER_SEND, Expiration
 __all__ = ["Client", "ClientConfig", "ClientEvent", "SendReport"]
 
 log = logging.getLogger("session_core.client")
-
-#: Most requests a long-poll loop sends in a second before it backs off (see ``_long_poll``).
-LONG_POLL_MAX_RATE = 20
 
 _SYNC_COPY = "sync_copy"  # outbox items: copies of sent messages for the other devices
 
@@ -265,36 +262,10 @@ class Client:
         self._tasks.clear()
 
     async def _every(self, interval: float, fn: Callable[[], Any]) -> None:
-        while not self._closing:
-            try:
-                await fn()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a loop must survive anything one round throws
-                log.info("%s failed: %s", getattr(fn, "__name__", fn), exc)
-            await asyncio.sleep(interval)
+        await poll_loops.every(interval, fn, lambda: not self._closing)
 
     async def _long_poll(self, interval: float, fetch: Callable[[int], Awaitable[int]]) -> None:
-        """Ask again as soon as an answer comes; back off *interval* when the request was not
-        held (it failed, or came back empty well before its wait), and when answers come faster
-        than :data:`LONG_POLL_MAX_RATE` a second (a node that never stops "having" messages must
-        not make us spin; an honest burst is drained in batches anyway)."""
-        wait = self.cfg.long_poll_ms
-        recent: collections.deque[float] = collections.deque(maxlen=LONG_POLL_MAX_RATE)
-        while not self._closing:
-            t0 = time.monotonic()
-            recent.append(t0)
-            got = 0
-            try:
-                got = await fetch(wait)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a loop must survive anything one round throws
-                log.info("long-poll failed: %s", exc)
-            if not got and time.monotonic() - t0 < wait / 2000:
-                await asyncio.sleep(interval)
-            elif len(recent) == recent.maxlen and time.monotonic() - recent[0] < 1.0:
-                await asyncio.sleep(interval)
+        await poll_loops.long_poll(self.cfg.long_poll_ms, interval, fetch, lambda: not self._closing)
 
     async def _poll_member(self, slot: int, wait_ms: int) -> int:
         """One long-poll on the *slot*-th member of our swarm; returns the messages it brought."""

@@ -6,27 +6,34 @@ Theory of operation
 Every record a group makes (key message, roster, member message) is stored ONCE, in the group's
 own swarm (the ``03…`` group ID maps to a swarm like any Session ID), through the client's
 :class:`~session_core.client.router.SwarmRouter` (onion paths, PoW, 3 copies, retries).
-Members poll that swarm through onion paths exactly like their own inbox; each group has its own
-router so its per-node ``lastHash`` cursor is its own.  Everything polled is deduplicated by
-SHA-256 (the client's ``seen`` table), then fed to the group's state machine; records it refuses
-(forged kicks, non-members, replays) are dropped and counted, they change nothing.
+Members receive from that swarm through onion paths exactly like their own inbox:
+:meth:`Groups.start` runs the client's loops (:mod:`session_core.client.poll_loops`), one held
+``retrieve`` per polled member of the group's swarm, which the node answers as soon as a group
+record is stored there (long-poll), or one round every ``poll_interval`` with ``long_poll_ms=0``;
+:meth:`Groups.poll` is one round on demand.  Each group has its own router so its per-node
+``lastHash`` cursor is its own.  Everything received is deduplicated by SHA-256 (the client's
+``seen`` table), then fed to the group's state machine; records it refuses (forged kicks,
+non-members, replays) are dropped and counted, they change nothing.
 
-The admin's client answers leave requests with a rekey and calls :meth:`Group.refresh` on every
-poll, so the key message and the roster stay in the swarm beyond their TTL.  Group states are
-saved sealed in the client database under keyed tags (the file does not show group IDs).
+The admin's client answers leave requests with a rekey and calls :meth:`Group.refresh` after every
+poll (and every ``poll_interval`` while long-polls are held), so the key message and the roster
+stay in the swarm beyond their TTL.  Group states are saved sealed in the client database under
+keyed tags (the file does not show group IDs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from session_core.client import poll_loops
 from session_core.client.client import Client
-from session_core.client.router import StoreReport, SwarmRouter
+from session_core.client.router import Retrieved, StoreReport, SwarmRouter
 from session_core.errors import ClientError, DuplicateMessageError, NotGroupMemberError, ProtocolError
 from session_core.protocol.events import Event
 from session_core.protocol.groups import (
@@ -73,6 +80,10 @@ class Groups:
         self.routers: dict[str, SwarmRouter] = {}
         self.stats = GroupStats()
         self._lock = asyncio.Lock()
+        #: What the background loops (:meth:`start`) received.
+        self.events: asyncio.Queue[GroupEvent] = asyncio.Queue()
+        self._running = False
+        self._loops: dict[str, list[asyncio.Task[None]]] = {}
         for gid in client.db.get(_INDEX) or []:
             saved = client.db.get(self._row(gid))
             if isinstance(saved, dict):
@@ -132,6 +143,7 @@ class Groups:
             g, outs = Group.create(self.c.identity, self.c.clock.now_ms(), members)
             self.groups[g.group_id] = g
             self._save(g.group_id)
+        self._start_group(g.group_id)
         return g.group_id, await self._store(outs)
 
     def join(self, gid: str) -> Group:
@@ -141,6 +153,7 @@ class Groups:
         if gid not in self.groups:
             self.groups[gid] = Group.join(self.c.identity, gid)
             self._save(gid)
+        self._start_group(gid)
         return self.groups[gid]
 
     async def add(self, gid: str, members: Sequence[str]) -> list[StoreReport]:
@@ -197,23 +210,96 @@ class Groups:
             g = self.get(g_id)
             if g.left:
                 continue
-            got = await self._router(g_id).poll(g_id)
-            mine: list[GroupEvent] = []
-            for item in got:
-                mine += await self._ingest(g, item.data)
-            events += mine
-            follow: list[GroupOutgoing] = []
-            async with self._lock:
-                if g.is_admin:
-                    leavers = [e.sender for e in mine if e.kind == "leave_request"
-                               and g.current is not None and e.sender in g.members()]
-                    if leavers:
-                        follow += g.kick(leavers, self.c.clock.now_ms())
-                    follow += g.refresh(self.c.clock.now_ms())
-                if got or follow:
-                    self._save(g_id)
-            await self._store(follow)
+            events += await self._take(g, await self._router(g_id).poll(g_id))
         return events
+
+    async def _take(self, g: Group, got: Sequence[Retrieved]) -> list[GroupEvent]:
+        """Apply what one poll (a round or a long-poll) brought, in the order each node had it;
+        then the admin's follow-up: rekey for leavers, refresh the key message and roster."""
+        mine: list[GroupEvent] = []
+        for item in got:
+            mine += await self._ingest(g, item.data)
+        follow: list[GroupOutgoing] = []
+        async with self._lock:
+            if g.is_admin:
+                leavers = [e.sender for e in mine if e.kind == "leave_request"
+                           and g.current is not None and e.sender in g.members()]
+                if leavers:
+                    follow += g.kick(leavers, self.c.clock.now_ms())
+                follow += g.refresh(self.c.clock.now_ms())
+            if got or follow:
+                self._save(g.group_id)
+        await self._store(follow)
+        return mine
+
+    # -- receiving loops ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Receive every group of the profile in the background, into :attr:`events`.
+
+        With the client's ``long_poll_ms`` (the default), as the client's own swarm: one held
+        ``retrieve`` per polled member of the group's swarm (``poll_copies`` of them), which the
+        node answers as soon as a record for the group is stored there, then asks again; the
+        admin's refresh runs every ``poll_interval``.  With ``long_poll_ms=0``: one
+        :meth:`poll` round per group every ``poll_interval``.  Groups joined or created later
+        get their loops at once."""
+        self._running = True
+        for gid in sorted(self.groups):
+            self._start_group(gid)
+
+    async def stop(self) -> None:
+        self._running = False
+        tasks = [t for ts in self._loops.values() for t in ts]
+        self._loops.clear()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _start_group(self, gid: str) -> None:
+        if not self._running or gid in self._loops:
+            return
+        cfg, loop = self.c.cfg, asyncio.get_running_loop()
+        # The loops end with stop(), and with the client's own loops (it is closing).
+        running = lambda: self._running and not self.c._closing  # noqa: E731
+        if cfg.long_poll_ms > 0:
+            tasks = [loop.create_task(poll_loops.long_poll(
+                cfg.long_poll_ms, cfg.poll_interval, functools.partial(self._poll_member, gid, slot), running))
+                for slot in range(cfg.poll_copies)]
+            tasks.append(loop.create_task(poll_loops.every(
+                cfg.poll_interval, functools.partial(self._housekeeping, gid), running)))
+        else:
+            tasks = [loop.create_task(poll_loops.every(cfg.poll_interval, functools.partial(self._poll_round, gid),
+                                                       running))]
+        self._loops[gid] = tasks
+
+    async def _poll_member(self, gid: str, slot: int, wait_ms: int) -> int:
+        """One long-poll on the *slot*-th member of the group's swarm; returns the records it
+        brought.  Applied here, before asking again, so each member's records keep their order
+        (a key message before the messages it opens)."""
+        g = self.get(gid)
+        if g.left:
+            return 0  # this loop idles at poll_interval
+        router = self._router(gid)
+        await router.swarm_of(gid)
+        members = router.members_to_poll(gid, self.c.cfg.poll_copies)
+        if slot >= len(members):
+            return 0
+        got = await router.poll_member(gid, members[slot], wait_ms)
+        self._emit(await self._take(g, got))
+        return len(got)
+
+    async def _poll_round(self, gid: str) -> None:
+        self._emit(await self.poll(gid))
+
+    async def _housekeeping(self, gid: str) -> None:
+        """With long-polls, what a poll round does besides reading: the admin's refresh."""
+        g = self.get(gid)
+        if g.is_admin and not g.left:
+            await self._take(g, [])
+
+    def _emit(self, events: list[GroupEvent]) -> None:
+        for e in events:
+            self.events.put_nowait(e)
 
     async def _ingest(self, g: Group, data: bytes) -> list[GroupEvent]:
         digest = hashlib.sha256(data).hexdigest()

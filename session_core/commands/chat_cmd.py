@@ -334,7 +334,7 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
         from session_core.commands.group_chat import ChatGroups  # /group: closed groups (docs/groups.md)
 
         groups = ChatGroups(c)
-        group_poll = loop.create_task(groups.poll_forever(c.cfg.poll_interval * 2))
+        group_poll = loop.create_task(groups.poll_forever())
         try:
             while True:
                 line = await loop.run_in_executor(None, sys.stdin.readline)

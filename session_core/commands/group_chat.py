@@ -76,15 +76,12 @@ class ChatGroups:
         rep = await self.groups.send(self.current, text)
         click.echo(f"  (group, {rep.describe()})")
 
-    async def poll_forever(self, interval: float) -> None:
-        import asyncio
-        import logging
-
-        while True:
-            try:
-                show_group_events(await self.groups.poll(), as_json=False)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the loop outlives a bad round, as the client's do
-                logging.getLogger("session_core.chat").info("group poll failed: %s", exc)
-            await asyncio.sleep(interval)
+    async def poll_forever(self) -> None:
+        """Show what the groups' receiving loops bring (long-polls, or rounds every
+        ``poll_interval`` with ``long_poll_ms=0``), until cancelled."""
+        self.groups.start()
+        try:
+            while True:
+                show_group_events([await self.groups.events.get()], as_json=False)
+        finally:
+            await self.groups.stop()

@@ -20,7 +20,9 @@ Held requests are what an attacker would multiply, so they are bounded
   (nothing) -- the protocol answer stays correct and honest clients fall back to polling;
 - per key: past ``max_per_key`` the *oldest* held request is let go (answered at once with
   nothing), so an owner whose earlier request was lost on its path is never locked out by it,
-  and one key cannot pile up requests.
+  and one key cannot pile up requests.  A closed group's key (``03…``) is polled by every
+  member, so it has its own bound, ``max_per_group`` (one request per member's device): with
+  the per-account bound, members would push each other out and all fall back to polling.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from session_core.errors import InvalidInputError
+from session_core.protocol.groups.group_key import GROUP_ID_PREFIX
 
 __all__ = ["MAX_WAIT_MS", "Ticket", "WaitLimits", "Waiters", "mailbox_key", "pubkey_key"]
 
@@ -47,9 +50,12 @@ class WaitLimits:
     max_total: int = 4096
     #: Held requests of one key: a device or two per mailbox, a few devices per Session ID.
     max_per_key: int = 4
+    #: Held requests of one closed group's key: a member holds one per polled swarm member,
+    #: and groups have up to 1 000 members (issue 14).
+    max_per_group: int = 1024
 
     def __post_init__(self) -> None:
-        if self.max_total < 1 or self.max_per_key < 1:
+        if self.max_total < 1 or self.max_per_key < 1 or self.max_per_group < 1:
             raise InvalidInputError("wait limits must be positive")
 
 
@@ -86,7 +92,7 @@ class Waiters:
             self.refused += 1
             return None
         group = self._by_key.setdefault(key, [])
-        if len(group) >= self.limits.max_per_key:
+        if len(group) >= self._per_key(key):
             oldest = group.pop(0)
             self._total -= 1
             oldest.evicted = True
@@ -97,6 +103,9 @@ class Waiters:
         self._total += 1
         self.held += 1
         return t
+
+    def _per_key(self, key: str) -> int:
+        return self.limits.max_per_group if key.startswith(_GROUP_KEY) else self.limits.max_per_key
 
     def release(self, ticket: Ticket) -> None:
         """Forget a held request (answered, timed out or cancelled); idempotent."""
@@ -137,3 +146,6 @@ def mailbox_key(mailbox: str) -> str:
 
 def pubkey_key(pubkey: str) -> str:
     return "p:" + pubkey
+
+
+_GROUP_KEY = pubkey_key(GROUP_ID_PREFIX)
