@@ -3,6 +3,7 @@ aiohttp application, announce itself in a ready file, run a periodic chore, stop
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import inspect
@@ -52,7 +53,7 @@ async def serve_v4(request: web.Request, x25519_secret: bytes,
     return web.Response(body=await asyncio.to_thread(req.seal, code, answer, ctype))
 
 
-class Service:
+class Service(abc.ABC):
     """Subclasses give :meth:`web_app`, :meth:`ready_info`, and :meth:`tick` (every
     ``tick_interval`` seconds) and :meth:`close` (after the HTTP side stopped)."""
 
@@ -71,8 +72,9 @@ class Service:
     def url(self) -> str:
         return f"http://{self.ip}:{self.port}"
 
+    @abc.abstractmethod
     def web_app(self) -> web.Application:
-        raise NotImplementedError
+        """The service's routes."""
 
     def ready_info(self) -> dict[str, Any]:
         return {}

@@ -25,7 +25,7 @@ from typing import Any
 from session_core.errors import NameDisagreementError, NameNotFoundError, NameProofError, NameValueError
 from session_core.names.merkle import InclusionProof, verify_inclusion
 from session_core.names.name import name_hash
-from session_core.names.records import BlockHeader, NameRecord
+from session_core.names.records import BlockHeader, NameRecord, hex_field
 from session_core.names.value import decrypt_value
 
 __all__ = ["VerifiedAnswer", "ProvenName", "NOT_FOUND", "verify_answer", "agree", "parse_proof_b64"]
@@ -55,19 +55,6 @@ def parse_proof_b64(value: object) -> InclusionProof:
     return InclusionProof.from_bytes(raw)
 
 
-def _hex(result: Mapping[str, Any], key: str, size: int | None) -> bytes:
-    v = result.get(key)
-    try:
-        if not isinstance(v, str):
-            raise ValueError(v)
-        raw = bytes.fromhex(v)
-    except ValueError:
-        raise NameProofError(f"`{key}` must be hex") from None
-    if size is not None and len(raw) != size:
-        raise NameProofError(f"`{key}` must be {size} bytes, got {len(raw)}")
-    return raw
-
-
 def verify_answer(
     name: str, result: Any, header_at: Callable[[int], BlockHeader], min_height: int,
 ) -> VerifiedAnswer:
@@ -87,8 +74,8 @@ def verify_answer(
     expiration = result.get("expiration_height")
     if not isinstance(expiration, int) or isinstance(expiration, bool) or expiration < 0:
         raise NameProofError("`expiration_height` must be a non-negative integer")
-    nonce = _hex(result, "nonce", 24) if "nonce" in result else b""
-    record = NameRecord(name_hash(name), _hex(result, "owner", 32), expiration, _hex(result, "encrypted_value", None), nonce)
+    nonce = hex_field(result, "nonce", 24) if "nonce" in result else b""
+    record = NameRecord(name_hash(name), hex_field(result, "owner", 32), expiration, hex_field(result, "encrypted_value", None), nonce)
     header = header_at(proof.height)
     verify_inclusion(record.leaf(), proof, header.names_root)
     if not record.live_at(proof.height):

@@ -51,7 +51,8 @@ class NameRecord:
         return out
 
 
-def _hex(obj: Mapping[str, Any], key: str, size: int | None = None) -> bytes:
+def hex_field(obj: Mapping[str, Any], key: str, size: int | None = None) -> bytes:
+    """``obj[key]`` as bytes from hex (of *size* bytes if given); NameProofError otherwise."""
     v = obj.get(key)
     try:
         if not isinstance(v, str):
@@ -95,8 +96,8 @@ class BlockHeader:
     def from_json(cls, obj: Any) -> BlockHeader:
         if not isinstance(obj, Mapping):
             raise NameProofError("a block header must be an object")
-        h = cls(_uint(obj, "height"), _hex(obj, "hash", 32), _hex(obj, "prev_header_hash", 32), _hex(obj, "names_root", 32))
-        if "header_hash" in obj and _hex(obj, "header_hash", 32) != h.header_hash():
+        h = cls(_uint(obj, "height"), hex_field(obj, "hash", 32), hex_field(obj, "prev_header_hash", 32), hex_field(obj, "names_root", 32))
+        if "header_hash" in obj and hex_field(obj, "header_hash", 32) != h.header_hash():
             raise NameProofError(f"header {h.height}: `header_hash` does not match its fields")
         return h
 
