@@ -122,3 +122,15 @@ def test_piping_a_passphrase_prints_no_getpass_warning(tmp_path: Path) -> None:
 def test_restore_help_says_how_the_words_are_entered() -> None:
     r = run("id", "restore", "--help")
     assert r.exit_code == 0 and "one line, separated by spaces" in r.output
+
+
+@pytest.mark.parametrize("command, what", [
+    (["fileserver", "run"], "the file server stopped"),
+    (["opengroup", "run"], "the room server stopped"),
+    (["node", "run", "--chain", "http://127.0.0.1:1/json_rpc"], "the node stopped"),
+])
+def test_a_server_that_cannot_use_its_data_dir_says_so_in_one_line(tmp_path: Path, command: list[str],
+                                                                    what: str) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    one_clear_line(run(*command, "--data-dir", str(not_a_dir / "data")), what)

@@ -149,15 +149,16 @@ def chain_command(
 ) -> None:
     """Run the devnet chain process (started by `devnet up`)."""
     from session_core.devnet.chain_server import serve_chain
-    from session_core.devnet.process import run_until_signal
+    from session_core.commands.serve import serve_until_signal
 
-    run_until_signal(
+    serve_until_signal(
         functools.partial(
             serve_chain, db, seed, ip, port, block_interval,
             ready_file=ready_file, decommission_after=decommission_after,
             deregister_after_blocks=deregister_after_blocks,
         ),
         log_level,
+        "devnet chain",
     )
 
 

@@ -24,11 +24,11 @@ def fileserver_group() -> None:
 def run_command(data_dir: Path, ip: str, port: int, max_size_mb: float, expiry_days: float,
                 ready_file: Path | None, log_level: str) -> None:
     """Serve POST /file, GET /file/<id> directly and through /oxen/v4/lsrpc until Ctrl-C."""
-    from session_core.devnet.process import run_until_signal
+    from session_core.commands.serve import serve_until_signal
     from session_core.fileserver import FileServerConfig, run
 
     if max_size_mb <= 0 or expiry_days <= 0:
         raise click.BadParameter("the size limit and the expiry must be positive")
     cfg = FileServerConfig(data_dir, ip=ip, port=port, max_size=int(max_size_mb * 1_000_000),
                            ttl=expiry_days * 86400, ready_file=ready_file)
-    run_until_signal(functools.partial(run, cfg), log_level)
+    serve_until_signal(functools.partial(run, cfg), log_level, "file server")

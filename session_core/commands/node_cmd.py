@@ -41,7 +41,7 @@ def run_command(
     python_relay: bool, log_level: str,
 ) -> None:
     """Run one service node until Ctrl-C."""
-    from session_core.devnet.process import run_until_signal
+    from session_core.commands.serve import serve_until_signal
     from session_core.node.service import NodeConfig, run
     from session_core.node.store import StorageLimits
 
@@ -59,7 +59,7 @@ def run_command(
         exit_allow_loopback=exit_allow_loopback,
     )
     if not (drop_stores or misbehave or observe):
-        run_until_signal(functools.partial(run, cfg), log_level)
+        serve_until_signal(functools.partial(run, cfg), log_level, "node")
         return
     # Test aids (devnet only), handed to the node as wrappers of its parts.
     from session_core.node.keys import NodeKeys
@@ -71,7 +71,7 @@ def run_command(
         observer = Observer(NodeKeys.load_or_create(data_dir).ed25519.hex(), observe)
     wrappers = node_wrappers(drop_stores=drop_stores, misbehave=misbehave, observer=observer)
     try:
-        run_until_signal(functools.partial(run, cfg, wrappers=wrappers), log_level)
+        serve_until_signal(functools.partial(run, cfg, wrappers=wrappers), log_level, "node")
     finally:
         if observer is not None:
             observer.close()

@@ -45,7 +45,7 @@ def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...],
                 admins: tuple[str, ...], rate: str, reaction_rate: str, auth_window: float, ready_file: Path | None, no_answer_cache: bool,
                 log_level: str) -> None:
     """Serve the room API directly and through /oxen/v4/lsrpc until Ctrl-C."""
-    from session_core.devnet.process import run_until_signal
+    from session_core.commands.serve import serve_until_signal
     from session_core.opengroup import OpenGroupConfig, run
 
     rate_count, rate_seconds = _rate(rate, "--rate")
@@ -58,7 +58,7 @@ def run_command(data_dir: Path, ip: str, port: int, open_rooms: tuple[str, ...],
                               post_rate_count=rate_count, post_rate_interval=rate_seconds, ready_file=ready_file,
                               reaction_rate_count=react_count, reaction_rate_interval=react_seconds,
                               answer_cache=not no_answer_cache)
-        run_until_signal(functools.partial(run, cfg), log_level)
+        serve_until_signal(functools.partial(run, cfg), log_level, "room server")
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
 
