@@ -426,6 +426,11 @@ class GroupTooLargeError(GroupError, ValueError):
     """A member list longer than :data:`~session_core.protocol.groups.roster.MAX_MEMBERS`."""
 
 
+class GroupInviteError(GroupError, ValueError):
+    """A group invitation that is malformed, names another invitee or time, or is not signed by
+    the group's key: forged or tampered."""
+
+
 # -- client (session_core.client) ---------------------------------------------------------------
 
 

@@ -139,7 +139,7 @@ def test_cli_link_then_join_gives_the_same_account(tmp_path: Path, monkeypatch: 
 
     net = MemNetwork(8)
     net.seed_url = "http://seed.invalid/json_rpc"
-    monkeypatch.setattr("session_core.client.client.HttpTransport", lambda: MemTransport(net))
+    monkeypatch.setattr("session_core.client.state.HttpTransport", lambda: MemTransport(net))
     monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "correct horse")
     home = str(tmp_path / "home")
     runner = CliRunner()

@@ -110,7 +110,7 @@ def test_inbox_marks_muted_conversations(tmp_path: Path, monkeypatch: pytest.Mon
 
     net = MemNetwork(8)
     net.seed_url = "http://seed.invalid/json_rpc"
-    monkeypatch.setattr("session_core.client.client.HttpTransport", lambda: MemTransport(net))
+    monkeypatch.setattr("session_core.client.state.HttpTransport", lambda: MemTransport(net))
     monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "correct horse")
     home = tmp_path / "home"
     runner = CliRunner()

@@ -66,3 +66,32 @@ def test_group_create_send_kick_read(devnet: Devnet, tmp_path: Path, monkeypatch
     assert "admin" in run("ann", "list") and "removed" in run("cal", "list")
     r = CliRunner().invoke(cli, ["group", "kick", "--profile", "ben", *common, gid, ids["ann"].session_id])
     assert r.exit_code != 0 and "admin" in r.output
+
+
+def test_group_invitation_through_the_1to1_conversation(devnet: Devnet, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "pw")
+    store = ProfileStore(tmp_path)
+    ids = {n: Identity.generate() for n in ("ann", "dan", "eve")}
+    for n, ident in ids.items():
+        store.create(n, ident, "pw", display_name=n.title(), created_ms=1)
+    common = ["--home", str(tmp_path), "--devnet", str(devnet.directory)]
+
+    def run(*args: str, expect: int = 0) -> str:
+        r = CliRunner().invoke(cli, [*args, *common])  # output: stdout and stderr
+        assert r.exit_code == expect, r.output
+        return r.output
+
+    run("send", "--profile", "ann", "--to", ids["dan"].session_id, "--request", "hi dan")
+    run("inbox", "--profile", "dan", "--wait", "5", "--accept", ids["ann"].session_id)
+    assert "accepted your friend request" in run("inbox", "--profile", "ann", "--wait", "5")
+    out = run("group", "create", "--profile", "ann", "--name", "Climbers",
+              "--member", ids["dan"].session_id, "--member", ids["eve"].session_id)
+    gid = out.split()[0]
+    assert "invited (async)" in out and "not invited" in out  # eve is no contact of ann
+    invites = run("group", "invites", "--profile", "dan")
+    assert f"{gid}  Climbers  from {ids['ann'].session_id}" in invites
+    assert "no pending group invitations" in run("group", "invites", "--profile", "eve")
+    assert "joined Climbers: generation 0, 3 members" in run("group", "accept", "--profile", "dan", gid)
+    assert "no pending invitation" in run("group", "decline", "--profile", "dan", gid, expect=1)
+    assert "Climbers" in run("group", "list", "--profile", "dan")

@@ -31,10 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from session_core.client import poll_loops
+from session_core.client import group_invites, poll_loops
 from session_core.client.client import Client
+from session_core.client.group_invites import PendingInvite
 from session_core.client.router import Retrieved, StoreReport, SwarmRouter
-from session_core.errors import ClientError, DuplicateMessageError, NotGroupMemberError, ProtocolError
+from session_core.errors import (
+    ClientError, DuplicateMessageError, GroupOperationError, InvalidInputError, NotGroupAdminError, NotGroupMemberError,
+    ProtocolError,
+)
 from session_core.protocol.events import Event
 from session_core.protocol.groups import (
     Group,
@@ -45,6 +49,7 @@ from session_core.protocol.groups import (
     GroupRemoved,
     parse_group_id,
 )
+from session_core.protocol.groups.invite import check_name
 
 __all__ = ["GroupEvent", "GroupStats", "Groups"]
 
@@ -138,11 +143,16 @@ class Groups:
 
     # -- operations ---------------------------------------------------------------------------
 
-    async def create(self, members: Sequence[str] = ()) -> tuple[str, list[StoreReport]]:
+    async def create(self, members: Sequence[str] = (), *, name: str = "") -> tuple[str, list[StoreReport]]:
+        """A new group we run, with ``members``; ``name`` (ours to show, and what invitations
+        carry) is kept in this profile.  Members learn of it by :meth:`invite` or by hand."""
+        check_name(name)
         async with self._lock:
             g, outs = Group.create(self.c.identity, self.c.clock.now_ms(), members)
             self.groups[g.group_id] = g
             self._save(g.group_id)
+            if name:
+                self.c.db.put(self._row(g.group_id, "name"), name)
         self._start_group(g.group_id)
         return g.group_id, await self._store(outs)
 
@@ -200,6 +210,46 @@ class Groups:
             reps.append(await self._router(o.group_id).store(o.group_id, o.data, o.ttl_ms))
             self.stats.stored += 1
         return reps
+
+    # -- invitations through 1:1 conversations ------------------------------------------------
+
+    def name(self, gid: str) -> str:
+        """The group's name in this profile ("" if none was given)."""
+        saved = self.c.db.get(self._row(gid.lower(), "name"))
+        return saved if isinstance(saved, str) else ""
+
+    async def invite(self, gid: str, members: Sequence[str]) -> dict[str, str]:
+        """Admin: tell ``members`` (already added) about the group in each one's 1:1 conversation,
+        signed by the group key.  Returns per member the route it took, or why it was not sent
+        (a member who is not an established contact: tell them the ID, they ``join`` it)."""
+        g = self.get(gid)
+        if g.signer is None:
+            raise NotGroupAdminError("only the admin can invite: the invitation is signed by the group key")
+        outcome: dict[str, str] = {}
+        for member in members:
+            try:
+                outcome[member] = (await self.c.send_group_invite(member, g.signer, self.name(gid))).route
+            except (ClientError, ProtocolError, InvalidInputError) as exc:
+                outcome[member] = f"not invited: {exc}"
+        return outcome
+
+    def invites(self) -> list[PendingInvite]:
+        """Invitations received and not answered yet (the client keeps them as they arrive)."""
+        return group_invites.pending(self.c.db)
+
+    def accept_invite(self, gid: str) -> Group:
+        """Join the group of a pending invitation (its keys come from the group's swarm)."""
+        invite = group_invites.forget(self.c.db, gid)
+        if invite is None:
+            raise GroupOperationError(f"no pending invitation to {gid[:12]}… (see `group invites`)")
+        g = self.join(invite.group_id)
+        if invite.name and not self.name(invite.group_id):
+            self.c.db.put(self._row(invite.group_id, "name"), invite.name)
+        return g
+
+    def decline_invite(self, gid: str) -> bool:
+        """Forget a pending invitation; False if there was none."""
+        return group_invites.forget(self.c.db, gid) is not None
 
     # -- polling ------------------------------------------------------------------------------
 

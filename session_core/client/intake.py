@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from session_core.attachments import Pointer
+from session_core.client import group_invites
 from session_core.client.protections import Protections
 from session_core.client.remote_wipe import find_trigger
 from session_core.client.router import Retrieved
@@ -21,7 +22,8 @@ from session_core.client.state import ClientEvent, PeerState, history_line
 from session_core.client.sync import PeerRoute, parse_route
 from session_core.errors import AttachmentError, ClientError, DecryptionError, DuplicateMessageError, ProtocolError
 from session_core.protocol import (
-    ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived, MessageReceived,
+    ExpirationTimerChanged, FriendRequestAccepted, FriendRequestDropped, FriendRequestReceived, GroupInviteReceived,
+    MessageReceived,
     OnlineStatusReceived, ReceiptReceived,
 )
 from session_core.protocol.config import is_config
@@ -162,7 +164,8 @@ class Receiver(Protections):
         wipe = False
         for ev in raw_events:
             sender = getattr(ev, "sender", "")
-            if sender and isinstance(ev, (FriendRequestReceived, MessageReceived)) and self._blocked(sender):
+            hideable = (FriendRequestReceived, MessageReceived, GroupInviteReceived)
+            if sender and isinstance(ev, hideable) and self._blocked(sender):
                 log.info("hid a %s from %s: blocked (contacts config)", type(ev).__name__, sender[:12])
                 continue
             if isinstance(ev, FriendRequestReceived):
@@ -206,6 +209,9 @@ class Receiver(Protections):
             elif isinstance(ev, ExpirationTimerChanged):
                 self._put_timer(ev.sender, ev.expiration)
                 events.append(ClientEvent("timer", ev.sender, str(ev.expiration or "off"), "", via, ev.timestamp_ms))
+            elif isinstance(ev, GroupInviteReceived):
+                group_invites.remember(self.db, ev)  # until accepted or declined (client.groups)
+                events.append(ClientEvent("group_invite", ev.sender, ev.group_id, ev.name, via, ev.timestamp_ms))
             elif isinstance(ev, OnlineStatusReceived):
                 self._on_status(ev, replies)
                 events.append(ClientEvent("status", ev.sender, "online" if ev.reachable else "offline", "", via))

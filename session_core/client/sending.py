@@ -17,6 +17,8 @@ from session_core.errors import ClientError
 from session_core.identity import canonical_session_id
 from session_core.protocol import ContactState, ConversationMode, Outgoing
 from session_core.protocol.expiration import AFTER_SEND, Expiration
+from session_core.protocol.groups import GroupSigner
+from session_core.protocol.groups.invite import sign_invite
 
 __all__ = ["Sender"]
 
@@ -101,6 +103,20 @@ class Sender(AccountSync):
             self._put_timer(peer, expire)
             self._save()
         return await self._send_async(out, "timer")
+
+    async def send_group_invite(self, peer: str, signer: GroupSigner, name: str = "") -> SendReport:
+        """Invite ``peer`` (an established contact) into the group whose key ``signer`` is,
+        through our 1:1 conversation; the group key's signature binds it to ``peer`` and this
+        message (:mod:`session_core.protocol.groups.invite`)."""
+        self._alive()
+        peer = canonical_session_id(peer)
+        st = self.peers.setdefault(peer, PeerState())
+        async with self._lock:
+            out = self.messenger.send_group_invite(peer, sign_invite(signer, peer, name, self.clock.now_ms()))
+            self._save()
+        rep = await self._deliver_text(peer, st, out)
+        rep.kind = "group invite"
+        return rep
 
     async def _deliver_text(self, peer: str, st: PeerState, out: Outgoing, dies_at: int | None = None) -> SendReport:
         ts = out.timestamp_ms

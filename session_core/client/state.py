@@ -67,7 +67,8 @@ class ClientConfig:
 @dataclass(frozen=True)
 class ClientEvent:
     kind: str  # "request", "request_dropped", "accepted", "message", "sent" (by another device), "status",
-    #          "file" (text: where it was saved), "file_error", "timer", "wiped"
+    #          "file" (text: where it was saved), "file_error", "timer", "wiped",
+    #          "group_invite" (text: the group ID, name: the group's name; see client.groups)
     peer: str
     text: str = ""
     name: str = ""

@@ -249,6 +249,9 @@ def inbox_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
             for ev in events:
                 if ev.kind == "timer":
                     click.echo(f"{_name(c, ev.peer)} set disappearing messages: {ev.text}")
+                if ev.kind == "group_invite" and not as_json:
+                    click.echo(f"{_name(c, ev.peer)} invited you to the group {ev.name or ev.text[:12] + '…'}: "
+                               f"`session-core group accept {ev.text}` (or decline)")
                 if ev.kind == "accepted":
                     if as_json:
                         click.echo(json.dumps({"event": "accepted", "peer": ev.peer, "name": ev.name}))
@@ -318,6 +321,8 @@ def chat_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 current[:] = [ev.peer]
             elif ev.kind == "status":
                 click.echo(f"\r[{who} is {ev.text}]")
+            elif ev.kind == "group_invite":
+                click.echo(f"\r[{who} invited you to the group {ev.name or ev.text[:12] + '…'}] -> /group {ev.text}")
             elif ev.kind in ("file", "file_error"):
                 click.echo(f"\r[{who}'s file " + (f"saved to {ev.text}]" if ev.kind == "file" else f"failed: {ev.text}]"))
 

@@ -28,6 +28,13 @@ CHAT_HELP = ("/group 03…  talk in a group (joins it)   /group new [05…]  cre
              "/group leave   /group list   /group off  back to 1:1")
 
 
+def show_invites(outcome: dict[str, str]) -> None:
+    """How each member's invitation went (``Groups.invite``); who was not invited joins by ID."""
+    for member, how in outcome.items():
+        click.echo(f"  {member[:12]}…: " + (f"invited ({how})" if not how.startswith("not invited") else
+                                            f"{how}; they can still run `group join` with the ID"), err=True)
+
+
 class ChatGroups:
     """``/group`` inside ``session-core chat``: the current group (if any) takes what is typed,
     and :meth:`poll_forever` shows what arrives in every group of the profile."""
@@ -49,19 +56,25 @@ class ChatGroups:
         elif args[0] == "new":
             gid, _ = await self.groups.create(args[1:])
             self.current = gid
-            click.echo(f"created {gid}: you are its admin; members run /group {gid}")
+            click.echo(f"created {gid}: you are its admin")
+            show_invites(await self.groups.invite(gid, args[1:]))
         elif args[0] == "off":
             self.current = None
         elif args[0] in ("add", "kick") and self.current:
             await getattr(self.groups, args[0])(self.current, args[1:])
             g = self.groups.get(self.current)
             click.echo(f"generation {g.generation}: {len(g.members())} members")
+            if args[0] == "add":
+                show_invites(await self.groups.invite(self.current, args[1:]))
         elif args[0] == "leave" and self.current:
             await self.groups.leave(self.current)
             click.echo(f"left {self.current[:12]}…")
             self.current = None
         elif args[0].startswith("03"):
-            self.groups.join(args[0])
+            if any(p.group_id == args[0].lower() for p in self.groups.invites()):
+                self.groups.accept_invite(args[0])  # joining answers the invitation
+            else:
+                self.groups.join(args[0])
             self.current = args[0].lower()
             show_group_events(await self.groups.poll(self.current), as_json=False)
             g = self.groups.get(self.current)

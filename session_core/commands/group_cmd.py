@@ -1,4 +1,5 @@
-"""``session-core group``: closed groups (create, join, add, kick, leave, send, read, list).
+"""``session-core group``: closed groups (create, join, add, kick, leave, send, read, list; invitations
+through 1:1 conversations: invites, accept, decline).
 
 Each command opens the profile's client (same options as ``send``/``inbox``), does one thing in
 the group's swarm and stops.  The admin's ``read`` also answers leave requests with a rekey and
@@ -15,6 +16,7 @@ import click
 
 from session_core.commands.chat_cmd import _client, _options, _run, _start, _stop
 from session_core.commands.group_chat import show_group_events as _show
+from session_core.commands.group_chat import show_invites
 
 
 async def _groups(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None) -> tuple[Any, Any]:
@@ -33,18 +35,19 @@ def group_group() -> None:
 @group_group.command("create")
 @_options
 @click.option("--member", "members", multiple=True, help="Session ID to add at once (repeatable).")
+@click.option("--name", default="", help="The group's name (shown to invited members).")
 def create_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
-                   members: tuple[str, ...]) -> None:
-    """Create a group (you are its admin) and print its ID (03…)."""
+                   members: tuple[str, ...], name: str) -> None:
+    """Create a group (you are its admin), print its ID (03…) and invite the members who are
+    your contacts through your 1:1 conversation with each."""
     async def run() -> None:
         c, groups = await _groups(profile, home, seeds, devnet_dir)
         try:
-            gid, reps = await groups.create(list(members))
+            gid, reps = await groups.create(list(members), name=name)
             click.echo(gid)
             click.echo(f"{1 + len(members)} members, generation 0; {len(reps)} records stored in the group swarm",
                        err=True)
-            if members:
-                click.echo("tell each member the group ID: they run `session-core group join ID`", err=True)
+            show_invites(await groups.invite(gid, list(members)))
         finally:
             await _stop(c)
     _run(run)
@@ -89,12 +92,14 @@ def _admin_command(name: str, doc: str) -> None:
                 g = groups.get(group_id)
                 click.echo(f"generation {g.generation}: {len(g.members())} members; {len(reps)} record(s) stored "
                            f"in {time.perf_counter() - t0:.2f} s")
+                if name == "add":
+                    show_invites(await groups.invite(group_id, list(members)))
             finally:
                 await _stop(c)
         _run(run)
 
 
-_admin_command("add", "Admin: add members (they read nothing sent before).")
+_admin_command("add", "Admin: add members (they read nothing sent before) and invite the contacts among them.")
 _admin_command("kick", "Admin: remove members and rekey in one message (they read nothing after).")
 
 
@@ -166,7 +171,61 @@ def list_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             for gid, g in sorted(groups.groups.items()):
                 role = "admin" if g.is_admin else "left" if g.left else "removed" if g.removed_at is not None else "member"
                 gen = "-" if g.generation is None else str(g.generation)
-                click.echo(f"{gid}  {role:7}  generation {gen:>3}  {len(g.members())} members")
+                click.echo(f"{gid}  {role:7}  generation {gen:>3}  {len(g.members())} members  {groups.name(gid)}".rstrip())
+        finally:
+            await _stop(c)
+    _run(run)
+
+
+@group_group.command("invites")
+@_options
+def invites_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None) -> None:
+    """Group invitations received (fetches the 1:1 inbox first) and not answered yet."""
+    async def run() -> None:
+        c, groups = await _groups(profile, home, seeds, devnet_dir)
+        try:
+            await c.poll_swarm()  # new invitations arrive in the 1:1 conversations
+            pending = groups.invites()
+            for p in pending:
+                click.echo(f"{p.group_id}  {p.name or '(no name)'}  from {p.sender}")
+            if not pending:
+                click.echo("no pending group invitations", err=True)
+        finally:
+            await _stop(c)
+    _run(run)
+
+
+@group_group.command("accept")
+@_options
+@click.argument("group_id")
+def accept_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
+                   group_id: str) -> None:
+    """Accept a group invitation: join the group and read it."""
+    async def run() -> None:
+        c, groups = await _groups(profile, home, seeds, devnet_dir)
+        try:
+            g = groups.accept_invite(group_id)
+            _show(await groups.poll(g.group_id), as_json=False)
+            click.echo(f"joined {groups.name(g.group_id) or g.group_id}: " +
+                       (f"generation {g.generation}, {len(g.members())} members" if g.generation is not None
+                        else "no key for you in the group swarm yet"))
+        finally:
+            await _stop(c)
+    _run(run)
+
+
+@group_group.command("decline")
+@_options
+@click.argument("group_id")
+def decline_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
+                    group_id: str) -> None:
+    """Forget a group invitation without joining."""
+    async def run() -> None:
+        c, groups = await _groups(profile, home, seeds, devnet_dir)
+        try:
+            if not groups.decline_invite(group_id):
+                raise click.ClickException(f"no pending invitation to {group_id[:12]}… (see `group invites`)")
+            click.echo("declined")
         finally:
             await _stop(c)
     _run(run)

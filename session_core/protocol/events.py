@@ -25,6 +25,7 @@ __all__ = [
     "TypingReceived",
     "SentMessageSynced",
     "ExpirationTimerChanged",
+    "GroupInviteReceived",
 ]
 
 _MIN, _DAY = 60_000, 86_400_000
@@ -131,4 +132,15 @@ class ExpirationTimerChanged(Event):
 
     sender: str
     expiration: Expiration | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class GroupInviteReceived(Event):
+    """The admin of a closed group invited us (checked: signed by the group's key for us and
+    this message); joining it is up to the user."""
+
+    sender: str
+    group_id: str
+    name: str
     timestamp_ms: int

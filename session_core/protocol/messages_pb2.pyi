@@ -281,7 +281,7 @@ class LokiProfile(_message.Message):
     def __init__(self, displayName: _Optional[str] = ..., profilePicture: _Optional[str] = ..., lastProfileUpdateSeconds: _Optional[int] = ...) -> None: ...
 
 class DataMessage(_message.Message):
-    __slots__ = ("body", "attachments", "flags", "expireTimer", "profileKey", "timestamp", "quote", "preview", "reaction", "profile", "communityInvitation", "syncTarget", "blocksCommunityMessageRequests")
+    __slots__ = ("body", "attachments", "flags", "expireTimer", "profileKey", "timestamp", "quote", "preview", "reaction", "profile", "communityInvitation", "syncTarget", "blocksCommunityMessageRequests", "groupUpdateMessage")
     class Flags(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         END_SESSION: _ClassVar[DataMessage.Flags]
@@ -349,6 +349,7 @@ class DataMessage(_message.Message):
     COMMUNITYINVITATION_FIELD_NUMBER: _ClassVar[int]
     SYNCTARGET_FIELD_NUMBER: _ClassVar[int]
     BLOCKSCOMMUNITYMESSAGEREQUESTS_FIELD_NUMBER: _ClassVar[int]
+    GROUPUPDATEMESSAGE_FIELD_NUMBER: _ClassVar[int]
     body: str
     attachments: _containers.RepeatedCompositeFieldContainer[AttachmentPointer]
     flags: int
@@ -362,7 +363,34 @@ class DataMessage(_message.Message):
     communityInvitation: DataMessage.CommunityInvitation
     syncTarget: str
     blocksCommunityMessageRequests: bool
-    def __init__(self, body: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[AttachmentPointer, _Mapping]]] = ..., flags: _Optional[int] = ..., expireTimer: _Optional[int] = ..., profileKey: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., quote: _Optional[_Union[DataMessage.Quote, _Mapping]] = ..., preview: _Optional[_Iterable[_Union[DataMessage.Preview, _Mapping]]] = ..., reaction: _Optional[_Union[DataMessage.Reaction, _Mapping]] = ..., profile: _Optional[_Union[LokiProfile, _Mapping]] = ..., communityInvitation: _Optional[_Union[DataMessage.CommunityInvitation, _Mapping]] = ..., syncTarget: _Optional[str] = ..., blocksCommunityMessageRequests: _Optional[bool] = ...) -> None: ...
+    groupUpdateMessage: GroupUpdateMessage
+    def __init__(self, body: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[AttachmentPointer, _Mapping]]] = ..., flags: _Optional[int] = ..., expireTimer: _Optional[int] = ..., profileKey: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., quote: _Optional[_Union[DataMessage.Quote, _Mapping]] = ..., preview: _Optional[_Iterable[_Union[DataMessage.Preview, _Mapping]]] = ..., reaction: _Optional[_Union[DataMessage.Reaction, _Mapping]] = ..., profile: _Optional[_Union[LokiProfile, _Mapping]] = ..., communityInvitation: _Optional[_Union[DataMessage.CommunityInvitation, _Mapping]] = ..., syncTarget: _Optional[str] = ..., blocksCommunityMessageRequests: _Optional[bool] = ..., groupUpdateMessage: _Optional[_Union[GroupUpdateMessage, _Mapping]] = ...) -> None: ...
+
+class GroupUpdateMessage(_message.Message):
+    __slots__ = ("inviteMessage", "inviteResponse")
+    INVITEMESSAGE_FIELD_NUMBER: _ClassVar[int]
+    INVITERESPONSE_FIELD_NUMBER: _ClassVar[int]
+    inviteMessage: GroupUpdateInviteMessage
+    inviteResponse: GroupUpdateInviteResponseMessage
+    def __init__(self, inviteMessage: _Optional[_Union[GroupUpdateInviteMessage, _Mapping]] = ..., inviteResponse: _Optional[_Union[GroupUpdateInviteResponseMessage, _Mapping]] = ...) -> None: ...
+
+class GroupUpdateInviteMessage(_message.Message):
+    __slots__ = ("groupSessionId", "name", "memberAuthData", "adminSignature")
+    GROUPSESSIONID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMBERAUTHDATA_FIELD_NUMBER: _ClassVar[int]
+    ADMINSIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    groupSessionId: str
+    name: str
+    memberAuthData: bytes
+    adminSignature: bytes
+    def __init__(self, groupSessionId: _Optional[str] = ..., name: _Optional[str] = ..., memberAuthData: _Optional[bytes] = ..., adminSignature: _Optional[bytes] = ...) -> None: ...
+
+class GroupUpdateInviteResponseMessage(_message.Message):
+    __slots__ = ("isApproved",)
+    ISAPPROVED_FIELD_NUMBER: _ClassVar[int]
+    isApproved: bool
+    def __init__(self, isApproved: _Optional[bool] = ...) -> None: ...
 
 class AttachmentPointer(_message.Message):
     __slots__ = ("deprecated_id", "contentType", "key", "size", "digest", "fileName", "flags", "width", "height", "caption", "url")
