@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from session_core.client import Client, ClientConfig
-from session_core.client.devices import import_link, link_acks, offer_link
+from session_core.client.linking import import_link, link_acks, offer_link
 from session_core.errors import DeliveryError, LinkExpiredError
 from session_core.identity import Identity
 from session_core.protocol.link import LinkCode
@@ -163,6 +163,18 @@ def test_cli_link_then_join_gives_the_same_account(tmp_path: Path, monkeypatch: 
     wrong = runner.invoke(cli, ["id", "join", "--home", home, "--profile", "tablet", "--seed", net.seed_url],
                           input=code[:-2] + "aa\n")
     assert wrong.exit_code != 0 and "no link record" in wrong.output
+
+    # A second code, shown and then revoked: it finds nothing any more.
+    again = runner.invoke(cli, ["id", "link", "--home", home, "--profile", "laptop", "--seed", net.seed_url,
+                                "--no-wait"])
+    code2 = next(line.strip() for line in again.output.splitlines() if line.strip().startswith("sclink1-"))
+    assert "--revoke" in again.output
+    revoked = runner.invoke(cli, ["id", "link", "--home", home, "--profile", "laptop", "--seed", net.seed_url,
+                                  "--revoke"])
+    assert revoked.exit_code == 0 and "revoked 2 of 2 unexpired link codes" in revoked.output, revoked.output
+    late = runner.invoke(cli, ["id", "join", "--home", home, "--profile", "tablet", "--seed", net.seed_url],
+                         input=code2 + "\n")
+    assert late.exit_code != 0 and "no link record" in late.output
 
 
 async def test_config_is_republished_before_the_swarm_drops_it(tmp_path: Path) -> None:

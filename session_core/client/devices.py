@@ -1,12 +1,10 @@
-"""Multi-device, the client side: config sync through the own swarm, and device linking.
+"""Multi-device, the client side: config sync through the own swarm (device linking is
+:mod:`session_core.client.linking`).
 
 A :class:`DeviceSync` holds the account's :class:`~session_core.protocol.config.AccountConfig`
 (sealed in the client database), takes the config messages a poll of the own swarm returns,
 and stores into the own swarm whatever needs publishing.  What the configs say is applied to the
 Messenger (a friend request accepted on another device is accepted here too).
-
-Linking: :func:`offer_link` stores a link record in the own swarm and returns the code to show;
-:func:`import_link` finds the record in the swarm the code names, opens it, and acks it.
 """
 
 from __future__ import annotations
@@ -14,20 +12,15 @@ from __future__ import annotations
 import base64
 import logging
 
-from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
 from session_core.client.outbox import Outbox
-from session_core.client.router import Retrieved, SwarmRouter
-from session_core.errors import (
-    ClientStateError, ConfigError, DeliveryError, InvalidInputError, LinkCodeError, LinkExpiredError,
-)
+from session_core.errors import ClientStateError, ConfigError, InvalidInputError
 from session_core.identity import Identity
 from session_core.protocol import Messenger
 from session_core.protocol.config import AccountConfig, Ingested
 from session_core.protocol.friend_request import MAX_DISPLAY_NAME
-from session_core.protocol.link import LINK_TTL_MS, LinkCode, ack_for, is_link_record, make_link, open_link
 
-__all__ = ["CONFIG_KIND", "CONFIG_TTL_MS", "DeviceSync", "import_link", "link_acks", "offer_link"]
+__all__ = ["CONFIG_KIND", "CONFIG_TTL_MS", "DeviceSync"]
 
 log = logging.getLogger("session_core.client.devices")
 
@@ -109,57 +102,3 @@ class DeviceSync:
         """A config of ours reached the own swarm at ``now_ms``."""
         self.fresh_ms = max(self.fresh_ms, now_ms)
         self.save()
-
-
-async def offer_link(router: SwarmRouter, clock: NetworkClock, identity: Identity,
-                     ttl_ms: int = LINK_TTL_MS) -> LinkCode:
-    """Store a link record in the own swarm; the code returned is what to show the new device."""
-    code, record = make_link(identity, now_ms=clock.now_ms(), ttl_ms=ttl_ms)
-    await router.store(identity.session_id, record, ttl_ms)
-    return code
-
-
-async def import_link(router: SwarmRouter, clock: NetworkClock, code: LinkCode) -> Identity:
-    """The account behind ``code``: its record from the account's swarm, opened and acked."""
-    router.last_hash.clear()  # read the whole swarm: the record may be anywhere in it
-    expired: LinkExpiredError | None = None
-    for item in await _read_all(router, code.session_id):
-        if not is_link_record(item.data):
-            continue
-        try:
-            identity = open_link(code, item.data, now_ms=clock.now_ms())
-        except LinkExpiredError as exc:
-            expired = exc
-            continue
-        except LinkCodeError:
-            continue  # another offer's record: keep looking
-        await router.store(code.session_id, ack_for(code), LINK_TTL_MS)
-        return identity
-    if expired is not None:
-        raise expired
-    raise DeliveryError("no link record for this code in the account's swarm (expired, or not stored yet)")
-
-
-async def link_acks(router: SwarmRouter, code: LinkCode) -> int:
-    """How many devices acked ``code`` so far (read from the whole own swarm)."""
-    ack = ack_for(code)
-    saved = dict(router.last_hash)
-    router.last_hash.clear()
-    try:
-        got = await _read_all(router, code.session_id)
-    finally:
-        router.last_hash.clear()
-        router.last_hash.update(saved)
-    return len({item.hash for item in got if item.data == ack})
-
-
-async def _read_all(router: SwarmRouter, pubkey: str, max_polls: int = 50) -> list[Retrieved]:
-    """Everything in ``pubkey``'s swarm from the router's last hashes on (one poll stops after
-    10 pages per node)."""
-    out: list[Retrieved] = []
-    for _ in range(max_polls):
-        got = await router.poll(pubkey)
-        if not got:
-            break
-        out += got
-    return out

@@ -55,6 +55,7 @@ class StoreReport:
     difficulty: int = 0
     pow_s: float = 0.0
     events: list[str] = field(default_factory=list)  # 421/432/406/timeouts seen, for display
+    message_hash: str = ""  # the nodes' hash of what was stored (what ``expire`` names)
 
     def describe(self) -> str:
         nodes = ",".join(n.short() for n in self.stored_on)
@@ -161,6 +162,7 @@ class SwarmRouter:
                     bad.add(target.ed25519)
                     rep.events.append(f"{target.short()}: {ans.status} {ans.body.strip()[:60]}")
             if rep.stored_on:
+                rep.message_hash = _pow.message_hash(nonce, ts, ttl_ms, recipient, data_b64)
                 return rep
             if clock_off:
                 off = await self.clock.sync(self.oc, self.rng.sample(swarm, len(swarm)))

@@ -40,35 +40,51 @@ def _mark(profile_dir: Path) -> None:
 @click.option("--minutes", type=click.IntRange(1, 60), default=10, show_default=True,
               help="How long the code stays valid.")
 @click.option("--no-wait", is_flag=True, help="Show the code and exit instead of waiting for the new device.")
+@click.option("--revoke", is_flag=True, help="Revoke every code this profile showed that has not expired yet.")
 def link_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None,
-                 minutes: int, no_wait: bool) -> None:
-    """Show a one-time code that makes a new device a device of this profile's account."""
-    from session_core.client.devices import link_acks, offer_link
+                 minutes: int, no_wait: bool, revoke: bool) -> None:
+    """Show a one-time code that makes a new device a device of this profile's account.
+    Interrupting the wait (Ctrl-C) revokes the code; so does `--revoke` later."""
+    from session_core.client.linking import link_acks, offer_link, outstanding_offers, revoke_links
     from session_core.identity_store import ProfileStore
 
     c = _client(profile, home, seeds, devnet_dir, sync=False)
     ttl_ms = minutes * 60_000
 
+    async def revoke_all() -> None:
+        pending = len(outstanding_offers(c.db, c.clock.now_ms()))
+        done = await revoke_links(c.router, c.clock, c.identity, c.db)
+        click.echo(f"revoked {done} of {pending} unexpired link code{'s' if pending != 1 else ''}"
+                   + ("" if done == pending else " (run again to retry the others)"))
+
     async def main() -> None:
         await _start(c, loops=False)
         try:
-            code = await offer_link(c.router, c.clock, c.identity, ttl_ms)
+            if revoke:
+                await revoke_all()
+                return
+            code = await offer_link(c.router, c.clock, c.identity, ttl_ms, db=c.db)
             _mark(ProfileStore(home).profile_dir(profile))
             click.echo(f"link code (valid {minutes} min; type it into `session-core id join` on the new device):")
             click.echo(f"  {code.text}")
             click.echo("QR payload (the same code, for a QR encoder):")
             click.echo(f"  {code.qr_payload}")
             if no_wait:
+                click.echo("not used after all? `session-core id link --revoke` takes it back", err=True)
                 return
-            click.echo("waiting for the new device ...", err=True)
+            click.echo("waiting for the new device (Ctrl-C revokes the code) ...", err=True)
             deadline = time.monotonic() + ttl_ms / 1000
-            while time.monotonic() < deadline:
-                n = await link_acks(c.router, code)
-                if n:
-                    click.echo(f"linked: {n} device{'s' if n > 1 else ''} used this code"
-                               + (" -- more than one: if that was not you, your account is shared" if n > 1 else ""))
-                    return
-                await asyncio.sleep(2.0)
+            try:
+                while time.monotonic() < deadline:
+                    n = await link_acks(c.router, code)
+                    if n:
+                        click.echo(f"linked: {n} device{'s' if n > 1 else ''} used this code"
+                                   + (" -- more than one: if that was not you, your account is shared" if n > 1 else ""))
+                        return
+                    await asyncio.sleep(2.0)
+            except asyncio.CancelledError:  # Ctrl-C: the code was not used, take it back
+                await revoke_all()
+                raise
             click.echo("the code expired unused")
         finally:
             await _stop(c)
@@ -91,7 +107,7 @@ def join_command(name: str, home: Path | None, seeds: tuple[str, ...], devnet_di
     pipe it as the first line of stdin.
     """
     from session_core.client import Client, ClientConfig
-    from session_core.client.devices import import_link
+    from session_core.client.linking import import_link
     from session_core.identity import Identity
     from session_core.identity_store import ProfileStore
     from session_core.protocol.link import LinkCode
