@@ -450,6 +450,12 @@ class DeliveryError(ClientError):
     """A message could not be stored in any node of the recipient's swarm (all retries spent)."""
 
 
+class StoreRefusedError(DeliveryError):
+    """Every swarm member asked refused to store this message for what it is (401: a group
+    record the swarm does not admit, e.g. of a generation older than the group's newest):
+    sending the same bytes again cannot help."""
+
+
 class ClientStateError(ClientError, ValueError):
     """The client database does not open with this identity, or is corrupt."""
 

@@ -13,7 +13,7 @@ import pytest
 from session_core.client import Client, ClientConfig
 from session_core.client.clock import NetworkClock
 from session_core.client.groups import GroupEvent, Groups
-from session_core.errors import DeliveryError, NotGroupMemberError
+from session_core.errors import DeliveryError, NotGroupMemberError, StoreRefusedError
 from session_core.identity import Identity
 from session_core.protocol.groups import Group, GroupMessageReceived, GroupSigner
 from session_core.protocol.groups.wire import KIND_KEYS, KIND_MESSAGE, seal_control
@@ -97,6 +97,41 @@ async def test_kicked_member_keeps_polling_and_reads_nothing_after(trio) -> None
     assert [e.text for e in opened if isinstance(e, GroupMessageReceived)] == ["last before the kick"]
     with pytest.raises(NotGroupMemberError):
         await gc.send(gid, "let me back in")
+
+
+async def test_swarm_refuses_a_kicked_members_messages(trio) -> None:  # type: ignore[no-untyped-def]
+    """After the kick no node of the group's swarm takes a record from the kicked member, even one
+    whose client ignores the kick (the state from before it, a valid store proof of then)."""
+    net, gid, (a, b, c), (ga, gb, gc) = trio
+    stale = Group.from_json(c.identity, gc.get(gid).to_json())
+    await ga.kick(gid, [c.session_id])
+    before = group_copies(net, gid)
+    out = stale.send_text("still here?", a.clock.now_ms())
+    with pytest.raises(StoreRefusedError, match="generation 0 refused: the group is at generation 1"):
+        await gc._router(gid).store(gid, out.data, out.ttl_ms)
+    with pytest.raises(NotGroupMemberError, match="removed from the group"):
+        await gc.send(gid, "let me back in")  # the client reads the kick, then says why
+    assert group_copies(net, gid) == before
+
+
+async def test_a_member_who_missed_a_rekey_sends_under_the_new_key(trio) -> None:  # type: ignore[no-untyped-def]
+    net, gid, (a, b, c), (ga, gb, gc) = trio
+    await ga.kick(gid, [c.session_id])
+    assert gb.get(gid).generation == 0  # B has not read the rekey yet
+    rep = await gb.send(gid, "sent after the kick")  # refused as generation 0, re-made as 1
+    assert rep.stored_on and gb.get(gid).generation == 1
+    assert msgs(await ga.poll(gid)) == ["sent after the kick"]
+    assert msgs(await gc.poll(gid)) == []
+
+
+async def test_the_newest_generation_survives_a_node_restart(trio) -> None:  # type: ignore[no-untyped-def]
+    from session_core.node.group_generations import GroupGenerations
+
+    net, gid, (a, b, c), (ga, gb, gc) = trio
+    await ga.kick(gid, [c.session_id])
+    for node in net.swarm_nodes(gid):
+        fresh = GroupGenerations(node.store)  # what a restarted node builds from its own store
+        assert fresh.newest(gid, a.clock.now_ms()) == 1
 
 
 async def test_swarm_refuses_a_kick_forged_by_a_member(trio) -> None:  # type: ignore[no-untyped-def]

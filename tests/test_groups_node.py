@@ -80,10 +80,47 @@ def test_swarm_refuses_messages_from_outside_the_group() -> None:
         assert reply.status == 401 and "group record refused" in reply.body
     assert list(st.messages(0)) == []
     assert store(r, ga.group_id, good) == 200
-    # What the swarm cannot know: a member kicked since still holds its generation's store key.
-    # Members refuse what it stores (test_groups_bad_input), the swarm takes it.
-    ga.kick([gc.me.session_id], NOW)
-    assert store(r, ga.group_id, gc.send_text("kicked but still storing", NOW).data) == 200
+
+
+def test_swarm_refuses_a_member_kicked_since_once_it_holds_the_rekey() -> None:
+    ga, gb, gc = setup_group()
+    r, st = rpc()
+    assert store(r, ga.group_id, ga.last_keys) == 200
+    (kick,) = ga.kick([gc.me.session_id], NOW)
+    # A node that has not got the rekey yet cannot know: it takes the kicked member's message
+    # (fails open; members refuse it, test_groups_bad_input).
+    late = gc.send_text("kicked but still storing", NOW).data
+    assert store(r, ga.group_id, late) == 200
+    assert store(r, ga.group_id, kick.data) == 200
+    reply = r.handle(rpc_bytes("store", store_params(ga.group_id, gc.send_text("again", NOW).data, TTL, NOW, 1))).reply
+    assert reply.status == 401 and "generation 0 refused: the group is at generation 1" in reply.body
+    stale_member = gb.send_text("sent before reading the rekey", NOW).data  # B, still a member
+    assert store(r, ga.group_id, stale_member) == 401
+    for o in [kick]:
+        gb.receive(o.data, NOW)
+    assert store(r, ga.group_id, gb.send_text("under the new key", NOW).data) == 200
+    assert len(list(st.messages(0))) == 4  # keys, late, kick, the new-key message
+
+
+def test_generations_learnt_by_replication_count_and_survive_a_restart() -> None:
+    from session_core.node.group_generations import GroupGenerations
+
+    ga, gb, gc = setup_group()
+    r, st = rpc()
+    assert store(r, ga.group_id, ga.last_keys) == 200
+    gens = GroupGenerations(st)
+    assert gens.newest(ga.group_id, NOW) == 0
+    (kick,) = ga.kick([gc.me.session_id], NOW)
+    p = store_params(ga.group_id, kick.data, TTL, NOW, 1)
+    h = powcheck.check(p["nonce"], p["timestamp"], p["ttl"], p["pubKey"], p["data"], 1)
+    assert h is not None
+    copy = Message(pubkey=ga.group_id, hash=h, data=p["data"], ttl=TTL, timestamp=NOW, nonce=p["nonce"])
+    assert st.save_if_new(copy)
+    gens.noted(copy)  # what the replicator does with every copy it saves
+    assert gens.newest(ga.group_id, NOW) == 1
+    assert GroupGenerations(st).newest(ga.group_id, NOW) == 1  # rebuilt from the store
+    assert gens.refusal(ga.group_id, base64.b64encode(gc.send_text("x", NOW).data).decode(), NOW) is not None
+    assert gens.newest("03" + "00" * 32, NOW) is None  # a group this node holds nothing of
 
 
 def test_replication_does_not_let_a_forged_kick_in() -> None:

@@ -37,7 +37,7 @@ from session_core.client.group_invites import PendingInvite
 from session_core.client.router import Retrieved, StoreReport, SwarmRouter
 from session_core.errors import (
     ClientError, DuplicateMessageError, GroupOperationError, InvalidInputError, NotGroupAdminError, NotGroupMemberError,
-    ProtocolError,
+    ProtocolError, StoreRefusedError,
 )
 from session_core.protocol.events import Event
 from session_core.protocol.groups import (
@@ -186,23 +186,41 @@ class Groups:
             raise
 
     async def send(self, gid: str, text: str) -> StoreReport:
-        async with self._lock:
-            g = self.get(gid)
-            now = self.c.clock.now_ms()
-            out = g.send_text(text, now)
-            self._save(g.group_id)
-        (rep,) = await self._store([out])
-        self.c.db.add_message(g.group_id, {"peer": g.group_id, "group": g.group_id, "dir": "out", "sender":
-                                           self.c.session_id, "body": text, "ts": now, "via": "group"}, now)
+        rep, now = await self._member_store(gid, lambda g, now: g.send_text(text, now))
+        self.c.db.add_message(gid.lower(), {"peer": gid.lower(), "group": gid.lower(), "dir": "out", "sender":
+                                            self.c.session_id, "body": text, "ts": now, "via": "group"}, now)
         return rep
 
     async def leave(self, gid: str) -> StoreReport:
-        async with self._lock:
-            g = self.get(gid)
-            out = g.leave(self.c.clock.now_ms())
-            self._save(g.group_id)
-        (rep,) = await self._store([out])
+        rep, _ = await self._member_store(gid, lambda g, now: g.leave(now))
         return rep
+
+    async def _member_store(self, gid: str, make: Callable[[Group, int], GroupOutgoing]) -> tuple[StoreReport, int]:
+        """Make one member record and store it.  The swarm refuses a record of a generation older
+        than the group's newest (``node/group_generations.py``): then the group is read (the
+        rekey we missed) and the record made again under the newest key -- or, if we were
+        removed, making it fails with the reason."""
+        async def attempt() -> tuple[StoreReport, int]:
+            async with self._lock:
+                g = self.get(gid)
+                now = self.c.clock.now_ms()
+                out = make(g, now)
+                self._save(g.group_id)
+            (rep,) = await self._store([out])
+            return rep, now
+
+        try:
+            return await attempt()
+        except StoreRefusedError:
+            before = self.get(gid).generation
+            await self.poll(gid)
+            g = self.get(gid)
+            if g.removed_at is not None:
+                raise NotGroupMemberError(f"removed from the group at generation {g.removed_at}: "
+                                          "its swarm takes nothing from us any more") from None
+            if g.generation == before:
+                raise  # not a generation we missed: the refusal stands
+        return await attempt()
 
     async def _store(self, outs: Sequence[GroupOutgoing]) -> list[StoreReport]:
         reps = []

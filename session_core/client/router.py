@@ -35,7 +35,7 @@ from session_core import pow as _pow
 from session_core.client.clock import NetworkClock
 from session_core.client.onion_client import OnionClient, RpcResult
 from session_core.client.snode import Snode
-from session_core.errors import ClientError, DeliveryError, NodeListError, OnionRequestFailedError
+from session_core.errors import ClientError, DeliveryError, NodeListError, OnionRequestFailedError, StoreRefusedError
 from session_core.identity import Identity
 from session_core.protocol import storage_auth
 
@@ -140,6 +140,9 @@ class SwarmRouter:
             rep.difficulty = self.difficulty
             params = {"pubKey": recipient, "ttl": str(ttl_ms), "nonce": nonce, "timestamp": str(ts), "data": data_b64}
             answers = await asyncio.gather(*(self._try(t, params) for t in targets))
+            refusals = [a.body.strip() for a in answers if not isinstance(a, str) and a.status == 401]
+            if len(refusals) == len(targets):  # a verdict on the data, the same from every member
+                raise StoreRefusedError(f"the swarm of {recipient[:12]}… refuses this message: {refusals[0][:200]}")
             clock_off = False
             for target, ans in zip(targets, answers):
                 if isinstance(ans, str):

@@ -36,6 +36,7 @@ from typing import Protocol
 
 from session_core.errors import PeerRequestError
 from session_core.node import catchup, replication
+from session_core.node.group_generations import GroupGenerations
 from session_core.node.clock import now_ms
 from session_core.node.difficulty import DifficultyTracker
 from session_core.node.message import Message
@@ -85,8 +86,10 @@ class Replicator:
         stats: NodeStats,
         max_ttl_ms: int,
         outbox: Outbox | None = None,
+        generations: GroupGenerations | None = None,
     ) -> None:
         self.me = me
+        self.generations = generations
         self.store = store
         self.difficulty = difficulty
         self.peers = peers
@@ -207,6 +210,9 @@ class Replicator:
                 if replication.verify(m, now, self.difficulty, self.max_ttl_ms) and self.store.refusal(m, now) is None:
                     good.append(m)
         n = self.store.save_many(good)
+        if self.generations is not None:
+            for m in good:
+                self.generations.noted(m)  # a rekey learnt from a peer counts as one stored here
         if n:
             self.stats.replicated_in += n
         if refused:

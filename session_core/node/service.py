@@ -165,7 +165,7 @@ class ServiceNode:
         view = lambda: self.view  # noqa: E731
         self.replicator = Replicator(
             self.me, self.store, self.difficulty, self.peers, view, self.stats, self.cfg.max_ttl_ms,
-            outbox=self.database,
+            outbox=self.database, generations=self.rpc.generations,
         )
         self.membership = Membership(self.me, self.store, self.replicator, self._spawn)
         self.tester = StorageTestDriver(

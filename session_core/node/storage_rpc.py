@@ -48,6 +48,7 @@ from session_core.node.store import MessageStore
 from session_core.node.waiters import MAX_WAIT_MS, Waiters, pubkey_key
 from session_core.protocol import storage_auth
 from session_core.protocol.groups import wire as group_wire
+from session_core.node.group_generations import GroupGenerations
 
 MAX_MESSAGE_BODY = 102_400  # b64 characters (upstream MAX_MESSAGE_BODY)
 MAX_REQUEST_BYTES = 256 * 1024  # whole JSON-RPC body; anything larger is refused unparsed
@@ -151,6 +152,8 @@ class StorageRPC:
             raise InvalidInputError(f"methods {sorted(clash)} are the storage RPC's own")
         self._methods = dict(methods or {})
         self.store = store
+        #: Each group's newest generation, shared with the replicator (service.py).
+        self.generations = GroupGenerations(store)
         self._view = view
         self._me = our_ed25519
         self.difficulty = difficulty
@@ -284,12 +287,15 @@ class StorageRPC:
             r = Reply.json(432, {"difficulty": difficulty})
             raise RpcRejectedError(432, r.body, r.content_type)
         group_why = group_wire.node_refusal(pk, data)  # a control record for a 03 group: admin-signed?
+        if group_why is None:
+            group_why = self.generations.refusal(pk, data, now)  # from a member removed since?
         if group_why is not None:
             raise RpcRejectedError(401, group_why + "\n")
         msg = Message(pubkey=pk, hash=msg_hash, data=data, ttl=ttl, timestamp=ts, nonce=nonce)
         why = self.store.refusal(msg, now)
         if why is not None:
             raise RpcRejectedError(507, why + "\n")
+        self.generations.noted(msg)
         return Outcome(Reply.json(200, {"difficulty": difficulty}), msg)
 
     def _retrieve(self, params: dict[str, Any]) -> Reply | Held:

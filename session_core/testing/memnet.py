@@ -27,6 +27,7 @@ from session_core.client.snode import Snode
 from session_core.client.transport import HttpResult
 from session_core.errors import NodeUnreachableError, PeerTimeoutError
 from session_core.node import listening, oxend_proxy
+from session_core.node.group_generations import GroupGenerations
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.onion_relay import OnionRouter
@@ -103,10 +104,12 @@ class MemNode:
         out = self.rpc.handle(payload)
         if out.stored is not None and self.drop:
             self.store = self.rpc.store = MemoryStore()  # acknowledged, then forgotten
+            self.rpc.generations = GroupGenerations(self.store)
         elif out.stored is not None:
             for peer in self.net.view.members(self.info.swarm_id):
                 other = self.net.by_ed[peer.ed25519]
                 if other is not self and not other.down and not other.drop:
+                    other.rpc.generations.noted(out.stored)  # as the replicator does
                     if other.store.save_if_new(out.stored):
                         other.rpc.waiters.notify(pubkey_key(out.stored.pubkey))
         # A long-poll (listen_get/retrieve with wait) that found nothing waits here.

@@ -11,8 +11,9 @@ Every stored item starts with one kind byte, visible to the swarm:
   proof* (:func:`seal_member_auth`): the generation's store key, its certificate (the group key's
   signature of it) and the store key's signature of the record.  Only holders of a generation key
   can make one, so the swarm refuses messages from outsiders (two signature checks); it cannot
-  tell which member sent it, nor refuse a member kicked since (it does not track generations:
-  members refuse those).
+  tell which member sent it.  A node also refuses a message of a generation older than the
+  newest key message it stores for the group (:func:`generation_of`,
+  ``session_core/node/group_generations.py``), so a member removed since cannot post.
 
 The kind byte tells the swarm which items are control records; that is the price of letting it
 refuse forged ones (production's groups v2 shows the same by storing keys in their own namespace).
@@ -33,6 +34,7 @@ __all__ = [
     "CONTROL_KINDS",
     "MEMBER_AUTH_BYTES",
     "certify_store_key",
+    "generation_of",
     "open_member_auth",
     "seal_member_auth",
     "store_cert_valid",
@@ -102,6 +104,16 @@ def open_member_auth(group_pk: bytes, data: bytes, *, verify: bool = True) -> by
         if not verify_group_signature(store_pk, _STORE_CONTEXT + group_pk + record + tail[:96], sig):
             raise NotGroupMemberError("group message is not signed by its store key")
     return record
+
+
+def generation_of(data: bytes) -> int | None:
+    """The generation a key message or member message names (None for anything else, or too
+    short to name one).  Only the layout is read: a node calls this on records it verified."""
+    if len(data) >= 6 and data[0] == KIND_KEYS:
+        return int(struct.unpack_from("<I", data, 2)[0])  # kind, version, generation u32
+    if len(data) >= 5 and data[0] == KIND_MESSAGE:
+        return int(struct.unpack_from("<I", data, 1)[0])  # kind, generation u32
+    return None
 
 
 def record_kind(data: bytes) -> int:
