@@ -30,13 +30,18 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         net.down(grace=2.0)
 
 
-def test_group_create_send_kick_read(devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def profiles(devnet: Devnet, home: Path, monkeypatch: pytest.MonkeyPatch, *names: str) -> tuple[dict[str, Identity], list[str]]:
+    """Fresh profiles ``names`` under ``home`` (passphrase "pw"), and the options every command takes."""
     monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "pw")
-    store = ProfileStore(tmp_path)
-    ids = {n: Identity.generate() for n in ("ann", "ben", "cal")}
+    store = ProfileStore(home)
+    ids = {n: Identity.generate() for n in names}
     for n, ident in ids.items():
         store.create(n, ident, "pw", display_name=n.title(), created_ms=1)
-    common = ["--home", str(tmp_path), "--devnet", str(devnet.directory)]
+    return ids, ["--home", str(home), "--devnet", str(devnet.directory)]
+
+
+def test_group_create_send_kick_read(devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids, common = profiles(devnet, tmp_path, monkeypatch, "ann", "ben", "cal")
 
     def run(profile: str, *args: str) -> str:
         r = CliRunner().invoke(cli, ["group", args[0], "--profile", profile, *common, *args[1:]])
@@ -70,12 +75,7 @@ def test_group_create_send_kick_read(devnet: Devnet, tmp_path: Path, monkeypatch
 
 def test_group_invitation_through_the_1to1_conversation(devnet: Devnet, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SESSION_CORE_PASSPHRASE", "pw")
-    store = ProfileStore(tmp_path)
-    ids = {n: Identity.generate() for n in ("ann", "dan", "eve")}
-    for n, ident in ids.items():
-        store.create(n, ident, "pw", display_name=n.title(), created_ms=1)
-    common = ["--home", str(tmp_path), "--devnet", str(devnet.directory)]
+    ids, common = profiles(devnet, tmp_path, monkeypatch, "ann", "dan", "eve")
 
     def run(*args: str, expect: int = 0) -> str:
         r = CliRunner().invoke(cli, [*args, *common])  # output: stdout and stderr
