@@ -20,11 +20,14 @@ from session_core.node.http_guard import (
 )
 
 LIMITS = ConnectionLimits(max_connections=60, max_per_ip=25, header_deadline=0.6, body_deadline=0.6)
+#: For the cap tests: deadlines no loaded machine reaches while 70-80 connections are opened (with
+#: 0.6 s the first connections could be closed by their header deadline before the last opened).
+PATIENT = ConnectionLimits(max_connections=60, max_per_ip=25, header_deadline=30.0, body_deadline=30.0)
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[tuple[int, ConnectionGuard]]:
-    guard = ConnectionGuard(LIMITS, file_limit=100_000)
+async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[int, ConnectionGuard]]:
+    guard = ConnectionGuard(getattr(request, "param", LIMITS), file_limit=100_000)
 
     async def echo(request: web.Request) -> web.Response:
         return web.Response(body=b"ok:" + await request.read())
@@ -58,6 +61,7 @@ async def request_from(port: int, source: str, path: str = "/storage_rpc/v1") ->
             return resp.status, await resp.read()
 
 
+@pytest.mark.parametrize("served", [PATIENT], indirect=True)
 async def test_caps_per_address_and_third_client_served(served: tuple[int, ConnectionGuard]) -> None:
     port, guard = served
     conns = []
@@ -73,6 +77,7 @@ async def test_caps_per_address_and_third_client_served(served: tuple[int, Conne
         w.close()
 
 
+@pytest.mark.parametrize("served", [PATIENT], indirect=True)
 async def test_total_cap(served: tuple[int, ConnectionGuard]) -> None:
     port, guard = served
     conns = [await slow_connection(port, f"127.0.1.{i}") for i in range(70)]
