@@ -36,7 +36,7 @@ from session_core.client.client import Client
 from session_core.client.group_invites import PendingInvite
 from session_core.client.router import Retrieved, StoreReport, SwarmRouter
 from session_core.errors import (
-    ClientError, DuplicateMessageError, GroupOperationError, InvalidInputError, NotGroupAdminError, NotGroupMemberError,
+    ClientError, ClientStateError, DuplicateMessageError, GroupOperationError, InvalidInputError, NotGroupAdminError, NotGroupMemberError,
     ProtocolError, StoreRefusedError,
 )
 from session_core.protocol.events import Event
@@ -143,10 +143,19 @@ class Groups:
 
     # -- operations ---------------------------------------------------------------------------
 
+    def _one_device_only(self) -> None:
+        """Refuse to make a device of a multi-device account a group member: each device would
+        derive the same send chain (one per member), so the members would drop one device's
+        messages as repeats of the other's.  Per-device chains are not done yet (docs/groups.md)."""
+        if self.c.devices is not None:
+            raise ClientStateError("closed groups work on one device per account for now, and this profile "
+                                   "is one of several devices (id link/join): use a single-device profile")
+
     async def create(self, members: Sequence[str] = (), *, name: str = "") -> tuple[str, list[StoreReport]]:
         """A new group we run, with ``members``; ``name`` (ours to show, and what invitations
         carry) is kept in this profile.  Members learn of it by :meth:`invite` or by hand."""
         check_name(name)
+        self._one_device_only()
         async with self._lock:
             g, outs = Group.create(self.c.identity, self.c.clock.now_ms(), members)
             self.groups[g.group_id] = g
@@ -161,6 +170,7 @@ class Groups:
         parse_group_id(gid)
         gid = gid.lower()
         if gid not in self.groups:
+            self._one_device_only()
             self.groups[gid] = Group.join(self.c.identity, gid)
             self._save(gid)
         self._start_group(gid)
@@ -257,6 +267,8 @@ class Groups:
 
     def accept_invite(self, gid: str) -> Group:
         """Join the group of a pending invitation (its keys come from the group's swarm)."""
+        if gid.lower() not in self.groups:
+            self._one_device_only()  # before the invitation is used up
         invite = group_invites.forget(self.c.db, gid)
         if invite is None:
             raise GroupOperationError(f"no pending invitation to {gid[:12]}… (see `group invites`)")

@@ -7,8 +7,11 @@ Layout (``KIND_MESSAGE``)::
 * The header ``sender index u32 || counter u32`` is sealed (XChaCha20-Poly1305) under the
   generation's header key, so the swarm sees neither who sent nor how many they sent; members
   learn which chain to use.  AD = the 29 bytes before it.
-* The body is sealed under the message key of that sender's chain at ``counter`` (a key used
-  once, hence the zero nonce), AD = everything before it.  Its plaintext, padded like 1:1
+* The body is sealed under the message key of that sender's chain at ``counter``, with the
+  record's random header nonce as its nonce too (the two keys differ, so sharing the nonce is
+  safe), AD = everything before it.  A message key is meant to be used once; the random nonce
+  keeps even a reused one safe (two devices of one account would derive the same chain: the
+  client refuses that, but a copy of a profile could still do it).  Its plaintext, padded like 1:1
   messages (docs/interop.md §6.2), is ``type u8 || sent_ms u64 || sender Ed25519 (32) ||
   signature (64) || text``.  The signature (the sender's identity key over group, generation,
   counter, type, time and text) keeps one member from writing as another: every member can
@@ -38,7 +41,6 @@ TYPE_LEAVE = 1
 _TYPES = frozenset({TYPE_TEXT, TYPE_LEAVE})
 _PREFIX = 1 + 4 + 24
 _HEADER_CT = 8 + 16
-_ZERO_NONCE = bytes(24)
 _SIG_CONTEXT = b"session_core group message v1\x00"
 _MIN_BODY = 1 + 8 + 32 + 64
 MAX_TEXT_BYTES = 64 * 1024
@@ -75,7 +77,7 @@ def seal_message(header_key: bytes, message_key: bytes, header: MessageHeader, p
     prefix = bytes([KIND_MESSAGE]) + struct.pack("<I", header.generation) + hnonce
     hct = _enc(struct.pack("<II", header.sender_index, header.counter), prefix, hnonce, header_key)
     body = (struct.pack("<BQ", plain.type, plain.sent_ms) + plain.sender_ed25519 + plain.signature + text)
-    return prefix + hct + _enc(pad(body), prefix + hct, _ZERO_NONCE, message_key)
+    return prefix + hct + _enc(pad(body), prefix + hct, hnonce, message_key)
 
 
 def peek_generation(data: bytes) -> int:
@@ -98,7 +100,7 @@ def open_header(header_key: bytes, data: bytes) -> MessageHeader:
 def open_body(message_key: bytes, data: bytes) -> GroupPlaintext:
     ad_end = _PREFIX + _HEADER_CT
     try:
-        padded = _dec(data[ad_end:], data[:ad_end], _ZERO_NONCE, message_key)
+        padded = _dec(data[ad_end:], data[:ad_end], data[5:_PREFIX], message_key)
     except nacl.exceptions.CryptoError:
         raise DecryptionError("group message body does not authenticate") from None
     try:
