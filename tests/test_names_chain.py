@@ -17,7 +17,7 @@ from session_core.errors import ChainRequestError, InvalidNameError, NameOperati
 from session_core.identity import Identity
 from session_core.names import (
     BlockHeader, InclusionProof, NameOp, NameRecord, check_header_chain, decrypt_value, encrypt_value, name_hash,
-    name_hash_b64, verify_inclusion,
+    name_hash_b64, verify_absence, verify_inclusion,
 )
 
 FEE, LEASE = 20, 5
@@ -49,6 +49,13 @@ def resolve(rpc: ChainRPC, name: str) -> dict[str, Any]:
     return res
 
 
+def proven_absent(rpc: ChainRPC, name: str) -> bool:
+    """The chain says *name* is not registered, with an absence proof that checks out."""
+    res = resolve(rpc, name)
+    return "encrypted_value" not in res and verify_absence(name_hash(name), res["absence"],
+                                                           lambda h: header(rpc, h), 0) == rpc.chain.height
+
+
 def header(rpc: ChainRPC, h: int) -> BlockHeader:
     (doc,) = rpc.call("get_block_headers_range", {"start_height": h, "end_height": h})["headers"]
     return BlockHeader.from_json(doc)
@@ -67,7 +74,7 @@ def test_register_applies_next_block_with_proof_and_burns_fee(rpc: ChainRPC) -> 
     assert rpc.call("get_info", {})["ons_burned"] == 0
     res = rpc.call("ons_register", alice.op(rpc, "register", "Alice"))
     assert res == {"status": "OK", "applies_at": 1}
-    assert resolve(rpc, "alice") == {}  # not before its block
+    assert proven_absent(rpc, "alice")  # not before its block
     rpc.produce_block()
     ans = resolve(rpc, "alice")
     assert set(ans) == {"encrypted_value", "nonce", "expiration_height", "owner", "proof"}
@@ -95,7 +102,7 @@ def test_taken_name_wrong_fee_pending_and_replay_are_refused_without_change(rpc:
     rpc.produce_block()
     after = resolve(rpc, "alice")
     assert after.pop("proof") != before.pop("proof")  # proven at the new block...
-    assert after == before and resolve(rpc, "bob") == {}  # ...to be the very same record
+    assert after == before and proven_absent(rpc, "bob")  # ...to be the very same record
     assert rpc.call("get_info", {})["ons_burned"] == FEE
 
 
@@ -127,7 +134,7 @@ def test_expiry_then_anyone_may_register_again(rpc: ChainRPC) -> None:
         rpc.produce_block()
     assert resolve(rpc, "alice")["expiration_height"] == 6  # live at block 5
     rpc.produce_block()
-    assert rpc.chain.height == 6 and resolve(rpc, "alice") == {}
+    assert rpc.chain.height == 6 and proven_absent(rpc, "alice")
     assert header(rpc, 6).names_root != header(rpc, 5).names_root
     with pytest.raises(NameOperationError, match="expired at block 6; register it again"):
         rpc.call("ons_renew", alice.op(rpc, "renew", "alice"))
@@ -151,7 +158,7 @@ def test_headers_link_and_commit_every_live_name(rpc: ChainRPC) -> None:
     for i, p in enumerate(people):  # n0..n3 expired at block 6..9; the rest are proven at the tip
         ans = resolve(rpc, f"n{i}")
         if i + 1 + LEASE <= 9:
-            assert ans == {}
+            assert "encrypted_value" not in ans and proven_absent(rpc, f"n{i}")
         else:
             assert check_answer(rpc, f"n{i}", ans) == p.identity.session_id
 

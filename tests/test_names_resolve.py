@@ -135,6 +135,31 @@ async def test_a_lying_node_is_caught_every_time(world: World) -> None:
     assert (await world.resolver([liar, *honest]).resolve("victim")).session_id == victim.session_id
 
 
+async def test_colluding_nodes_cannot_hide_a_registered_name(world: World) -> None:
+    """Every node asked says "not registered": before absence proofs that was believed."""
+    victim = Identity.generate()
+    await world.register(victim, "victim")
+    await world.register(Identity.generate(), "other")
+    borrowed = world.rpc.call("ons_resolve", {"type": 0, "name_hash": name_hash_b64("nobody")})
+    assert "absence" in borrowed  # a real absence proof, of another name
+    hide_ways = {
+        "bare": lambda r: {},  # oxend's shape, no proof
+        "borrowed": lambda r: dict(borrowed),  # the proof of a name that really is absent
+        "empty": lambda r: {"absence": {"height": world.rpc.chain.height}},  # "the tree is empty"
+    }
+    trio = world.net.nodes[:3]
+    for kind, edit in hide_ways.items():
+        for node in trio:
+            _rewrite(node, world, edit)
+        with pytest.raises(NameDisagreementError) as e:
+            await world.resolver(trio).resolve("victim")
+        assert sorted(e.value.culprits) == sorted(n.info.ed25519 for n in trio), kind
+    for node in trio:
+        node.chain_call = world.call
+    with pytest.raises(NameNotFoundError, match="proven at block"):
+        await world.resolver(trio).resolve("nobody")  # a true absence still stands
+
+
 async def test_stale_answer_after_transfer_is_caught(world: World) -> None:
     alice, bob = Identity.generate(), Identity.generate()
     await world.register(alice, "shared")

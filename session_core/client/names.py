@@ -43,7 +43,7 @@ from session_core.names import (
     BlockHeader, NameOp, ProvenName, VerifiedAnswer, agree, check_header_chain, encrypt_value, name_hash_b64,
     normalize_name, verify_answer,
 )
-from session_core.names.answer import parse_proof_b64
+from session_core.names.merkle import parse_proof_b64
 
 __all__ = ["HeaderSync", "NameResolver", "Resolution", "NameRegistrar", "RESOLVE_COPIES"]
 
@@ -181,9 +181,14 @@ class NameResolver:
 
 
 def _proof_height(result: Any) -> int | None:
-    if not isinstance(result, dict) or "encrypted_value" not in result:
+    """The block an answer is proven against (a mapping's proof, or an absence's height)."""
+    if not isinstance(result, dict):
         return None
-    return parse_proof_b64(result.get("proof")).height
+    if "encrypted_value" in result:
+        return parse_proof_b64(result.get("proof")).height
+    absence = result.get("absence")
+    height = absence.get("height") if isinstance(absence, dict) else None
+    return height if isinstance(height, int) and not isinstance(height, bool) and height >= 0 else None
 
 
 class NameRegistrar:

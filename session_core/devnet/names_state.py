@@ -28,6 +28,7 @@ from dataclasses import asdict
 from typing import Any
 
 from session_core.errors import ChainRequestError, NameOperationError
+from session_core.names.absence import absence_proof
 from session_core.names.merkle import MerkleTree
 from session_core.names.name import parse_name_hash_b64
 from session_core.names.ops import NameOp
@@ -61,7 +62,7 @@ class NameRegistry:
         self._db = db
         self.fee = fee
         self.lease_blocks = lease_blocks
-        self._tree: tuple[int, MerkleTree, dict[bytes, tuple[int, NameRecord]]] | None = None
+        self._tree: tuple[int, MerkleTree, list[NameRecord], dict[bytes, tuple[int, NameRecord]]] | None = None
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -81,13 +82,14 @@ class NameRegistry:
         ).fetchall()
         return [NameRecord(bytes(r[0]), bytes(r[1]), int(r[2]), bytes(r[3]), bytes(r[4])) for r in rows]
 
-    def tree(self, height: int) -> tuple[MerkleTree, dict[bytes, tuple[int, NameRecord]]]:
-        """The tree of the records live at *height* (the tip: older states are not kept)."""
+    def tree(self, height: int) -> tuple[MerkleTree, list[NameRecord], dict[bytes, tuple[int, NameRecord]]]:
+        """The tree of the records live at *height* (the tip: older states are not kept), its
+        leaves' records (sorted by name hash) and an index by name hash."""
         if self._tree is None or self._tree[0] != height:
             records = self.live(height)
-            self._tree = (height, MerkleTree([r.leaf() for r in records]),
+            self._tree = (height, MerkleTree([r.leaf() for r in records]), records,
                           {r.name_hash: (i, r) for i, r in enumerate(records)})
-        return self._tree[1], self._tree[2]
+        return self._tree[1], self._tree[2], self._tree[3]
 
     def header(self, height: int) -> BlockHeader | None:
         r = self._db.execute(
@@ -108,10 +110,10 @@ class NameRegistry:
 
     def resolve(self, nh: bytes, tip: int) -> dict[str, Any]:
         """oxend's ``ons_resolve`` result at the tip: the record with its proof, or {}."""
-        tree, index = self.tree(tip)
+        tree, records, index = self.tree(tip)
         hit = index.get(nh)
-        if hit is None:
-            return {}
+        if hit is None:  # oxend answers {}; ours also proves it (session_core.names.absence)
+            return {"absence": absence_proof(tree, records, nh, tip)}
         i, rec = hit
         return {**rec.answer_fields(), "proof": base64.b64encode(tree.proof(i, tip).to_bytes()).decode("ascii")}
 
@@ -205,7 +207,7 @@ class NameRegistry:
 
     def _write_header(self, height: int, block_hash: bytes) -> BlockHeader:
         prev = self.header(height - 1) if height > 0 else None
-        tree, _ = self.tree(height)
+        tree, _, _ = self.tree(height)
         h = BlockHeader(height, block_hash, prev.header_hash() if prev else GENESIS_PREV, tree.root)
         self._db.execute("INSERT OR REPLACE INTO headers VALUES (?, ?, ?, ?)",
                          (h.height, h.block_hash, h.prev_header_hash, h.names_root))

@@ -9,26 +9,25 @@ and decrypts the value.  A node that forges a value, an owner or an expiry, or t
 answer proven against an older block than the client's synced tip (``min_height``), is caught
 here; :func:`agree` then requires every node asked to give the same proven answer.
 
-An answer without an ``encrypted_value`` says "not registered"; it carries no proof (absence
-proofs are not implemented), so it only stands when every node asked says the same and none
-proves the contrary.
+An answer without an ``encrypted_value`` says "not registered" and must prove it: the name's two
+neighbours in the block's sorted tree (:mod:`session_core.names.absence`).  So three colluding
+nodes can no longer hide a registered name.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from session_core.errors import NameDisagreementError, NameNotFoundError, NameProofError, NameValueError
-from session_core.names.merkle import InclusionProof, verify_inclusion
+from session_core.names.absence import verify_absence
+from session_core.names.merkle import parse_proof_b64, verify_inclusion
 from session_core.names.name import name_hash
 from session_core.names.records import BlockHeader, NameRecord, hex_field
 from session_core.names.value import decrypt_value
 
-__all__ = ["VerifiedAnswer", "ProvenName", "NOT_FOUND", "verify_answer", "agree", "parse_proof_b64"]
+__all__ = ["VerifiedAnswer", "ProvenName", "ProvenAbsent", "verify_answer", "agree", "parse_proof_b64"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,26 +38,21 @@ class ProvenName:
     height: int  # the block it was proven against
 
 
-#: What a node says when the name is not registered (oxend: an empty result).
-NOT_FOUND = None
-#: A checked answer: the proven mapping, or NOT_FOUND.
-VerifiedAnswer = ProvenName | None
+@dataclass(frozen=True, slots=True)
+class ProvenAbsent:
+    """The name is not registered (or expired) at block ``height``: proven by its neighbours."""
+
+    height: int
 
 
-def parse_proof_b64(value: object) -> InclusionProof:
-    if not isinstance(value, str):
-        raise NameProofError("the answer carries no `proof`")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise NameProofError("`proof` is not valid base64") from None
-    return InclusionProof.from_bytes(raw)
+#: A checked answer: the proven mapping, or the proven absence.
+VerifiedAnswer = ProvenName | ProvenAbsent
 
 
 def verify_answer(
     name: str, result: Any, header_at: Callable[[int], BlockHeader], min_height: int,
 ) -> VerifiedAnswer:
-    """The proven mapping in *result* (an ``ons_resolve`` result), or None for "not registered".
+    """The proven mapping in *result* (an ``ons_resolve`` result), or its proven absence.
 
     *header_at(h)* returns the client's synced header at height h (raising
     :class:`NameProofError` when it has none); an answer proven against a block below
@@ -67,7 +61,7 @@ def verify_answer(
     if not isinstance(result, Mapping):
         raise NameProofError("the answer is not an object")
     if "encrypted_value" not in result:
-        return NOT_FOUND
+        return ProvenAbsent(verify_absence(name_hash(name), result.get("absence"), header_at, min_height))
     proof = parse_proof_b64(result.get("proof"))
     if proof.height < min_height:
         raise NameProofError(f"stale answer: proven at block {proof.height}, the chain is at {min_height}")
@@ -89,25 +83,26 @@ def verify_answer(
 
 
 def agree(name: str, answers: Sequence[tuple[str, VerifiedAnswer | NameProofError]]) -> ProvenName:
-    """The one mapping every node gave, from ``(node, verified answer or its error)`` pairs.
+    """The one mapping the nodes' proven answers give, from ``(node, verified answer or its
+    error)`` pairs.
 
-    Raises :class:`NameDisagreementError` naming the nodes whose answers failed verification
-    or that claimed "not registered" against another node's proof, and
-    :class:`NameNotFoundError` when every node said "not registered".
+    Every answer is proven (a mapping, or an absence), so two valid answers differ only if the
+    name changed between their blocks (a block was made while we asked): the latest block wins.
+    Raises :class:`NameDisagreementError` naming the nodes whose answers failed verification,
+    and :class:`NameNotFoundError` when the latest proven answer is the name's absence.
     """
     culprits = [node for node, a in answers if isinstance(a, NameProofError)]
-    proven = [(node, a) for node, a in answers if isinstance(a, ProvenName)]
-    absent = [node for node, a in answers if a is None]
-    if proven and absent:
-        culprits += absent  # a valid proof of the name beats an unproven "not registered"
     if culprits:
         why = "; ".join(f"{node[:12]}…: {a}" for node, a in answers if isinstance(a, NameProofError))
         raise NameDisagreementError(
-            f"{len(culprits)} of {len(answers)} nodes gave a bad answer for {name!r}" + (f" ({why})" if why else ""),
-            tuple(culprits),
+            f"{len(culprits)} of {len(answers)} nodes gave a bad answer for {name!r} ({why})", tuple(culprits),
         )
+    proven = [a for _, a in answers if not isinstance(a, NameProofError)]
     if not proven:
-        raise NameNotFoundError(f"the name {name!r} is not registered (or its registration expired)")
-    # Two valid proofs differ only if the name changed between their blocks (a block was made
-    # while we asked): the later block wins.  One block has one root, so one value per block.
-    return max((a for _, a in proven), key=lambda a: a.height)
+        raise NameNotFoundError(f"no answer for the name {name!r}")
+    # At one height there is one root: a mapping and an absence cannot both verify.
+    latest = max(proven, key=lambda a: (a.height, isinstance(a, ProvenName)))
+    if isinstance(latest, ProvenAbsent):
+        raise NameNotFoundError(f"the name {name!r} is not registered (or its registration expired): "
+                                f"proven at block {latest.height}")
+    return latest

@@ -17,6 +17,8 @@ that gives the same path shape proves the same, true, inclusion).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import struct
 from collections.abc import Sequence
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from session_core.errors import NameProofError
 
-__all__ = ["EMPTY_ROOT", "InclusionProof", "leaf_hash", "merkle_root", "MerkleTree", "verify_inclusion"]
+__all__ = ["EMPTY_ROOT", "InclusionProof", "leaf_hash", "merkle_root", "MerkleTree", "parse_proof_b64", "verify_inclusion"]
 
 _HEADER = struct.Struct(">QII")
 MAX_PATH = 32  # 2^32 leaves; anything longer is garbage
@@ -70,6 +72,17 @@ class InclusionProof:
             raise NameProofError(f"a proof path of {k} hashes is longer than any tree")
         path = tuple(raw[_HEADER.size + 32 * i: _HEADER.size + 32 * (i + 1)] for i in range(k))
         return cls(height, index, size, path)
+
+
+def parse_proof_b64(value: object) -> InclusionProof:
+    """An :class:`InclusionProof` from its base64 text (as answers carry it)."""
+    if not isinstance(value, str):
+        raise NameProofError("the answer carries no `proof`")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise NameProofError("`proof` is not valid base64") from None
+    return InclusionProof.from_bytes(raw)
 
 
 class MerkleTree:
