@@ -18,6 +18,16 @@ from session_core import _backend, onion, pow, swarm  # noqa: F401
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands run without --home (and their subprocesses) use a session_core home of the test
+    run, never the user's real one (profiles, the name resolver's header cache)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SESSION_CORE_HOME", str(tmp_path_factory.mktemp("session-core-home")))
+    yield
+    mp.undo()
+
+
 def load_json(name: str) -> Any:
     return json.loads((DATA / name).read_text())
 

@@ -4,7 +4,11 @@ Theory of operation
 -------------------
 *Headers.* :class:`HeaderSync` fetches block headers from the chain RPC
 (``get_block_headers_range``) and keeps them only if each links to the one before by hash, from
-genesis on; it never takes a header from a service node.
+genesis on; it never takes a header from a service node.  With a ``cache`` file the headers
+synced so far are kept on disk and only newer ones are fetched next time: the cache is checked
+link by link when read and its last header must be the chain's at that height (so, by the
+links, all of them are); a cache the chain does not continue (a new devnet under the same URL)
+is dropped and the sync starts over.
 
 *Resolving.* :class:`NameResolver` syncs the headers up to the chain's tip T, then asks 3
 random service nodes, each through its own onion path, ``oxend_request`` /
@@ -25,10 +29,14 @@ It applies in the next block.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
+import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from nacl.signing import SigningKey
@@ -45,7 +53,9 @@ from session_core.names import (
 )
 from session_core.names.merkle import parse_proof_b64
 
-__all__ = ["HeaderSync", "NameResolver", "Resolution", "NameRegistrar", "RESOLVE_COPIES"]
+__all__ = ["HeaderSync", "NameResolver", "Resolution", "NameRegistrar", "RESOLVE_COPIES", "header_cache_path"]
+
+log = logging.getLogger("session_core.client.names")
 
 RESOLVE_COPIES = 3  # as Session's apps: ask 3 nodes, require the same answer
 _HEADERS_PER_CALL = 1000
@@ -58,11 +68,19 @@ class Requester(Protocol):
     async def request(self, dest: Snode, method: str, params: dict[str, Any]) -> RpcResult: ...
 
 
+def header_cache_path(directory: Path, chain_url: str) -> Path:
+    """Where the headers of the chain at ``chain_url`` are cached under ``directory``."""
+    return directory / "chain_headers" / (hashlib.sha256(chain_url.encode()).hexdigest()[:16] + ".json")
+
+
 class HeaderSync:
-    def __init__(self, call: ChainCall) -> None:
+    def __init__(self, call: ChainCall, cache: Path | None = None) -> None:
         self._call = call
         self.headers: list[BlockHeader] = []
         self._lock = asyncio.Lock()  # three answers may ask for newer headers at once
+        self._cache = cache
+        self._cache_read = cache is None
+        self._from_cache = 0  # how many of self.headers came from the cache
 
     @property
     def tip(self) -> BlockHeader | None:
@@ -84,10 +102,56 @@ class HeaderSync:
         """Fetch and check headers up to *upto* (default: the chain's tip); returns the last."""
         target = await self.chain_tip() if upto is None else upto
         async with self._lock:
-            await self._fetch(target)
+            if not self._cache_read:
+                await self._read_cache(target)
+            had = len(self.headers)
+            try:
+                await self._fetch(target)
+            except NameProofError:
+                if not self._from_cache:
+                    raise
+                log.info("the chain does not continue the cached headers: syncing from genesis")
+                self.headers, self._from_cache = [], 0
+                await self._fetch(target)
+            if len(self.headers) != had:
+                self._write_cache()
         tip = self.tip
         assert tip is not None
         return tip
+
+    async def _read_cache(self, target: int) -> None:
+        """Start from the cached headers if they link from genesis and the chain (up to
+        ``target``, its tip) has the same header at the cached tip: by the hash links, then it
+        has every cached header."""
+        self._cache_read = True
+        assert self._cache is not None
+        try:
+            cached = [BlockHeader.from_json(h) for h in json.loads(self._cache.read_text())]
+            check_header_chain(None, cached)
+            if cached:
+                last = cached[-1].height
+                if last > target:
+                    raise NameProofError(f"the cache goes to block {last}, past the chain's tip {target}")
+                res = await self._call("get_block_headers_range", {"start_height": last, "end_height": last})
+                if BlockHeader.from_json(res["headers"][0]).header_hash() != cached[-1].header_hash():
+                    raise NameProofError("the cached headers are of another chain")
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, TypeError, KeyError, IndexError, NameProofError, ChainError) as exc:
+            log.info("ignored the header cache %s: %s", self._cache, exc)
+            return
+        self.headers, self._from_cache = cached, len(cached)
+
+    def _write_cache(self) -> None:
+        if self._cache is None:
+            return
+        try:
+            self._cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._cache.with_suffix(".tmp")
+            tmp.write_text(json.dumps([h.to_json() for h in self.headers]))
+            os.replace(tmp, self._cache)
+        except OSError as exc:  # a cache: the resolve itself has succeeded
+            log.info("could not write the header cache %s: %s", self._cache, exc)
 
     async def _fetch(self, target: int) -> None:
         while len(self.headers) <= target:

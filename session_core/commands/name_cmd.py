@@ -54,12 +54,14 @@ def _run(main: Callable[[], Awaitable[None]]) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-async def resolve_name(name: str, chain_url: str, *, oc: Any = None, nodes: Any = None) -> Any:
-    """Resolve *name*; with no onion client given, build one from the chain's node list."""
+async def resolve_name(name: str, chain_url: str, *, oc: Any = None, nodes: Any = None,
+                       cache_dir: Path | None = None) -> Any:
+    """Resolve *name*; with no onion client given, build one from the chain's node list.
+    With *cache_dir*, synced block headers are kept there for the next resolve."""
     import aiohttp
 
     from session_core.chain.client import ChainClient
-    from session_core.client.names import HeaderSync, NameResolver
+    from session_core.client.names import HeaderSync, NameResolver, header_cache_path
     from session_core.client.nodelist import NodeList
     from session_core.client.onion_client import OnionClient
     from session_core.client.paths import PathPool
@@ -78,7 +80,8 @@ async def resolve_name(name: str, chain_url: str, *, oc: Any = None, nodes: Any 
             oc = OnionClient(transport, pool)
             nodes = lambda: pool.usable() or nodelist.nodes  # noqa: E731
         try:
-            return await NameResolver(oc, HeaderSync(chain.call), nodes).resolve(name)
+            cache = None if cache_dir is None else header_cache_path(cache_dir, chain_url)
+            return await NameResolver(oc, HeaderSync(chain.call, cache), nodes).resolve(name)
         finally:
             if transport is not None:
                 await transport.close()
@@ -175,12 +178,16 @@ def transfer_command(name: str, profile: str, home: Path | None, chain: str | No
 @click.argument("name")
 @_network
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def resolve_command(name: str, chain: str | None, devnet_dir: Path | None, as_json: bool) -> None:
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="session_core home directory (synced block headers are cached there).")
+def resolve_command(name: str, chain: str | None, devnet_dir: Path | None, as_json: bool, home: Path | None) -> None:
     """Print the Session ID of NAME, as proven by 3 random nodes (through onion paths)."""
+    from session_core.identity_store import ProfileStore
+
     url = _chain_url(chain, devnet_dir)
 
     async def main() -> None:
-        res = await resolve_name(name, url)
+        res = await resolve_name(name, url, cache_dir=ProfileStore(home).home)
         if as_json:
             click.echo(json.dumps({"name": res.name, "session_id": res.session_id, "owner": res.owner,
                                    "expiration_height": res.expiration_height, "height": res.height,
@@ -202,5 +209,5 @@ async def resolve_for_client(client: Any, name: str) -> str:
     if not chains:
         raise ClientError("resolving a name needs the chain's JSON-RPC (--devnet DIR or a --seed .../json_rpc)")
     nodes = lambda: client.pool.usable() or client.nodelist.nodes  # noqa: E731
-    res = await resolve_name(name, chains[0], oc=client.oc, nodes=nodes)
+    res = await resolve_name(name, chains[0], oc=client.oc, nodes=nodes, cache_dir=client.cfg.home)
     return str(res.session_id)
