@@ -210,3 +210,81 @@ def test_only_moderators_whisper_and_bad_whispers_change_nothing(app: RoomServer
     # null and false mean an ordinary post
     r = room.bystander("POST", "/room/lobby/message", signed(room.bystander, b"ok", whisper_to=None, whisper_mods=False))
     assert r.code == 201 and "whisper" not in r.json()
+
+
+async def test_pins_and_whispers_through_an_onion_and_over_http(tmp_path: Path) -> None:
+    """The client's calls (``RoomClient.post(whisper_to=...)``, ``pin``, ``unpin``, ...) answer the
+    same over direct HTTP and inside a v4 onion layer (as an exit node posts it)."""
+    import os
+
+    import aiohttp
+    from nacl.signing import SigningKey
+
+    from session_core import blinding
+    from session_core.client.opengroup import RoomClient
+    from session_core.client.server_link import DirectLink
+    from session_core.errors import RoomServerError
+    from session_core.opengroup import RoomServer
+    from session_core.rooms import RoomRef
+    from tests.test_opengroup_server import ExitLink
+
+    admin_seed = os.urandom(32)
+    admin_sid = blinding.session_id_of(bytes(SigningKey(admin_seed).verify_key))
+    server = RoomServer(OpenGroupConfig(tmp_path, rooms=[RoomSpec("lobby", "Lobby")], admins=[admin_sid]))
+    await server.start()
+    ref = RoomRef.parse(server.room_url("lobby"))
+    direct = DirectLink(ref)
+    try:
+        async with aiohttp.ClientSession() as http:
+            admin = RoomClient(admin_seed, ref.server_pk, ExitLink(server, http))  # through the onion
+            member = RoomClient(os.urandom(32), ref.server_pk, direct)
+            other = RoomClient(os.urandom(32), ref.server_pk, ExitLink(server, http))
+            await member.room("lobby")
+            await other.room("lobby")
+            post = await member.post("lobby", b"pin me")
+            w = await admin.post("lobby", b"just for you", whisper_to=member.blinded_id)
+            assert (w["whisper"], w["whisper_mods"], w["whisper_to"]) == (True, False, member.blinded_id)
+            assert [m["id"] for m in await member.since("lobby", 0)] == [post["id"], w["id"]]
+            assert [m["id"] for m in await other.since("lobby", 0)] == [post["id"]]
+            with pytest.raises(RoomServerError) as exc:
+                await other.message("lobby", w["id"])
+            assert exc.value.status == 404
+            n = await admin.pin("lobby", post["id"])
+            assert [p["id"] for p in await other.pinned("lobby")] == [post["id"]]
+            assert (await member.room("lobby"))["info_updates"] == n
+            with pytest.raises(RoomServerError) as exc:
+                await admin.pin("lobby", w["id"])
+            assert exc.value.status == 404
+            with pytest.raises(RoomServerError) as exc:
+                await member.pin("lobby", post["id"])
+            assert exc.value.status == 403
+            with pytest.raises(RoomServerError) as exc:
+                await member.post("lobby", b"x", whisper_mods=True)
+            assert exc.value.status == 403
+            assert await admin.unpin("lobby", post["id"]) is True
+            assert await admin.unpin_all("lobby") == 0
+            assert await other.pinned("lobby") == []
+    finally:
+        await direct.close()
+        await server.stop()
+
+
+async def test_the_client_refuses_bad_whisper_and_message_ids_before_sending() -> None:
+    import os
+
+    from session_core.client.opengroup import RoomClient
+    from session_core.errors import RoomInputError
+
+    class NoLink:
+        async def call(self, *args: Any) -> tuple[int, bytes]:
+            raise AssertionError("nothing should be sent")
+
+    c = RoomClient(os.urandom(32), os.urandom(32), NoLink())  # type: ignore[arg-type]
+    for bad in ("15abc", "06" + "00" * 32, "15" + "zz" * 32, 5):
+        with pytest.raises(RoomInputError):
+            await c.post("lobby", b"x", whisper_to=bad)  # type: ignore[arg-type]
+    for msg_id in (0, -1, 10**18, True, "3"):
+        with pytest.raises(RoomInputError):
+            await c.pin("lobby", msg_id)  # type: ignore[arg-type]
+        with pytest.raises(RoomInputError):
+            await c.unpin("lobby", msg_id)  # type: ignore[arg-type]
