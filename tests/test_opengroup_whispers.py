@@ -178,6 +178,11 @@ def test_a_cached_poll_answer_is_never_shared_across_a_whisper(app: RoomServerAp
     for _ in range(2):  # asked twice: the second would come from the cache
         assert bystander("GET", f"/room/lobby/messages/since/{head}").json() == []
         assert [m["id"] for m in target("GET", f"/room/lobby/messages/since/{head}").json()] == [w["id"]]
+        # a full answer that ends before the whisper is the same for everyone (and may be shared)
+        assert texts(bystander("GET", "/room/lobby/messages/since/0?limit=1").json()) == [b"public"]
+        assert texts(target("GET", "/room/lobby/messages/since/0?limit=1").json()) == [b"public"]
+        assert texts(bystander("GET", "/room/lobby/messages/since/0?limit=2").json()) == [b"public"]
+        assert texts(target("GET", "/room/lobby/messages/since/0?limit=2").json()) == [b"public", b"w"]
 
 
 def test_whisper_to_by_session_id_means_the_blinded_user_seen_here(app: RoomServerApp, clock: Clock,

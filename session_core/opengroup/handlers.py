@@ -82,7 +82,8 @@ def messages_since(ctx: Ctx) -> Response:
         cached = json_response(msgs)
         # shared with every poller only when it is the same for everyone: no "you" in reactions,
         # no whisper among the changes (who sees those depends on who asks)
-        if not any(m.get("reactions") for m in msgs) and not posts.whispers_after(ctx.db, room.id, seqno):
+        upto = msgs[-1]["seqno"] if len(msgs) == limit else None
+        if not any(m.get("reactions") for m in msgs) and not posts.whispers_after(ctx.db, room.id, seqno, upto):
             ctx.app.remember_since(room.id, key, cached)
     return cached
 

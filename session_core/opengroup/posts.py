@@ -181,11 +181,13 @@ def since(db: sqlite3.Connection, room: int, seqno: int, limit: int, viewer: Vie
     return out
 
 
-def whispers_after(db: sqlite3.Connection, room: int, seqno: int) -> bool:
-    """Whether a change after *seqno* in *room* touched a whisper (then what a poll returns
-    depends on who asks, and the answer may not be shared)."""
-    return db.execute(f"SELECT 1 FROM messages m WHERE m.room = ? AND m.seqno > ? AND NOT {whispers.PUBLIC} LIMIT 1",
-                      (room, seqno)).fetchone() is not None
+def whispers_after(db: sqlite3.Connection, room: int, seqno: int, upto: int | None = None) -> bool:
+    """Whether a change in *room* after *seqno* (and up to *upto*) touched a whisper: then what
+    a poll returns depends on who asks, and the answer may not be shared.  A full answer needs
+    checking only up to its last seqno: with no whisper before that, everyone's answer ends there."""
+    bound = "" if upto is None else " AND m.seqno <= ?"
+    return db.execute(f"SELECT 1 FROM messages m WHERE m.room = ? AND m.seqno > ?{bound} AND NOT {whispers.PUBLIC} "
+                      "LIMIT 1", (room, seqno) if upto is None else (room, seqno, upto)).fetchone() is not None
 
 
 def with_reactions(db: sqlite3.Connection, msgs: list[dict[str, Any]], user: int | None,
