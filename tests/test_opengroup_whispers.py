@@ -168,6 +168,19 @@ def test_edits_and_deletions_of_whispers_reach_only_their_readers(app: RoomServe
     assert room.mod2("DELETE", f"/room/lobby/message/{room.to_both['id']}").code == 200
 
 
+def test_a_whispers_files_are_as_private_as_the_whisper(app: RoomServerApp, room: Room) -> None:
+    fid = room.author.raw("POST", "/room/lobby/file", b"secret attachment").json()["id"]
+    assert room.bystander("GET", f"/room/lobby/file/{fid}").code == 200  # not attached yet: any reader (pysogs)
+    room.post(b"see attached", whisper_to=room.target.id, files=[fid])
+    for u, code in ((room.target, 200), (room.author, 200), (room.bystander, 404), (room.mod2, 404)):
+        r = u("GET", f"/room/lobby/file/{fid}")
+        assert r.code == code and (code != 200 or r.body == b"secret attachment")
+    shared = room.author.raw("POST", "/room/lobby/file", b"public attachment").json()["id"]
+    room.post(b"for all", files=[shared])
+    assert app.db.execute("SELECT message FROM files WHERE id = ?", (shared,)).fetchone()[0] is not None
+    assert room.bystander("GET", f"/room/lobby/file/{shared}").code == 200
+
+
 def test_a_cached_poll_answer_is_never_shared_across_a_whisper(app: RoomServerApp, clock: Clock) -> None:
     owner, mod, target, bystander = admin_of(app, clock), User(app, clock), User(app, clock), User(app, clock)
     assert owner("POST", f"/user/{mod.id}/moderator", {"rooms": ["lobby"], "moderator": True}).code == 200

@@ -204,9 +204,12 @@ def upload_file(ctx: Ctx) -> Response:
 
 
 def download_file(ctx: Ctx) -> Response:
-    room, _ = ctx.readable_room()
-    row = ctx.db.execute("SELECT data FROM files WHERE id = ? AND room = ? AND expires > ?",
-                         (int(ctx.params["file_id"]), room.id, ctx.now)).fetchone()
+    room, acc = ctx.readable_room()
+    # a whisper's files are as private as the whisper (file ids are sequential, so guessable)
+    clause, who = whispers.visible_clause(*_viewer(ctx, acc))
+    row = ctx.db.execute("SELECT f.data FROM files f LEFT JOIN messages m ON m.id = f.message "
+                         f"WHERE f.id = ? AND f.room = ? AND f.expires > ? AND (f.message IS NULL OR {clause})",
+                         (int(ctx.params["file_id"]), room.id, ctx.now, *who)).fetchone()
     if row is None:
         raise Refused(404, "no such file")
     return Response(200, bytes(row[0]), "application/octet-stream")
