@@ -36,13 +36,14 @@ def state(a: RoomServerApp) -> list[Any]:
     a.flush()
     return [a.db.execute(f"SELECT * FROM {t}").fetchall() for t in
             ("users", "rooms", "moderators", "allowed", "bans", "messages", "files", "inbox", "room_users",
-             "reactions")]
+             "reactions", "pinned_messages")]
 
 
 paths = st.one_of(
     st.sampled_from(["/rooms", "/room/lobby", "/room/lobby/message", "/room/lobby/messages/since/0", "/batch",
                      "/sequence", "/inbox", "/bans", "/room/lobby/file", "/user/" + "15" + "ab" * 32 + "/ban",
-                     "/room/lobby/messages/since/0?t=r&reactors=3"]),
+                     "/room/lobby/messages/since/0?t=r&reactors=3", "/room/lobby/pin/1", "/room/lobby/unpin/1",
+                     "/room/lobby/unpin/all"]),
     st.text(min_size=0, max_size=20).map(lambda s: "/room/lobby/reaction/1/" + s),
     st.text(min_size=1, max_size=80).map(lambda s: "/" + s),
 )

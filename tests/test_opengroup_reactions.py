@@ -178,7 +178,10 @@ def signed(u: Reactor, data: bytes) -> dict[str, str]:
 
 def test_a_database_of_the_first_version_is_brought_up_to_date(tmp_path: Path) -> None:
     old = sqlite3.connect(tmp_path / "old.db")
-    old.executescript(schema.SCHEMA.replace("    signature BLOB,\n    seqno_data INTEGER\n", "    signature BLOB\n")
+    first = schema.SCHEMA.replace("    signature BLOB,\n    seqno_data INTEGER,\n    whisper_to INTEGER REFERENCES users(id),\n"
+                                  "    whisper_mods INTEGER NOT NULL DEFAULT 0\n", "    signature BLOB\n")
+    assert first != schema.SCHEMA
+    old.executescript(first
                       .replace(",\n    message INTEGER REFERENCES messages(id)\n", "\n"))
     old.execute("INSERT INTO users (id, session_id, created, last_active) VALUES (1, 'x', 0, 0)")
     old.execute("INSERT INTO rooms (id, token, name, created) VALUES (1, 't', 'T', 0)")
@@ -188,3 +191,5 @@ def test_a_database_of_the_first_version_is_brought_up_to_date(tmp_path: Path) -
     db = schema.connect(tmp_path / "old.db")
     assert db.execute("SELECT seqno, seqno_data FROM messages").fetchall() == [(7, 7)]
     assert "message" in [r[1] for r in db.execute("PRAGMA table_info(files)")]
+    assert db.execute("SELECT whisper_to, whisper_mods FROM messages").fetchall() == [(None, 0)]
+    assert db.execute("SELECT COUNT(*) FROM pinned_messages").fetchone() == (0,)

@@ -78,13 +78,22 @@ class RoomClient:
     async def room(self, token: str) -> dict[str, Any]:
         return dict(await self.request("GET", f"/room/{check_token(token)}"))
 
-    async def post(self, token: str, data: bytes, *, files: Sequence[int] = ()) -> dict[str, Any]:
+    async def post(self, token: str, data: bytes, *, files: Sequence[int] = (), whisper_to: str | None = None,
+                   whisper_mods: bool = False) -> dict[str, Any]:
         """Post *data*; *files* are ids of this user's uploads to the room (:meth:`upload`) the
-        post links, which the server then keeps as long as posts' files."""
+        post links, which the server then keeps as long as posts' files.
+
+        Moderators may whisper: *whisper_to* (a blinded 15… ID, or a Session ID 05… of someone
+        the server has seen) makes the post visible to that user only, *whisper_mods* to the
+        room's moderators; both together, to the user and the moderators."""
         body: dict[str, Any] = {"data": base64.b64encode(data).decode(),
                                 "signature": base64.b64encode(self.keys.sign(data)).decode()}
         if files:
             body["files"] = [int(f) for f in files]
+        if whisper_to is not None:
+            body["whisper_to"] = _user(whisper_to)
+        if whisper_mods:
+            body["whisper_mods"] = True
         return dict(await self.request("POST", f"/room/{check_token(token)}/message", body))
 
     async def edit(self, token: str, msg_id: int, data: bytes) -> None:
@@ -103,6 +112,10 @@ class RoomClient:
         flags = "&t=r" if reactions else ""
         return list(await self.request(
             "GET", f"/room/{check_token(token)}/messages/since/{int(seqno)}?limit={limit}{flags}"))
+
+    async def message(self, token: str, msg_id: int) -> dict[str, Any]:
+        """One message (404 when deleted, unknown, or a whisper not meant for this user)."""
+        return dict(await self.request("GET", f"/room/{check_token(token)}/message/{_msg_id(msg_id)}"))
 
     async def react(self, token: str, msg_id: int, reaction: str, *, remove: bool = False) -> dict[str, Any]:
         """Add (or remove) this user's *reaction* (1-12 characters, e.g. an emoji) to a message:
@@ -132,6 +145,24 @@ class RoomClient:
         if code != 200:
             raise RoomServerError(code, f"download {file_id}: {body[:200].decode('utf-8', 'replace')}")
         return body
+
+    # -- pins (room admins) --------------------------------------------------------------------
+
+    async def pin(self, token: str, msg_id: int) -> int:
+        """Pin a message (again: move it to the end of the pins); the room's new ``info_updates``."""
+        return int((await self.request("POST", f"/room/{check_token(token)}/pin/{_msg_id(msg_id)}", {}))["info_updates"])
+
+    async def unpin(self, token: str, msg_id: int) -> bool:
+        """Unpin a message; False if it was not pinned."""
+        return bool((await self.request("POST", f"/room/{check_token(token)}/unpin/{_msg_id(msg_id)}", {}))["unpinned"])
+
+    async def unpin_all(self, token: str) -> int:
+        """Unpin every message of the room; how many were pinned."""
+        return int((await self.request("POST", f"/room/{check_token(token)}/unpin/all", {}))["unpinned"])
+
+    async def pinned(self, token: str) -> list[dict[str, Any]]:
+        """The room's pins, oldest first: ``[{id, pinned_at, pinned_by}]``."""
+        return list((await self.room(token)).get("pinned_messages", []))
 
     # -- moderation ----------------------------------------------------------------------------
 
@@ -196,6 +227,12 @@ def _user(user: str) -> str:
             or any(c not in "0123456789abcdefABCDEF" for c in user):
         raise RoomInputError("a user is named by a 66-hex-digit blinded (15…) or Session (05…) ID")
     return user.lower()
+
+
+def _msg_id(msg_id: int) -> int:
+    if isinstance(msg_id, bool) or not isinstance(msg_id, int) or not 0 < msg_id < 10**18:
+        raise RoomInputError(f"a message ID is a positive whole number, not {str(msg_id)[:40]!r}")
+    return msg_id
 
 
 def _scope(rooms: Sequence[str], is_global: bool) -> dict[str, Any]:

@@ -116,7 +116,9 @@ def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
                     continue
                 unread = info["message_sequence"] - joined.seqnos[str(ref)]
                 rights = "".join(k[0] for k in ("read", "write", "upload") if info.get(k)) or "-"
-                click.echo(f"{ref.token:16} {info['name'][:30]:30} {rights:4} {unread:5} new  {ref}")
+                pins = " ".join(f"#{p['id']}" for p in info.get("pinned_messages", []))
+                click.echo(f"{ref.token:16} {info['name'][:30]:30} {rights:4} {unread:5} new  {ref}"
+                           + (f"  pinned {pins}" if pins else ""))
 
     run_main(main)
 
@@ -126,12 +128,19 @@ def rooms_command(profile: str, home: Path | None, seeds: tuple[str, ...], devne
 @click.option("--room", required=True, help="A joined room: its token or URL.")
 @click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Upload this file to the room and link it from the post.")
+@click.option("--whisper-to", default=None, metavar="ID",
+              help="Moderators: only this user (15… blinded ID, or 05… Session ID) sees the post.")
+@click.option("--whisper-mods", is_flag=True, help="Moderators: the room's moderators see the post (with "
+              "--whisper-to: that user and the moderators).")
 @click.argument("text", default="")
 def post_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, file_path: Path | None, text: str) -> None:
-    """Post TEXT (and/or a --file) to a joined room."""
+                 room: str, file_path: Path | None, whisper_to: str | None, whisper_mods: bool, text: str) -> None:
+    """Post TEXT (and/or a --file) to a joined room; moderators may whisper it."""
+    from session_core.commands.opengroup_mod_cmd import _user_id
+
     if not text and file_path is None:
         raise click.UsageError("give a TEXT, a --file, or both")
+    target = None if whisper_to is None else _user_id(whisper_to, "--whisper-to")
 
     async def main() -> None:
         from session_core.rooms.post import RoomFile, RoomPost, file_url
@@ -147,8 +156,9 @@ def post_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                                       mimetypes.guess_type(file_path.name)[0] or "application/octet-stream"))
                 ids.append(file_id)
                 note = f" with file #{file_id} ({file_path.name}, {len(data)} bytes)"
-            msg = await client.post(ref.token, RoomPost(text, files).to_bytes(), files=ids)
-            click.echo(f"posted #{msg['id']} (seqno {msg['seqno']}) to {ref.token}{note}")
+            msg = await client.post(ref.token, RoomPost(text, files).to_bytes(), files=ids, whisper_to=target,
+                                    whisper_mods=whisper_mods)
+            click.echo(f"{_whisper_note(msg) or 'posted'} #{msg['id']} (seqno {msg['seqno']}) to {ref.token}{note}")
 
     run_main(main)
 
@@ -172,9 +182,12 @@ def _read_upload(path: Path) -> bytes:
 @click.option("--all", "from_start", is_flag=True, help="From the beginning, not since the last read.")
 @click.option("--ids", "full_ids", is_flag=True, help="Show posters' whole blinded IDs (to DM or moderate them).")
 @click.option("--save", is_flag=True, help="Download the files these posts link into the profile's attachments/.")
+@click.option("--pinned", "only_pinned", is_flag=True, help="Only the room's pinned messages, oldest pin first "
+              "(does not move the read mark).")
 def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, from_start: bool, full_ids: bool, save: bool) -> None:
-    """Print the room's new, edited and deleted messages since the last read."""
+                 room: str, from_start: bool, full_ids: bool, save: bool, only_pinned: bool) -> None:
+    """Print the room's new, edited and deleted messages since the last read (pinned ones and
+    whispers marked)."""
     from session_core.client.opengroup import decode_post
     from session_core.rooms.post import parse_post
 
@@ -183,6 +196,10 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             joined = s.joined
             ref = joined.find(room)
             client = s.client_for(ref)
+            pinned = {p["id"]: p for p in await client.pinned(ref.token)}
+            if only_pinned:
+                await _show_pinned(client, ref, list(pinned.values()), full_ids)
+                return
             seqno = 0 if from_start else joined.seqnos[str(ref)]
             while True:
                 # with reaction-only updates, so that the seqno read up to reaches the room's
@@ -199,7 +216,9 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     post = None if data is None else parse_post(data)
                     text = "(deleted)" if post is None else post.text
                     reacts = "".join(f"  {r}×{v['count']}" for r, v in (m.get("reactions") or {}).items())
-                    click.echo(f"#{m['id']:<5} {when} {who:12} {'(edited) ' if m.get('edited') else ''}{text}{reacts}")
+                    marks = "".join(f"({w}) " for w in ("pinned" if m["id"] in pinned else "", _whisper_note(m, client),
+                                                          "edited" if m.get("edited") else "") if w)
+                    click.echo(f"#{m['id']:<5} {when} {who:12} {marks}{text}{reacts}")
                     for f in [] if post is None else post.files:
                         await _show_file(client, ref, f, s.profile_dir / "attachments" if save else None)
                 if len(batch) < 256:
@@ -207,6 +226,38 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             joined.seen(ref, seqno)
 
     run_main(main)
+
+
+def _whisper_note(m: dict[str, Any], client: Any = None) -> str:
+    """"whisper to 15ab…", "whisper to the moderators", ... for a whisper; "" for a post."""
+    if not m.get("whisper"):
+        return ""
+    to = m.get("whisper_to")
+    who = None if to is None else "you" if client is not None and to == client.blinded_id else to[:12] + "…"
+    if who and m.get("whisper_mods"):
+        return f"whisper to {who} and the moderators"
+    return f"whisper to {who}" if who else "whisper to the moderators"
+
+
+async def _show_pinned(client: Any, ref: Any, pins: list[dict[str, Any]], full_ids: bool) -> None:
+    from session_core.client.opengroup import decode_post
+    from session_core.rooms.post import parse_post
+
+    if not pins:
+        click.echo(f"nothing is pinned in {ref.token}")
+    for p in pins:
+        try:
+            m = await client.message(ref.token, p["id"])
+        except SessionCoreError as exc:  # deleted since the room info was read
+            click.echo(f"#{p['id']:<5} (not readable: {' '.join(str(exc).split())[:120]})")
+            continue
+        data = decode_post(m)
+        post = None if data is None else parse_post(data)
+        sid = m["session_id"]
+        who = sid if full_ids else "you" if sid == client.blinded_id else sid[:10] + "…"
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(p["pinned_at"]))
+        by = p["pinned_by"] if full_ids else p["pinned_by"][:10] + "…"
+        click.echo(f"#{p['id']:<5} {who:12} {'(deleted)' if post is None else post.text}   (pinned {when} by {by})")
 
 
 async def _show_file(client: Any, ref: Any, f: Any, save_to: Path | None) -> None:
@@ -314,8 +365,9 @@ def bans_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 def _add_commands() -> None:
     from session_core.commands.opengroup_dm_cmd import dm_command, inbox_command
     from session_core.commands.opengroup_mod_cmd import delete_all_command, unban_command
+    from session_core.commands.opengroup_pin_cmd import pin_command, unpin_command
 
-    for command in (dm_command, inbox_command, delete_all_command, unban_command):
+    for command in (dm_command, inbox_command, delete_all_command, unban_command, pin_command, unpin_command):
         opengroup_group.add_command(command)
 
 

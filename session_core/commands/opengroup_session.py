@@ -31,7 +31,7 @@ def client_options(f: Any) -> Any:
 #: What a refusal by the server means for someone at the command line (by status).
 _HINTS = {
     401: "the server did not accept the signed request: is this machine's clock right?",
-    403: "you lack the rights for this here (banned, invite-only room, or not a moderator)",
+    403: "you lack the rights for this here (banned, invite-only room, or not a moderator or admin)",
     404: "check the room, message or user ID (`session-core opengroup read --room ROOM` shows IDs)",
     413: "too large for this server",
     425: "the request was stale or replayed: check this machine's clock and retry",

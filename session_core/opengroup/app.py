@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from session_core.errors import RoomInputError
-from session_core.opengroup import bans, db as schema, handlers as h, inbox, moderation as m, rooms, users
+from session_core.opengroup import bans, db as schema, handlers as h, inbox, moderation as m, pin_endpoints as pin, \
+    rooms, users
 from session_core.opengroup.auth import Authenticator, User
 from session_core.opengroup.config import OpenGroupConfig
 from session_core.opengroup.context import Ctx, json_body
@@ -48,6 +49,9 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("PUT", f"/room/{_T}/reaction/{_ID}/{_REACTION}", h.react),
     ("DELETE", f"/room/{_T}/reaction/{_ID}/{_REACTION}", h.unreact),
     ("DELETE", f"/room/{_T}/all/{_SID}", h.delete_all),
+    ("POST", f"/room/{_T}/pin/{_ID}", pin.pin),
+    ("POST", f"/room/{_T}/unpin/{_ID}", pin.unpin),
+    ("POST", f"/room/{_T}/unpin/all", pin.unpin_all),
     ("POST", f"/room/{_T}/file", h.upload_file),
     ("GET", rf"/room/{_T}/file/(?P<file_id>\d{{1,18}})", h.download_file),
     ("POST", f"/user/{_SID}/ban", m.ban),

@@ -8,6 +8,11 @@ through its new ``seqno``.  ``seqno_data`` is the seqno of the last change to th
 (post, edit, delete); ``seqno`` also moves when its reactions change, so a poller that does not
 ask for reaction updates (``?t=r``, as pysogs) can skip reaction-only ones.  A file's
 ``message`` is the post it is attached to (NULL until a post names it in ``files``).
+
+A whisper is a message with ``whisper_to`` (the one user it is for) and/or ``whisper_mods``
+(for the room's moderators); who sees it is :mod:`~session_core.opengroup.whispers`' rule.
+``pinned_messages`` lists a room's pins; they are shown oldest first (``pinned_at``, then the
+row id, which a re-pin renews), and a deleted message loses its pin.
 """
 
 from __future__ import annotations
@@ -70,10 +75,20 @@ CREATE TABLE IF NOT EXISTS messages (
     edited REAL,
     data BLOB,
     signature BLOB,
-    seqno_data INTEGER
+    seqno_data INTEGER,
+    whisper_to INTEGER REFERENCES users(id),
+    whisper_mods INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_room_seqno ON messages(room, seqno);
 CREATE INDEX IF NOT EXISTS messages_room_user ON messages(room, user);
+CREATE TABLE IF NOT EXISTS pinned_messages (
+    id INTEGER PRIMARY KEY,
+    room INTEGER NOT NULL REFERENCES rooms(id),
+    message INTEGER NOT NULL REFERENCES messages(id),
+    pinned_by INTEGER NOT NULL REFERENCES users(id),
+    pinned_at REAL NOT NULL,
+    UNIQUE (room, message)
+);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
     room INTEGER NOT NULL REFERENCES rooms(id),
@@ -122,7 +137,9 @@ def connect(path: Path | str) -> sqlite3.Connection:
 
 
 #: Columns added after the first release: (table, column, definition).
-_ADDED = [("messages", "seqno_data", "INTEGER"), ("files", "message", "INTEGER REFERENCES messages(id)")]
+_ADDED = [("messages", "seqno_data", "INTEGER"), ("files", "message", "INTEGER REFERENCES messages(id)"),
+          ("messages", "whisper_to", "INTEGER REFERENCES users(id)"),
+          ("messages", "whisper_mods", "INTEGER NOT NULL DEFAULT 0")]
 
 
 def _add_columns(db: sqlite3.Connection) -> None:

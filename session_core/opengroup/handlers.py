@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_core.opengroup import inbox, posts, reactions, rooms, users
+from session_core.opengroup import inbox, pins, posts, reactions, rooms, users, whispers
 from session_core.opengroup.context import Ctx, b64_field, int_param, json_object, require
 from session_core.opengroup.http import Refused, Response, json_response
 
@@ -35,6 +35,9 @@ def _room_info(ctx: Ctx, room: rooms.Room, acc: rooms.Access) -> dict[str, Any]:
         "active_users": active, "active_users_cutoff": ACTIVE_CUTOFF, "moderators": mods, "admins": admins,
         "read": acc.read, "write": acc.write, "upload": acc.upload, "whitelist": room.whitelist,
     }
+    pinned = pins.of_room(ctx.db, room.id)
+    if pinned:  # omitted when there are none, as pysogs
+        info["pinned_messages"] = pinned
     if acc.moderator:
         info["moderator"] = True
     if acc.admin:
@@ -60,19 +63,27 @@ def _reactors(ctx: Ctx) -> int:
     return int_param(ctx, "reactors", 4, 0, 20)
 
 
+def _viewer(ctx: Ctx, acc: rooms.Access) -> posts.Viewer:
+    return (ctx.user.id if ctx.user else None, acc.moderator)
+
+
 def messages_since(ctx: Ctx) -> Response:
     limit = int_param(ctx, "limit", 100, 1, 256)
     reactors = _reactors(ctx)
     with_updates = "r" in (ctx.query.get("t") or [""])[-1]  # pysogs' flag: reaction-only updates too
-    room, _ = ctx.readable_room()
+    room, acc = ctx.readable_room()
     seqno = int(ctx.params["seqno"])
     key = (seqno, limit, reactors, int(with_updates))
     cached = ctx.app.cached_since(room.id, key)
     if cached is None:
-        msgs = posts.with_reactions(ctx.db, posts.since(ctx.db, room.id, seqno, limit, reaction_updates=with_updates),
+        msgs = posts.with_reactions(ctx.db, posts.since(ctx.db, room.id, seqno, limit, _viewer(ctx, acc),
+                                                        reaction_updates=with_updates),
                                     ctx.user.id if ctx.user else None, reactors)
         cached = json_response(msgs)
-        if not any(m.get("reactions") for m in msgs):
+        # shared with every poller only when it is the same for everyone: no "you" in reactions,
+        # no whisper among the changes (who sees those depends on who asks)
+        upto = msgs[-1]["seqno"] if len(msgs) == limit else None
+        if not any(m.get("reactions") for m in msgs) and not posts.whispers_after(ctx.db, room.id, seqno, upto):
             ctx.app.remember_since(room.id, key, cached)
     return cached
 
@@ -80,15 +91,15 @@ def messages_since(ctx: Ctx) -> Response:
 def messages_recent(ctx: Ctx) -> Response:
     limit = int_param(ctx, "limit", 100, 1, 256)
     reactors = _reactors(ctx)
-    room, _ = ctx.readable_room()
-    return json_response(posts.with_reactions(ctx.db, posts.recent(ctx.db, room.id, limit),
+    room, acc = ctx.readable_room()
+    return json_response(posts.with_reactions(ctx.db, posts.recent(ctx.db, room.id, limit, _viewer(ctx, acc)),
                                               ctx.user.id if ctx.user else None, reactors))
 
 
 def message_single(ctx: Ctx) -> Response:
     reactors = _reactors(ctx)
-    room, _ = ctx.readable_room()
-    msg = posts.single(ctx.db, room.id, int(ctx.params["msg_id"]))
+    room, acc = ctx.readable_room()
+    msg = posts.single(ctx.db, room.id, int(ctx.params["msg_id"]), _viewer(ctx, acc))
     return json_response(posts.with_reactions(ctx.db, [msg], ctx.user.id if ctx.user else None, reactors)[0])
 
 
@@ -100,9 +111,8 @@ def _writable(ctx: Ctx, what: str = "write") -> tuple[rooms.Room, rooms.Access]:
     return room, acc
 
 
-def _signed_post(ctx: Ctx) -> tuple[bytes, bytes, list[int]]:
+def _signed_post(ctx: Ctx, req: dict[str, Any]) -> tuple[bytes, bytes, list[int]]:
     """``data``, ``signature`` and ``files`` of a post or edit (the signature is checked by :mod:`posts`)."""
-    req = json_object(ctx)
     data, sig = b64_field(req, "data", limit=ctx.app.cfg.max_post_bytes), b64_field(req, "signature", size=64)
     files = req.get("files", [])
     most = ctx.app.cfg.max_post_files
@@ -115,23 +125,39 @@ def _signed_post(ctx: Ctx) -> tuple[bytes, bytes, list[int]]:
 def post_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
     room, acc = _writable(ctx)
-    data, sig, files = _signed_post(ctx)
+    req = json_object(ctx)
+    data, sig, files = _signed_post(ctx, req)
+    whisper = whispers.parse(req)
+    if whisper.is_whisper and not acc.moderator:
+        raise Refused(403, f"only moderators of {room.token} may whisper (whisper_to, whisper_mods)")
+    target = whispers.resolve(ctx.db, whisper, ctx.app.server_pk)
     limiter = ctx.app.rate_limit
     if not acc.moderator and not limiter.check(room.id, user.id, ctx.now):
         raise Refused(429, f"posting too fast: at most {limiter.count} posts in {limiter.interval:g} s per room")
-    msg = posts.add(ctx.db, room.id, user.id, user.session_id, data, sig, ctx.now, files, ctx.app.cfg.file_ttl)
+    msg = posts.add(ctx.db, room.id, user.id, user.session_id, data, sig, ctx.now, files, ctx.app.cfg.file_ttl,
+                    whisper_to=None if target is None else (target, _session_id_of(ctx, target)),
+                    whisper_mods=whisper.mods)
     ctx.app.room_changed(room.id)
     limiter.record(room.id, user.id, ctx.now)
     ctx.app.touch(room.id, user.id, ctx.now)
     return json_response(msg, 201)
 
 
+def _session_id_of(ctx: Ctx, user: int) -> str:
+    return str(ctx.db.execute("SELECT session_id FROM users WHERE id = ?", (user,)).fetchone()[0])
+
+
 def edit_message(ctx: Ctx) -> Response:
     user = ctx.need_user()
-    room, _ = _writable(ctx)
-    data, sig, files = _signed_post(ctx)
+    room, acc = _writable(ctx)
+    req = json_object(ctx)
+    data, sig, files = _signed_post(ctx, req)
+    restated = None
+    if "whisper_to" in req or "whisper_mods" in req:  # pysogs ignores them; we refuse a change
+        w = whispers.parse(req)
+        restated = (whispers.resolve(ctx.db, w, ctx.app.server_pk), w.mods)
     posts.edit(ctx.db, room.id, user.id, user.session_id, int(ctx.params["msg_id"]), data, sig, ctx.now,
-               files, ctx.app.cfg.file_ttl)
+               files, ctx.app.cfg.file_ttl, moderator=acc.moderator, whisper=restated)
     ctx.app.room_changed(room.id)
     return json_response({})
 
@@ -142,7 +168,8 @@ def delete_message(ctx: Ctx) -> Response:
     acc = ctx.access(room)
     if not acc.moderator:
         require(acc, room, "write")
-    posts.delete(ctx.db, room.id, int(ctx.params["msg_id"]), user.id, moderator=acc.moderator)
+    posts.delete(ctx.db, room.id, int(ctx.params["msg_id"]), user.id, moderator=acc.moderator,
+                 keep_files=ctx.app.cfg.file_ttl)
     ctx.app.room_changed(room.id)
     return json_response({})
 
@@ -157,7 +184,7 @@ def delete_all(ctx: Ctx) -> Response:
     for sid in users.resolve_ids(ctx.params["sid"], ctx.app.server_pk):
         uid = users.lookup(ctx.db, sid)
         if uid is not None:
-            deleted += posts.delete_all_of(ctx.db, room.id, uid)
+            deleted += posts.delete_all_of(ctx.db, room.id, uid, ctx.app.cfg.file_ttl)
     ctx.app.room_changed(room.id)
     return json_response({"deleted": deleted})
 
@@ -177,9 +204,12 @@ def upload_file(ctx: Ctx) -> Response:
 
 
 def download_file(ctx: Ctx) -> Response:
-    room, _ = ctx.readable_room()
-    row = ctx.db.execute("SELECT data FROM files WHERE id = ? AND room = ? AND expires > ?",
-                         (int(ctx.params["file_id"]), room.id, ctx.now)).fetchone()
+    room, acc = ctx.readable_room()
+    # a whisper's files are as private as the whisper (file ids are sequential, so guessable)
+    clause, who = whispers.visible_clause(*_viewer(ctx, acc))
+    row = ctx.db.execute("SELECT f.data FROM files f LEFT JOIN messages m ON m.id = f.message "
+                         f"WHERE f.id = ? AND f.room = ? AND f.expires > ? AND (f.message IS NULL OR {clause})",
+                         (int(ctx.params["file_id"]), room.id, ctx.now, *who)).fetchone()
     if row is None:
         raise Refused(404, "no such file")
     return Response(200, bytes(row[0]), "application/octet-stream")

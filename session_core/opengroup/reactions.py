@@ -35,9 +35,10 @@ def check(raw: str) -> str:
 
 
 def _live_message(db: sqlite3.Connection, room: int, msg_id: int) -> None:
-    if db.execute("SELECT 1 FROM messages WHERE id = ? AND room = ? AND data IS NOT NULL",
-                  (msg_id, room)).fetchone() is None:
-        raise Refused(404, "no such message")
+    # ordinary messages only, as pysogs: a whisper is "no such message" here even to those who see it
+    if db.execute("SELECT 1 FROM messages WHERE id = ? AND room = ? AND data IS NOT NULL AND whisper_to IS NULL "
+                  "AND whisper_mods = 0", (msg_id, room)).fetchone() is None:
+        raise Refused(404, "no such message (reactions are for messages of this room, not whispers)")
 
 
 def _change(db: sqlite3.Connection, room: int, msg_id: int, sql: str, args: tuple[Any, ...]) -> tuple[bool, int]:
