@@ -5,9 +5,11 @@ uploads and DMs, rate limits, batches — and hostile input, which must change n
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +69,25 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(tmp_path: Path, clock: Clock) -> RoomServerApp:
+def app(tmp_path: Path, clock: Clock) -> Iterator[RoomServerApp]:
+    with running_app(tmp_path, clock, [RoomSpec("vip", "VIP", whitelist=True)], post_rate_count=3,
+                     post_rate_interval=10.0, max_post_bytes=1000, max_file_bytes=5000) as a:
+        yield a
+
+
+@contextlib.contextmanager
+def running_app(tmp_path: Path, clock: Clock, more_rooms: Sequence[RoomSpec] = (), **settings: Any) -> Iterator[RoomServerApp]:
+    """A room server app on *clock* with the rooms lobby and dev (and *more_rooms*), the
+    OpenGroupConfig *settings* given, closed afterwards (the tests' `app` fixtures)."""
     from session_core.server_keys import ServerKeys
 
     keys = ServerKeys.load_or_create(tmp_path, "k")
-    cfg = OpenGroupConfig(tmp_path, rooms=[RoomSpec("lobby", "Lobby"), RoomSpec("dev", "Dev"),
-                                           RoomSpec("vip", "VIP", whitelist=True)],
-                          post_rate_count=3, post_rate_interval=10.0, max_post_bytes=1000, max_file_bytes=5000)
+    cfg = OpenGroupConfig(tmp_path, rooms=[RoomSpec("lobby", "Lobby"), RoomSpec("dev", "Dev"), *more_rooms], **settings)
     a = RoomServerApp(cfg, keys.x25519_public, clock=clock)
-    yield a
-    a.close()
+    try:
+        yield a
+    finally:
+        a.close()
 
 
 def admin_of(app: RoomServerApp, clock: Clock) -> User:

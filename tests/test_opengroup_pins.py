@@ -7,13 +7,14 @@ first, omitted when empty), admins only, and through ``/batch`` and ``/sequence`
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from session_core.opengroup import OpenGroupConfig, RoomServerApp, RoomSpec
-from tests.test_opengroup import Clock, User, _state_without_nonces, admin_of
+from session_core.opengroup import RoomServerApp
+from tests.test_opengroup import Clock, User, _state_without_nonces, running_app, admin_of
 
 
 @pytest.fixture
@@ -22,15 +23,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(tmp_path: Path, clock: Clock) -> RoomServerApp:
-    from session_core.server_keys import ServerKeys
-
-    keys = ServerKeys.load_or_create(tmp_path, "k")
-    cfg = OpenGroupConfig(tmp_path, rooms=[RoomSpec("lobby", "Lobby"), RoomSpec("dev", "Dev")],
-                          post_rate_count=50, max_file_bytes=5000)
-    a = RoomServerApp(cfg, keys.x25519_public, clock=clock)
-    yield a
-    a.close()
+def app(tmp_path: Path, clock: Clock) -> Iterator[RoomServerApp]:
+    with running_app(tmp_path, clock, post_rate_count=50, max_file_bytes=5000) as a:
+        yield a
 
 
 class Cast:

@@ -6,16 +6,17 @@ a clear error and changes nothing."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 import sqlite3
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from session_core.opengroup import OpenGroupConfig, RoomServerApp, RoomSpec
+from session_core.opengroup import RoomServerApp
 from session_core.opengroup import db as schema
 from session_core.opengroup.http import Response
-from tests.test_opengroup import Clock, User, _state_without_nonces
+from tests.test_opengroup import Clock, User, _state_without_nonces, running_app
 from tests.test_opengroup import admin_of as _admin_of
 
 THUMBS = "\N{THUMBS UP SIGN}"
@@ -28,15 +29,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def app(tmp_path: Path, clock: Clock) -> RoomServerApp:
-    from session_core.server_keys import ServerKeys
-
-    keys = ServerKeys.load_or_create(tmp_path, "k")
-    cfg = OpenGroupConfig(tmp_path, rooms=[RoomSpec("lobby", "Lobby"), RoomSpec("dev", "Dev")],
-                          reaction_rate_count=4, reaction_rate_interval=10.0, max_file_bytes=5000)
-    a = RoomServerApp(cfg, keys.x25519_public, clock=clock)
-    yield a
-    a.close()
+def app(tmp_path: Path, clock: Clock) -> Iterator[RoomServerApp]:
+    with running_app(tmp_path, clock, reaction_rate_count=4, reaction_rate_interval=10.0, max_file_bytes=5000) as a:
+        yield a
 
 
 def reaction_path(token: str, msg_id: int, reaction: str, *, encode: bool = True) -> str:
