@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from session_core.opengroup import RoomServerApp
+from session_core.opengroup import OpenGroupConfig, RoomServerApp, RoomSpec
 from tests.test_opengroup import Clock, User, _state_without_nonces, running_app, admin_of
 
 
