@@ -182,11 +182,16 @@ def guard_middleware(guard: ConnectionGuard) -> Any:
         guard.request_started(request.transport)
         try:
             if request.can_read_body:
-                try:
-                    await asyncio.wait_for(request.read(), guard.limits.body_deadline)
-                except asyncio.TimeoutError:
-                    guard.timed_out += 1
-                    return web.Response(status=408, text="Request body not received in time\n")
+                if request.content.is_eof():
+                    # The whole body is here already (the common case: a small POST in one
+                    # read): read() cannot wait, so no deadline task and timer are needed.
+                    await request.read()
+                else:
+                    try:
+                        await asyncio.wait_for(request.read(), guard.limits.body_deadline)
+                    except asyncio.TimeoutError:
+                        guard.timed_out += 1
+                        return web.Response(status=408, text="Request body not received in time\n")
             return await handler(request)
         finally:
             guard.request_done(request.transport)
