@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
@@ -73,13 +73,15 @@ async def served() -> AsyncIterator[tuple[int, ConnectionGuard, list[bytes]]]:
     guard = ConnectionGuard(LIMITS, file_limit=100_000)
     seen: list[bytes] = []  # bodies the intake answered
 
-    async def onion(body: bytes) -> tuple[int, bytes]:
+    def onion(body: bytes, done: Callable[[int, bytes], None]) -> None:
         seen.append(body)
         if body == b"boom":
             raise RuntimeError("handler failed")
-        if body == b"slow":
-            await asyncio.sleep(0.2)
-        return (502 if body == b"bad" else 200), b"onion:" + body
+        status = 502 if body == b"bad" else 200
+        if body == b"slow":  # answered later, from the loop
+            asyncio.get_running_loop().call_later(0.2, done, status, b"onion:" + body)
+        else:
+            done(status, b"onion:" + body)
 
     async def via_aiohttp(request: web.Request) -> web.Response:
         return web.Response(body=b"aiohttp:" + await request.read())

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 
@@ -54,7 +54,9 @@ _TOKEN_BAD = b" \t\r\n\x00:"
 NEED_MORE = 0
 NOT_OURS = 1
 
-Handle = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+#: ``handle(body, done)``: answer one onion request by calling ``done(status, body)`` exactly
+#: once, from the event loop (``OnionRouter.handle_batch`` for one layer: no task per request).
+Handle = Callable[[bytes, Callable[[int, bytes], None]], None]
 
 
 def parse_onion_post(buf: bytes | bytearray, max_body: int = FAST_MAX_BODY) -> int | tuple[int, int, int]:
@@ -156,7 +158,6 @@ class OnionConnection:
         self._write_paused = False
         self._read_paused = False
         self._body_timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
 
     # -- from the protocol --------------------------------------------------------------------
 
@@ -223,7 +224,11 @@ class OnionConnection:
         body = bytes(self._buf[start:start + length])
         del self._buf[:start + length]
         self._busy = True
-        self._task = asyncio.get_running_loop().create_task(self._answer(body))
+        try:
+            self._handle(body, self._answer)
+        except Exception:
+            log.exception("onion request failed")
+            self._answer(500, b"", failed=True)
 
     def _give_away(self) -> None:
         self._cancel_body_timer()
@@ -246,20 +251,17 @@ class OnionConnection:
                                        content_type=b"text/plain; charset=utf-8"))
         self._transport.close()
 
-    async def _answer(self, body: bytes) -> None:
-        close = False
-        try:
-            status, out = await self._handle(body)
-        except Exception:
-            log.exception("onion request failed")
-            status, out, close = 500, b"500 Internal Server Error\n\nServer got itself in trouble", True
+    def _answer(self, status: int, body: bytes, failed: bool = False) -> None:
+        if not self._busy:
+            return  # (answered already: the handler failed after calling back)
         self._busy = False
-        self._task = None
         if self._closed:
             return
-        self._transport.write(response(status, out, close=close))
-        if close:
+        if failed:  # as aiohttp answers a handler that raised, and the connection ends
+            self._transport.write(response(500, b"500 Internal Server Error\n\nServer got itself in trouble",
+                                           close=True, content_type=b"text/plain; charset=utf-8"))
             self._transport.close()
             return
+        self._transport.write(response(status, body))
         self._done()
         self._next()

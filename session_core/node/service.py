@@ -332,13 +332,14 @@ class ServiceNode:
         return web.Response(status=reply.status, text=reply.body, content_type=reply.content_type)
 
     async def _http_onion(self, request: web.Request) -> web.Response:
-        status, body = await self._onion_intake(await request.read())
+        self.stats.onion_requests += 1
+        status, body = await self.router.handle(await request.read(), 0)
         return web.Response(status=status, body=body)
 
-    def _onion_intake(self, body: bytes) -> Awaitable[tuple[int, bytes]]:
-        """A client's onion request (the guard hop), from aiohttp or the lean intake."""
+    def _onion_intake(self, body: bytes, done: Callable[[int, bytes], None]) -> None:
+        """A client's onion request (the guard hop) from the lean intake (node/onion_http.py)."""
         self.stats.onion_requests += 1
-        return self.router.handle(body, 0)
+        self.router.handle_batch((body,), 0, (done,))
 
     async def _http_status(self, request: web.Request) -> web.Response:
         view = self.view
