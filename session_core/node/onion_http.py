@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -48,7 +49,12 @@ FAST_MAX_BODY = 256 * 1024
 MAX_HELD = 2 * FAST_MAX_BODY + MAX_HEAD
 
 _REFUSED_HEADERS = frozenset({b"transfer-encoding", b"content-encoding", b"expect", b"upgrade"})
-_TOKEN_BAD = b" \t\r\n\x00:"
+# Header lines as RFC 9110 allows them (a token, a colon, visible bytes, spaces and tabs), at
+# most MAX_HEADERS of them; checked in one regex call: per-byte checks in Python cost ~10 us.
+_HEADER_BLOCK = re.compile(
+    rb"(?:[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t\x20-\x7e\x80-\xff]*\r\n){1," + str(MAX_HEADERS).encode() + rb"}"
+)
+_FIELD = re.compile(rb"([^:]+):[ \t]*(.*?)[ \t]*\r\n")
 
 #: :func:`parse_onion_post` verdicts besides a parsed request.
 NEED_MORE = 0
@@ -73,23 +79,18 @@ def parse_onion_post(buf: bytes | bytearray, max_body: int = FAST_MAX_BODY) -> i
         return NEED_MORE if len(buf) < MAX_HEAD else NOT_OURS
     if end < len(prefix):  # no header at all (not even Host): aiohttp's call
         return NOT_OURS
-    lines = bytes(buf[len(prefix):end]).split(b"\r\n")
-    if len(lines) > MAX_HEADERS:
-        return NOT_OURS
+    block = bytes(buf[len(prefix):end + 2])  # the header lines, each with its CRLF
+    if _HEADER_BLOCK.fullmatch(block) is None:
+        return NOT_OURS  # (obs-fold, bare LF, control bytes, junk: aiohttp says what is wrong)
     length = -1
-    for line in lines:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or any(c in _TOKEN_BAD for c in name) or b"\n" in value or b"\r" in value:
-            return NOT_OURS  # (obs-fold, bare LF, junk: aiohttp says what is wrong)
-        name = name.lower()
-        value = value.strip(b" \t")
+    for name, value in _FIELD.findall(block.lower()):
         if name == b"content-length":
             if length >= 0 or not value.isdigit() or len(value) > 12:
                 return NOT_OURS
             length = int(value)
         elif name in _REFUSED_HEADERS:
             return NOT_OURS
-        elif name == b"connection" and value.lower() != b"keep-alive":
+        elif name == b"connection" and value != b"keep-alive":
             return NOT_OURS
     if length < 0 or length > max_body:
         return NOT_OURS
