@@ -130,12 +130,13 @@ async def test_onion_posts_are_answered_by_the_intake_in_order(served: tuple[int
 async def test_a_request_it_does_not_take_goes_to_aiohttp_with_what_follows(
     served: tuple[int, ConnectionGuard, list[bytes]]
 ) -> None:
-    port, _, seen = served
+    port, guard, seen = served
     reader, writer = await connect(port, "127.0.0.2")
     other = b"POST /storage_rpc/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
     writer.write(post(b"first") + other + post(b"later"))
     assert await answers(reader, 3) == [(200, b"onion:first"), (200, b"aiohttp:hi"), (200, b"aiohttp:later")]
     assert seen == [b"first"]
+    assert guard.stats()["onion_intake"] == 1 and guard.stats()["handed_over"] == 1
     writer.write(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")  # aiohttp's own answers stay
     assert (await answers(reader, 1))[0][0] == 404
     writer.close()

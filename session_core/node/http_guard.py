@@ -78,6 +78,8 @@ class ConnectionGuard:
         self.total = 0
         self.refused = 0
         self.timed_out = 0
+        self.onion_intake = 0  # requests answered by the lean onion intake (node/onion_http.py)
+        self.handed_over = 0  # connections the intake gave to aiohttp
         self._by_transport: dict[asyncio.BaseTransport, _GuardedProtocol] = {}
 
     def wrap(self, factory: Callable[[], asyncio.Protocol], onion: Handle | None = None) -> Callable[[], asyncio.Protocol]:
@@ -112,7 +114,8 @@ class ConnectionGuard:
             proto.arm(self.limits.header_deadline)
 
     def stats(self) -> dict[str, int]:
-        return {"open": self.total, "addresses": len(self.per_ip), "refused": self.refused, "timed_out": self.timed_out}
+        return {"open": self.total, "addresses": len(self.per_ip), "refused": self.refused, "timed_out": self.timed_out,
+                "onion_intake": self.onion_intake, "handed_over": self.handed_over}
 
 
 class _GuardedProtocol(asyncio.Protocol):
@@ -142,8 +145,8 @@ class _GuardedProtocol(asyncio.Protocol):
         if self._onion is not None and isinstance(transport, asyncio.Transport):
             limits = self._guard.limits
             self._fast = OnionConnection(
-                transport, self._onion, self._hand_over, self.disarm, lambda: self.arm(limits.header_deadline),
-                self._body_timed_out, limits.body_deadline,
+                transport, self._onion, self._hand_over, self.disarm, self._answered, self._body_timed_out,
+                limits.body_deadline,
             )
         else:
             self._start_inner()
@@ -159,10 +162,16 @@ class _GuardedProtocol(asyncio.Protocol):
     def _hand_over(self, data: bytes) -> None:
         """From the onion intake to aiohttp, for good, with the bytes not answered yet."""
         self._fast = None
+        self._guard.handed_over += 1
         self._start_inner()
         if data:
             assert self._inner is not None
             self._inner.data_received(data)
+
+    def _answered(self) -> None:
+        """The onion intake answered a request: idle again, the header clock restarts."""
+        self._guard.onion_intake += 1
+        self.arm(self._guard.limits.header_deadline)
 
     def _body_timed_out(self) -> None:
         self._guard.timed_out += 1
