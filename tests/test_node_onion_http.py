@@ -127,6 +127,19 @@ async def test_onion_posts_are_answered_by_the_intake_in_order(served: tuple[int
     writer.close()
 
 
+async def test_many_pipelined_requests_answered_at_once_do_not_nest(
+    served: tuple[int, ConnectionGuard, list[bytes]]
+) -> None:
+    port, guard, seen = served
+    reader, writer = await connect(port, "127.0.0.10")
+    n = 5000  # answered synchronously, one after the other, from one read
+    writer.write(post(b"bad") * n)
+    got = await answers(reader, n)
+    assert got == [(502, b"onion:bad")] * n and len(seen) == n
+    assert guard.stats()["handed_over"] == 0
+    writer.close()
+
+
 async def test_a_request_it_does_not_take_goes_to_aiohttp_with_what_follows(
     served: tuple[int, ConnectionGuard, list[bytes]]
 ) -> None:

@@ -159,6 +159,8 @@ class OnionConnection:
         self._write_paused = False
         self._read_paused = False
         self._body_timer: asyncio.TimerHandle | None = None
+        self._in_next = False  # inside _next's loop
+        self._gone = False  # handed over to aiohttp
 
     # -- from the protocol --------------------------------------------------------------------
 
@@ -194,24 +196,36 @@ class OnionConnection:
     # -- requests -----------------------------------------------------------------------------
 
     def _next(self) -> None:
-        """Start answering the next request in the buffer, or hand the connection over."""
-        if self._closed:
-            return
+        """Answer the requests in the buffer, one at a time, or hand the connection over.
+
+        A loop, not recursion: an answer given at once (a bad layer) must not nest one call
+        per pipelined request."""
+        if self._in_next:
+            return  # (called back from an answer given inside the loop below: it goes on)
+        self._in_next = True
+        try:
+            while not self._busy and not self._closed and not self._gone and self._step():
+                pass
+        finally:
+            self._in_next = False
+
+    def _step(self) -> bool:
+        """Start the next request; False when there is nothing to start now."""
         if self._read_paused and len(self._buf) <= MAX_HELD:
             self._read_paused = False
             self._transport.resume_reading()
         if not self._buf:
             if self._eof:
                 self._transport.close()
-            return
+            return False
         verdict = parse_onion_post(self._buf)
         if verdict == NEED_MORE:
             if self._eof:
                 self._give_away()
-            return
+            return False
         if isinstance(verdict, int):
             self._give_away()
-            return
+            return False
         start, length, _ = verdict
         if self._body_timer is None:
             self._started()  # the head is complete: the header clock stops
@@ -220,7 +234,7 @@ class OnionConnection:
                 self._give_away()
             elif self._body_timer is None:
                 self._body_timer = asyncio.get_running_loop().call_later(self._body_deadline, self._body_late)
-            return
+            return False
         self._cancel_body_timer()
         body = bytes(self._buf[start:start + length])
         del self._buf[:start + length]
@@ -230,8 +244,10 @@ class OnionConnection:
         except Exception:
             log.exception("onion request failed")
             self._answer(500, b"", failed=True)
+        return True
 
     def _give_away(self) -> None:
+        self._gone = True
         self._cancel_body_timer()
         data, self._buf = bytes(self._buf), bytearray()
         if self._read_paused:
