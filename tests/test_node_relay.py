@@ -117,6 +117,8 @@ async def test_concurrent_onion_requests_through_a_relay_chain_each_get_their_ow
         if i in broken:
             continue
         assert [m["data"] for m in open_reply(ctx, *answer)["messages"]] == [datas[which[i]]]  # type: ignore[index]
+    # ...answered by the lean onion intake, not aiohttp (node/onion_http.py).
+    assert a.guard.stats()["onion_intake"] == len(built) and a.guard.stats()["handed_over"] == 0
 
 
 async def test_a_relay_that_cannot_reach_the_next_hop_answers_504_once(cluster: Cluster) -> None:

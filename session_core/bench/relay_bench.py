@@ -28,8 +28,9 @@ layer that node peels):
 - ``guard``: the loaders POST one-layer requests to b's ``/onion_req/v2`` over keep-alive HTTP
   connections (64 per loader, under the node's 256-per-address cap); b peels the guard layer
   and forwards over ZMQ to the loader, which answers as above.  This is the HTTP in, ZMQ out
-  hop every client request starts with (the Python path: aiohttp, ``OnionRouter.handle``,
-  ``PeerClient``; the C engine only serves ZMQ).
+  hop every client request starts with (the Python path: the node's lean ``/onion_req/v2``
+  intake, ``node/onion_http.py``, then ``OnionRouter.handle_batch`` and ``PeerClient``; the C
+  engine only serves ZMQ).
 - ``final``: the loaders send b, over ZMQ, layers that peel to b itself carrying a storage
   ``retrieve`` for a recipient of b's swarm with no messages; b runs the storage RPC and
   encrypts the reply.  A loader counts a reply as its own only if it opens with that

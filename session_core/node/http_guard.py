@@ -12,7 +12,9 @@ connections open for its keep-alive timeout and has no per-address cap, so:
 - :func:`guard_middleware` marks the request as started (stops that clock) and reads
   the whole body within ``body_deadline`` seconds (408 otherwise); handlers then read
   the cached body.
-- :class:`GuardedSite` serves an aiohttp runner through the guard.
+- :class:`GuardedSite` serves an aiohttp runner through the guard, optionally with the lean
+  ``/onion_req/v2`` intake of :mod:`~session_core.node.onion_http` in front of aiohttp (same
+  caps and deadlines, 408 for a late body).
 - :func:`rate_limited_exception_handler` keeps the event loop's own error reports (for
   example ``accept()`` failing with EMFILE under a flood) to a few lines a minute.
 - :func:`raise_file_limit` lifts the soft open-file limit to the hard one at start-up,
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from session_core.node.onion_http import Handle, OnionConnection
 
 log = logging.getLogger("session_core.node.http")
 
@@ -74,10 +78,14 @@ class ConnectionGuard:
         self.total = 0
         self.refused = 0
         self.timed_out = 0
+        self.onion_intake = 0  # requests answered by the lean onion intake (node/onion_http.py)
+        self.handed_over = 0  # connections the intake gave to aiohttp
         self._by_transport: dict[asyncio.BaseTransport, _GuardedProtocol] = {}
 
-    def wrap(self, factory: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
-        return lambda: _GuardedProtocol(self, factory)
+    def wrap(self, factory: Callable[[], asyncio.Protocol], onion: Handle | None = None) -> Callable[[], asyncio.Protocol]:
+        """Guarded connections served by *factory*'s protocol; with *onion*, each starts in
+        the lean ``/onion_req/v2`` intake of :mod:`~session_core.node.onion_http`."""
+        return lambda: _GuardedProtocol(self, factory, onion)
 
     def _admit(self, ip: str) -> bool:
         if self.total >= self.max_connections or self.per_ip.get(ip, 0) >= self.limits.max_per_ip:
@@ -106,16 +114,21 @@ class ConnectionGuard:
             proto.arm(self.limits.header_deadline)
 
     def stats(self) -> dict[str, int]:
-        return {"open": self.total, "addresses": len(self.per_ip), "refused": self.refused, "timed_out": self.timed_out}
+        return {"open": self.total, "addresses": len(self.per_ip), "refused": self.refused, "timed_out": self.timed_out,
+                "onion_intake": self.onion_intake, "handed_over": self.handed_over}
 
 
 class _GuardedProtocol(asyncio.Protocol):
-    """Admission and the header deadline around aiohttp's own protocol."""
+    """Admission and the header deadline around aiohttp's own protocol (created when the
+    connection is admitted, or when the onion intake hands the connection over)."""
 
-    def __init__(self, guard: ConnectionGuard, factory: Callable[[], asyncio.Protocol]) -> None:
+    def __init__(self, guard: ConnectionGuard, factory: Callable[[], asyncio.Protocol], onion: Handle | None = None) -> None:
         self._guard = guard
         self._factory = factory
+        self._onion = onion
         self._inner: asyncio.Protocol | None = None
+        self._fast: OnionConnection | None = None
+        self._write_paused = False
         self._transport: asyncio.BaseTransport | None = None
         self._ip = ""
         self._timer: asyncio.TimerHandle | None = None
@@ -129,9 +142,39 @@ class _GuardedProtocol(asyncio.Protocol):
             return
         self._transport = transport
         self._guard._by_transport[transport] = self
-        self._inner = self._factory()
-        self._inner.connection_made(transport)
+        if self._onion is not None and isinstance(transport, asyncio.Transport):
+            limits = self._guard.limits
+            self._fast = OnionConnection(
+                transport, self._onion, self._hand_over, self.disarm, self._answered, self._body_timed_out,
+                limits.body_deadline,
+            )
+        else:
+            self._start_inner()
         self.arm(self._guard.limits.header_deadline)
+
+    def _start_inner(self) -> None:
+        assert self._transport is not None
+        self._inner = self._factory()
+        self._inner.connection_made(self._transport)
+        if self._write_paused:
+            self._inner.pause_writing()
+
+    def _hand_over(self, data: bytes) -> None:
+        """From the onion intake to aiohttp, for good, with the bytes not answered yet."""
+        self._fast = None
+        self._guard.handed_over += 1
+        self._start_inner()
+        if data:
+            assert self._inner is not None
+            self._inner.data_received(data)
+
+    def _answered(self) -> None:
+        """The onion intake answered a request: idle again, the header clock restarts."""
+        self._guard.onion_intake += 1
+        self.arm(self._guard.limits.header_deadline)
+
+    def _body_timed_out(self) -> None:
+        self._guard.timed_out += 1
 
     def arm(self, seconds: float) -> None:
         self.disarm()
@@ -151,27 +194,41 @@ class _GuardedProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._inner is not None:
             self._inner.data_received(data)
+        elif self._fast is not None:
+            self._fast.data_received(data)
 
     def eof_received(self) -> bool | None:
+        if self._fast is not None:
+            keep = self._fast.eof_received()
+            if self._inner is None:
+                return keep
         return self._inner.eof_received() if self._inner is not None else None
 
     def pause_writing(self) -> None:
+        self._write_paused = True
         if self._inner is not None:
             self._inner.pause_writing()
+        elif self._fast is not None:
+            self._fast.pause_writing()
 
     def resume_writing(self) -> None:
+        self._write_paused = False
         if self._inner is not None:
             self._inner.resume_writing()
+        elif self._fast is not None:
+            self._fast.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._inner is None:
-            return
+        if self._transport is None:
+            return  # refused at admission
         self.disarm()
-        assert self._transport is not None
         self._guard._by_transport.pop(self._transport, None)
         self._guard._release(self._ip)
         self._transport = None
-        self._inner.connection_lost(exc)
+        if self._fast is not None:
+            self._fast.connection_lost()
+        if self._inner is not None:
+            self._inner.connection_lost(exc)
 
 
 def guard_middleware(guard: ConnectionGuard) -> Any:
@@ -182,11 +239,16 @@ def guard_middleware(guard: ConnectionGuard) -> Any:
         guard.request_started(request.transport)
         try:
             if request.can_read_body:
-                try:
-                    await asyncio.wait_for(request.read(), guard.limits.body_deadline)
-                except asyncio.TimeoutError:
-                    guard.timed_out += 1
-                    return web.Response(status=408, text="Request body not received in time\n")
+                if request.content.is_eof():
+                    # The whole body is here already (the common case: a small POST in one
+                    # read): read() cannot wait, so no deadline task and timer are needed.
+                    await request.read()
+                else:
+                    try:
+                        await asyncio.wait_for(request.read(), guard.limits.body_deadline)
+                    except asyncio.TimeoutError:
+                        guard.timed_out += 1
+                        return web.Response(status=408, text="Request body not received in time\n")
             return await handler(request)
         finally:
             guard.request_done(request.transport)
@@ -195,18 +257,22 @@ def guard_middleware(guard: ConnectionGuard) -> Any:
 
 
 class GuardedSite(web.SockSite):
-    """``web.SockSite`` whose connections go through a :class:`ConnectionGuard`."""
+    """``web.SockSite`` whose connections go through a :class:`ConnectionGuard`; with
+    *onion*, plain ``POST /onion_req/v2`` requests are answered by it without aiohttp
+    (:mod:`~session_core.node.onion_http`)."""
 
-    def __init__(self, runner: web.BaseRunner, sock: Any, guard: ConnectionGuard, *, backlog: int = 1024) -> None:
+    def __init__(self, runner: web.BaseRunner, sock: Any, guard: ConnectionGuard, *, backlog: int = 1024,
+                 onion: Handle | None = None) -> None:
         super().__init__(runner, sock, backlog=backlog)
         self._guard = guard
+        self._onion = onion
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with the runner
         server = self._runner.server
         assert server is not None
         self._server = await asyncio.get_running_loop().create_server(
-            self._guard.wrap(server), sock=self._sock, backlog=self._backlog
+            self._guard.wrap(server, self._onion), sock=self._sock, backlog=self._backlog
         )
 
 

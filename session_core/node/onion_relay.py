@@ -89,11 +89,27 @@ class OnionRouter:
             nxt = view.node(step.next_ed25519)
             if nxt is None:
                 return 502, f"Next node not found: {step.next_ed25519}".encode()
+            if self._forward_nowait is not None:
+                return await self._forward_awaitable(nxt, step)
             try:
                 return await self._forward(nxt, step.body, step.hop)
             except PeerRequestError as exc:
                 return self._transport_error(exc)
         return await self._answer(step)
+
+    def _forward_awaitable(self, nxt: SnodeInfo, step: onion.Relay) -> asyncio.Future[tuple[int, bytes]]:
+        """The relay of :meth:`handle` (the HTTP guard's hop) on the callback transport: one
+        Future per request, where the awaited transport costs a task (``wait_for``), a
+        coroutine and a timer.  Same answers: the callback path's shape checks and errors."""
+        assert self._forward_nowait is not None
+        fut: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+
+        def done(status: int, body: bytes) -> None:
+            if not fut.done():  # (the HTTP handler may have been cancelled meanwhile)
+                fut.set_result((status, body))
+
+        self._forward_nowait(nxt, step.body, step.hop, self._relayed(done))
+        return fut
 
     def handle_batch(self, bodies: Sequence[bytes], hop: int, done: Sequence[Done]) -> None:
         """Answer many layers received at the same *hop*; ``done[i](status, body)`` is called

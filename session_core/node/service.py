@@ -202,7 +202,10 @@ class ServiceNode:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.cfg.ip, self.cfg.http_port))
         self.http_port = sock.getsockname()[1]
-        await GuardedSite(self._runner, sock, self.guard).start()
+        # Plain onion requests skip aiohttp (node/onion_http.py), unless whoever started the
+        # node wraps the HTTP handlers: then every request must pass through them.
+        onion_intake = self._onion_intake if not self.wrappers.http_middlewares else None
+        await GuardedSite(self._runner, sock, self.guard, onion=onion_intake).start()
 
     async def stop(self) -> None:
         self.waiters.wake_all()  # held requests answer now rather than hold the shutdown
@@ -332,6 +335,11 @@ class ServiceNode:
         self.stats.onion_requests += 1
         status, body = await self.router.handle(await request.read(), 0)
         return web.Response(status=status, body=body)
+
+    def _onion_intake(self, body: bytes, done: Callable[[int, bytes], None]) -> None:
+        """A client's onion request (the guard hop) from the lean intake (node/onion_http.py)."""
+        self.stats.onion_requests += 1
+        self.router.handle_batch((body,), 0, (done,))
 
     async def _http_status(self, request: web.Request) -> web.Response:
         view = self.view
