@@ -131,7 +131,32 @@ class Membership:
                 if not parts[1] or following is None or following <= cursor:
                     break  # the end (or a cursor that does not move on: stop)
                 cursor = following
+            await pull_expiries(peer)
             return got
+
+        async def pull_expiries(peer: SnodeInfo) -> None:
+            """The owner-signed expiries *peer* applied while we were away (node/expiry_proofs.py)."""
+            cursor, pages = 0, 0
+            while pages < MAX_CATCHUP_PAGES:
+                arg = str(cursor).encode() if cursor else b""
+                try:
+                    parts = await peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup_expiries", [arg], 3.0)
+                except PeerRequestError as exc:
+                    log.info("expiry catch-up from a peer: %s", exc)
+                    return
+                if not ok(parts) or len(parts) < 2:
+                    log.info("expiry catch-up from a peer: %s", describe(parts))
+                    return
+                pages += 1
+                try:
+                    self.replicator.accept_expiries(parts[2:], peer.x25519)
+                except ReplicationBatchError as exc:
+                    log.info("expiry catch-up from a peer: bad proof: %s", exc)
+                    return
+                following = catchup.parse_cursor([parts[1]])
+                if not parts[1] or following is None or following <= cursor:
+                    return
+                cursor = following
 
         got = await asyncio.gather(*(pull(p) for p in self.replicator.swarm_peers(view, swarm_id)))
         log.info("caught up %d messages from %d peers", sum(got), len(got))
