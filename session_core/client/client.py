@@ -60,6 +60,7 @@ from session_core.client.paths import PathPool
 from session_core.client import poll_loops
 from session_core.client.router import Retrieved, StoreReport, SwarmRouter
 from session_core.client.snode import Snode
+from session_core.client import timers
 from session_core.client.sync import Listener, PeerRoute, deliver, parse_route
 from session_core.client.transport import HttpTransport, Transport
 from session_core.client.remote_wipe import Arming, find_trigger, make_secret, secret_hash
@@ -402,23 +403,25 @@ class Client:
         msg_id = self._record(peer, "out", line, ts, rep.route)
         if expire is not None:  # our own copy: we have read it, so both modes count from now
             self.db.set_expiry(msg_id, ts + expire.ms, expire.ms)
-        else:
-            # With the pointers: files show on every device.  A disappearing message is not
-            # copied: the copy would outlive its timer on the other devices (timers do not sync yet).
-            await self._store_sync_copy(peer, text, ts, attachments)
+        # With the pointers: files show on every device; with the timer: it dies there too.
+        await self._store_sync_copy(peer, text, ts, attachments, expire)
         return rep
 
     # -- multi-device -------------------------------------------------------------------------
 
-    async def _store_sync_copy(self, peer: str, text: str, ts: int, attachments: Sequence[Pointer]) -> None:
+    async def _store_sync_copy(self, peer: str, text: str, ts: int, attachments: Sequence[Pointer],
+                               expire: Expiration | None = None) -> None:
         """One copy in the own swarm, which every other device of the account polls.  It goes
         through the outbox: if the own swarm does not take it now, it is retried until it does
         (the send itself succeeded, so the copy must not be lost)."""
         if self.devices is None:
             return
-        copy = sync_copy(self.identity, peer, text, sent_ms=ts, attachments=attachments)
-        self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), self.clock.now_ms())  # ours: not shown twice
-        self.outbox.add(_SYNC_COPY, self.session_id, copy.data, copy.ttl_ms, self.clock.now_ms())
+        copy = sync_copy(self.identity, peer, text, sent_ms=ts, attachments=attachments, expire=expire)
+        now = self.clock.now_ms()
+        self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), now)  # ours: not shown twice
+        # A disappearing copy's TTL counts from sending, not from now (nodes keep >= 10 s).
+        ttl = copy.ttl_ms if expire is None else max(ts + copy.ttl_ms - now, 10_000)
+        self.outbox.add(_SYNC_COPY, self.session_id, copy.data, ttl, now)
         await self.flush_outbox()
 
     async def flush_outbox(self) -> int:
@@ -716,7 +719,14 @@ class Client:
                     self.devices.save()
             elif isinstance(ev, SentMessageSynced):
                 line = _with_files(ev.body, ev.attachments)
-                self._record(ev.peer, "out", line, ev.timestamp_ms, via)
+                dies_at = ev.timestamp_ms + ev.expiration.ms if ev.expiration is not None else 0
+                if dies_at and dies_at <= self.clock.now_ms():
+                    continue  # it already disappeared on the device that sent it
+                msg_id = self._record(ev.peer, "out", line, ev.timestamp_ms, via)
+                if ev.expiration is not None:
+                    self.db.set_expiry(msg_id, dies_at, ev.expiration.ms, node_hash)
+                    if node_hash:  # the swarm's copy too, below the nodes' 10 s minimum TTL
+                        shorten.append((node_hash, dies_at))
                 events.append(ClientEvent("sent", ev.peer, line, "", via, ev.timestamp_ms))
                 files += [(ev.peer, p) for p in ev.attachments]  # what we sent from another device
             elif isinstance(ev, MessageReceived):
@@ -874,11 +884,10 @@ class Client:
     def disappearing(self, peer: str) -> Expiration | None:
         """The conversation's disappearing-message setting (None: messages stay)."""
         self._alive()
-        saved = self.db.get("expire:" + self.db.tag(canonical_session_id(peer)))
-        return Expiration.parse(saved) if isinstance(saved, str) else None
+        return timers.setting(self.db, self.devices, canonical_session_id(peer))
 
     def _put_timer(self, peer: str, expire: Expiration | None) -> None:
-        self.db.put("expire:" + self.db.tag(peer), str(expire) if expire is not None else "off")
+        timers.put(self.db, self.devices, peer, expire)  # and the config, with several devices
 
     async def set_disappearing(self, peer: str, expire: Expiration | None) -> SendReport:
         """Set the conversation's timer (None: off) and tell the peer, as Session does."""
@@ -888,7 +897,9 @@ class Client:
             out = self.messenger.send_expiration_timer(peer, expire, now_ms=self.clock.now_ms())
             self._put_timer(peer, expire)
             self._save()
-        return await self._send_async(out, "timer")
+        rep = await self._send_async(out, "timer")
+        await self.push_config()  # the account's other devices follow
+        return rep
 
     def _keep_disappearing(self, ev: MessageReceived, body: str, via: str, node_hash: str,
                            shorten: list[tuple[str, int]]) -> bool:
