@@ -132,3 +132,26 @@ def test_the_copy_carries_the_timer_and_bad_settings_are_refused() -> None:
     assert cfg.conversations.expiration(bob) == (True, None)
     cfg.conversations.state.set(("v", bob, "expire"), "after_send:99999999")  # from a newer device
     assert cfg.conversations.expiration(bob) == (False, None)
+
+
+async def test_an_after_read_message_read_on_one_device_starts_its_timer_on_the_others(tmp_path: Path) -> None:
+    net, a1, a2, bob = await three(tmp_path)
+    try:
+        await bob.set_disappearing(a1.session_id, Expiration("after_read", 60))
+        await a1.poll_swarm(); await a2.poll_swarm()
+        await bob.send_text(a1.session_id, "read me once")
+        for c in (a1, a2):
+            assert [e.text for e in await c.poll_swarm() if e.kind == "message"] == ["read me once"]
+        net.offset_ms += 120_000  # unread on both: nothing runs
+        assert all("read me once" in [m["body"] for m in c.history(bob.session_id)] for c in (a1, a2))
+        assert await a1.mark_read(bob.session_id) == 1  # read on a1: its timer starts, the mark moves
+        await a1.push_config()
+        await a2.poll_swarm()  # a2 learns the read mark: its copy's timer starts too
+        net.offset_ms += 59_000
+        assert "read me once" in [m["body"] for m in a2.history(bob.session_id)]
+        net.offset_ms += 2_000
+        for c in (a1, a2):
+            assert "read me once" not in [m["body"] for m in c.history(bob.session_id)]
+    finally:
+        for c in (a1, a2, bob):
+            await c.stop()

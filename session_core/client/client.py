@@ -597,6 +597,7 @@ class Client:
             if self._ingest_configs([item.data for item in got if is_config(item.data)]):
                 async with self._lock:
                     self.devices.apply(self.messenger)
+                    timers.follow_read_marks(self.db, self.devices, self.clock.now_ms())  # read elsewhere
                     self._save()
         for item in got:
             if is_config(item.data) or is_link_record(item.data) or is_link_ack(item.data):
