@@ -136,17 +136,22 @@ class Membership:
 
         async def pull_expiries(peer: SnodeInfo) -> None:
             """The owner-signed expiries *peer* applied while we were away (node/expiry_proofs.py)."""
-            cursor, pages = 0, 0
-            while pages < MAX_CATCHUP_PAGES:
+            cursor, pages, failures = 0, 0, 0
+            while failures < CATCHUP_ATTEMPTS and pages < MAX_CATCHUP_PAGES:
                 arg = str(cursor).encode() if cursor else b""
                 try:
                     parts = await peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup_expiries", [arg], 3.0)
                 except PeerRequestError as exc:
-                    log.info("expiry catch-up from a peer: %s", exc)
-                    return
+                    parts = [b"000", str(exc).encode()]
+                if parts[:1] in ([b"421"], [b"429"], [b"503"], [b"000"]):  # as for the messages: wait, ask again
+                    failures += 1
+                    log.info("expiry catch-up from a peer: %s (attempt %d)", describe(parts), failures)
+                    await asyncio.sleep(0.5)
+                    continue
                 if not ok(parts) or len(parts) < 2:
                     log.info("expiry catch-up from a peer: %s", describe(parts))
                     return
+                failures = 0
                 pages += 1
                 try:
                     self.replicator.accept_expiries(parts[2:], peer.x25519)
