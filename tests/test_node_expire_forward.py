@@ -72,14 +72,23 @@ class Net:
     def __init__(self) -> None:
         self.down: set[str] = set()
         self.calls: list[tuple[str, bytes]] = []  # (to x25519, command)
+        self.view = VIEW
         self.reps = {n.x25519: self._make(n) for n in NODES}
 
     def _make(self, n: SnodeInfo) -> Replicator:
         peers: Any = self
         r = Replicator(n.ed25519, MemoryStore(), DifficultyTracker(DifficultyPolicy(base=1)), peers,
-                       lambda: VIEW, NodeStats(), MAX_TTL)
-        r.on_view(VIEW)
+                       lambda: self.view, NodeStats(), MAX_TTL)
+        r.on_view(self.view)
         return r
+
+    def join(self, n: SnodeInfo) -> Replicator:
+        """A new node in the next block's view."""
+        self.view = NetworkView(2, "bb" * 32, (*self.view.nodes, n))
+        for r in self.reps.values():
+            r.on_view(self.view)
+        self.reps[n.x25519] = self._make(n)
+        return self.reps[n.x25519]
 
     def rep(self, i: int) -> Replicator:
         return self.reps[NODES[i - 1].x25519]
@@ -92,8 +101,8 @@ class Net:
             raise PeerTimeoutError("peer is down")
         self.calls.append((x25519, cmd))
         r = self.reps[x25519]
-        me = next(n for n in NODES if n.x25519 == x25519)
-        sender = next(n.x25519 for n in NODES if n.ed25519 != me.ed25519 and n.swarm_id == me.swarm_id)
+        me = next(n for n in self.view.nodes if n.x25519 == x25519)
+        sender = next(n.x25519 for n in self.view.nodes if n.ed25519 != me.ed25519 and n.swarm_id == me.swarm_id)
         if cmd == b"data":
             r.accept(parts, sender)
         elif cmd == b"expire":
@@ -270,3 +279,22 @@ def test_a_refused_expire_is_not_forwarded() -> None:
     assert out.reply.status == 401 and out.expired is None
     out = rpc_for(entry).handle(json.dumps({"method": "expire", "params": {**forged, "messages": []}}).encode())
     assert out.reply.status == 400 and out.expired is None
+
+
+def test_a_node_joining_the_swarm_gets_the_kept_proofs_with_the_messages() -> None:
+    from session_core.node.membership import Membership
+    from session_core.swarm import SwarmEvents
+
+    net = Net()
+    bob = owner_in(A)
+    m = message(bob.session_id)
+    old = net.rep(1)
+    old.store.save_many([m])
+    t = now() + 8_000
+    assert old.accept_expiries([proof(bob, [m.hash], t).encode()], net.sender_of(2)).new == 1
+    newcomer_info = node(7, A)
+    newcomer = net.join(newcomer_info)
+    membership = Membership(old.me, old.store, old, lambda coro: None)
+    asyncio.run(membership.push_for_events(SwarmEvents(A, new_snodes=(newcomer_info.ed25519,)), net.view))
+    assert expirations(newcomer, bob.session_id) == {m.hash: t}  # not the paid-for expiry
+    assert [c for _, c in net.calls] == [b"data", b"expire"]  # messages first, then the proofs

@@ -46,7 +46,7 @@ from session_core.errors import PeerRequestError
 from session_core.node import catchup, expiry_proofs, replication
 from session_core.node.clock import now_ms
 from session_core.node.difficulty import DifficultyTracker
-from session_core.node.expiry_proofs import ExpiryProof, PendingExpiries
+from session_core.node.expiry_proofs import ExpiryProof, ExpiryProofError, PendingExpiries
 from session_core.node.message import Message
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.peer import PeerClient, describe, ok
@@ -288,6 +288,21 @@ class Replicator:
         if refused:
             log.info("refused %d expiry proofs (not ours from this peer, or not signed by the owner)", refused)
         return Accepted(moved, taken, refused, frozenset(touched))
+
+    def kept_proofs(self) -> list[ExpiryProof]:
+        """Every expiry proof the store keeps (for hand-overs when swarms change)."""
+        out: list[ExpiryProof] = []
+        after = 0
+        while True:
+            rows = self.store.expiry_proofs_after(after, PROOFS_PER_PAGE, now_ms())
+            for _, _, blob in rows:
+                try:
+                    out.append(ExpiryProof.decode(blob))
+                except ExpiryProofError:
+                    continue  # written by us, so never; a damaged row is not worth a failed push
+            if len(rows) < PROOFS_PER_PAGE:
+                return out
+            after = rows[-1][0]
 
     def expiry_catchup_reply(self, peer_x25519: str, args: list[bytes]) -> list[bytes]:
         """Answer a ``catchup_expiries [cursor]``: the proofs we keep for the asker's swarm, a
