@@ -607,6 +607,23 @@ class PinSetupError(ProtectionError, InvalidInputError):
     """A PIN (or duress PIN) that may not be set: too short, not digits, or both the same."""
 
 
+class PinAttemptsError(ProtectionError, PermissionError):
+    """The PIN may not be tried now: too many wrong PINs (client/pin_attempts.py)."""
+
+
+class PinDelayError(PinAttemptsError):
+    """Too many wrong PINs in a row: the next try is allowed after ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class PinLockedOutError(PinAttemptsError):
+    """The PIN is locked for good (attempt limit reached, or the attempt counter was altered):
+    only the passphrase opens the profile."""
+
+
 class RemoteWipeSetupError(ProtectionError, InvalidInputError):
     """A remote-wipe arrangement that cannot be made (not a contact, bad secret, ...)."""
 

@@ -138,3 +138,25 @@ async def test_chat_protection_commands(tmp_path: Path, capsys: pytest.CaptureFi
     assert await _protect_command(a, "/wipe", "yes", [b.session_id])
     assert a.wiped and not (tmp_path / "a").exists()
     await a.stop(); await b.stop()
+
+
+def test_pin_attempt_limit_through_the_commands(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    new_profile(run)
+    d = tmp_path / "home" / "profiles" / "alice"
+    env = {"SESSION_CORE_PASSPHRASE": "pw", "SESSION_CORE_PIN": "2468", "SESSION_CORE_DURESS_PIN": "1357"}
+    bad = run("pin", "set", "--profile", "alice", "--max-failures", "2", env=env)
+    assert bad.exit_code == 1 and "3 to 100 wrong PINs" in bad.output and not (d / "pin.json").exists()
+    assert run("pin", "set", "--profile", "alice", "--max-failures", "3", env=env).exit_code == 0
+    for left in ("2 tries", "1 try"):
+        out = run("pin", "unlock", "--profile", "alice", env={"SESSION_CORE_PIN": "0000"})
+        assert out.exit_code == 1 and f"wrong PIN ({left} left before the PIN is locked)" in out.output
+    out = run("pin", "unlock", "--profile", "alice", env={"SESSION_CORE_PIN": "0000"})
+    assert out.exit_code == 1 and "the PIN is locked" in out.output and len(out.output.strip().splitlines()) == 1
+    out = run("pin", "unlock", "--profile", "alice", env={"SESSION_CORE_PIN": "2468"})
+    assert out.exit_code == 1 and "pin remove --passphrase" in out.output
+    assert run("pin", "remove", "--profile", "alice", env={"SESSION_CORE_PIN": "2468"}).exit_code == 1
+    out = run("pin", "remove", "--profile", "alice", "--passphrase", env={"SESSION_CORE_PASSPHRASE": "nope"})
+    assert out.exit_code == 1 and (d / "pin.json").exists()
+    out = run("pin", "remove", "--profile", "alice", "--passphrase", env={"SESSION_CORE_PASSPHRASE": "pw"})
+    assert out.exit_code == 0, out.output
+    assert not (d / "pin.json").exists() and not (d / ".pin-state").exists()

@@ -3,6 +3,7 @@ fresh install, a wrong PIN changes nothing; bad setups are refused.  (Timing: be
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nacl.pwhash.argon2id as argon2id
@@ -32,9 +33,18 @@ def test_right_pin_opens_wrong_pin_changes_nothing(tmp_path: Path) -> None:
     assert has_pin(lock.profile_dir)
     before = {p: p.read_bytes() for p in files_under(lock.profile_dir)}
     assert lock.unlock("1234") == ident
-    for wrong in ("0000", "12345", "", "abcd", "1234 "):
+    assert {p: p.read_bytes() for p in files_under(lock.profile_dir)} == before
+    for wrong in ("0000", "12345", "", "abcd"):
         with pytest.raises(WrongPinError):
             lock.unlock(wrong)
+    # Wrong PINs change nothing but the attempt count (test_protect_pin_attempts.py) ...
+    assert lock.attempts().failures == 4
+    changed = {p.name for p in files_under(lock.profile_dir) if p.read_bytes() != before.get(p)}
+    assert changed == {"pin.json", ".pin-state"}
+    slots = [json.loads(b)["slots"] for b in (before[lock.path], lock.path.read_bytes())]
+    assert slots[0] == slots[1]  # the sealed slots untouched
+    # ... which the right PIN clears: every byte as before.
+    assert lock.unlock("1234") == ident
     assert {p: p.read_bytes() for p in files_under(lock.profile_dir)} == before
     # The file does not say which slot is the duress one, nor show the seed or the PINs.
     raw = lock.path.read_bytes()

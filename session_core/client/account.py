@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Sequence
 
 from session_core.attachments import Pointer
+from session_core.client import timers
 from session_core.client.devices import CONFIG_KIND, DeviceSync
 from session_core.client.state import ClientState
 from session_core.errors import ClientStateError
@@ -26,15 +27,19 @@ SYNC_COPY = "sync_copy"  # outbox items: copies of sent messages for the other d
 class AccountSync(ClientState):
     """Multi-device sync and conversation settings; see the module doc."""
 
-    async def _store_sync_copy(self, peer: str, text: str, ts: int, attachments: Sequence[Pointer]) -> None:
+    async def _store_sync_copy(self, peer: str, text: str, ts: int, attachments: Sequence[Pointer],
+                               expire: Expiration | None = None) -> None:
         """One copy in the own swarm, which every other device of the account polls.  It goes
         through the outbox: if the own swarm does not take it now, it is retried until it does
         (the send itself succeeded, so the copy must not be lost)."""
         if self.devices is None:
             return
-        copy = sync_copy(self.identity, peer, text, sent_ms=ts, attachments=attachments)
-        self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), self.clock.now_ms())  # ours: not shown twice
-        self.outbox.add(SYNC_COPY, self.session_id, copy.data, copy.ttl_ms, self.clock.now_ms())
+        copy = sync_copy(self.identity, peer, text, sent_ms=ts, attachments=attachments, expire=expire)
+        now = self.clock.now_ms()
+        self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), now)  # ours: not shown twice
+        # A disappearing copy's TTL counts from sending, not from now (nodes keep >= 10 s).
+        ttl = copy.ttl_ms if expire is None else max(ts + copy.ttl_ms - now, 10_000)
+        self.outbox.add(SYNC_COPY, self.session_id, copy.data, ttl, now)
         await self.flush_outbox()
 
     async def flush_outbox(self) -> int:
@@ -141,8 +146,7 @@ class AccountSync(ClientState):
     def disappearing(self, peer: str) -> Expiration | None:
         """The conversation's disappearing-message setting (None: messages stay)."""
         self._alive()
-        saved = self.db.get("expire:" + self.db.tag(canonical_session_id(peer)))
-        return Expiration.parse(saved) if isinstance(saved, str) else None
+        return timers.setting(self.db, self.devices, canonical_session_id(peer))
 
     def _put_timer(self, peer: str, expire: Expiration | None) -> None:
-        self.db.put("expire:" + self.db.tag(peer), str(expire) if expire is not None else "off")
+        timers.put(self.db, self.devices, peer, expire)  # and the config, with several devices

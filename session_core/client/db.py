@@ -222,6 +222,20 @@ class ClientDB:
         self.db.executemany("UPDATE expiries SET at = ? WHERE msg_id = ?", [(now_ms + t, i) for i, t, _ in rows])
         return [(h, now_ms + t) for _, t, h in rows]
 
+    def unread_timers(self) -> dict[int, int]:
+        """{message id: timer ms} of the after-read messages whose timer has not started."""
+        return {int(i): int(t) for i, t in self.db.execute("SELECT msg_id, timer_ms FROM expiries WHERE at = 0")}
+
+    def messages_by_id(self, ids: list[int]) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, blob FROM messages WHERE id IN ({marks}) ORDER BY id", ids).fetchall() if ids else []
+        return [{"id": i, **self._open(b)} for i, b in rows]
+
+    def start_timers(self, timers: dict[int, int], now_ms: int) -> None:
+        """Start the after-read timers of these messages now ({message id: timer ms})."""
+        self.db.executemany("UPDATE expiries SET at = ? WHERE msg_id = ? AND at = 0",
+                            [(now_ms + t, i) for i, t in timers.items()])
+
     def next_expiry(self) -> int | None:
         row = self.db.execute("SELECT MIN(at) FROM expiries WHERE at > 0").fetchone()
         return None if row is None or row[0] is None else int(row[0])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from session_core.attachments import Pointer
-from session_core.client import group_invites
+from session_core.client import group_invites, timers
 from session_core.client.protections import Protections
 from session_core.client.remote_wipe import find_trigger
 from session_core.client.router import Retrieved
@@ -57,6 +57,7 @@ class Receiver(Protections):
             if self._ingest_configs([item.data for item in got if is_config(item.data)]):
                 async with self._lock:
                     self.devices.apply(self.messenger)
+                    timers.follow_read_marks(self.db, self.devices, self.clock.now_ms())  # read elsewhere
                     self._save()
         for item in got:
             if is_config(item.data) or is_link_record(item.data) or is_link_ack(item.data):
@@ -180,7 +181,14 @@ class Receiver(Protections):
                     self.devices.save()
             elif isinstance(ev, SentMessageSynced):
                 line = history_line(ev.body, ev.attachments)
-                self._record(ev.peer, "out", line, ev.timestamp_ms, via)
+                dies_at = ev.timestamp_ms + ev.expiration.ms if ev.expiration is not None else 0
+                if dies_at and dies_at <= self.clock.now_ms():
+                    continue  # it already disappeared on the device that sent it
+                msg_id = self._record(ev.peer, "out", line, ev.timestamp_ms, via)
+                if ev.expiration is not None:
+                    self.db.set_expiry(msg_id, dies_at, ev.expiration.ms, node_hash)
+                    if node_hash:  # the swarm's copy too, below the nodes' 10 s minimum TTL
+                        shorten.append((node_hash, dies_at))
                 events.append(ClientEvent("sent", ev.peer, line, "", via, ev.timestamp_ms))
                 files += [(ev.peer, p) for p in ev.attachments]  # what we sent from another device
             elif isinstance(ev, MessageReceived):

@@ -14,6 +14,11 @@ identity, databases, everything) and answers exactly as if the profile had never
 duress PIN away by its time, so the answer comes after one rename that takes the profile out of
 sight, and the overwriting finishes in a background thread.  ``benches/pin_timing.py`` measures the right and the duress path.
 
+Tries are limited (:mod:`session_core.client.pin_attempts`): each one is counted before the
+PIN is checked, wrong ones in a row bring escalating delays, and at the limit (default 10) the
+PIN is locked for good or the profile wiped.  Right and duress PIN write the same counter
+files the same way, so the limit adds nothing that tells them apart.
+
 The PIN wraps the seed, the key every other key of the profile is derived from; the passphrase
 wrapping in identity.json remains (the recovery route when the PIN is forgotten).  A short
 PIN is weak against someone who copies pin.json and guesses offline: Argon2id makes each guess
@@ -29,6 +34,7 @@ import queue
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,7 @@ import nacl.exceptions
 import nacl.pwhash.argon2id as argon2id
 import nacl.secret
 
+from session_core.client.pin_attempts import AttemptCounter, AttemptPolicy, AttemptState
 from session_core.client.wipe import overwrite_and_unlink, wipe_directory
 from session_core.errors import CorruptProfileError, PinSetupError, ProfileNotFoundError, WrongPinError
 from session_core.identity import Identity
@@ -74,17 +81,23 @@ def _payload(marker: bytes, seed: bytes = b"") -> bytes:
 class PinLock:
     """The PIN file of one profile directory."""
 
-    def __init__(self, profile_dir: Path) -> None:
+    def __init__(self, profile_dir: Path, *, clock_ms: Callable[[], int] | None = None) -> None:
         self.profile_dir = Path(profile_dir)
         self._wiping: threading.Thread | None = None
+        # Wall-clock time: the attempt delays must outlast a restart.
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
 
     @property
     def path(self) -> Path:
         return Path(self.profile_dir) / PIN_FILE
 
     def set(self, identity: Identity, pin: str, duress_pin: str, *, opslimit: int = argon2id.OPSLIMIT_INTERACTIVE,
-            memlimit: int = argon2id.MEMLIMIT_INTERACTIVE) -> None:
-        """Write (or replace) the PIN file.  The caller has unlocked *identity* already."""
+            memlimit: int = argon2id.MEMLIMIT_INTERACTIVE, policy: AttemptPolicy | None = None) -> None:
+        """Write (or replace) the PIN file, with a fresh attempt counter under *policy* (default:
+        10 wrong PINs in a row lock the PIN).  The caller has unlocked *identity* already."""
+        policy = policy if policy is not None else AttemptPolicy()
+        if not isinstance(policy, AttemptPolicy):
+            raise PinSetupError("the attempt policy must be an AttemptPolicy")
         a, d = _check_pin(pin, "PIN"), _check_pin(duress_pin, "duress PIN")
         if hmac.compare_digest(a, d):
             raise PinSetupError("the duress PIN must differ from the PIN")
@@ -94,25 +107,42 @@ class PinLock:
         slots = [self._seal(a, salt, opslimit, memlimit, _payload(_OPEN, identity.seed)),
                  self._seal(d, salt, opslimit, memlimit, _payload(_DURESS))]
         secrets.SystemRandom().shuffle(slots)
-        doc = {"format": _FORMAT, "version": 1, "kdf": "argon2id", "opslimit": opslimit, "memlimit": memlimit,
-               "salt": salt.hex(), "slots": [s.hex() for s in slots]}
+        doc: dict[str, Any] = {"format": _FORMAT, "version": 1, "kdf": "argon2id", "opslimit": opslimit,
+                               "memlimit": memlimit, "salt": salt.hex(), "slots": [s.hex() for s in slots]}
+        AttemptCounter(self.profile_dir, salt, self._clock_ms).start(doc, AttemptState(0, 0, policy))
+        self._write_doc(doc)
+
+    def _write_doc(self, doc: dict[str, Any]) -> None:
         tmp = self.path.with_name(PIN_FILE + ".new")
         create_private(tmp)
         tmp.write_text(json.dumps(doc), encoding="utf-8")
         os.replace(tmp, self.path)
+
+    def attempts(self) -> AttemptState:
+        """The attempt count in force (wrong PINs in a row, last try, policy)."""
+        doc, salt = self._read_doc()
+        return AttemptCounter(self.profile_dir, salt, self._clock_ms).load(doc)
 
     @staticmethod
     def _seal(pin: bytes, salt: bytes, ops: int, mem: int, payload: bytes) -> bytes:
         key = argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, pin, salt, opslimit=ops, memlimit=mem)
         return bytes(nacl.secret.SecretBox(key).encrypt(payload))
 
-    def _read(self) -> tuple[bytes, int, int, list[bytes]]:
+    def _read_doc(self) -> tuple[dict[str, Any], bytes]:
+        """pin.json as a dict, and its salt (the rest is checked by :meth:`_read`)."""
         try:
             doc: Any = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ProfileNotFoundError(f"no PIN is set in {self.profile_dir}") from None
         except ValueError as exc:
             raise CorruptProfileError(f"{self.path} is not valid JSON: {exc}") from None
+        try:
+            return doc, bytes.fromhex(doc["salt"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptProfileError(f"{self.path}: malformed ({exc})") from None
+
+    def _read(self) -> tuple[bytes, int, int, list[bytes]]:
+        doc, _ = self._read_doc()
         try:
             if doc["format"] != _FORMAT or doc["version"] != 1 or doc["kdf"] != "argon2id":
                 raise ValueError("not a version-1 PIN file")
@@ -157,13 +187,26 @@ class PinLock:
         Every unlock starts the wiper thread *before* deciding, and after deciding either hands
         it the profile or dismisses it: starting a thread waits for the scheduler, which on a
         busy machine costs milliseconds, so only the duress path doing it would show."""
+        doc, salt = self._read_doc()
+        counter = AttemptCounter(self.profile_dir, salt, self._clock_ms)
+        state = counter.load(doc)
+        counter.check(state)  # too many wrong PINs: refused before any work, nothing changed
+        if "attempts" not in doc:  # a PIN file from before the counter: give it one, once
+            self._read()  # (only a well-formed one)
+            counter.start(doc, state)
+            self._write_doc(doc)
         jobs: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._wiping = threading.Thread(target=_wiper, args=(jobs,), name="pin-wiper", daemon=False)
         self._wiping.start()
         handed = False
         try:
+            counted = counter.counted(state)
+            counter.write(counted, self.path)  # on disk before the PIN is checked
             verdict, seed = self.decide(pin)
-            if verdict == "duress":
+            if verdict != "wrong":  # right and duress PIN: the same write, so the same time
+                counter.write(counter.cleared(counted), self.path)
+            at_limit = verdict == "wrong" and counted.failures >= counted.policy.max_failures
+            if verdict == "duress" or (at_limit and counted.policy.at_limit == "wipe"):
                 jobs.put(self._hide())
                 handed = True
                 raise ProfileNotFoundError(fresh_install_message(profile_name or self.profile_dir.name,
@@ -173,7 +216,12 @@ class PinLock:
                 jobs.put(None)
         if verdict == "open":
             return Identity.from_seed(seed)
-        raise WrongPinError("wrong PIN")
+        left = counted.policy.max_failures - counted.failures
+        if left <= 0:
+            counter.check(counted)  # raises PinLockedOutError
+        then = "the PIN is locked" if counted.policy.at_limit == "lockout" else "the profile is wiped"
+        wait = AttemptCounter.describe_delay(counted.failures)
+        raise WrongPinError(f"wrong PIN ({left} {'try' if left == 1 else 'tries'} left before {then}{wait})")
 
     def _hide(self) -> Path:
         """Take the profile out of sight at once: one rename, as cheap as the right PIN's answer.
@@ -190,9 +238,10 @@ class PinLock:
             self._wiping.join(timeout)
 
     def remove(self) -> None:
-        """Drop the PIN (the passphrase opens the profile again); the file is overwritten."""
-        if self.path.exists():
-            overwrite_and_unlink(self.path)
+        """Drop the PIN (the passphrase opens the profile again); the files are overwritten."""
+        for path in (self.path, AttemptCounter(self.profile_dir, b"", self._clock_ms).shadow):
+            if path.exists():
+                overwrite_and_unlink(path)
 
 
 def _wiper(jobs: queue.SimpleQueue[Path | None]) -> None:

@@ -193,9 +193,9 @@ class SwarmRouter:
 
     async def expire(self, identity: Identity, due: list[tuple[str, int]]) -> int:
         """Bring forward the expiry of our swarm's copies: (hash, time) pairs, one signed
-        ``expire`` per distinct time, sent to *every* member (our nodes do not forward it to
-        their swarm as upstream's do).  Returns how many members answered with a valid signature
-        of theirs over what they did."""
+        ``expire`` per distinct time, sent to *every* member (each member also forwards it to the
+        others, as upstream's do; asking all of them covers one that would not).  Returns how
+        many members answered with a valid signature of theirs over what they did."""
         if not due:
             return 0
         swarm = await self.swarm_of(identity.session_id)

@@ -88,10 +88,8 @@ class Sender(AccountSync):
         msg_id = self._record(peer, "out", line, ts, rep.route)
         if expire is not None:  # our own copy: we have read it, so both modes count from now
             self.db.set_expiry(msg_id, ts + expire.ms, expire.ms)
-        else:
-            # With the pointers: files show on every device.  A disappearing message is not
-            # copied: the copy would outlive its timer on the other devices (timers do not sync yet).
-            await self._store_sync_copy(peer, text, ts, attachments)
+        # With the pointers: files show on every device; with the timer: it dies there too.
+        await self._store_sync_copy(peer, text, ts, attachments, expire)
         return rep
 
     async def set_disappearing(self, peer: str, expire: Expiration | None) -> SendReport:
@@ -102,7 +100,9 @@ class Sender(AccountSync):
             out = self.messenger.send_expiration_timer(peer, expire, now_ms=self.clock.now_ms())
             self._put_timer(peer, expire)
             self._save()
-        return await self._send_async(out, "timer")
+        rep = await self._send_async(out, "timer")
+        await self.push_config()  # the account's other devices follow
+        return rep
 
     async def send_group_invite(self, peer: str, signer: GroupSigner, name: str = "") -> SendReport:
         """Invite ``peer`` (an established contact) into the group whose key ``signer`` is,

@@ -111,17 +111,26 @@ def pin_group() -> None:
 @pin_group.command("set")
 @_profile
 @_home
-def pin_set_command(profile: str, home: Path | None) -> None:
+@click.option("--max-failures", type=int, default=10, show_default=True,
+              help="Wrong PINs in a row (3-100) after which the PIN stops working; delays grow from the 5th.")
+@click.option("--at-limit", type=click.Choice(["lockout", "wipe"]), default="lockout", show_default=True,
+              help="At the limit: lock the PIN (the passphrase still opens the profile) or wipe the profile.")
+def pin_set_command(profile: str, home: Path | None, max_failures: int, at_limit: str) -> None:
     """Set (or replace) the PIN and the duress PIN (4-32 digits each, different)."""
     from session_core.client.pin import PinLock
+    from session_core.client.pin_attempts import AttemptPolicy
     from session_core.identity_store import ProfileStore
 
+    try:
+        policy = AttemptPolicy(max_failures, at_limit)
+    except SessionCoreError as exc:
+        raise click.ClickException(str(exc)) from None
     store = ProfileStore(home)
     identity = unlock_identity(store, profile)
     pin = _secret("SESSION_CORE_PIN", "New PIN (4-32 digits)", confirm=True)
     duress = _secret("SESSION_CORE_DURESS_PIN", "Duress PIN (wipes the profile when typed instead)", confirm=True)
     try:
-        PinLock(store.profile_dir(profile)).set(identity, pin, duress)
+        PinLock(store.profile_dir(profile)).set(identity, pin, duress, policy=policy)
     except SessionCoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"PIN set for {profile}: it now opens the profile instead of the passphrase")
@@ -141,15 +150,23 @@ def pin_unlock_command(profile: str, home: Path | None) -> None:
 @pin_group.command("remove")
 @_profile
 @_home
-def pin_remove_command(profile: str, home: Path | None) -> None:
-    """Remove the PIN (after checking it): the passphrase opens the profile again."""
+@click.option("--passphrase", "by_passphrase", is_flag=True,
+              help="Check the passphrase instead of the PIN (the way back from a locked PIN).")
+def pin_remove_command(profile: str, home: Path | None, by_passphrase: bool) -> None:
+    """Remove the PIN (after checking it, or the passphrase): the passphrase opens the profile again."""
     from session_core.client.pin import PinLock, has_pin
     from session_core.identity_store import ProfileStore
 
     store = ProfileStore(home)
     if not has_pin(store.profile_dir(profile)):
         raise click.ClickException(f"{profile} has no PIN")
-    unlock_identity(store, profile)
+    if by_passphrase:
+        try:
+            store.load(profile, _secret("SESSION_CORE_PASSPHRASE", f"Passphrase for {profile}"))
+        except SessionCoreError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        unlock_identity(store, profile)
     PinLock(store.profile_dir(profile)).remove()
     click.echo(f"PIN removed from {profile}")
 

@@ -25,7 +25,9 @@ from session_core.chain.client import ChainClient
 from session_core.chain.registration import Registration
 from session_core.errors import ChainError, PeerRequestError, ReplicationBatchError
 from session_core.node.clock import now_ms
+from session_core.node.expiry_proofs import ExpiryProof
 from session_core.node.keys import NodeKeys
+from session_core.node.message import Message
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node import catchup
 from session_core.node.peer import describe, ok
@@ -131,7 +133,37 @@ class Membership:
                 if not parts[1] or following is None or following <= cursor:
                     break  # the end (or a cursor that does not move on: stop)
                 cursor = following
+            await pull_expiries(peer)
             return got
+
+        async def pull_expiries(peer: SnodeInfo) -> None:
+            """The owner-signed expiries *peer* applied while we were away (node/expiry_proofs.py)."""
+            cursor, pages, failures = 0, 0, 0
+            while failures < CATCHUP_ATTEMPTS and pages < MAX_CATCHUP_PAGES:
+                arg = str(cursor).encode() if cursor else b""
+                try:
+                    parts = await peers.request(peer.x25519, peer.ip, peer.zmq_port, b"catchup_expiries", [arg], 3.0)
+                except PeerRequestError as exc:
+                    parts = [b"000", str(exc).encode()]
+                if parts[:1] in ([b"421"], [b"429"], [b"503"], [b"000"]):  # as for the messages: wait, ask again
+                    failures += 1
+                    log.info("expiry catch-up from a peer: %s (attempt %d)", describe(parts), failures)
+                    await asyncio.sleep(0.5)
+                    continue
+                if not ok(parts) or len(parts) < 2:
+                    log.info("expiry catch-up from a peer: %s", describe(parts))
+                    return
+                failures = 0
+                pages += 1
+                try:
+                    self.replicator.accept_expiries(parts[2:], peer.x25519)
+                except ReplicationBatchError as exc:
+                    log.info("expiry catch-up from a peer: bad proof: %s", exc)
+                    return
+                following = catchup.parse_cursor([parts[1]])
+                if not parts[1] or following is None or following <= cursor:
+                    return
+                cursor = following
 
         got = await asyncio.gather(*(pull(p) for p in self.replicator.swarm_peers(view, swarm_id)))
         log.info("caught up %d messages from %d peers", sum(got), len(got))
@@ -142,14 +174,21 @@ class Membership:
             return
         spaces = np.array([swarm_space(m.pubkey) for m in msgs], dtype=np.uint64)
         plan = plan_pushes(events, spaces, SwarmMap(view.swarm_ids))
+        # The owners' signed expiries go with their messages (node/expiry_proofs.py), after them.
+        proofs = self.replicator.kept_proofs()
         jobs = []
         for ed in plan.to_nodes:
             node = view.node(ed)
             if node is not None:
-                jobs.append(self.replicator.push(node, msgs, attempts=PUSH_ATTEMPTS))
+                jobs.append(self._hand_over(node, msgs, proofs))
         for sid, idx in plan.by_swarm.items():
             chosen = [msgs[int(i)] for i in idx]
-            jobs.extend(self.replicator.push(n, chosen, attempts=PUSH_ATTEMPTS)
-                        for n in self.replicator.swarm_peers(view, sid))
+            theirs = [p for p in proofs if view.swarm_for_pubkey(p.pubkey) == sid]
+            jobs.extend(self._hand_over(n, chosen, theirs) for n in self.replicator.swarm_peers(view, sid))
         log.info("membership change: pushing records to %d nodes", len(jobs))
         await asyncio.gather(*jobs)
+
+    async def _hand_over(self, node: SnodeInfo, msgs: list[Message], proofs: list[ExpiryProof]) -> bool:
+        if not await self.replicator.push(node, msgs, attempts=PUSH_ATTEMPTS):
+            return False
+        return not proofs or await self.replicator.push_expiries(node, proofs)

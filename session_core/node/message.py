@@ -18,10 +18,19 @@ class Message:
     ttl: int  # milliseconds
     timestamp: int  # milliseconds since the Unix epoch, as chosen by the client
     nonce: str  # base64 of the 8-byte PoW nonce
+    #: Set by a store when the owner's ``expire`` brought the expiry forward (never part of
+    #: the proof of work, never replicated as such: peers get the owner's signed proof).
+    shortened_to: int | None = None
 
     @property
     def expiration(self) -> int:
-        """Milliseconds since the epoch after which the message is gone."""
+        """Milliseconds since the epoch after which the message is gone (the current expiry:
+        what ``retrieve`` reports, as oxen-storage-server does after an ``expire``)."""
+        return self.timestamp + self.ttl if self.shortened_to is None else self.shortened_to
+
+    @property
+    def paid_expiration(self) -> int:
+        """The expiry the proof of work paid for (timestamp + TTL)."""
         return self.timestamp + self.ttl
 
     def wire_size(self) -> int:

@@ -23,6 +23,14 @@ stores (written in the transaction that saved them, before the client's ack): a 
 leaves it once no backlog holds it any more, and :meth:`Replicator.restore` queues what is
 left when the node starts.  Without it, a node killed between an ack and the next round kept
 the message on its own disk only (the soak test found hundreds of such messages).
+
+Expiries (:mod:`session_core.node.expiry_proofs`).  A client's signed ``expire`` accepted here
+is queued like a stored message (:meth:`Replicator.on_expired`) and goes to every other member
+in the same round, after the messages of that round (so a peer has the message before the
+proof that shortens it), with the same per-peer backlog.  Peers check the owner's signature
+themselves (:meth:`Replicator.accept_expiries`) and never forward it again.  A member that
+was down asks each peer for the proofs they keep (``catchup_expiries``,
+:meth:`Replicator.expiry_catchup_reply`) after catching up on the messages.
 """
 
 from __future__ import annotations
@@ -35,10 +43,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from session_core.errors import PeerRequestError
-from session_core.node import catchup, replication
 from session_core.node.group_generations import GroupGenerations
+
+from session_core.node import catchup, expiry_proofs, replication
 from session_core.node.clock import now_ms
 from session_core.node.difficulty import DifficultyTracker
+from session_core.node.expiry_proofs import ExpiryProof, ExpiryProofError, PendingExpiries
 from session_core.node.message import Message
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.peer import PeerClient, describe, ok
@@ -54,6 +64,8 @@ REPLICATE_TIMEOUT = 3.0  # a peer that cannot take a batch in this time gets it 
 MAX_BACKLOG = 100_000  # messages kept per unreachable peer
 RECENT_VIEWS = 4  # views whose swarm owners may still hand records over to us
 PUSH_RETRY_DELAY = 0.5  # a push refused with 421 is sent again after this (views converge)
+EXPIRE_FRAME_BYTES = 500_000  # proofs per `expire` request: about one replication batch
+PROOFS_PER_PAGE = 500  # kept proofs looked at per `catchup_expiries` page
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,10 @@ class Replicator:
         self._pages = catchup.PageLimiter()
         self._outbox = outbox
         self._unsent: set[str] = set()  # outbox entries queued or backlogged in this process
+        self._fresh_proofs: list[ExpiryProof] = []
+        self._proof_backlog: dict[str, list[ExpiryProof]] = {}
+        #: Verified proofs naming messages not held here yet (applied when they arrive).
+        self.pending = PendingExpiries()
 
     def on_view(self, view: NetworkView) -> None:
         """Remember *view*: its swarm owners may hand records over for a few blocks."""
@@ -118,6 +134,14 @@ class Replicator:
         self._fresh.append(msg)
         if self._outbox is not None:
             self._unsent.add(msg.hash)
+
+    def on_expired(self, proof: ExpiryProof, missing: Iterable[str] = ()) -> None:
+        """A client's ``expire`` was accepted (and applied) here: send the proof to the swarm;
+        apply it to the *missing* messages if they arrive from another member."""
+        self._fresh_proofs.append(proof)
+        missing = list(missing)
+        if missing:
+            self.pending.remember(proof, missing)
 
     def restore(self) -> int:
         """Queue the outbox a previous run of this node left (acked, maybe never replicated)."""
@@ -138,20 +162,25 @@ class Replicator:
 
     async def replicate_once(self) -> None:
         fresh, self._fresh = self._fresh, []
+        proofs, self._fresh_proofs = self._fresh_proofs, []
         view = self._view()
         me = view.node(self.me) if view else None
         if view is None or me is None:
             self._fresh = fresh + self._fresh
+            self._fresh_proofs = proofs + self._fresh_proofs
             return
         peers = self.swarm_peers(view, me.swarm_id)
         members = {p.ed25519 for p in peers}
         for gone in [k for k in self._backlog if k not in members]:
             del self._backlog[gone]  # it left our swarm; membership pushes cover its records
+        for gone in [k for k in self._proof_backlog if k not in members]:
+            del self._proof_backlog[gone]
         jobs = []
         for p in peers:
             todo = self._backlog.pop(p.ed25519, []) + fresh
-            if todo:
-                jobs.append(self._replicate_to(p, todo))
+            todo_proofs = self._proof_backlog.pop(p.ed25519, []) + proofs
+            if todo or todo_proofs:
+                jobs.append(self._replicate_to(p, todo, todo_proofs))
         await asyncio.gather(*jobs)
         self._settle_outbox()
 
@@ -167,9 +196,32 @@ class Replicator:
             self._outbox.outbox_remove(done)
             self._unsent -= done
 
-    async def _replicate_to(self, peer: SnodeInfo, msgs: list[Message]) -> None:
-        if not await self.push(peer, msgs, REPLICATE_TIMEOUT):
+    async def _replicate_to(self, peer: SnodeInfo, msgs: list[Message], proofs: list[ExpiryProof]) -> None:
+        # Messages first: a proof that reached a peer before its message would wait there.
+        if msgs and not await self.push(peer, msgs, REPLICATE_TIMEOUT):
             self._backlog[peer.ed25519] = (self._backlog.get(peer.ed25519, []) + msgs)[-MAX_BACKLOG:]
+            if proofs:
+                self._keep_proofs(peer, proofs)
+            return
+        if proofs and not await self.push_expiries(peer, proofs, REPLICATE_TIMEOUT):
+            self._keep_proofs(peer, proofs)
+
+    def _keep_proofs(self, peer: SnodeInfo, proofs: list[ExpiryProof]) -> None:
+        self._proof_backlog[peer.ed25519] = (self._proof_backlog.get(peer.ed25519, []) + proofs)[-MAX_BACKLOG:]
+
+    async def push_expiries(self, node: SnodeInfo, proofs: list[ExpiryProof], timeout: float = PUSH_TIMEOUT) -> bool:
+        """Send owner-signed expiry proofs to *node* (``expire``, one proof per frame); False
+        if a request was not taken."""
+        for frames in _chunks([p.encode() for p in proofs], EXPIRE_FRAME_BYTES):
+            try:
+                parts = await self.peers.request(node.x25519, node.ip, node.zmq_port, b"expire", frames, timeout)
+            except PeerRequestError as exc:
+                log.info("expiry push to a peer failed: %s", exc)
+                return False
+            if not ok(parts):
+                log.info("peer refused expiry proofs: %s", describe(parts))
+                return False
+        return True
 
     # -- records between nodes ----------------------------------------------------------------
 
@@ -215,9 +267,69 @@ class Replicator:
                 self.generations.noted(m)  # a rekey learnt from a peer counts as one stored here
         if n:
             self.stats.replicated_in += n
+            expiry_proofs.apply_pending(self.store, good, now, self.pending)
         if refused:
             log.info("refused %d records a peer is not responsible for", refused)
         return Accepted(n, taken, refused, frozenset(m.pubkey for m in good) if n else frozenset())
+
+    def accept_expiries(self, frames: Iterable[bytes], sender_x25519: str) -> Accepted:
+        """Verify and apply the expiry proofs *sender* may hand us (``expire``): only proofs
+        for owners it may hand records of, only with the owner's valid signature, only ever
+        shortening.  ``new``: messages whose expiry moved; ``taken``: valid proofs; ``refused``:
+        proofs of owners not ours from that sender or with a bad signature.  A frame that is
+        not a proof at all raises :class:`ExpiryProofError` (nothing applied)."""
+        proofs = [ExpiryProof.decode(f) for f in frames]
+        now = now_ms()
+        may_take = self._entitlement(sender_x25519)
+        moved = taken = refused = 0
+        touched: set[str] = set()
+        for proof in proofs:
+            if not may_take(proof.pubkey) or not proof.verify():
+                refused += 1
+                continue
+            taken += 1
+            updated = expiry_proofs.apply(self.store, proof, now, self.pending)
+            moved += len(updated)
+            if updated:
+                touched.add(proof.pubkey)
+        if refused:
+            log.info("refused %d expiry proofs (not ours from this peer, or not signed by the owner)", refused)
+        return Accepted(moved, taken, refused, frozenset(touched))
+
+    def kept_proofs(self) -> list[ExpiryProof]:
+        """Every expiry proof the store keeps (for hand-overs when swarms change)."""
+        out: list[ExpiryProof] = []
+        after = 0
+        while True:
+            rows = self.store.expiry_proofs_after(after, PROOFS_PER_PAGE, now_ms())
+            for _, _, blob in rows:
+                try:
+                    out.append(ExpiryProof.decode(blob))
+                except ExpiryProofError:
+                    continue  # written by us, so never; a damaged row is not worth a failed push
+            if len(rows) < PROOFS_PER_PAGE:
+                return out
+            after = rows[-1][0]
+
+    def expiry_catchup_reply(self, peer_x25519: str, args: list[bytes]) -> list[bytes]:
+        """Answer a ``catchup_expiries [cursor]``: the proofs we keep for the asker's swarm, a
+        page at a time (``OK, next_cursor, proof...``; an empty cursor at the end)."""
+        view = self._view()
+        me = view.node(self.me) if view else None
+        if view is None or me is None:
+            return [b"503", b"not ready"]
+        peer = view.node_by_x25519(peer_x25519)
+        if peer is None or peer.ed25519 == self.me or peer.swarm_id != me.swarm_id or me.swarm_id == UNASSIGNED_SWARM_ID:
+            return [b"421", b"catch-up is for members of this swarm"]
+        cursor = catchup.parse_cursor(args)
+        if cursor is None:
+            return [b"400", b"catchup_expiries takes one argument: a decimal cursor"]
+        if not self._pages.allow(peer_x25519):
+            return [b"429", b"catch-up pages too fast"]
+        rows = self.store.expiry_proofs_after(cursor, PROOFS_PER_PAGE, now_ms())
+        chosen = [blob for _, owner, blob in rows if view.swarm_for_pubkey(owner) == me.swarm_id]
+        following = b"" if len(rows) < PROOFS_PER_PAGE else str(rows[-1][0]).encode()
+        return [b"OK", following, *chosen]
 
     def _entitlement(self, sender_x25519: str) -> Callable[[str], bool]:
         """Which user pubkeys *sender* may hand us records of, now."""
@@ -255,3 +367,18 @@ class Replicator:
         if not self._pages.allow(peer_x25519):
             return [b"429", b"catch-up pages too fast"]
         return catchup.serve_page(self.store, view, me.swarm_id, cursor, now_ms())
+
+
+def _chunks(frames: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    out: list[list[bytes]] = []
+    cur: list[bytes] = []
+    size = 0
+    for f in frames:
+        if cur and size + len(f) > max_bytes:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(f)
+        size += len(f)
+    if cur:
+        out.append(cur)
+    return out

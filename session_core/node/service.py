@@ -14,7 +14,8 @@ chosen by the OS when 0), registers with the chain and starts three loops:
 - *purge*: deletes expired messages.
 
 Requests come in over HTTP (clients: ``/storage_rpc/v1``, ``/onion_req/v2``, ``/status``) and
-over ZMQ (other nodes: ``data``, ``catchup``, ``storage_test``, ``ping``, ``onion``; onion
+over ZMQ (other nodes: ``data``, ``expire``, ``catchup``, ``catchup_expiries``, ``storage_test``,
+``ping``, ``onion``; onion
 relays mostly through the C relay engine of :mod:`~session_core.node.fast_relay`).  Client
 stores are answered only after SQLite committed the message.
 
@@ -256,6 +257,16 @@ class ServiceNode:
             if got.refused and not got.taken:
                 return [b"421", b"this node's swarm is not responsible for these records (from you)"]
             return [b"OK", str(got.new).encode()]
+        if cmd == b"expire":  # owner-signed expiry proofs from a swarm peer (node/expiry_proofs.py)
+            try:
+                moved = self.replicator.accept_expiries(args, peer_x25519)
+            except ReplicationBatchError as exc:
+                return [b"400", str(exc).encode()]
+            if moved.refused and not moved.taken:
+                return [b"421", b"no expiry proof this node may take from you"]
+            return [b"OK", str(moved.new).encode()]
+        if cmd == b"catchup_expiries":
+            return self.replicator.expiry_catchup_reply(peer_x25519, args)
         if cmd == b"storage_test":
             return await self.tester.answer(args, peer_x25519)
         if cmd == b"catchup":
@@ -323,6 +334,8 @@ class ServiceNode:
             out = self.rpc.committed(out, await self.commit(out.stored))
             if out.stored is not None:
                 self.replicator.on_stored(out.stored)
+        if out.expired is not None:  # `expire` is recursive upstream: the swarm follows
+            self.replicator.on_expired(out.expired, out.expired_missing)
         return await settle(out)  # a retrieve/listen_get that asked to wait may be held here
 
     # -- HTTP API -----------------------------------------------------------------------------

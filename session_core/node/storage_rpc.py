@@ -42,6 +42,7 @@ from typing import Any
 from session_core.errors import InvalidInputError, RpcRejectedError
 from session_core.node import powcheck
 from session_core.node.difficulty import DifficultyTracker
+from session_core.node.expiry_proofs import ExpiryProof
 from session_core.node.message import Message
 from session_core.node.network import NetworkView
 from session_core.node.store import MessageStore
@@ -105,6 +106,11 @@ class Outcome:
     stored: Message | None = None
     #: The request may be held until something arrives (``reply`` is the answer of the moment).
     held: Held | None = None
+    #: An accepted ``expire`` (already applied here): the owner's signed proof, for the driver
+    #: to hand to the other members of the swarm (:mod:`session_core.node.expiry_proofs`),
+    #: and the requested hashes this member does not hold.
+    expired: ExpiryProof | None = None
+    expired_missing: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, answer: Reply | Held) -> Outcome:
@@ -196,7 +202,7 @@ class StorageRPC:
             if method == "retrieve":
                 return Outcome.of(self._retrieve(params))
             if method == "expire":
-                return Outcome(self._expire(params))
+                return self._expire(params)
             if method in ("get_snodes_for_pubkey", "get_swarm"):
                 return Outcome(self._snodes(params))
             other = self._methods.get(method)
@@ -320,10 +326,12 @@ class StorageRPC:
             200, {"messages": [{"hash": m.hash, "expiration": m.expiration, "data": m.data} for m in msgs]}
         )
 
-    def _expire(self, params: dict[str, Any]) -> Reply:
+    def _expire(self, params: dict[str, Any]) -> Outcome:
         """Bring forward the expiry of some of the owner's messages (upstream ``expire``, signed
         by the owner: :mod:`session_core.protocol.storage_auth`).  Never extends: a message's
-        lifetime is what its proof of work paid for."""
+        lifetime is what its proof of work paid for.  Like upstream's recursive requests, the
+        rest of the swarm follows: the outcome carries the signed proof for the driver to
+        forward (peers check the signature themselves)."""
         pk = params.get("pubkey", params.get("pubKey"))
         ed, sig, hashes, expiry = (params.get(k) for k in ("pubkey_ed25519", "signature", "messages", "expiry"))
         if not isinstance(pk, str):
@@ -345,9 +353,12 @@ class StorageRPC:
         now = self._clock()
         if expiry < now - SIGNATURE_TOLERANCE_MS:
             raise _bad("expiry is too far in the past")
-        if not storage_auth.verify_owner(pk, ed, sig, storage_auth.expire_message(expiry, hashes, shorten=shorten)):
+        proof = ExpiryProof(pk, ed.lower(), sig, expiry, shorten, tuple(hashes))
+        if len(ed) != 64 or len(sig) > 100 or not proof.verify():
             raise RpcRejectedError(401, "expire signature verification failed\n")
-        updated, unchanged = self.store.expire(pk, hashes, expiry, now)
+        updated, unchanged = self.store.expire(pk, hashes, expiry, now, proof.encode())
+        done = set(updated) | set(unchanged)
+        missing = tuple(h for h in dict.fromkeys(hashes) if h not in done)
         if not shorten:
             unchanged = {}  # upstream reports (and signs) them only when `shorten` was asked for
         result: dict[str, Any] = {"updated": updated, "expiry": expiry}
@@ -356,7 +367,7 @@ class StorageRPC:
         if self._sign is not None:
             signed = storage_auth.expire_reply_message(pk, expiry, hashes, updated, unchanged)
             result["signature"] = base64.b64encode(self._sign(signed)).decode("ascii")
-        return Reply.json(200, {"swarm": {self._me: result}})
+        return Outcome(Reply.json(200, {"swarm": {self._me: result}}), expired=proof, expired_missing=missing)
 
     def _snodes(self, params: dict[str, Any]) -> Reply:
         (pk,) = self._strings(params, ("pubKey",))

@@ -11,7 +11,11 @@ Rules both follow (docs/interop.md §4.2):
 
 Expiry can only be brought forward (:meth:`~MessageStore.expire`, the owner's authenticated
 ``expire`` request for disappearing messages): the new time is kept beside the message, never
-in it, because the TTL is part of the proof of work a peer re-checks on replication.  SQLite
+in it, because the TTL is part of the proof of work a peer re-checks on replication; a message
+read back carries it (``Message.shortened_to``), so ``retrieve`` reports the current expiry.
+The owner's signed request that shortened a message (its *proof*, see
+:mod:`session_core.node.expiry_proofs`) is kept beside it until the message is purged, so a
+member that was away can be handed it by catch-up (:meth:`~MessageStore.expiry_proofs_after`).  SQLite
 runs with ``secure_delete`` and a purge that removed rows truncates the WAL, so an expired
 message's bytes are gone from the database files, not just unlinked from the B-tree.
 
@@ -37,7 +41,7 @@ import random
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -83,7 +87,9 @@ class MessageStore(Protocol):
     def random_message(self, now_ms: int, rng: random.Random) -> Message | None: ...
     def count(self, now_ms: int) -> int: ...
     def purge_expired(self, now_ms: int) -> int: ...
-    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]: ...
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int,
+               proof: bytes | None = None) -> tuple[list[str], dict[str, int]]: ...
+    def expiry_proofs_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, str, bytes]]: ...
     def refusal(self, msg: Message, now_ms: int) -> str | None: ...
     def close(self) -> None: ...
 
@@ -99,25 +105,44 @@ class MemoryStore:
         self._index: dict[str, int] = {}
         self._usage: dict[str, tuple[int, int]] = {}  # owner -> (bytes, messages)
         self._total = 0
-        self._shortened: dict[str, int] = {}  # hash -> expiry brought forward by `expire`
+        # Kept proofs: id -> (owner, expiry, proof); which proof set a message's expiry.
+        self._proofs: dict[int, tuple[str, int, bytes]] = {}
+        self._proof_of: dict[str, int] = {}
+        self._next_proof = 1
 
-    def _exp(self, m: Message) -> int:
-        return self._shortened.get(m.hash, m.expiration)
+    @staticmethod
+    def _exp(m: Message) -> int:
+        return m.expiration
 
-    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]:
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int,
+               proof: bytes | None = None) -> tuple[list[str], dict[str, int]]:
         """Bring the expiry of *owner*'s live messages among *hashes* forward to *expiry_ms*
-        (never later): (updated hashes sorted, {hash: expiry} of those already due sooner)."""
+        (never later): (updated hashes sorted, {hash: expiry} of those already due sooner).
+        *proof* (the owner's signed request) is kept for the updated ones until they are purged."""
         updated, unchanged = [], {}
         for h in set(hashes):
             i = self._index.get(h)
             if i is None or self._rows[i].pubkey != owner or self._exp(self._rows[i]) <= now_ms:
                 continue
             if self._exp(self._rows[i]) > expiry_ms:
-                self._shortened[h] = expiry_ms
+                self._rows[i] = replace(self._rows[i], shortened_to=expiry_ms)
                 updated.append(h)
             else:
                 unchanged[h] = self._exp(self._rows[i])
+        if updated and proof is not None:
+            pid, self._next_proof = self._next_proof, self._next_proof + 1
+            self._proofs[pid] = (owner, expiry_ms, proof)
+            self._proof_of.update((h, pid) for h in updated)
+            self._drop_unused_proofs()
         return sorted(updated), unchanged
+
+    def _drop_unused_proofs(self) -> None:
+        used = set(self._proof_of.values())
+        self._proofs = {k: v for k, v in self._proofs.items() if k in used}
+
+    def expiry_proofs_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, str, bytes]]:
+        """Kept proofs with an id above *after_id*, in id order, at most *limit*: (id, owner, proof)."""
+        return [(k, o, p) for k, (o, _, p) in sorted(self._proofs.items()) if k > after_id][:limit]
 
     def save_if_new(self, msg: Message) -> bool:
         if msg.hash in self._index:
@@ -189,7 +214,8 @@ class MemoryStore:
         self._ids = [i for i, m in zip(self._ids, self._rows) if self._exp(m) > now_ms]
         keep = [m for m in self._rows if self._exp(m) > now_ms]
         live = {m.hash for m in keep}
-        self._shortened = {h: t for h, t in self._shortened.items() if h in live}
+        self._proof_of = {h: k for h, k in self._proof_of.items() if h in live}
+        self._drop_unused_proofs()
         removed = len(self._rows) - len(keep)
         # Row order is preserved, so lastHash positions stay meaningful.
         self._rows = keep
@@ -237,6 +263,16 @@ CREATE TRIGGER IF NOT EXISTS usage_remove AFTER DELETE ON messages BEGIN
 END;
 CREATE TABLE IF NOT EXISTS difficulty (epoch_start INTEGER PRIMARY KEY, d INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (hash TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS expiry_proofs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    proof BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS expiry_proof_of (hash TEXT PRIMARY KEY, proof_id INTEGER NOT NULL);
+"""
+_DROP_UNUSED_PROOFS = """
+DELETE FROM expiry_proof_of WHERE NOT EXISTS (SELECT 1 FROM messages AS m WHERE m.hash = expiry_proof_of.hash);
+DELETE FROM expiry_proofs WHERE id NOT IN (SELECT proof_id FROM expiry_proof_of);
 """
 # A database from before the usage table existed: count what it holds once.
 _BACKFILL_USAGE = """
@@ -246,11 +282,13 @@ UPDATE totals SET bytes = (SELECT COALESCE(SUM(length(data)), 0) FROM messages) 
 """
 
 
-_COLS = "owner, hash, data, ttl, timestamp, nonce"
+_COLS = "owner, hash, data, ttl, timestamp, nonce, expiration"
 
 
-def _row(r: tuple[str, str, str, int, int, str]) -> Message:
-    return Message(pubkey=r[0], hash=r[1], data=r[2], ttl=r[3], timestamp=r[4], nonce=r[5])
+def _row(r: tuple[str, str, str, int, int, str, int]) -> Message:
+    paid = r[4] + r[3]
+    return Message(pubkey=r[0], hash=r[1], data=r[2], ttl=r[3], timestamp=r[4], nonce=r[5],
+                   shortened_to=r[6] if r[6] != paid else None)
 
 
 class SqliteStore:
@@ -365,12 +403,14 @@ class SqliteStore:
         with self._lock:
             n = self._db.execute("DELETE FROM messages WHERE expiration <= ?", (now_ms,)).rowcount
             if n > 0:
+                self._db.executescript("BEGIN;" + _DROP_UNUSED_PROOFS + "COMMIT;")
                 # The WAL still holds the frames that wrote those rows: fold it in and cut it.
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return n
 
-    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]:
-        """See :meth:`MemoryStore.expire`."""
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int,
+               proof: bytes | None = None) -> tuple[list[str], dict[str, int]]:
+        """See :meth:`MemoryStore.expire` (one transaction)."""
         wanted = sorted(set(hashes))
         marks = ",".join("?" * len(wanted))
         with self._lock:
@@ -382,9 +422,28 @@ class SqliteStore:
             updated = sorted(str(h) for h, e in rows if int(e) > expiry_ms)
             unchanged = {str(h): int(e) for h, e in rows if int(e) <= expiry_ms}
             if updated:
-                self._db.executemany("UPDATE messages SET expiration = ? WHERE hash = ?",
-                                     [(expiry_ms, h) for h in updated])
+                self._db.execute("BEGIN")
+                try:
+                    self._db.executemany("UPDATE messages SET expiration = ? WHERE hash = ?",
+                                         [(expiry_ms, h) for h in updated])
+                    if proof is not None:
+                        pid = self._db.execute("INSERT INTO expiry_proofs (owner, proof) VALUES (?, ?)",
+                                               (owner, proof)).lastrowid
+                        self._db.executemany("INSERT OR REPLACE INTO expiry_proof_of (hash, proof_id) VALUES (?, ?)",
+                                             [(h, pid) for h in updated])
+                        self._db.execute("DELETE FROM expiry_proofs WHERE id NOT IN (SELECT proof_id FROM expiry_proof_of)")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
         return updated, unchanged
+
+    def expiry_proofs_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, str, bytes]]:
+        """See :meth:`MemoryStore.expiry_proofs_after`."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, owner, proof FROM expiry_proofs WHERE id > ? ORDER BY id LIMIT ?",
+                                    (after_id, limit)).fetchall()
+        return [(int(i), str(o), bytes(p)) for i, o, p in rows]
 
     def usage(self, owner: str) -> tuple[int, int]:
         """(bytes of message data, messages) held for *owner*, expired rows included."""

@@ -124,6 +124,9 @@ class SentMessageSynced(Event):
     body: str
     timestamp_ms: int
     attachments: tuple[Pointer, ...] = ()  # the files it carried, to show and fetch here too
+    #: The conversation's disappearing setting the message was sent under (None: it stays);
+    #: the copy dies here when it died on the sending device: ``timestamp_ms + seconds``.
+    expiration: Expiration | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from session_core.identity import Identity, canonical_session_id
 from session_core.protocol import attachment_pointer
 from session_core.protocol import messages_pb2 as pb
 from session_core.protocol.events import TTL_MS, Outgoing, SentMessageSynced
+from session_core.protocol.expiration import Expiration, read_expiration
 from session_core.protocol.padding import pad
 from session_core.protocol.sealed import envelope_store_data
 from session_core.protocol.session_protocol import encrypt_for_recipient
@@ -23,14 +24,26 @@ from session_core.protocol.session_protocol import encrypt_for_recipient
 __all__ = ["sync_copy", "synced_events"]
 
 
+#: The nodes' shortest TTL (storage_rpc.MIN_TTL_MS): a copy with a shorter timer is stored for
+#: this long, and the receiving device deletes it at its own time.
+_MIN_TTL_MS = 10_000
+
+
 def sync_copy(identity: Identity, peer: str, body: str, *, sent_ms: int,
-              attachments: Sequence[Pointer] = ()) -> Outgoing:
+              attachments: Sequence[Pointer] = (), expire: Expiration | None = None) -> Outgoing:
     """The copy of a text sent to ``peer`` at ``sent_ms``, to store in our own swarm.
 
     ``attachments`` are the pointers the message carried (URL, key, digest): with them the other
-    devices can show and download the files, as the peer does.
+    devices can show and download the files, as the peer does.  ``expire``: the conversation's
+    disappearing setting; the copy carries it (``expirationType``/``expirationTimer``, as the
+    message itself) and the swarm keeps it only until ``sent_ms + timer`` -- the sender has read
+    what it sent, so in both modes its copies count from sending.
     """
     content = pb.Content()
+    ttl = TTL_MS["regular"]
+    if expire is not None:
+        expire.apply(content)
+        ttl = min(max(expire.ms, _MIN_TTL_MS), ttl)
     if body:
         content.dataMessage.body = body
     for pointer in attachments:
@@ -38,7 +51,7 @@ def sync_copy(identity: Identity, peer: str, body: str, *, sent_ms: int,
     content.dataMessage.syncTarget = canonical_session_id(peer)
     content.sigTimestamp = sent_ms
     boxed = encrypt_for_recipient(identity, identity.x25519_public_key, pad(content.SerializeToString()))
-    return Outgoing(identity.session_id, envelope_store_data(boxed, sent_ms), TTL_MS["regular"], "regular", sent_ms)
+    return Outgoing(identity.session_id, envelope_store_data(boxed, sent_ms), ttl, "regular", sent_ms)
 
 
 def synced_events(content: pb.Content, sent_ms: int) -> list[SentMessageSynced]:
@@ -52,4 +65,4 @@ def synced_events(content: pb.Content, sent_ms: int) -> list[SentMessageSynced]:
         peer = canonical_session_id(data.syncTarget)
     except ValueError:
         return []  # a copy naming no valid conversation: nothing to file it under
-    return [SentMessageSynced(peer, data.body, sent_ms, files)]
+    return [SentMessageSynced(peer, data.body, sent_ms, files, read_expiration(content))]

@@ -58,8 +58,12 @@ class _Wrapped:
     def purge_expired(self, now_ms: int) -> int:
         return self.inner.purge_expired(now_ms)
 
-    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int) -> tuple[list[str], dict[str, int]]:
-        return self.inner.expire(owner, hashes, expiry_ms, now_ms)
+    def expire(self, owner: str, hashes: list[str], expiry_ms: int, now_ms: int,
+               proof: bytes | None = None) -> tuple[list[str], dict[str, int]]:
+        return self.inner.expire(owner, hashes, expiry_ms, now_ms, proof)
+
+    def expiry_proofs_after(self, after_id: int, limit: int, now_ms: int) -> list[tuple[int, str, bytes]]:
+        return self.inner.expiry_proofs_after(after_id, limit, now_ms)
 
     def refusal(self, msg: Message, now_ms: int) -> str | None:
         return self.inner.refusal(msg, now_ms)

@@ -1,8 +1,9 @@
 """An in-memory service-node network for client tests and simulations (no sockets).
 
 Each :class:`MemNode` runs the real node logic (``OnionRouter``, ``StorageRPC`` on a
-``MemoryStore``, the listening mailboxes) with the transport replaced by direct calls; stores are
-replicated to the swarm at once. :class:`MemTransport` is what a client posts through. Faults:
+``MemoryStore``, the listening mailboxes) with the transport replaced by direct calls; stores and
+the owner-signed proofs of accepted ``expire`` requests are replicated to the swarm at once
+(each member checks the proof's signature itself). :class:`MemTransport` is what a client posts through. Faults:
 ``down`` (refuses everything), ``refuse_stores`` (answers retrieves, refuses stores with a 507, as
 a node whose storage is full), ``drop`` (acknowledges stores, keeps nothing), ``tamper`` (flips
 bytes in the messages it returns), ``clock_skew_ms``. ``seen`` records, per node, who handed it
@@ -26,8 +27,9 @@ from session_core.chain.service_nodes import service_nodes_result
 from session_core.client.snode import Snode
 from session_core.client.transport import HttpResult
 from session_core.errors import NodeUnreachableError, PeerTimeoutError
-from session_core.node import listening, oxend_proxy
 from session_core.node.group_generations import GroupGenerations
+
+from session_core.node import expiry_proofs, listening, oxend_proxy
 from session_core.node.difficulty import DifficultyPolicy, DifficultyTracker
 from session_core.node.network import NetworkView, SnodeInfo
 from session_core.node.onion_relay import OnionRouter
@@ -54,6 +56,7 @@ class MemNode:
         self.secret = bytes(sk)
         self.info = SnodeInfo(ed_pk.hex(), bytes(sk.public_key).hex(), ip, 20000 + index, 30000 + index, swarm_id)
         self.store = MemoryStore()
+        self.pending = expiry_proofs.PendingExpiries()  # proofs for messages not held yet
         self.difficulty = DifficultyTracker(DifficultyPolicy(base=difficulty))
         self.clock_skew_ms = 0  # before the RPC: its mailboxes read the clock when made
         waiters = Waiters()
@@ -111,7 +114,12 @@ class MemNode:
                 if other is not self and not other.down and not other.drop:
                     other.rpc.generations.noted(out.stored)  # as the replicator does
                     if other.store.save_if_new(out.stored):
+                        expiry_proofs.apply_pending(other.store, [out.stored], other.clock(), other.pending)
                         other.rpc.waiters.notify(pubkey_key(out.stored.pubkey))
+        if out.expired is not None:
+            if out.expired_missing:
+                self.pending.remember(out.expired, out.expired_missing)
+            self.replicate_expiry(out.expired.encode())
         # A long-poll (listen_get/retrieve with wait) that found nothing waits here.
         reply = out.reply if out.held is None else await wait_held(out.held)
         # Retrieved messages only ('"expiration"' is in no mailbox reply: its items are base64).
@@ -123,6 +131,20 @@ class MemNode:
                 m["data"] = base64.b64encode(bytes(raw)).decode()
             reply = Reply.json(200, doc)
         return reply
+
+    def replicate_expiry(self, blob: bytes) -> None:
+        """Hand an expiry proof to the other live members, each checking it as a node does."""
+        for peer in self.net.view.members(self.info.swarm_id):
+            other = self.net.by_ed[peer.ed25519]
+            if other is not self and not other.down and not other.drop:
+                other.accept_expiry(blob)
+
+    def accept_expiry(self, blob: bytes) -> list[str]:
+        """One proof from a swarm peer: applied only if the owner signed it (the hashes moved)."""
+        proof = expiry_proofs.ExpiryProof.decode(blob)
+        if not proof.verify():
+            return []
+        return expiry_proofs.apply(self.store, proof, self.clock(), self.pending)
 
     async def _exit(self, step: onion.Exit) -> tuple[int, bytes]:
         if self.net.exit_post is not None:  # e.g. a real file server on loopback

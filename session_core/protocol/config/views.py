@@ -11,7 +11,10 @@ conversation), with short key names because every key travels in every message.
   (we accepted or wrote to them), ``approved_me`` (they accepted or wrote to us), ``blocked``.
 * conversations (``ConvoInfoVolatile``): ``("v", sid, f)`` with f in ``read`` (everything sent
   up to this ms timestamp has been read; a max-register, see :func:`is_max_register`),
-  ``muted`` (no notifications until this ms timestamp), ``pinned``, ``expire_s``.
+  ``muted`` (no notifications until this ms timestamp), ``pinned``, ``expire`` (the
+  disappearing-message setting as one string, ``after_send:30`` / ``after_read:3600`` / ``off``:
+  one key, so two devices changing it concurrently end on one whole setting, never the mode of
+  one and the timer of the other).
 * groups (``UserGroups``): ``("g", group id, f)`` with f in ``name``, ``joined_ms``, ``admin``.
 """
 
@@ -23,12 +26,13 @@ from session_core.errors import ConfigFormatError
 from session_core.identity import canonical_session_id
 from session_core.protocol.config.message import Scalar
 from session_core.protocol.config.state import ConfigState
+from session_core.protocol.expiration import Expiration
 
 __all__ = ["MUTED_FOREVER", "ContactSettings", "Contacts", "Conversations", "Groups", "Profile", "is_max_register",
            "request_state"]
 
 _CONTACT_FIELDS = frozenset({"name", "nickname", "approved", "approved_me", "blocked"})
-_CONVO_FIELDS = frozenset({"read", "muted", "pinned", "expire_s"})
+_CONVO_FIELDS = frozenset({"read", "muted", "pinned", "expire"})
 _GROUP_FIELDS = frozenset({"name", "joined_ms", "admin"})
 _FLAGS = frozenset({"approved", "approved_me", "blocked", "pinned", "admin"})
 _TIMES = frozenset({"read", "muted"})  # ms timestamps: non-negative ints
@@ -54,6 +58,13 @@ def _check(field: str, allowed: frozenset[str], value: Scalar | None) -> Scalar 
         return None if value == 0 else 1  # a cleared flag is a deleted key: smaller messages
     if field in _TIMES and (not isinstance(value, int) or value < 0):
         raise ConfigFormatError(f"{field} is a timestamp in ms: an int >= 0")
+    if field == "expire":
+        if not isinstance(value, str):
+            raise ConfigFormatError("expire is a disappearing setting: after_send:SECONDS, after_read:SECONDS or off")
+        try:
+            Expiration.parse(value)
+        except ValueError as exc:
+            raise ConfigFormatError(f"expire: {exc}") from None
     return value
 
 
@@ -169,6 +180,20 @@ class Conversations:
 
     def muted(self, session_id: str, now_ms: int) -> bool:
         return self.muted_until(session_id) > now_ms
+
+    def expiration(self, session_id: str) -> tuple[bool, Expiration | None]:
+        """(set, setting): whether any device synced a disappearing setting for the conversation,
+        and which (None: off).  A value this version cannot read counts as not set."""
+        value = self.state.get(("v", canonical_session_id(session_id), "expire"))
+        if not isinstance(value, str):
+            return False, None
+        try:
+            return True, Expiration.parse(value)
+        except ValueError:
+            return False, None
+
+    def set_expiration(self, session_id: str, setting: Expiration | None) -> None:
+        self.set(session_id, expire=str(setting) if setting is not None else "off")
 
     def pinned(self) -> list[str]:
         """Pinned conversations, sorted by Session ID."""
