@@ -69,10 +69,14 @@ async def run(nodes: int, n: int, long_poll_ms: int, trace: bool = False) -> Non
         async def latency(a: Client, b: Client, label: str, want: str,
                           tr: Tracer | None = None) -> dict[str, list[float]]:
             # "done": until the receiver shows it and send_text returned (on the sync route that is
-            # after the receiver's ack came back); "shown": until the receiver shows it; "no_pow":
+            # after the receiver's ack came back); "shown": until the receiver emits it (its
+            # on_event callback, where an app shows it); "queued": until a task awaiting the
+            # receiver's event queue has it (later by whatever the event loop runs first); "no_pow":
             # "done" less the sender's proof-of-work time; "base": a bare onion round trip measured
             # just before each sample (the machine's load changes during a run)
-            out: dict[str, list[float]] = {"done": [], "shown": [], "no_pow": [], "base": []}
+            out: dict[str, list[float]] = {"done": [], "shown": [], "queued": [], "no_pow": [], "base": []}
+            emitted: dict[str, float] = {}
+            b.on_event = lambda e: emitted.setdefault(e.text, time.perf_counter())
             for i in range(n):
                 out["base"].append(await bare(a))
                 t0 = time.perf_counter()
@@ -89,7 +93,8 @@ async def run(nodes: int, n: int, long_poll_ms: int, trace: bool = False) -> Non
                 if sent.route == want:
                     dt = time.perf_counter() - t0
                     out["done"].append(dt)
-                    out["shown"].append(t_shown - t0)
+                    out["shown"].append(emitted[f"{label} {i}"] - t0)
+                    out["queued"].append(t_shown - t0)
                     out["no_pow"].append(dt - (sent.store.pow_s if sent.store is not None else 0.0))
             return out
 
@@ -115,6 +120,7 @@ async def run(nodes: int, n: int, long_poll_ms: int, trace: bool = False) -> Non
                 ("async send->receive less PoW", lat_async["no_pow"], base_async),
                 ("async send->shown to receiver", lat_async["shown"], base_async),
                 ("sync send->shown to receiver", lat_sync["shown"], base_sync),
+                ("sync send->receiver's queue consumer", lat_sync["queued"], base_sync),
                 ("sync send->receive + ack at sender", lat_sync["done"], base_sync))
         for label, base in (("baseline during async rows", base_async), ("baseline during sync rows", base_sync)):
             print(f"{label:38} p50 {pct(base, 50) * 1000:7.1f} ms  p99 {pct(base, 99) * 1000:7.1f} ms")

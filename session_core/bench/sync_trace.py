@@ -121,7 +121,11 @@ def instrument(tr: Tracer, sender: Client, receiver: Client) -> None:
 
     # Sender: encrypt, durable save, the listen_put's POST (there and back).
     _wrap_sync(sender.messenger, "send_text", lambda *a, **k: tr.mark("locked"), lambda *a, **k: tr.mark("encrypted"))
-    _wrap_sync(sender, "_save", None, lambda *a, **k: tr.mark("saved"))
+    # Durable: the save itself, or (client/durable.py) the fsync awaited after it.
+    if hasattr(sender, "disk"):
+        _wrap_async(sender.disk, "flush", None, lambda *a, **k: tr.mark("saved"))
+    else:
+        _wrap_sync(sender, "_save", None, lambda *a, **k: tr.mark("saved"))
 
     def sender_req_before(dest: Any, method: str, *a: Any, **k: Any) -> None:
         state["sender_put"] = method == "listen_put"
@@ -179,8 +183,14 @@ def instrument(tr: Tracer, sender: Client, receiver: Client) -> None:
 
     _wrap_sync(receiver, "_emit", None, emitted)
     _wrap_sync(receiver.messenger, "send_receipt", None, lambda *a, **k: tr.mark("ack_encrypted"))
-    _wrap_sync(receiver, "_save", None,
-               lambda *a, **k: tr.mark("ack_saved") if tr.current and "ack_encrypted" in tr.current.at else None)
+    def ack_saved(*a: Any, **k: Any) -> None:
+        if tr.current is not None and "ack_encrypted" in tr.current.at:
+            tr.mark("ack_saved")
+
+    if hasattr(receiver, "disk"):
+        _wrap_async(receiver.disk, "flush", None, ack_saved)
+    else:
+        _wrap_sync(receiver, "_save", None, ack_saved)
 
     # Sender again: its mailbox brings the receipt, ingesting it sets the ack.
     assert sender.listener is not None

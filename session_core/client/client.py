@@ -52,6 +52,7 @@ from session_core.client.backup import create_backup
 from session_core.client.clock import NetworkClock
 from session_core.client.devices import CONFIG_KIND, DeviceSync
 from session_core.client.db import ClientDB
+from session_core.client.durable import WalSync
 from session_core.client.files import FileTransfer, OnionLink
 from session_core.client.nodelist import NodeList
 from session_core.client.outbox import Outbox
@@ -173,6 +174,7 @@ class Client:
         self.router = SwarmRouter(self.oc, self.clock, lambda: self.pool.usable() or self.nodelist.nodes,
                                   rng=self.rng, pow_threads=config.pow_threads)
         self.db = ClientDB(config.home / "client.db", identity)
+        self.disk = WalSync(self.db.path)  # durable commits off the event loop (client/durable.py)
         self.messenger = self.db.load_messenger(identity, display_name)
         self.outbox = Outbox(self.db, base_ms=int(config.outbox_backoff_s[0] * 1000),
                              max_ms=int(config.outbox_backoff_s[1] * 1000), rng=self.rng)
@@ -284,6 +286,9 @@ class Client:
         got = await self.listener.fetch(self.oc, wait_ms)
         if got:
             self._ingest_later(got, "sync")
+            # Let the ingest show the first envelope before we ask again: it runs until its
+            # receipt's fsync (client/durable.py), and the deposit waits in the node meanwhile.
+            await asyncio.sleep(0)
         return len(got)
 
     def _ingest_later(self, items: list[bytes], via: str) -> None:
@@ -394,7 +399,8 @@ class Client:
                                            expire=expire)
             if listening is not None:
                 st.advertised = listening[0]
-            self._save()
+            self._save(sending=False)
+        await self.disk.flush()  # the ratchet step is on disk before the envelope leaves
         # The swarm copy of an after-send message dies with every other copy.
         dies_at = ts + expire.ms if expire is not None and expire.mode == AFTER_SEND else None
         rep = await self._deliver_text(peer, st, out, dies_at)
@@ -781,7 +787,8 @@ class Client:
         async with self._lock:
             out = self.messenger.send_online_status(peer, self.listener.address, self.listener.node.port,
                                                     reachable=True, now_ms=self.clock.now_ms())
-            self._save()
+            self._save(sending=False)
+        await self.disk.flush()  # on disk before it leaves
         self.peers[peer].advertised = self.listener.address + "@" + route.mailbox
         await self._deliver_sync(peer, route, out.data)
 
@@ -791,7 +798,8 @@ class Client:
             return
         async with self._lock:
             out = self.messenger.send_receipt(peer, [ts], read=False, now_ms=self.clock.now_ms())
-            self._save()
+            self._save(sending=False)
+        await self.disk.flush()  # on disk before the receipt leaves
         await self._deliver_sync(peer, st.route, out.data)
 
     def _record(self, peer: str, direction: str, body: str, ts: int, via: str, name: str = "") -> int:

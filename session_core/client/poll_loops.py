@@ -56,7 +56,7 @@ class Pacer:
     def delay(self, now: float) -> float:
         """Seconds until a token is available (0: send now)."""
         self._refill(now)
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+        return 0.0 if self._tokens >= 1.0 - 1e-9 else (1.0 - self._tokens) / self.rate
 
     def take(self, now: float) -> None:
         self._refill(now)
@@ -86,8 +86,9 @@ async def long_poll(wait_ms: int, interval: float, fetch: Callable[[int], Awaita
     while running():
         wait = pacer.delay(clock())
         if wait > 0:
-            await sleep(wait)
-            continue  # running() may have changed meanwhile
+            await sleep(wait)  # then the token is due (no second look: rounding must not spin)
+            if not running():
+                break
         t0 = clock()
         pacer.take(t0)
         got = 0
