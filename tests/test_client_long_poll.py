@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from session_core.client.poll_loops import LONG_POLL_MAX_RATE
-from session_core.client.router import Retrieved
+from session_core.client.poll_loops import LONG_POLL_BURST, LONG_POLL_MAX_RATE
+from session_core.client.router import Retrieved, poll_order
 from session_core.client.snode import Snode
 from session_core.node.waiters import WaitLimits
 from session_core.testing.memnet import MemNetwork
@@ -77,7 +77,28 @@ async def test_a_node_that_always_has_messages_cannot_make_the_client_spin(tmp_p
     await a.start()
     await asyncio.sleep(0.5)
     await a.stop()
-    # 3 loops, each capped at LONG_POLL_MAX_RATE a second then one per poll_interval: ~75 here;
+    # 3 loops, each a burst of LONG_POLL_BURST then LONG_POLL_MAX_RATE a second: ~90 here;
     # uncapped they would have asked thousands of times.
-    assert 0 < calls < 3 * (LONG_POLL_MAX_RATE + 10)
+    assert 0 < calls < 3 * (LONG_POLL_BURST + LONG_POLL_MAX_RATE * 0.5 + 10)
     assert a.stats.undecryptable > 0  # what they sent was looked at, and dropped
+
+
+async def test_a_store_puts_one_copy_on_the_member_the_recipient_polls_first(tmp_path: Path) -> None:
+    net = MemNetwork(12)
+    a, b = make(net, tmp_path, "a", **SLOW), make(net, tmp_path, "b", **SLOW)
+    await a.start(); await b.start()
+    first = b.router.members_to_poll(b.session_id, 3)[0]
+    assert first == poll_order(b.session_id, await a.router.swarm_of(b.session_id))[0]
+    stored: list[str] = []
+    request = a.oc.request
+
+    async def req(dest: Snode, method: str, *x: object, **k: object) -> object:
+        if method == "store":
+            stored.append(dest.ed25519)
+        return await request(dest, method, *x, **k)  # type: ignore[arg-type]
+
+    a.oc.request = req  # type: ignore[method-assign]
+    for i in range(3):
+        await a.router.store(b.session_id, f"x{i}".encode(), 60_000)
+    assert len(stored) == 9 and stored.count(first.ed25519) == 3  # in every store, once
+    await a.stop(); await b.stop()

@@ -131,6 +131,9 @@ class Client(Receiver):
         got = await self.listener.fetch(self.oc, wait_ms)
         if got:
             self._ingest_later(got, "sync")
+            # Let the ingest show the first envelope before we ask again: it runs until its
+            # receipt's fsync (client/durable.py), and the deposit waits in the node meanwhile.
+            await asyncio.sleep(0)
         return len(got)
 
     def _ingest_later(self, items: list[bytes], via: str) -> None:

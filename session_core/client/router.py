@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import random
 import time
@@ -39,7 +40,7 @@ from session_core.errors import ClientError, DeliveryError, NodeListError, Onion
 from session_core.identity import Identity
 from session_core.protocol import storage_auth
 
-__all__ = ["SwarmRouter", "StoreReport", "Retrieved"]
+__all__ = ["SwarmRouter", "StoreReport", "Retrieved", "poll_order"]
 
 STORE_COPIES = 3  # docs/interop.md §4.2: the desktop sends every store to 3 members
 MIN_TTL_MS = 10_000  # the shortest TTL a node accepts (docs/interop.md §1.6)
@@ -130,7 +131,10 @@ class SwarmRouter:
             strikes = self.oc.pool.failures
             members = [m for m in swarm if m.ed25519 not in bad and strikes.get(m.ed25519, 0) < self.oc.pool.max_failures]
             members = members or [m for m in swarm if m.ed25519 not in bad] or list(swarm)
-            targets = self.rng.sample(members, min(STORE_COPIES, len(members)))
+            # One copy on the member the recipient long-polls first (poll_order), so it wakes
+            # a held request at once instead of at the swarm's next replication round.
+            ordered = poll_order(recipient, members)
+            targets = ordered[:1] + self.rng.sample(ordered[1:], max(0, min(STORE_COPIES, len(members)) - 1))
             ts = self.clock.now_ms()
             if expires_at_ms is not None:
                 ttl_ms = min(full_ttl, max(MIN_TTL_MS, expires_at_ms - ts))
@@ -223,7 +227,7 @@ class SwarmRouter:
         a fixed order so that long-poll loops keep their member while it works."""
         swarm = self.swarms.get(pubkey, [])
         limit = self.oc.pool.max_failures
-        ranked = sorted(swarm, key=lambda n: (self.oc.pool.failures.get(n.ed25519, 0) >= limit, n.ed25519))
+        ranked = sorted(poll_order(pubkey, swarm), key=lambda n: self.oc.pool.failures.get(n.ed25519, 0) >= limit)
         return ranked[:copies]
 
     async def poll_member(self, pubkey: str, node: Snode, wait_ms: int) -> list[Retrieved]:
@@ -269,3 +273,11 @@ def _signed_expiry(pubkey: str, node: Snode, requested: list[str], expiry: int, 
         return storage_auth.verify_node(node.ed25519, str(mine["signature"]), message)
     except (ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def poll_order(pubkey: str, swarm: list[Snode]) -> list[Snode]:
+    """*pubkey*'s swarm in the order its owner long-polls it (healthy members first, then this
+    order).  Senders store one copy on the first member, so a message wakes a held request at
+    once; keyed by *pubkey*, so the accounts of a swarm spread over its members instead of all
+    holding requests on, and sending to, the same one."""
+    return sorted(swarm, key=lambda n: hashlib.blake2b((pubkey + n.ed25519).encode(), digest_size=8).digest())

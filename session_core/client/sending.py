@@ -80,7 +80,8 @@ class Sender(AccountSync):
                                            expire=expire)
             if listening is not None:
                 st.advertised = listening[0]
-            self._save()
+            self._save(sending=False)
+        await self.disk.flush()  # the ratchet step is on disk before the envelope leaves
         # The swarm copy of an after-send message dies with every other copy.
         dies_at = ts + expire.ms if expire is not None and expire.mode == AFTER_SEND else None
         rep = await self._deliver_text(peer, st, out, dies_at)
@@ -169,7 +170,8 @@ class Sender(AccountSync):
         async with self._lock:
             out = self.messenger.send_online_status(peer, self.listener.address, self.listener.node.port,
                                                     reachable=True, now_ms=self.clock.now_ms())
-            self._save()
+            self._save(sending=False)
+        await self.disk.flush()  # on disk before it leaves
         self.peers[peer].advertised = self.listener.address + "@" + route.mailbox
         await self._deliver_sync(peer, route, out.data)
 
@@ -179,5 +181,6 @@ class Sender(AccountSync):
             return
         async with self._lock:
             out = self.messenger.send_receipt(peer, [ts], read=False, now_ms=self.clock.now_ms())
-            self._save()
+            self._save(sending=False)
+        await self.disk.flush()  # on disk before the receipt leaves
         await self._deliver_sync(peer, st.route, out.data)

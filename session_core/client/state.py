@@ -20,6 +20,7 @@ from session_core.attachments import Pointer
 from session_core.client.clock import NetworkClock
 from session_core.client.db import ClientDB
 from session_core.client.devices import DeviceSync
+from session_core.client.durable import WalSync
 from session_core.client.files import FileTransfer, OnionLink
 from session_core.client.nodelist import NodeList
 from session_core.client.onion_client import OnionClient
@@ -124,6 +125,7 @@ class ClientState:
         self.router = SwarmRouter(self.oc, self.clock, lambda: self.pool.usable() or self.nodelist.nodes,
                                   rng=self.rng, pow_threads=config.pow_threads)
         self.db = ClientDB(config.home / "client.db", identity)
+        self.disk = WalSync(self.db.path)  # durable commits off the event loop (client/durable.py)
         self.messenger = self.db.load_messenger(identity, display_name)
         self.outbox = Outbox(self.db, base_ms=int(config.outbox_backoff_s[0] * 1000),
                              max_ms=int(config.outbox_backoff_s[1] * 1000), rng=self.rng)
