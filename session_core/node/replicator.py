@@ -314,18 +314,10 @@ class Replicator:
     def expiry_catchup_reply(self, peer_x25519: str, args: list[bytes]) -> list[bytes]:
         """Answer a ``catchup_expiries [cursor]``: the proofs we keep for the asker's swarm, a
         page at a time (``OK, next_cursor, proof...``; an empty cursor at the end)."""
-        view = self._view()
-        me = view.node(self.me) if view else None
-        if view is None or me is None:
-            return [b"503", b"not ready"]
-        peer = view.node_by_x25519(peer_x25519)
-        if peer is None or peer.ed25519 == self.me or peer.swarm_id != me.swarm_id or me.swarm_id == UNASSIGNED_SWARM_ID:
-            return [b"421", b"catch-up is for members of this swarm"]
-        cursor = catchup.parse_cursor(args)
-        if cursor is None:
-            return [b"400", b"catchup_expiries takes one argument: a decimal cursor"]
-        if not self._pages.allow(peer_x25519):
-            return [b"429", b"catch-up pages too fast"]
+        gate = self._catchup_gate(peer_x25519, args, "catchup_expiries")
+        if isinstance(gate, list):
+            return gate
+        view, me, cursor = gate
         rows = self.store.expiry_proofs_after(cursor, PROOFS_PER_PAGE, now_ms())
         chosen = [blob for _, owner, blob in rows if view.swarm_for_pubkey(owner) == me.swarm_id]
         following = b"" if len(rows) < PROOFS_PER_PAGE else str(rows[-1][0]).encode()
@@ -354,6 +346,17 @@ class Replicator:
     def catchup_reply(self, peer_x25519: str, args: list[bytes]) -> list[bytes]:
         """Answer a ``catchup [cursor]``: one page of our records for the asker's swarm, if the
         asker is a member of ours (:mod:`session_core.node.catchup`)."""
+        gate = self._catchup_gate(peer_x25519, args, "catchup")
+        if isinstance(gate, list):
+            return gate
+        view, me, cursor = gate
+        return catchup.serve_page(self.store, view, me.swarm_id, cursor, now_ms())
+
+    def _catchup_gate(self, peer_x25519: str, args: list[bytes],
+                      command: str) -> tuple[NetworkView, SnodeInfo, int] | list[bytes]:
+        """For a catch-up ``command`` (of messages or of expiry proofs): the view, our entry in
+        it and the cursor asked for, or the refusal to answer with -- only current members of
+        our swarm, one decimal cursor, paced per member."""
         view = self._view()
         me = view.node(self.me) if view else None
         if view is None or me is None:
@@ -363,10 +366,10 @@ class Replicator:
             return [b"421", b"catch-up is for members of this swarm"]
         cursor = catchup.parse_cursor(args)
         if cursor is None:
-            return [b"400", b"catchup takes one argument: a decimal cursor"]
+            return [b"400", f"{command} takes one argument: a decimal cursor".encode()]
         if not self._pages.allow(peer_x25519):
             return [b"429", b"catch-up pages too fast"]
-        return catchup.serve_page(self.store, view, me.swarm_id, cursor, now_ms())
+        return view, me, cursor
 
 
 def _chunks(frames: list[bytes], max_bytes: int) -> list[list[bytes]]:
