@@ -27,6 +27,7 @@ from session_core.errors import (
     StaleGenerationError,
 )
 from session_core.identity import Identity
+from tests.test_groups_node import setup_group
 from session_core.protocol.groups import MAX_MEMBERS, Group, GroupMembersChanged, GroupSigner, Roster
 from session_core.protocol.groups import messages as gm
 from session_core.protocol.groups.key_message import GenerationSecrets, KeyMessage, RosterSnapshot, agreement_context
@@ -45,13 +46,7 @@ NOW = 1_800_000_000_000
 
 @pytest.fixture
 def trio() -> tuple[Group, Group, Group]:
-    a, b, c = Identity.generate(), Identity.generate(), Identity.generate()
-    ga, outs = Group.create(a, NOW, [b.session_id, c.session_id])
-    gb, gc = Group.join(b, ga.group_id), Group.join(c, ga.group_id)
-    for o in outs:
-        gb.receive(o.data, NOW)
-        gc.receive(o.data, NOW)
-    return ga, gb, gc
+    return setup_group(NOW)
 
 
 def state(g: Group) -> str:

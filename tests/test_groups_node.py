@@ -30,13 +30,14 @@ def store(r: StorageRPC, pubkey: str, data: bytes) -> int:
     return r.handle(rpc_bytes("store", store_params(pubkey, data, TTL, NOW, 1))).reply.status
 
 
-def setup_group() -> tuple[Group, Group, Group]:
+def setup_group(now: int = NOW) -> tuple[Group, Group, Group]:
+    """An admin and two members who have read the group's first records (at *now*)."""
     a, b, c = Identity.generate(), Identity.generate(), Identity.generate()
-    ga, outs = Group.create(a, NOW, [b.session_id, c.session_id])
+    ga, outs = Group.create(a, now, [b.session_id, c.session_id])
     gb, gc = Group.join(b, ga.group_id), Group.join(c, ga.group_id)
     for o in outs:
-        gb.receive(o.data, NOW)
-        gc.receive(o.data, NOW)
+        gb.receive(o.data, now)
+        gc.receive(o.data, now)
     return ga, gb, gc
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from session_core.attachments import Pointer
 from session_core.client import timers
 from session_core.client.devices import CONFIG_KIND, DeviceSync
+from session_core.client.router import MIN_TTL_MS
 from session_core.client.state import ClientState
 from session_core.errors import ClientStateError
 from session_core.identity import canonical_session_id
@@ -37,8 +38,8 @@ class AccountSync(ClientState):
         copy = sync_copy(self.identity, peer, text, sent_ms=ts, attachments=attachments, expire=expire)
         now = self.clock.now_ms()
         self.db.mark_seen(hashlib.sha256(copy.data).hexdigest(), now)  # ours: not shown twice
-        # A disappearing copy's TTL counts from sending, not from now (nodes keep >= 10 s).
-        ttl = copy.ttl_ms if expire is None else max(ts + copy.ttl_ms - now, 10_000)
+        # A disappearing copy's TTL counts from sending, not from now (at least the nodes' minimum).
+        ttl = copy.ttl_ms if expire is None else max(ts + copy.ttl_ms - now, MIN_TTL_MS)
         self.outbox.add(SYNC_COPY, self.session_id, copy.data, ttl, now)
         await self.flush_outbox()
 

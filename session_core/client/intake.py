@@ -34,6 +34,9 @@ __all__ = ["Receiver"]
 
 log = logging.getLogger("session_core.client")
 
+#: What a blocked contact sends that is not shown (the contacts config's block list).
+_HIDDEN_WHEN_BLOCKED = (FriendRequestReceived, MessageReceived, GroupInviteReceived)
+
 
 class Receiver(Protections):
     """Everything that arrives; see the module doc."""
@@ -165,8 +168,7 @@ class Receiver(Protections):
         wipe = False
         for ev in raw_events:
             sender = getattr(ev, "sender", "")
-            hideable = (FriendRequestReceived, MessageReceived, GroupInviteReceived)
-            if sender and isinstance(ev, hideable) and self._blocked(sender):
+            if sender and isinstance(ev, _HIDDEN_WHEN_BLOCKED) and self._blocked(sender):
                 log.info("hid a %s from %s: blocked (contacts config)", type(ev).__name__, sender[:12])
                 continue
             if isinstance(ev, FriendRequestReceived):
