@@ -106,6 +106,9 @@ class NodeList:
             return snap
         cached = self.load_cache()
         if cached is None:
+            if not errors:
+                raise NodeListError("no seed to ask and no cached node list: give a network "
+                                    "(--devnet DIR, or --seed URL of a chain or a node)")
             raise NodeListError("no seed answered and there is no cached node list: " + "; ".join(errors))
         self.current, self.from_cache = cached, True
         return cached

@@ -70,16 +70,16 @@ async def resolve_name(name: str, chain_url: str, *, oc: Any = None, nodes: Any 
     async with aiohttp.ClientSession() as http:
         chain = ChainClient(chain_url, http)
         transport = None
-        if oc is None:
-            rng = random.Random()
-            transport = HttpTransport()
-            nodelist = NodeList([chain_url], None, rng=rng)
-            await nodelist.bootstrap(transport)
-            pool = PathPool(rng)
-            pool.set_nodes(nodelist.nodes)
-            oc = OnionClient(transport, pool)
-            nodes = lambda: pool.usable() or nodelist.nodes  # noqa: E731
         try:
+            if oc is None:
+                rng = random.Random()
+                transport = HttpTransport()
+                nodelist = NodeList([chain_url], None, rng=rng)
+                await nodelist.bootstrap(transport)  # (a dead chain: the transport still closes)
+                pool = PathPool(rng)
+                pool.set_nodes(nodelist.nodes)
+                oc = OnionClient(transport, pool)
+                nodes = lambda: pool.usable() or nodelist.nodes  # noqa: E731
             cache = None if cache_dir is None else header_cache_path(cache_dir, chain_url)
             return await NameResolver(oc, HeaderSync(chain.call, cache), nodes).resolve(name)
         finally:
