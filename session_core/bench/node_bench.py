@@ -127,7 +127,7 @@ async def _same_swarm(
     return a, b, pubkey
 
 
-async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_concurrency: int = 256) -> list[str]:
+async def _bench(net: Devnet, base_url: str, n: int, concurrency: int, relay_concurrency: int = 1024) -> list[str]:
     out: list[str] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
         a, b, pubkey = await _same_swarm(s, net)

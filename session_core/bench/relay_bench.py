@@ -40,7 +40,6 @@ layer that node peels):
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import subprocess
@@ -54,7 +53,7 @@ from typing import Any
 
 from session_core import onion
 
-POOL = 1024  # distinct requests per loader (> window: a reply to the wrong request shows)
+POOL = 4096  # distinct requests per loader (> window: a reply to the wrong request shows)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -92,23 +91,16 @@ def _owned_pubkeys(node: dict[str, Any], count: int) -> list[str]:
 
 
 async def _loader(chain_url: str, relay: dict[str, Any], window: int, mode: str = "relay") -> dict[str, int]:
+    from session_core.bench.zmq_load import RequestStream, destination_reader
     from session_core.errors import PeerRequestError
-    from session_core.node.peer import Incoming
     from session_core.node.service import NodeConfig, ServiceNode
 
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory() as d:
         me = ServiceNode(NodeConfig(data_dir=Path(d), chain_url=chain_url, poll_interval=0.2))
         await me.start()
-        secret = me.keys.x25519_secret
-
-        def destination(items: list[Incoming]) -> None:
-            # The cheap destination: peel for real, answer the payload (see the module doc).
-            steps = onion.peel_many([inc.args[0] for inc in items], secret, threads=1, hop=int(items[0].args[1]) + 1)
-            for inc, step in zip(items, steps):
-                inc.reply([b"200", step.payload] if isinstance(step, onion.Final) else [b"400", b"not final"])
-
-        me.peer_server.set_batch_handler(b"onion", destination)
+        # The cheap destination of the layers b forwards to us (see zmq_load.py).
+        me.peer_server.use_reader(destination_reader(me.peer_server, me.keys.x25519_secret))
         key, port = relay["x25519"], int(relay["zmq_port"])
         while True:  # until b admits us (it saw our registration block)
             try:
@@ -141,43 +133,18 @@ async def _loader(chain_url: str, relay: dict[str, Any], window: int, mode: str 
             except Exception:
                 return "mismatched"
             return "ok" if inner.get("status") == 200 else "bad_status"
-        stopping = False
-        open_: set[int] = set()
-        idle = loop.create_future()
-
-        def send(i: int) -> None:
-            counts["sent"] += 1
-            open_.add(i)
-            me.peers.request_nowait(key, "127.0.0.1", port, b"onion", [bodies[i % POOL], b"1"], 30.0,
-                                    functools.partial(got, i))
-
-        def got(i: int, r: list[bytes] | PeerRequestError) -> None:
-            if i not in open_:
-                counts["duplicates"] += 1
-                return
-            open_.discard(i)
-            if isinstance(r, PeerRequestError):
-                counts["errors"] += 1
-            elif len(r) != 2:
-                counts["bad_status"] += 1
-            else:
-                counts[answer_ok(i, r[0], r[1])] += 1
-            if not stopping:
-                send(counts["sent"])
-            elif not open_ and not idle.done():
-                idle.set_result(None)
 
         if mode == "guard":
             await _http_load(relay["http"] + "/onion_req/v2", bodies, window, counts, answer_ok)
         else:
+            conn = me.peers.connection(key, "127.0.0.1", port)
+            assert conn is not None  # the ping above opened it
+            stream = RequestStream(conn, bodies, answer_ok, counts)
             print("ready", flush=True)
             await loop.run_in_executor(None, sys.stdin.readline)  # "go"
-            for i in range(window):
-                send(i)
+            stream.start(window)
             await loop.run_in_executor(None, sys.stdin.readline)  # "stop"
-            stopping = True
-            if open_:
-                await asyncio.wait_for(idle, 60)
+            await stream.stop(60)
             await asyncio.sleep(0.3)  # a duplicate reply would arrive now
         await me.stop()
     return counts
@@ -252,7 +219,7 @@ _ROLE = {"relay": "middle relay, ZMQ in and out", "guard": "guard, HTTP in, ZMQ 
          "final": "destination, ZMQ in, storage RPC"}
 
 
-def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: int = 2, window: int = 256,
+def relay_row(chain_url: str, relay: dict[str, Any], relay_pid: int, loaders: int = 2, window: int = 1024,
               warmup: float = 1.0, seconds: float = 2.0, samples: int = 5, mode: str = "relay") -> str:
     """Run the measurement against a running devnet node (see the module doc); one report line.
     *mode* is the node's role in the requests (:data:`MODES`)."""

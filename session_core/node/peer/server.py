@@ -181,6 +181,13 @@ class PeerServer:
         per message, as :meth:`_recv_request` does."""
         self._pump = FramePump(self._sock, self._on_batch, reader or reading(self._recv_request))
 
+    def use_reader(self, reader: Reader) -> None:
+        """Read with *reader* from now on (a bench loader that answers its own traffic; what
+        it returns is handled here as usual)."""
+        if self._pump is None:
+            raise RuntimeError("the server is not started")
+        self._pump.use_reader(reader)
+
     def kick(self) -> None:
         """Read again soon (call after sending on the socket from outside this class)."""
         if self._pump is not None:
