@@ -7,6 +7,21 @@
 #include <string.h>
 #include <time.h>
 
+/* A reply waiting for the end of its read_dealer call (sent then, one batch per asker). */
+struct sc_relay_send {
+    uint8_t ident_len;
+    uint8_t ident[SC_RELAY_IDENT_MAX];
+    sc_zmq_msg m;
+};
+
+/* Sort key of a held reply: its asker, then its place. */
+typedef struct sc_reply_key {
+    uint8_t len;
+    uint8_t ident[SC_RELAY_IDENT_MAX];
+    uint32_t idx;
+} sc_reply_key;
+
+
 static uint16_t sc_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t sc_le32(const uint8_t *p)
 {
@@ -58,6 +73,71 @@ int sc_wire_parse(const uint8_t *f, size_t size, sc_wire *w)
         return -1;
     if ((w->n == 0 && w->kind == SC_WIRE_REQUEST) || (w->n != 1 && w->kind == SC_WIRE_ERROR))
         return -1;
+    return 0;
+}
+
+size_t sc_wire_batch(const uint8_t *f, size_t size)
+{
+    if (size < SC_WIRE_HEADER || f[0] != 1 || f[1] != SC_WIRE_BATCH || size > SC_WIRE_MAX_FRAME ||
+        sc_le64(f + 2) != 0)
+        return 0;
+    size_t n = sc_le16(f + 10);
+    if (n < 2 || n > SC_WIRE_MAX_BATCH || size < SC_WIRE_HEADER + 4 * n)
+        return 0;
+    size_t off = SC_WIRE_HEADER + 4 * n;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = sc_le32(f + SC_WIRE_HEADER + 4 * i);
+        if (len > size - off)
+            return 0;
+        if (len > 1 && f[off] == 1 && f[off + 1] == SC_WIRE_BATCH)
+            return 0; /* batches do not nest */
+        off += len;
+    }
+    return off == size ? n : 0;
+}
+
+/* Frame i of a batch sc_wire_batch accepted (n frames): start and length; *off walks the
+ * frames in order (start it at 0). */
+static const uint8_t *sc_batch_frame(const uint8_t *f, size_t n, size_t i, size_t *off, size_t *len)
+{
+    if (*off == 0)
+        *off = SC_WIRE_HEADER + 4 * n;
+    *len = sc_le32(f + SC_WIRE_HEADER + 4 * i);
+    const uint8_t *p = f + *off;
+    *off += *len;
+    return p;
+}
+
+/* One batch message holding copies of the k frames in msgs[]; -1 if there is no memory. */
+static int sc_batch_msg(const sc_relay *r, sc_zmq_msg *out, sc_zmq_msg *const *msgs, size_t k)
+{
+    const sc_zmq *z = r->zmq;
+    size_t total = SC_WIRE_HEADER + 4 * k;
+    for (size_t i = 0; i < k; i++)
+        total += z->msg_size(msgs[i]);
+    if (z->msg_init_size(out, total) != 0)
+        return -1;
+    uint8_t *p = z->msg_data(out);
+    p[0] = 1;
+    p[1] = SC_WIRE_BATCH;
+    sc_put64(p + 2, 0);
+    sc_put16(p + 10, (uint16_t)k);
+    size_t off = SC_WIRE_HEADER + 4 * k;
+    for (size_t i = 0; i < k; i++) {
+        size_t len = z->msg_size(msgs[i]);
+        sc_put32(p + SC_WIRE_HEADER + 4 * i, (uint32_t)len);
+        memcpy(p + off, z->msg_data(msgs[i]), len);
+        off += len;
+    }
+    return 0;
+}
+
+/* A fresh message holding a copy of `len` bytes; -1 without memory. */
+static int sc_msg_copy(const sc_relay *r, sc_zmq_msg *m, const uint8_t *data, size_t len)
+{
+    if (r->zmq->msg_init_size(m, len) != 0)
+        return -1;
+    memcpy(r->zmq->msg_data(m), data, len);
     return 0;
 }
 
@@ -225,10 +305,14 @@ int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq, const
     r->router = router;
     r->timeout_ns = (int64_t)(timeout_s * 1e9);
     r->next_id = 1;
-    r->items = calloc(batch, sizeof *r->items);
-    r->item_rec = calloc(batch, sizeof *r->item_rec);
-    r->scratch_cap = batch;
-    if (!r->items || !r->item_rec || sc_pend_grow(r) != 0) {
+    r->batch = batch;
+    r->scratch_cap = SC_RELAY_RECORDS(batch);
+    r->items = calloc(r->scratch_cap, sizeof *r->items);
+    r->item_rec = calloc(r->scratch_cap, sizeof *r->item_rec);
+    r->fwd = calloc(r->scratch_cap, sizeof *r->fwd);
+    r->rsend = calloc(r->scratch_cap, sizeof *r->rsend);
+    r->rkeys = calloc(r->scratch_cap, sizeof *r->rkeys);
+    if (!r->items || !r->item_rec || !r->fwd || !r->rsend || !r->rkeys || sc_pend_grow(r) != 0) {
         sc_relay_free(r);
         return -1;
     }
@@ -241,9 +325,15 @@ void sc_relay_free(sc_relay *r)
         r->sodium->memzero(r->secret, 32);
     free(r->items);
     free(r->item_rec);
+    free(r->fwd);
+    free(r->rsend);
+    free(r->rkeys);
     free(r->pend);
     r->items = NULL;
     r->item_rec = NULL;
+    r->fwd = NULL;
+    r->rsend = NULL;
+    r->rkeys = NULL;
     r->pend = NULL;
     r->pend_cap = r->pend_count = 0;
 }
@@ -354,8 +444,10 @@ static int sc_candidate(sc_relay *r, sc_relay_out *o, sc_onion_peel_item *it)
     return 1;
 }
 
-/* Forward a peeled relay layer to its route; 1 if sent (the record is done). */
-static int sc_forward(sc_relay *r, sc_relay_out *o)
+/* Make a peeled relay layer ready to go to its route: the request frame written around the
+ * plaintext, the request remembered as pending (the binding cannot see it from here on);
+ * 1 if ready, 0 if Python must take it (no route, no memory, too many hops). */
+static int sc_forward_prepare(sc_relay *r, sc_relay_out *o)
 {
     const sc_zmq *z = r->zmq;
     uint8_t key[32];
@@ -382,18 +474,10 @@ static int sc_forward(sc_relay *r, sc_relay_out *o)
     if (digits == 2)
         *d++ = (uint8_t)('0' + hop / 10);
     *d = (uint8_t)('0' + hop % 10);
-    /* Room to remember it first: a request sent but not tracked would never be answered. */
+    /* Remembered before it is sent: a request sent but not tracked would never be answered. */
     if (sc_pend_reserve(r) != 0)
         return 0;
-    if (z->msg_send(&o->out, rt->dealer, SC_ZMQ_DONTWAIT) < 0)
-        return 0; /* no pipe yet or a full queue: Python's path waits and retries */
-    o->has_out = 0; /* libzmq took it */
     r->next_id++;
-    if (!rt->touched) {
-        rt->touched = 1;
-        r->touched[r->n_touched++] = (int)slot;
-    }
-    r->relayed++;
     sc_relay_pending *pe = sc_pend_add(r, id);
     size_t ident_len = z->msg_size(&o->ident);
     pe->orig_id = sc_le64((const uint8_t *)z->msg_data(&o->frame) + 2);
@@ -403,18 +487,136 @@ static int sc_forward(sc_relay *r, sc_relay_out *o)
     pe->gen = rt->gen;
     pe->ident_len = (uint8_t)ident_len;
     memcpy(pe->ident, z->msg_data(&o->ident), ident_len);
+    o->route = (int)slot;
+    o->fwd_id = id;
     return 1;
+}
+
+/* A prepared forward that could not be sent: forget its pending entry (Python's path takes
+ * the record, whose plaintext is untouched). */
+static void sc_forward_undo(sc_relay *r, const sc_relay_out *o)
+{
+    size_t j = sc_pend_find(r, o->fwd_id);
+    if (j != SIZE_MAX)
+        sc_pend_del(r, j);
+}
+
+/* A forward went out: `took` if libzmq took the record's own message (else its bytes went
+ * in a batch and the record still owns them). */
+static void sc_forward_sent(sc_relay *r, sc_relay_out *o, int took)
+{
+    sc_relay_route *rt = &r->routes[o->route];
+    if (!rt->touched) {
+        rt->touched = 1;
+        r->touched[r->n_touched++] = o->route;
+    }
+    r->relayed++;
+    if (took)
+        o->has_out = 0;
+    sc_relay_out_close(r, o);
+}
+
+/* Send the prepared forwards r->fwd[0..nf): one message per route and up to
+ * SC_WIRE_MAX_BATCH of them (a batch when there are several). */
+static void sc_send_forwards(sc_relay *r, sc_relay_out *outs, size_t nf)
+{
+    const sc_zmq *z = r->zmq;
+    /* Group by route, keeping the order within a route (insertion sort: stable, and nf is a
+     * few hundred at most, mostly for one or two routes). */
+    for (size_t i = 1; i < nf; i++) {
+        size_t v = r->fwd[i], j = i;
+        while (j > 0 && outs[r->fwd[j - 1]].route > outs[v].route) {
+            r->fwd[j] = r->fwd[j - 1];
+            j--;
+        }
+        r->fwd[j] = v;
+    }
+    sc_zmq_msg *parts[SC_WIRE_MAX_BATCH];
+    for (size_t i = 0; i < nf;) {
+        int route = outs[r->fwd[i]].route;
+        size_t k = 1;
+        while (i + k < nf && k < SC_WIRE_MAX_BATCH && outs[r->fwd[i + k]].route == route)
+            k++;
+        void *dealer = r->routes[route].dealer;
+        int sent = 0;
+        if (k == 1) {
+            sent = z->msg_send(&outs[r->fwd[i]].out, dealer, SC_ZMQ_DONTWAIT) >= 0;
+        } else {
+            sc_zmq_msg batch;
+            for (size_t c = 0; c < k; c++)
+                parts[c] = &outs[r->fwd[i + c]].out;
+            if (sc_batch_msg(r, &batch, parts, k) == 0) {
+                sent = z->msg_send(&batch, dealer, SC_ZMQ_DONTWAIT) >= 0;
+                if (!sent)
+                    z->msg_close(&batch);
+            }
+        }
+        for (size_t c = 0; c < k; c++) {
+            sc_relay_out *o = &outs[r->fwd[i + c]];
+            if (sent)
+                sc_forward_sent(r, o, k == 1);
+            else
+                sc_forward_undo(r, o); /* no pipe yet or a full queue: Python's path waits */
+        }
+        i += k;
+    }
+}
+
+/* Expand the batch in record `b` (sc_wire_batch said it holds k frames) into records
+ * outs[b + 1 .. b + k], each as if its frame had come alone; the batch's record is closed
+ * (HANDLED).  0, or -1 without memory (then nothing is expanded: Python reads the batch). */
+static int sc_expand_batch(sc_relay *r, sc_relay_out *outs, size_t b, size_t k)
+{
+    const sc_zmq *z = r->zmq;
+    sc_relay_out *o = &outs[b];
+    const uint8_t *f = z->msg_data(&o->frame);
+    const uint8_t *ident = z->msg_data(&o->ident);
+    size_t ident_len = z->msg_size(&o->ident), off = 0;
+    for (size_t i = 0; i < k; i++) {
+        sc_relay_out *e = &outs[b + 1 + i];
+        size_t len;
+        const uint8_t *p = sc_batch_frame(f, k, i, &off, &len);
+        memset(e, 0, offsetof(sc_relay_out, ident));
+        e->peer = NULL;
+        if (sc_msg_copy(r, &e->ident, ident, ident_len) != 0) {
+            e->kind = SC_OUT_HANDLED;
+            k = i; /* undo the ones made */
+            for (size_t c = 0; c < k; c++)
+                sc_relay_out_close(r, &outs[b + 1 + c]);
+            return -1;
+        }
+        e->kind = SC_OUT_REQUEST;
+        if (sc_msg_copy(r, &e->frame, p, len) != 0) {
+            z->msg_close(&e->ident);
+            e->kind = SC_OUT_HANDLED;
+            for (size_t c = 0; c < i; c++)
+                sc_relay_out_close(r, &outs[b + 1 + c]);
+            return -1;
+        }
+        e->has_frame = 1;
+        if (o->peer) {
+            size_t pl = strlen(o->peer);
+            if (pl > SC_RELAY_PEER_MAX)
+                pl = SC_RELAY_PEER_MAX;
+            memcpy(e->peer_copy, o->peer, pl);
+            e->peer_copy[pl] = 0;
+            e->peer = e->peer_copy;
+        }
+    }
+    sc_relay_out_close(r, o);
+    return 0;
 }
 
 long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more)
 {
     const sc_zmq *z = r->zmq;
-    size_t n = 0, cands = 0;
-    int failed = 0;
+    size_t n = 0, cands = 0, msgs = 0, nf = 0;
+    int failed = 0, drained = 0;
     *more = 0;
-    if (max > r->scratch_cap)
-        max = r->scratch_cap;
-    for (; n < max; n++) {
+    if (max > r->batch)
+        max = r->batch;
+    /* Room for one more message's records, a batch's included. */
+    while (msgs < max && n + 1 + SC_WIRE_MAX_BATCH <= r->scratch_cap) {
         sc_relay_out *o = &outs[n];
         memset(o, 0, offsetof(sc_relay_out, ident));
         o->peer = NULL;
@@ -422,8 +624,11 @@ long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more
         if (z->msg_recv(&o->ident, r->router, SC_ZMQ_DONTWAIT) < 0) {
             failed = z->errno_() != EAGAIN;
             z->msg_close(&o->ident);
+            drained = 1;
             break;
         }
+        msgs++;
+        n++;
         o->kind = SC_OUT_REQUEST;
         z->msg_init(&o->frame);
         o->has_frame = 1;
@@ -444,10 +649,17 @@ long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more
             }
             continue;
         }
+        size_t k = sc_wire_batch(z->msg_data(&o->frame), z->msg_size(&o->frame));
+        if (k && sc_expand_batch(r, outs, n - 1, k) == 0) {
+            for (size_t i = 0; i < k; i++, n++)
+                if (sc_candidate(r, &outs[n], &r->items[cands]))
+                    r->item_rec[cands++] = n;
+            continue;
+        }
         if (sc_candidate(r, o, &r->items[cands]))
-            r->item_rec[cands++] = n;
+            r->item_rec[cands++] = n - 1;
     }
-    if (n == max)
+    if (!drained)
         *more = 1;
     sc_onion_peel_batch(r->sodium, r->secret, r->public_key, r->items, cands);
     for (size_t c = 0; c < cands; c++) {
@@ -458,9 +670,10 @@ long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more
         o->dest_hex = it->dest_hex;
         o->enc = it->enc;
         memcpy(o->key, it->key, 32);
-        if (it->status == SC_PEEL_RELAY && sc_forward(r, o))
-            sc_relay_out_close(r, o);
+        if (it->status == SC_PEEL_RELAY && sc_forward_prepare(r, o))
+            r->fwd[nf++] = r->item_rec[c];
     }
+    sc_send_forwards(r, outs, nf);
     if (failed && n == 0)
         return -1;
     return (long)n; /* HANDLED records included: the binding skips them */
@@ -484,78 +697,175 @@ static int sc_canonical_status(const uint8_t *p, size_t len, size_t *skip)
     return 1;
 }
 
+/* Keep a reply for the asker behind `ident` until the end of the read_dealer call; takes m. */
+static void sc_hold_reply(sc_relay *r, size_t *ns, const uint8_t *ident, size_t ident_len, sc_zmq_msg *m)
+{
+    struct sc_relay_send *q = &r->rsend[(*ns)++];
+    q->ident_len = (uint8_t)ident_len;
+    memcpy(q->ident, ident, ident_len);
+    r->zmq->msg_init(&q->m);
+    r->zmq->msg_move(&q->m, m);
+}
+
+static int sc_by_ident(const void *a_, const void *b_)
+{
+    const sc_reply_key *a = a_, *b = b_;
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    int c = memcmp(a->ident, b->ident, a->len);
+    if (c)
+        return c;
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* Send the held replies: one message per asker (a batch when it has several). */
+static void sc_send_replies(sc_relay *r, size_t ns, sc_relay_out *outs, long *n)
+{
+    const sc_zmq *z = r->zmq;
+    sc_reply_key *keys = r->rkeys;
+    for (size_t i = 0; i < ns; i++) {
+        keys[i].len = r->rsend[i].ident_len;
+        memcpy(keys[i].ident, r->rsend[i].ident, keys[i].len);
+        keys[i].idx = (uint32_t)i;
+    }
+    if (ns > 1)
+        qsort(keys, ns, sizeof *keys, sc_by_ident);
+    sc_zmq_msg *parts[SC_WIRE_MAX_BATCH];
+    for (size_t i = 0; i < ns;) {
+        size_t k = 1;
+        while (i + k < ns && k < SC_WIRE_MAX_BATCH && keys[i + k].len == keys[i].len &&
+               !memcmp(keys[i + k].ident, keys[i].ident, keys[i].len))
+            k++;
+        struct sc_relay_send *first = &r->rsend[keys[i].idx];
+        sc_zmq_msg batch;
+        for (size_t c = 0; c < k; c++)
+            parts[c] = &r->rsend[keys[i + c].idx].m;
+        if (k > 1 && sc_batch_msg(r, &batch, parts, k) == 0) {
+            for (size_t c = 0; c < k; c++)
+                z->msg_close(parts[c]);
+            sc_reply(r, first->ident, first->ident_len, &batch, outs, n);
+        } else {
+            for (size_t c = 0; c < k; c++)
+                sc_reply(r, first->ident, first->ident_len, parts[c], outs, n);
+        }
+        i += k;
+    }
+}
+
+/* One frame read from a route's dealer (the whole message `m`, or a frame inside a batch
+ * when m is NULL): a reply to our request is held for its asker, anything else becomes a
+ * REPLY record for Python. */
+static void sc_dealer_frame(sc_relay *r, int slot, const uint8_t *f, size_t size, sc_zmq_msg *m,
+                            sc_relay_out *outs, long *n, size_t *ns, size_t *consumed)
+{
+    const sc_zmq *z = r->zmq;
+    sc_relay_route *rt = &r->routes[slot];
+    uint64_t id = size >= SC_WIRE_HEADER && f[0] == 1 ? sc_le64(f + 2) : 0;
+    if (!(id & SC_RELAY_OWN_BIT)) {
+        sc_relay_out *o = &outs[*n];
+        memset(o, 0, offsetof(sc_relay_out, ident));
+        o->kind = SC_OUT_REPLY;
+        z->msg_init(&o->frame);
+        if (m)
+            z->msg_move(&o->frame, m);
+        else if (sc_msg_copy(r, &o->frame, f, size) != 0)
+            return; /* no memory: dropped, as a lost reply (its request times out) */
+        o->has_frame = 1;
+        (*n)++;
+        return;
+    }
+    (*consumed)++;
+    size_t j = sc_pend_find(r, id);
+    /* Only the connection a request went out on may answer it (as Python's per-connection
+     * pending tables): another next hop naming our id is dropped like a late reply. */
+    if (j == SIZE_MAX || r->pend[j].route != (uint32_t)slot || r->pend[j].gen != rt->gen) {
+        if (m)
+            z->msg_close(m);
+        return;
+    }
+    sc_relay_pending p = r->pend[j];
+    sc_pend_del(r, j);
+    sc_wire w;
+    size_t skip = 0;
+    sc_zmq_msg c;
+    if (sc_wire_parse(f, size, &w) != 0 || w.kind != SC_WIRE_REPLY || w.n != 2 ||
+        !sc_canonical_status(w.part[0], w.len[0], &skip)) {
+        if (m)
+            z->msg_close(m);
+        r->invalid_replies++;
+        const char *status = "500", *body = "Invalid response from snode";
+        if (sc_reply_frame(r, &c, p.orig_id, (const uint8_t *)status, strlen(status), (const uint8_t *)body,
+                           strlen(body)) == 0)
+            sc_hold_reply(r, ns, p.ident, p.ident_len, &c);
+        return;
+    }
+    r->answered++;
+    if (skip == 0 && m) {
+        /* The common case: only the request id changes, in place.  The message is ours:
+         * received over TCP (CURVE decrypted it into a fresh buffer), never a sender's
+         * zero-copy buffer as an inproc message could be. */
+        sc_put64((uint8_t *)z->msg_data(m) + 2, p.orig_id);
+        sc_hold_reply(r, ns, p.ident, p.ident_len, m);
+        return;
+    }
+    int ok = skip == 0 ? sc_msg_copy(r, &c, f, size) == 0
+                       : sc_reply_frame(r, &c, p.orig_id, w.part[0] + skip, w.len[0] - skip, w.part[1],
+                                        w.len[1]) == 0;
+    if (m)
+        z->msg_close(m);
+    if (!ok)
+        return;
+    if (skip == 0)
+        sc_put64((uint8_t *)z->msg_data(&c) + 2, p.orig_id);
+    sc_hold_reply(r, ns, p.ident, p.ident_len, &c);
+}
+
 long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs, int *more,
                           size_t *consumed)
 {
     const sc_zmq *z = r->zmq;
     long n = 0;
-    size_t i;
+    size_t msgs = 0, frames = 0, ns = 0;
+    int drained = 0;
     *more = 0;
     *consumed = 0;
     if (slot < 0 || slot >= SC_RELAY_MAX_ROUTES || !r->routes[slot].dealer)
         return -1;
-    if (max > r->scratch_cap)
-        max = r->scratch_cap;
+    if (max > r->batch)
+        max = r->batch;
     sc_relay_route *rt = &r->routes[slot];
-    for (i = 0; i < max; i++) {
+    /* Each frame makes at most one record and holds at most one reply (which may make one
+     * QUEUE record when sent): room for one more message's frames, a batch's included. */
+    while (msgs < max && frames + SC_WIRE_MAX_BATCH <= r->scratch_cap) {
         sc_zmq_msg m;
         z->msg_init(&m);
         if (z->msg_recv(&m, rt->dealer, SC_ZMQ_DONTWAIT) < 0) {
             z->msg_close(&m);
-            if (z->errno_() != EAGAIN && n == 0 && i == 0)
+            if (z->errno_() != EAGAIN && msgs == 0)
                 return -1;
+            drained = 1;
             break;
         }
+        msgs++;
         rt->received++;
         uint8_t *f = z->msg_data(&m);
         size_t size = z->msg_size(&m);
-        uint64_t id = size >= SC_WIRE_HEADER && f[0] == 1 ? sc_le64(f + 2) : 0;
-        size_t j = id & SC_RELAY_OWN_BIT ? sc_pend_find(r, id) : SIZE_MAX;
-        if (!(id & SC_RELAY_OWN_BIT)) {
-            sc_relay_out *o = &outs[n++];
-            memset(o, 0, sizeof *o);
-            o->kind = SC_OUT_REPLY;
-            z->msg_init(&o->frame);
-            z->msg_move(&o->frame, &m);
-            o->has_frame = 1;
+        size_t k = sc_wire_batch(f, size);
+        if (!k) {
+            frames++;
+            sc_dealer_frame(r, slot, f, size, &m, outs, &n, &ns, consumed);
             continue;
         }
-        (*consumed)++;
-        /* Only the connection a request went out on may answer it (as Python's per-connection
-         * pending tables): another next hop naming our id is dropped like a late reply. */
-        if (j == SIZE_MAX || r->pend[j].route != (uint32_t)slot || r->pend[j].gen != rt->gen) {
-            z->msg_close(&m);
-            continue;
+        size_t off = 0, len;
+        for (size_t i = 0; i < k; i++, frames++) {
+            const uint8_t *p = sc_batch_frame(f, k, i, &off, &len);
+            sc_dealer_frame(r, slot, p, len, NULL, outs, &n, &ns, consumed);
         }
-        sc_relay_pending p = r->pend[j];
-        sc_pend_del(r, j);
-        sc_wire w;
-        size_t skip = 0;
-        if (sc_wire_parse(f, size, &w) != 0 || w.kind != SC_WIRE_REPLY || w.n != 2 ||
-            !sc_canonical_status(w.part[0], w.len[0], &skip)) {
-            z->msg_close(&m);
-            r->invalid_replies++;
-            sc_reply_text(r, &p, "500", "Invalid response from snode", outs, &n);
-            continue;
-        }
-        r->answered++;
-        if (skip == 0) {
-            /* The common case: only the request id changes, in place.  The message is ours:
-             * received over TCP (CURVE decrypted it into a fresh buffer), never a sender's
-             * zero-copy buffer as an inproc message could be. */
-            sc_put64(f + 2, p.orig_id);
-            sc_reply(r, p.ident, p.ident_len, &m, outs, &n);
-        } else {
-            sc_zmq_msg c;
-            int ok = sc_reply_frame(r, &c, p.orig_id, w.part[0] + skip, w.len[0] - skip, w.part[1],
-                                    w.len[1]) == 0;
-            z->msg_close(&m);
-            if (ok)
-                sc_reply(r, p.ident, p.ident_len, &c, outs, &n);
-        }
+        z->msg_close(&m);
     }
-    if (i == max)
+    if (!drained)
         *more = 1;
+    sc_send_replies(r, ns, outs, &n);
     return n;
 }
 

@@ -34,13 +34,18 @@ extern "C" {
 #define SC_RELAY_MAX_HOPS 15       /* MAX_ONION_HOPS */
 #define SC_RELAY_MAX_BODY (16u * 1024u * 1024u) /* MAX_BODY_SIZE */
 #define SC_RELAY_STATUS_DIGITS 18 /* longest status a next hop may answer (onion_relay.py) */
+#define SC_RELAY_PEER_MAX 64       /* a User-Id is a 64-char hex key */
 
 /* Wire format of node/wire.py (little-endian): version 1, kind, u64 request id, u16 part
  * count, u32 per part, the parts.  Parsed with exactly the checks wire.decode makes. */
 #define SC_WIRE_HEADER 12
 #define SC_WIRE_MAX_PARTS 4096
 #define SC_WIRE_MAX_FRAME (512u * 1024u * 1024u)
-enum { SC_WIRE_REQUEST = 0, SC_WIRE_REPLY = 1, SC_WIRE_ERROR = 2 };
+enum { SC_WIRE_REQUEST = 0, SC_WIRE_REPLY = 1, SC_WIRE_ERROR = 2, SC_WIRE_BATCH = 3 };
+/* A batch (wire.py): kind 3, request id 0, 2..SC_WIRE_MAX_BATCH parts, each a whole frame
+ * that is not itself a batch.  The engine reads the frames of a batch as if each came alone
+ * and sends what it has for one peer in one pass as a batch (why: wire.py). */
+#define SC_WIRE_MAX_BATCH 256
 typedef struct sc_wire {
     int kind;
     uint64_t req_id;
@@ -50,6 +55,8 @@ typedef struct sc_wire {
 } sc_wire;
 /* 0: a frame wire.decode accepts (parts beyond the third are not recorded); -1: it refuses. */
 int sc_wire_parse(const uint8_t *frame, size_t size, sc_wire *w);
+/* The number of frames in a batch wire.unbatch accepts, 0 if `frame` is not one. */
+size_t sc_wire_batch(const uint8_t *frame, size_t size);
 
 typedef struct sc_relay_route {
     uint8_t key[32]; /* the next node's Ed25519 public key */
@@ -93,7 +100,15 @@ typedef struct sc_relay_out {
     /* QUEUE */
     uint8_t ident_len;
     uint8_t ident_bytes[SC_RELAY_IDENT_MAX];
+    /* internal: a frame taken out of a batch keeps its own copy of the batch's User-Id */
+    char peer_copy[SC_RELAY_PEER_MAX + 1];
+    int route;       /* the route a prepared forward goes to */
+    uint64_t fwd_id; /* and its request id */
 } sc_relay_out;
+
+/* Records an `outs` array must hold for an engine made with `batch` (a batch read in one
+ * call expands into one record per frame). */
+#define SC_RELAY_RECORDS(batch) ((batch) + SC_WIRE_MAX_BATCH + 1)
 
 /* Where the plaintext of a peeled layer sits in the outgoing request frame: header, three
  * lengths, "onion"; the new hop's digits follow the plaintext. */
@@ -119,7 +134,11 @@ typedef struct sc_relay {
     /* scratch of one read_router call */
     sc_onion_peel_item *items;
     size_t *item_rec;
-    size_t scratch_cap;
+    size_t scratch_cap; /* SC_RELAY_RECORDS(batch) */
+    size_t batch;
+    size_t *fwd;        /* records of prepared forwards */
+    struct sc_relay_send *rsend; /* replies of one read_dealer call, sent per asker at its end */
+    struct sc_reply_key *rkeys;  /* and their order */
 } sc_relay;
 
 /* 0, or -1 (out of memory, or a timeout not in (0, 1e6] s, or batch 0).  `batch` bounds the
@@ -134,12 +153,15 @@ int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer);
 void sc_relay_remove_route(sc_relay *r, int slot);
 
 /* Read up to `max` ROUTER messages (at most the init batch) and relay what the engine can.
- * outs[i] is message i's record, SC_OUT_HANDLED for the ones relayed.  Returns the number
- * of records, *more = 1 if it stopped at max, -1 if the socket failed (closed).
+ * outs (SC_RELAY_RECORDS(batch) long) gets a record per message, and one per frame of a
+ * batch (the batch's own record is then HANDLED); SC_OUT_HANDLED for the ones relayed.
+ * Forwards to one route in one call go as one batch.  Returns the number of records,
+ * *more = 1 if it stopped before EAGAIN, -1 if the socket failed (closed).
  * touched[0..n_touched) lists the route slots sent on (the binding resets it). */
 long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more);
-/* Read up to `max` frames of the route's dealer: replies to our requests go back to their
- * askers; other frames become REPLY records.  *consumed = frames the engine used itself. */
+/* Read up to `max` messages of the route's dealer (a batch counts its frames): replies to
+ * our requests go back to their askers, one batch per asker at the end of the call; other
+ * frames become REPLY records.  *consumed = frames the engine used itself. */
 long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs, int *more,
                           size_t *consumed);
 /* Answer 504 to at most `max` requests past their deadline at `now_ns` (CLOCK_MONOTONIC).

@@ -51,6 +51,11 @@ def main() -> None:
     ops = (bytes([1, 0]) + struct.pack("<H", len(pt)) + pt + bytes([3, 8])
            + bytes([2, 0, 1]) + struct.pack("<H", len(reply)) + reply + bytes([4, 0, 6]))
     write("relay", "relay-and-reply", ops)
+    # batches: two relay layers in one ROUTER message, then both replies in one DEALER batch
+    item = bytes([1, 0]) + struct.pack("<H", len(pt)) + pt
+    ans = [bytes([2 | 4 * k]) + struct.pack("<H", len(reply)) + reply for k in (0, 1)]
+    write("relay", "batch-relay-and-replies",
+          bytes([9, 2, 0]) + item + item + bytes([3, 8, 9, 2, 1]) + b"".join(ans) + bytes([4, 0, 6]))
     frame = wire.encode(wire.REQUEST, 7, [b"onion", outer, b"0"])
     write("relay", "raw-request", bytes([0]) + struct.pack("<H", len(frame)) + frame + bytes([3, 8]))
     write("wire", "request", frame)

@@ -361,9 +361,12 @@ async def test_replies_to_an_asker_whose_queue_is_full_wait_and_all_arrive(small
             await asyncio.sleep(0.02)
         assert relay.fast_relay.stats()["queued"] > 0  # the engine met a full queue ...
         got = {}
-        for _ in range(n):
-            kind, rid, parts = wire.decode(await asyncio.wait_for(peer.sock.recv(), 10))
-            got[rid] = (kind, parts)
+        while len(got) < n:  # replies to one asker in one pass come as a batch
+            m = await asyncio.wait_for(peer.sock.recv(), 10)
+            for frame in wire.unbatch(m) if wire.is_batch(m) else [m]:
+                kind, rid, parts = wire.decode(frame)
+                assert rid not in got
+                got[rid] = (kind, parts)
     finally:
         peer.sock.close(0)
     # ... and every reply still arrived once, intact.
@@ -409,3 +412,83 @@ def test_the_engine_parses_frames_exactly_as_wire_decode(frame: bytes) -> None:
     except PeerFrameError:
         expected = None
     assert relay_c.wire_parse(frame) == expected
+
+
+async def _answers(peer: RawPeer, message: bytes, expected: int) -> dict[int, tuple[int, list[bytes]]]:
+    """Send one message; every answer by request id (batches opened) until *expected* came."""
+    await peer.sock.send(message)
+    got: dict[int, tuple[int, list[bytes]]] = {}
+    while len(got) < expected:
+        m = await asyncio.wait_for(peer.sock.recv(), 5)
+        for frame in wire.unbatch(m) if wire.is_batch(m) else [m]:
+            kind, rid, parts = wire.decode(frame)
+            assert rid not in got, "answered twice"
+            got[rid] = (kind, parts)
+    return got
+
+
+async def test_a_batch_gets_the_answers_its_frames_would_get_alone(cluster: Cluster) -> None:
+    """A batch of requests (onion relays, a command, a malformed frame) through the engine
+    and through Python: each frame answered once, as if it had come alone, the same way."""
+    relay, plain, dest, sender = cluster.nodes
+    destination(dest, scripted)
+    await learn_routes(cluster)
+    ctx = zmq.asyncio.Context.instance()
+    results = {}
+    for r in (relay, plain):
+        frames = [wire.encode(wire.REQUEST, 10 + i, [b"onion", onion.build(b"echo:%d" % i, [as_onion(r)],
+                                                                            as_onion(dest))[0], b"0"])
+                  for i in range(20)]
+        frames.append(wire.encode(wire.REQUEST, 40, [b"ping"]))
+        frames.append(wire.encode(wire.REQUEST, 41, [b"onion", b"not an onion layer", b"0"]))
+        frames.append(b"\x01\x07" + struct.pack("<QH", 42, 0))  # unknown kind: an error under its id
+        peer = RawPeer(ctx, sender, r)
+        try:
+            results[r.me] = await _answers(peer, wire.encode_batch(frames), len(frames))
+        finally:
+            peer.sock.close(0)
+    engine, python = results[relay.me], results[plain.me]
+    assert engine == python
+    assert all(engine[10 + i] == (wire.REPLY, [b"200", b"echo:%d" % i]) for i in range(20))
+    assert engine[42][0] == wire.ERROR and engine[40][0] == engine[41][0] == wire.REPLY
+    assert relay.fast_relay is not None and relay.fast_relay.stats()["relayed"] >= 20  # carried by the engine
+
+
+async def test_a_malformed_batch_is_refused_whole(cluster: Cluster) -> None:
+    relay, plain, dest, sender = cluster.nodes
+    ok = wire.encode(wire.REQUEST, 7, [b"ping"])
+    inner = wire.encode_batch([ok, ok])
+    bad = [
+        wire.encode_batch([ok, ok])[:-1],  # truncated
+        b"\x01\x03" + struct.pack("<QHII", 5, 2, len(ok), len(ok)) + ok + ok,  # a request id
+        b"\x01\x03" + struct.pack("<QHI", 0, 1, len(ok)) + ok,  # one frame
+        b"\x01\x03" + struct.pack("<QHII", 0, 2, len(inner), len(ok)) + inner + ok,  # nested
+    ]
+    ctx = zmq.asyncio.Context.instance()
+    for r in (relay, plain):
+        peer = RawPeer(ctx, sender, r)
+        try:
+            for b in bad:
+                got = await peer.ask(b)  # one answer: an error (no ping of it is answered)
+                assert isinstance(got, tuple) and got[0] == wire.ERROR and b"batch" in got[2][0], got
+            assert await peer.ask(ok) == (wire.REPLY, 7, [b"OK"])  # (and nothing else was waiting)
+        finally:
+            peer.sock.close(0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([wire.encode(wire.REQUEST, 3, [b"ping"]), wire.encode(wire.REPLY, 4, [b"a", b""]),
+                                 b"\x01\x03", b"", b"\x01"]), max_size=5), st.data())
+def test_the_engine_reads_batches_exactly_as_wire_unbatch(frames: list[bytes], data: st.DataObject) -> None:
+    raw = b"\x01\x03" + struct.pack(f"<QH{len(frames)}I", 0, len(frames), *map(len, frames)) + b"".join(frames)
+    f = bytearray(raw)
+    for _ in range(data.draw(st.integers(0, 2))):
+        if f and data.draw(st.booleans()):
+            f[data.draw(st.integers(0, len(f) - 1))] = data.draw(st.integers(0, 255))
+        else:
+            del f[data.draw(st.integers(0, len(f))):]
+    try:
+        want = len(wire.unbatch(bytes(f)))
+    except PeerFrameError:
+        want = 0
+    assert relay_c.wire_batch(bytes(f)) == want

@@ -11,6 +11,10 @@
  *   3 [u8 max] read_router  4 [u8 route] read_dealer  5 expire (now)  6 expire (far future)
  *   7 [u8 flags]  make the ROUTER (bit 0) / DEALERs (bit 1) refuse sends (a full queue)
  *   8 [u16 len][frame]              a multipart message on the ROUTER
+ *   9 [u8 k][u8 where] k items      one batch message (wire.py) of k frames, each item
+ *                                   [u8 t] then as op 0 (t even) or op 1 (t odd, onion
+ *                                   request); on the ROUTER, or (where bit 0) on the DEALER
+ *                                   of route (where >> 1) & 1 with ids made ours as op 2's
  * then everything is drained as the binding would, and the engine freed.  ASan/UBSan watch
  * every buffer; the checks below are the record contract of relay.h. */
 #include <errno.h>
@@ -136,11 +140,12 @@ static void clear(fsock *s)
 }
 
 #define BATCH 8
-static sc_relay_out outs[BATCH];
+#define RECORDS SC_RELAY_RECORDS(BATCH)
+static sc_relay_out outs[RECORDS];
 
 static void check_records(sc_relay *r, long n)
 {
-    FUZZ_CHECK(n <= BATCH);
+    FUZZ_CHECK(n <= (long)RECORDS);
     for (long i = 0; i < n; i++) {
         sc_relay_out *o = &outs[i];
         if (o->kind == SC_OUT_PEELED && o->status == SC_PEEL_RELAY) {
@@ -158,13 +163,14 @@ static void check_records(sc_relay *r, long n)
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-static void onion_request(sc_relay *r, uint8_t hop, const uint8_t *pt, size_t len)
+/* An `onion` request frame whose layer is `pt` encrypted for the engine (malloc'd; NULL if
+ * the plaintext cannot be wrapped). */
+static uint8_t *onion_frame(uint8_t hop, const uint8_t *pt, size_t len, size_t *out_size)
 {
     size_t body_len;
-    (void)r;
     uint8_t *body = fuzz_wrap(pt, len, (hop & 0x80) ? SC_ONION_AES_GCM : SC_ONION_XCHACHA20, hop, &body_len);
     if (!body)
-        return;
+        return NULL;
     char digits[4];
     size_t dl = (size_t)snprintf(digits, sizeof digits, "%u", (unsigned)(hop & 0x1f));
     size_t size = SC_WIRE_HEADER + 12 + 5 + body_len + dl;
@@ -180,9 +186,87 @@ static void onion_request(sc_relay *r, uint8_t hop, const uint8_t *pt, size_t le
     memcpy(f + 24, "onion", 5);
     memcpy(f + 29, body, body_len);
     memcpy(f + 29 + body_len, digits, dl);
-    push_request(f, size, 0);
-    free(f);
     free(body);
+    *out_size = size;
+    return f;
+}
+
+static void onion_request(uint8_t hop, const uint8_t *pt, size_t len)
+{
+    size_t size;
+    uint8_t *f = onion_frame(hop, pt, len, &size);
+    if (f)
+        push_request(f, size, 0);
+    free(f);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int b = 0; b < 4; b++)
+        p[b] = (uint8_t)(v >> (8 * b));
+}
+
+/* Op 9: parse k items at data[*i..), push them as one batch; 0 if the input ran out. */
+static int batch_op(const uint8_t *data, size_t size, size_t *i)
+{
+    if (size - *i < 2)
+        return 0;
+    size_t k = data[*i] % (SC_WIRE_MAX_BATCH + 2), where = data[*i + 1];
+    *i += 2;
+    uint8_t *frames[SC_WIRE_MAX_BATCH + 1];
+    size_t lens[SC_WIRE_MAX_BATCH + 1], got = 0, total = SC_WIRE_HEADER;
+    int ok = 1;
+    while (got < k) {
+        if (size - *i < 1) {
+            ok = 0;
+            break;
+        }
+        uint8_t t = data[(*i)++];
+        size_t hdr = (t & 1) ? 3 : 2;
+        if (size - *i < hdr) {
+            ok = 0;
+            break;
+        }
+        size_t len = le16(data + *i + hdr - 2);
+        const uint8_t *p = data + *i + hdr;
+        *i += hdr;
+        len = len > size - *i ? size - *i : len;
+        *i += len;
+        uint8_t *f;
+        if (t & 1) {
+            f = onion_frame(data[*i - len - 3], p, len, &len);
+            if (!f)
+                continue; /* k counts only frames made */
+        } else {
+            f = malloc(len ? len : 1);
+            memcpy(f, p, len);
+        }
+        if ((where & 1) && (t & 2) && len >= SC_WIRE_HEADER) {
+            uint64_t id = SC_RELAY_OWN_BIT | (uint64_t)(t / 4 + 1);
+            for (int b = 0; b < 8; b++)
+                f[2 + b] = (uint8_t)(id >> (8 * b));
+        }
+        frames[got] = f;
+        lens[got++] = len;
+        total += 4 + len;
+    }
+    uint8_t *m = malloc(total);
+    m[0] = 1, m[1] = SC_WIRE_BATCH;
+    memset(m + 2, 0, 8);
+    m[10] = (uint8_t)got, m[11] = (uint8_t)(got >> 8);
+    size_t off = SC_WIRE_HEADER + 4 * got;
+    for (size_t c = 0; c < got; c++) {
+        put32(m + SC_WIRE_HEADER + 4 * c, (uint32_t)lens[c]);
+        memcpy(m + off, frames[c], lens[c]);
+        off += lens[c];
+        free(frames[c]);
+    }
+    if (where & 1)
+        push(&f_dealer[(where >> 1) & 1], m, total, 0);
+    else
+        push_request(m, total, 0);
+    free(m);
+    return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -206,14 +290,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (i < size) {
         uint8_t op = data[i++];
         size_t len;
-        switch (op % 9) {
+        switch (op % 10) {
         case 0:
         case 8:
             if (size - i < 2)
                 goto drain;
             len = le16(data + i), i += 2;
             len = len > size - i ? size - i : len;
-            push_request(data + i, len, op % 9 == 8);
+            push_request(data + i, len, op % 10 == 8);
             i += len;
             break;
         case 1:
@@ -223,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint8_t hop = data[i];
                 len = le16(data + i + 1), i += 3;
                 len = len > size - i ? size - i : len;
-                onion_request(&r, hop, data + i, len);
+                onion_request(hop, data + i, len);
                 i += len;
             }
             break;
@@ -263,7 +347,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 5:
         case 6:
-            n = sc_relay_expire(&r, op % 9 == 5 ? sc_relay_now_ns() : INT64_MAX, BATCH, outs, &more,
+            n = sc_relay_expire(&r, op % 10 == 5 ? sc_relay_now_ns() : INT64_MAX, BATCH, outs, &more,
                                 silent, &n_silent);
             FUZZ_CHECK(n_silent <= BATCH);
             check_records(&r, n);
@@ -274,6 +358,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             f_router.refuse = data[i] & 1;
             f_dealer[0].refuse = f_dealer[1].refuse = (data[i] >> 1) & 1;
             i++;
+            break;
+        case 9:
+            if (!batch_op(data, size, &i))
+                goto drain;
             break;
         }
     }

@@ -64,21 +64,21 @@ def destination_reader(server: PeerServer, secret: bytes) -> Reader:
                 drain_rest(sock)
                 others.append((ident, None, _user_id(f), None))
                 continue
-            frame: bytes = f.bytes
-            try:
-                kind, req_id, parts = wire.decode(frame)
-            except PeerFrameError:
-                kind, parts = -1, []
-            if kind != wire.REQUEST or len(parts) != 3 or parts[0] != b"onion":
-                others.append((ident, frame, _user_id(f), None))
-                continue
-            layer = parts[1]
-            if layer not in payloads:
-                step = onion.peel(layer, secret, hop=int(parts[2]) + 1)
-                payloads[layer] = step.payload if isinstance(step, onion.Final) else None
-            payload = payloads[layer]
-            reply = [b"200", payload] if payload is not None else [b"400", b"not final"]
-            server.queue_reply(ident, wire.encode(wire.REPLY, req_id, reply))
+            for frame in _frames(f.bytes):
+                try:
+                    kind, req_id, parts = wire.decode(frame)
+                except PeerFrameError:
+                    kind, parts = -1, []
+                if kind != wire.REQUEST or len(parts) != 3 or parts[0] != b"onion":
+                    others.append((ident, frame, _user_id(f), None))
+                    continue
+                layer = parts[1]
+                if layer not in payloads:
+                    step = onion.peel(layer, secret, hop=int(parts[2]) + 1)
+                    payloads[layer] = step.payload if isinstance(step, onion.Final) else None
+                payload = payloads[layer]
+                reply = [b"200", payload] if payload is not None else [b"400", b"not final"]
+                server.queue_reply(ident, wire.encode(wire.REPLY, req_id, reply))
         return others, True
 
     return read
@@ -121,36 +121,51 @@ class RequestStream:
 
     def _read(self, sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
         others: list[Any] = []
-        counts = self.counts
         for _ in range(limit):
             try:
-                frame: bytes = raw_recv(sock, NOBLOCK)
+                message: bytes = raw_recv(sock, NOBLOCK)
             except zmq.Again:
                 return others, False
-            try:
-                kind, req_id, parts = wire.decode(frame)
-            except PeerFrameError:
-                others.append(frame)
-                continue
-            i = req_id - ID_BASE
-            if i < 0:
-                others.append(frame)  # a reply to the node's own request (a ping)
-                continue
-            if i not in self.open:
-                counts["duplicates"] += 1
-                continue
-            self.open.discard(i)
-            if kind == wire.ERROR:
-                counts["errors"] += 1  # the node could not read our request
-            elif kind != wire.REPLY or len(parts) != 2:
-                counts["bad_status"] += 1
-            else:
-                counts[self._judge(i, parts[0], parts[1])] += 1
-            if not self._stopping:
-                self.send(counts["sent"])
-            elif not self.open and self._idle is not None and not self._idle.done():
-                self._idle.set_result(None)
+            for frame in _frames(message):
+                self._on_reply(frame, others)
         return others, True
+
+    def _on_reply(self, frame: bytes, others: list[Any]) -> None:
+        counts = self.counts
+        try:
+            kind, req_id, parts = wire.decode(frame)
+        except PeerFrameError:
+            others.append(frame)
+            return
+        i = req_id - ID_BASE
+        if i < 0:
+            others.append(frame)  # a reply to the node's own request (a ping)
+            return
+        if i not in self.open:
+            counts["duplicates"] += 1
+            return
+        self.open.discard(i)
+        if kind == wire.ERROR:
+            counts["errors"] += 1  # the node could not read our request
+        elif kind != wire.REPLY or len(parts) != 2:
+            counts["bad_status"] += 1
+        else:
+            counts[self._judge(i, parts[0], parts[1])] += 1
+        if not self._stopping:
+            self.send(counts["sent"])
+        elif not self.open and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+
+def _frames(message: bytes) -> list[bytes]:
+    """The frames of one message: a batch's (a malformed one is left whole: the node's
+    handlers refuse it), or the message itself."""
+    if wire.is_batch(message):
+        try:
+            return wire.unbatch(message)
+        except PeerFrameError:
+            pass
+    return [message]
 
 
 __all__ = ["RequestStream", "destination_reader"]

@@ -92,6 +92,7 @@ cdef extern from "relay.h" nogil:
     int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq_lib, const uint8_t *secret,
                       void *router, double timeout_s, size_t batch)
     void sc_relay_free(sc_relay *r)
+    size_t SC_RELAY_RECORDS(size_t batch)
     int sc_relay_add_route(sc_relay *r, const uint8_t *key, void *dealer)
     void sc_relay_remove_route(sc_relay *r, int slot)
     long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more)
@@ -181,7 +182,7 @@ cdef class RelayEngine:
         self.sodium_path = sodium_path
         self.batch = batch
         self._router_ref = router  # the socket must outlive the engine
-        self.outs = <sc_relay_out *>PyMem_Malloc(sizeof(sc_relay_out) * batch)
+        self.outs = <sc_relay_out *>PyMem_Malloc(sizeof(sc_relay_out) * SC_RELAY_RECORDS(batch))
         self.silent = <int *>PyMem_Malloc(sizeof(int) * SC_RELAY_MAX_ROUTES)
         cdef sc_relay *r = <sc_relay *>PyMem_Malloc(sizeof(sc_relay))
         if self.outs == NULL or self.silent == NULL or r == NULL:
@@ -349,6 +350,7 @@ cdef extern from "relay.h" nogil:
         uint64_t req_id
         size_t n
     int sc_wire_parse(const uint8_t *frame, size_t size, sc_wire *w)
+    size_t sc_wire_batch(const uint8_t *frame, size_t size)
 
 
 def wire_parse(bytes frame):
@@ -358,3 +360,9 @@ def wire_parse(bytes frame):
     if sc_wire_parse(<const uint8_t *>PyBytes_AS_STRING(frame), len(frame), &w) != 0:
         return None
     return w.kind, w.req_id, w.n
+
+
+def wire_batch(bytes frame):
+    """How many frames the engine reads in *frame* as a batch (0: not a batch it accepts;
+    for the tests that hold it to ``session_core.node.wire.unbatch``)."""
+    return sc_wire_batch(<const uint8_t *>PyBytes_AS_STRING(frame), len(frame))

@@ -18,6 +18,17 @@ A request's first part is its command (``onion``, ``data``, ...); an error's onl
 reason, as text.  :func:`decode` refuses anything else with a :class:`PeerFrameError` that says
 what is wrong and, when it could be read, carries the request id so the receiver can tell the
 asker.  Decoding has no side effects.
+
+Batches (kind 3)
+----------------
+A frame of kind 3, request id 0, carries 2 to :data:`MAX_BATCH` whole frames of the other
+kinds as its parts; the receiver reads each as if it had come alone (:func:`unbatch`).  Why:
+libzmq's I/O thread and CURVE spend a fixed cost per message (measured on loopback: 6.8 us of
+receiver CPU per 500-byte message alone, 1.4 us each in batches of 16), more than a third of
+what a relayed hop costs.  A busy relay has many requests for the same next hop, and replies
+for the same asker, in one read pass; it sends them as one message.  A malformed batch is
+refused whole; a malformed frame inside a well-formed batch is refused on its own, like a
+frame that came alone.  Batches do not nest.
 """
 
 from __future__ import annotations
@@ -27,8 +38,10 @@ import struct
 from session_core.errors import PeerFrameError
 
 VERSION = 1
-REQUEST, REPLY, ERROR = 0, 1, 2
+REQUEST, REPLY, ERROR, BATCH = 0, 1, 2, 3
 _KINDS = (REQUEST, REPLY, ERROR)
+#: Most frames in one batch (and fewest: a single frame is sent as itself).
+MAX_BATCH = 256
 HEADER = 12
 #: Most parts in one message: catch-up replies carry one part per replication batch (<= 500 kB).
 MAX_PARTS = 4096
@@ -65,16 +78,52 @@ def encode(kind: int, req_id: int, parts: list[bytes]) -> bytes:
     return frame
 
 
+def encode_batch(frames: list[bytes]) -> bytes:
+    """One batch frame carrying 2 to :data:`MAX_BATCH` whole frames (themselves not batches)."""
+    if not 2 <= len(frames) <= MAX_BATCH:
+        raise PeerFrameError(f"a batch carries 2 to {MAX_BATCH} frames, not {len(frames)}")
+    n = len(frames)
+    frame = b"".join([_HEAD.pack(VERSION, BATCH, 0, n), _lens(n).pack(*map(len, frames)), *frames])
+    if len(frame) > MAX_FRAME:
+        raise PeerFrameError(f"batch of {len(frame)} bytes exceeds the frame limit of {MAX_FRAME}")
+    return frame
+
+
+def is_batch(frame: bytes) -> bool:
+    """True if *frame* claims to be a batch (:func:`unbatch` checks the rest)."""
+    return len(frame) > 1 and frame[1] == BATCH and frame[0] == VERSION
+
+
+def unbatch(frame: bytes) -> list[bytes]:
+    """The frames a batch carries, each to be decoded as if it came alone;
+    :class:`PeerFrameError` if the batch itself is malformed."""
+    try:
+        _, req_id, parts = _parse(frame, (BATCH,))
+    except PeerFrameError as exc:
+        raise PeerFrameError(f"malformed batch: {exc}") from None
+    if req_id != 0 or not 2 <= len(parts) <= MAX_BATCH:
+        raise PeerFrameError(f"malformed batch: request id {req_id}, {len(parts)} frames (2 to {MAX_BATCH})")
+    for inner in parts:
+        if is_batch(inner):
+            raise PeerFrameError("malformed batch: a batch inside a batch")
+    return parts
+
+
 def decode(frame: bytes) -> tuple[int, int, list[bytes]]:
-    """``(kind, request id, parts)`` of one frame; :class:`PeerFrameError` if it is malformed."""
+    """``(kind, request id, parts)`` of one frame; :class:`PeerFrameError` if it is malformed
+    (a batch included: see :func:`unbatch`)."""
+    return _parse(frame, _KINDS)
+
+
+def _parse(frame: bytes, kinds: tuple[int, ...]) -> tuple[int, int, list[bytes]]:
     size = len(frame)
     if size < HEADER:
         raise PeerFrameError(f"truncated frame: {size} bytes, the header alone is {HEADER}")
     version, kind, req_id, n = _HEAD.unpack_from(frame)
     if version != VERSION:
         raise PeerFrameError(f"unknown frame version {version}")
-    if kind not in _KINDS:
-        raise PeerFrameError(f"unknown message kind {kind}", req_id)
+    if kind not in kinds:
+        raise PeerFrameError("unexpected batch" if kind == BATCH else f"unknown message kind {kind}", req_id)
     if size > MAX_FRAME:
         raise PeerFrameError(f"oversized frame: {size} bytes, the limit is {MAX_FRAME}", req_id)
     if n > MAX_PARTS:
@@ -108,4 +157,5 @@ def decode(frame: bytes) -> tuple[int, int, list[bytes]]:
     return kind, req_id, parts
 
 
-__all__ = ["ERROR", "MAX_FRAME", "MAX_PARTS", "REPLY", "REQUEST", "VERSION", "decode", "encode"]
+__all__ = ["BATCH", "ERROR", "MAX_BATCH", "MAX_FRAME", "MAX_PARTS", "REPLY", "REQUEST", "VERSION", "decode",
+           "encode", "encode_batch", "is_batch", "unbatch"]

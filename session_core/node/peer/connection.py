@@ -30,6 +30,7 @@ import zmq
 
 from session_core.errors import PeerFrameError, PeerRequestError
 from session_core.node import wire
+from session_core.node.peer.coalesce import SendCoalescer
 from session_core.node.peer.pump import NOBLOCK, FramePump, Reader, raw_recv, reading, recv_frames, send_frame
 
 __all__ = ["READ_REPLIES", "CallbackRequest", "PeerConnection", "PeerKey", "ReplyCallback"]
@@ -87,6 +88,23 @@ def _malformed_reply(pending: dict[int, Pending], exc: PeerFrameError) -> None:
         p.set_exception(err)
 
 
+def _unbatched(msgs: list[bytes]) -> list[bytes]:
+    """*msgs* with each batch replaced by its frames (a malformed batch is dropped: no
+    request it answers can be told)."""
+    if not any(wire.is_batch(f) for f in msgs):
+        return msgs  # the common case: nothing to do
+    out: list[bytes] = []
+    for f in msgs:
+        if not wire.is_batch(f):
+            out.append(f)
+            continue
+        try:
+            out.extend(wire.unbatch(f))
+        except PeerFrameError as exc:
+            log.warning("malformed batch of replies from a peer: %s", exc)
+    return out
+
+
 class PeerConnection:
     """A DEALER socket to one peer, its pump, and the requests awaiting replies on it.
 
@@ -109,6 +127,7 @@ class PeerConnection:
         self.received = 0
         self.closed = False
         self._pump = FramePump(sock, self._on_replies, READ_REPLIES)
+        self._requests: SendCoalescer[None] = SendCoalescer(self._send_now)
         self._monitor = FramePump(monitor, lambda _events: on_handshake_failed(self), reading(recv_frames))
 
     @property
@@ -118,7 +137,11 @@ class PeerConnection:
 
     def send(self, frame: bytes) -> None:
         """Queue one request frame without blocking (``zmq.Again`` when there is no room or no
-        live pipe yet), and make sure its reply will be read."""
+        live pipe yet), and make sure its reply will be read.  Requests sent in one loop pass
+        after the first go together at its end (coalesce.py)."""
+        self._requests.send(None, frame)
+
+    def _send_now(self, _key: None, frame: bytes) -> None:
         send_frame(self.socket, frame, NOBLOCK)
         self._pump.kick()
 
@@ -146,7 +169,7 @@ class PeerConnection:
 
     def _on_replies(self, msgs: list[bytes]) -> None:
         pending = self.pending
-        for frame in msgs:
+        for frame in _unbatched(msgs):
             self.received += 1
             try:
                 kind, req_id, parts = _decode(frame)

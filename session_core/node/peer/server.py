@@ -37,6 +37,7 @@ from zmq.auth.asyncio import AsyncioAuthenticator
 
 from session_core.errors import PeerFrameError
 from session_core.node import wire
+from session_core.node.peer.coalesce import SendCoalescer
 from session_core.node.peer.pump import (
     NOBLOCK,
     NOBLOCK_MORE,
@@ -110,24 +111,34 @@ class Incoming:
         except PeerFrameError as exc:  # e.g. a reply over the frame limit: say so instead
             log.warning("cannot send a reply: %s", exc)
             frame = _encode(wire.ERROR, self.req_id, [str(exc).encode()])
-        server = self._server
-        if not server._outbox:  # the common case, inlined (the relay's hot path)
-            try:
-                raw_send(server._sock, self.ident, NOBLOCK_MORE)
-                send_frame(server._sock, frame, NOBLOCK)
-            except zmq.Again:
-                server._send(self.ident, frame)  # queued and retried in order
-                return
-            except zmq.ZMQError:
-                return  # the peer went away (EHOSTUNREACH) or we are closing
-            if server._pump is not None:
-                server._pump.kick()
-            return
-        server._send(self.ident, frame)
+        self._server._replies.send(self.ident, frame)
 
 
 #: Answers every request of one command read in one pass (see :meth:`PeerServer.set_batch_handler`).
 BatchHandler = Callable[[list[Incoming]], None]
+
+
+Received = tuple[bytes, "bytes | None", "str | None", Any]
+
+
+def _unbatched(msgs: list[Received], refuse: Callable[[bytes, PeerFrameError], None]) -> list[Received]:
+    """*msgs* with each batch replaced by its frames (same asker); a malformed batch is
+    refused whole."""
+    if not any(f is not None and wire.is_batch(f) for _, f, _, _ in msgs):
+        return msgs  # the common case: nothing to do
+    out: list[Received] = []
+    for ident, frame, peer, peeled in msgs:
+        if frame is None or not wire.is_batch(frame):
+            out.append((ident, frame, peer, peeled))
+            continue
+        try:
+            frames = wire.unbatch(frame)
+        except PeerFrameError as exc:
+            if peer is not None:
+                refuse(ident, exc)
+            continue
+        out.extend((ident, f, peer, None) for f in frames)
+    return out
 
 
 class PeerServer:
@@ -163,6 +174,8 @@ class PeerServer:
         self._outbox: collections.deque[tuple[bytes, bytes]] = collections.deque()
         self.malformed = 0  # messages refused as malformed (for tests and /status)
         self._retry: asyncio.TimerHandle | None = None
+        # Replies to one asker in one loop pass go as one message (coalesce.py).
+        self._replies: SendCoalescer[bytes] = SendCoalescer(self._send)
 
     def bind(self, ip: str, port: int = 0) -> int:
         self._sock.bind(f"tcp://{ip}:{port or '*'}")
@@ -194,8 +207,9 @@ class PeerServer:
             self._pump.kick()
 
     def queue_reply(self, ident: bytes, frame: bytes) -> None:
-        """Send a reply frame, queued behind any waiting ones if the peer's queue is full."""
-        self._send(ident, frame)
+        """Send a reply frame (or a batch of them), with the other replies to that asker in
+        this loop pass, queued behind any waiting ones if the peer's queue is full."""
+        self._replies.send(ident, frame)
 
     def set_batch_handler(self, cmd: bytes, handler: BatchHandler) -> None:
         """Answer *cmd* with *handler* from now on (e.g. a bench's cheap onion destination)."""
@@ -229,7 +243,7 @@ class PeerServer:
         groups: dict[bytes, list[Incoming]] = {}
         loop = asyncio.get_running_loop()
         batch_handlers = self._batch_handlers
-        for ident, frame, peer, peeled in msgs:
+        for ident, frame, peer, peeled in _unbatched(msgs, self._refuse):
             if peer is None:
                 continue  # no authenticated key (cannot happen behind ZAP); nothing to trust
             if frame is None:
