@@ -10,6 +10,7 @@
 /* A reply waiting for the end of its read_dealer call (sent then, one batch per asker). */
 struct sc_relay_send {
     uint8_t ident_len;
+    uint8_t batch_ok;
     uint8_t ident[SC_RELAY_IDENT_MAX];
     sc_zmq_msg m;
 };
@@ -259,7 +260,7 @@ static long sc_route_find(const sc_relay *r, const uint8_t key[32], size_t *pos)
     return -1;
 }
 
-int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer)
+int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer, int batches)
 {
     size_t pos;
     if (!dealer || r->n_routes == SC_RELAY_MAX_ROUTES || sc_route_find(r, key, &pos) >= 0)
@@ -273,6 +274,7 @@ int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer)
     rt->gen++;
     rt->received = 0;
     rt->touched = 0;
+    rt->batches = batches != 0;
     memmove(&r->order[pos + 1], &r->order[pos], (r->n_routes - pos) * sizeof r->order[0]);
     r->order[pos] = (uint32_t)slot;
     r->n_routes++;
@@ -486,6 +488,7 @@ static int sc_forward_prepare(sc_relay *r, sc_relay_out *o)
     pe->route = (uint32_t)slot;
     pe->gen = rt->gen;
     pe->ident_len = (uint8_t)ident_len;
+    pe->batch_ok = (uint8_t)o->batch_ok;
     memcpy(pe->ident, z->msg_data(&o->ident), ident_len);
     o->route = (int)slot;
     o->fwd_id = id;
@@ -535,7 +538,7 @@ static void sc_send_forwards(sc_relay *r, sc_relay_out *outs, size_t nf)
     for (size_t i = 0; i < nf;) {
         int route = outs[r->fwd[i]].route;
         size_t k = 1;
-        while (i + k < nf && k < SC_WIRE_MAX_BATCH && outs[r->fwd[i + k]].route == route)
+        while (r->routes[route].batches && i + k < nf && k < SC_WIRE_MAX_BATCH && outs[r->fwd[i + k]].route == route)
             k++;
         void *dealer = r->routes[route].dealer;
         int sent = 0;
@@ -594,6 +597,7 @@ static int sc_expand_batch(sc_relay *r, sc_relay_out *outs, size_t b, size_t k)
             return -1;
         }
         e->has_frame = 1;
+        e->batch_ok = 1; /* it sent a batch: it reads them */
         if (o->peer) {
             size_t pl = strlen(o->peer);
             if (pl > SC_RELAY_PEER_MAX)
@@ -620,6 +624,7 @@ long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more
         sc_relay_out *o = &outs[n];
         memset(o, 0, offsetof(sc_relay_out, ident));
         o->peer = NULL;
+        o->batch_ok = 0;
         z->msg_init(&o->ident);
         if (z->msg_recv(&o->ident, r->router, SC_ZMQ_DONTWAIT) < 0) {
             failed = z->errno_() != EAGAIN;
@@ -638,6 +643,8 @@ long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more
             continue;
         }
         o->peer = z->msg_gets(&o->frame, "User-Id");
+        const char *batches = z->msg_gets(&o->frame, SC_RELAY_BATCH_PROPERTY);
+        o->batch_ok = batches && batches[0] == '1' && batches[1] == 0;
         if (z->msg_more(&o->frame)) {
             o->multipart = 1;
             sc_zmq_msg rest;
@@ -698,9 +705,12 @@ static int sc_canonical_status(const uint8_t *p, size_t len, size_t *skip)
 }
 
 /* Keep a reply for the asker behind `ident` until the end of the read_dealer call; takes m. */
-static void sc_hold_reply(sc_relay *r, size_t *ns, const uint8_t *ident, size_t ident_len, sc_zmq_msg *m)
+static void sc_hold_reply(sc_relay *r, size_t *ns, const sc_relay_pending *p, sc_zmq_msg *m)
 {
+    const uint8_t *ident = p->ident;
+    size_t ident_len = p->ident_len;
     struct sc_relay_send *q = &r->rsend[(*ns)++];
+    q->batch_ok = p->batch_ok;
     q->ident_len = (uint8_t)ident_len;
     memcpy(q->ident, ident, ident_len);
     r->zmq->msg_init(&q->m);
@@ -733,10 +743,10 @@ static void sc_send_replies(sc_relay *r, size_t ns, sc_relay_out *outs, long *n)
     sc_zmq_msg *parts[SC_WIRE_MAX_BATCH];
     for (size_t i = 0; i < ns;) {
         size_t k = 1;
-        while (i + k < ns && k < SC_WIRE_MAX_BATCH && keys[i + k].len == keys[i].len &&
+        struct sc_relay_send *first = &r->rsend[keys[i].idx];
+        while (first->batch_ok && i + k < ns && k < SC_WIRE_MAX_BATCH && keys[i + k].len == keys[i].len &&
                !memcmp(keys[i + k].ident, keys[i].ident, keys[i].len))
             k++;
-        struct sc_relay_send *first = &r->rsend[keys[i].idx];
         sc_zmq_msg batch;
         for (size_t c = 0; c < k; c++)
             parts[c] = &r->rsend[keys[i + c].idx].m;
@@ -796,7 +806,7 @@ static void sc_dealer_frame(sc_relay *r, int slot, const uint8_t *f, size_t size
         const char *status = "500", *body = "Invalid response from snode";
         if (sc_reply_frame(r, &c, p.orig_id, (const uint8_t *)status, strlen(status), (const uint8_t *)body,
                            strlen(body)) == 0)
-            sc_hold_reply(r, ns, p.ident, p.ident_len, &c);
+            sc_hold_reply(r, ns, &p, &c);
         return;
     }
     r->answered++;
@@ -805,7 +815,7 @@ static void sc_dealer_frame(sc_relay *r, int slot, const uint8_t *f, size_t size
          * received over TCP (CURVE decrypted it into a fresh buffer), never a sender's
          * zero-copy buffer as an inproc message could be. */
         sc_put64((uint8_t *)z->msg_data(m) + 2, p.orig_id);
-        sc_hold_reply(r, ns, p.ident, p.ident_len, m);
+        sc_hold_reply(r, ns, &p, m);
         return;
     }
     int ok = skip == 0 ? sc_msg_copy(r, &c, f, size) == 0
@@ -817,7 +827,7 @@ static void sc_dealer_frame(sc_relay *r, int slot, const uint8_t *f, size_t size
         return;
     if (skip == 0)
         sc_put64((uint8_t *)z->msg_data(&c) + 2, p.orig_id);
-    sc_hold_reply(r, ns, p.ident, p.ident_len, &c);
+    sc_hold_reply(r, ns, &p, &c);
 }
 
 long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs, int *more,

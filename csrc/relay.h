@@ -63,6 +63,7 @@ typedef struct sc_relay_route {
     void *dealer;    /* NULL: a free slot */
     uint32_t gen;    /* bumped when the slot is reused */
     uint64_t received; /* frames read from this dealer through the engine */
+    int batches;       /* the next node reads batches (its handshake said so) */
     int touched;     /* listed in sc_relay.touched */
 } sc_relay_route;
 
@@ -73,6 +74,7 @@ typedef struct sc_relay_pending {
     uint64_t received_before;
     uint32_t route, gen;
     uint8_t ident_len;
+    uint8_t batch_ok; /* the asker reads batches */
     uint8_t ident[SC_RELAY_IDENT_MAX];
 } sc_relay_pending;
 
@@ -102,6 +104,7 @@ typedef struct sc_relay_out {
     uint8_t ident_bytes[SC_RELAY_IDENT_MAX];
     /* internal: a frame taken out of a batch keeps its own copy of the batch's User-Id */
     char peer_copy[SC_RELAY_PEER_MAX + 1];
+    int batch_ok;    /* the asker reads batches (metadata X-SC-Batch, or it sent one) */
     int route;       /* the route a prepared forward goes to */
     uint64_t fwd_id; /* and its request id */
 } sc_relay_out;
@@ -147,8 +150,11 @@ int sc_relay_init(sc_relay *r, const sc_sodium *sodium, const sc_zmq *zmq, const
                   void *router, double timeout_s, size_t batch);
 void sc_relay_free(sc_relay *r);
 
-/* A route to `key` over `dealer`: its slot, or -1 if the table is full or key is taken. */
-int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer);
+/* A route to `key` over `dealer` (`batches`: the next node reads batches): its slot, or -1
+ * if the table is full or key is taken. */
+int sc_relay_add_route(sc_relay *r, const uint8_t key[32], void *dealer, int batches);
+/* The ZMTP metadata property by which a peer says it reads batches (value "1"). */
+#define SC_RELAY_BATCH_PROPERTY "X-SC-Batch"
 /* Forget a slot: requests in flight on it stay pending until their deadline (504). */
 void sc_relay_remove_route(sc_relay *r, int slot);
 

@@ -273,8 +273,10 @@ def test_misusing_the_engine_raises_instead_of_crashing() -> None:
 class RawPeer:
     """A registered node's CURVE DEALER sending hand-made frames."""
 
-    def __init__(self, ctx: zmq.asyncio.Context, me: ServiceNode, to: ServiceNode) -> None:
+    def __init__(self, ctx: zmq.asyncio.Context, me: ServiceNode, to: ServiceNode, batches: bool = False) -> None:
         self.sock = ctx.socket(zmq.DEALER)
+        if batches:  # say in the handshake that we read batches, as nodes do
+            self.sock.setsockopt(zmq.METADATA, b"X-SC-Batch:1")
         self.sock.curve_secretkey = zmq.utils.z85.encode(me.keys.x25519_secret)
         self.sock.curve_publickey = zmq.utils.z85.encode(me.keys.x25519_public)
         self.sock.curve_serverkey = zmq.utils.z85.encode(to.keys.x25519_public)
@@ -414,12 +416,17 @@ def test_the_engine_parses_frames_exactly_as_wire_decode(frame: bytes) -> None:
     assert relay_c.wire_parse(frame) == expected
 
 
-async def _answers(peer: RawPeer, message: bytes, expected: int) -> dict[int, tuple[int, list[bytes]]]:
-    """Send one message; every answer by request id (batches opened) until *expected* came."""
-    await peer.sock.send(message)
+async def _answers(peer: RawPeer, message: bytes | list[bytes], expected: int,
+                   messages: list[bytes] | None = None) -> dict[int, tuple[int, list[bytes]]]:
+    """Send one message (or several); every answer by request id (batches opened) until
+    *expected* came (the messages they came in are appended to *messages*)."""
+    for m in [message] if isinstance(message, bytes) else message:
+        await peer.sock.send(m)
     got: dict[int, tuple[int, list[bytes]]] = {}
     while len(got) < expected:
         m = await asyncio.wait_for(peer.sock.recv(), 5)
+        if messages is not None:
+            messages.append(m)
         for frame in wire.unbatch(m) if wire.is_batch(m) else [m]:
             kind, rid, parts = wire.decode(frame)
             assert rid not in got, "answered twice"
@@ -492,3 +499,29 @@ def test_the_engine_reads_batches_exactly_as_wire_unbatch(frames: list[bytes], d
     except PeerFrameError:
         want = 0
     assert relay_c.wire_batch(bytes(f)) == want
+
+
+async def test_batches_only_for_peers_that_say_they_read_them(cluster: Cluster) -> None:
+    """A peer of a version before batches (no X-SC-Batch in its handshake, no batch sent)
+    gets every answer as a message of its own; one that says it reads them gets the engine's
+    answers to a batch of relays in a few batches (the forwards and the destination's replies
+    were batched on the way, as both nodes read them)."""
+    relay, _plain, dest, sender = cluster.nodes
+    destination(dest, scripted)
+    await learn_routes(cluster)
+    ctx = zmq.asyncio.Context.instance()
+    for reads in (False, True):
+        frames = [wire.encode(wire.REQUEST, 100 + i, [b"onion", onion.build(b"echo:%d" % i, [as_onion(relay)],
+                                                                             as_onion(dest))[0], b"0"])
+                  for i in range(20)]
+        peer = RawPeer(ctx, sender, relay, batches=reads)
+        messages: list[bytes] = []
+        try:
+            got = await _answers(peer, wire.encode_batch(frames) if reads else frames, len(frames), messages)
+        finally:
+            peer.sock.close(0)
+        assert got == {100 + i: (wire.REPLY, [b"200", b"echo:%d" % i]) for i in range(20)}
+        if reads:
+            assert len(messages) <= 3 and any(wire.is_batch(m) for m in messages), len(messages)
+        else:
+            assert len(messages) == 20 and not any(wire.is_batch(m) for m in messages)

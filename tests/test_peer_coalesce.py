@@ -54,7 +54,7 @@ def test_pack_groups_small_frames_and_leaves_the_rest_alone() -> None:
 
 async def test_the_first_frame_goes_at_once_the_rest_at_the_end_of_the_pass() -> None:
     sent: list[tuple[str, bytes]] = []
-    c: SendCoalescer[str] = SendCoalescer(lambda k, f: sent.append((k, f)))
+    c: SendCoalescer[str] = SendCoalescer(lambda k, f: sent.append((k, f)), lambda k: k != "old")
     for i in range(5):
         c.send("a", frame(i))
     c.send("b", frame(9))
@@ -64,6 +64,13 @@ async def test_the_first_frame_goes_at_once_the_rest_at_the_end_of_the_pass() ->
     assert sent[2:] == [("a", wire.encode_batch([frame(i) for i in range(1, 5)]))]
     c.send("a", frame(10))  # a new pass: first frame at once again
     assert sent[-1] == ("a", frame(10))
+    await asyncio.sleep(0)
+    del sent[:]
+    for i in range(3):  # a peer that did not say it reads batches gets them one by one
+        c.send("old", frame(i))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sent == [("old", frame(i)) for i in range(3)]
 
 
 async def test_a_full_queue_delays_the_held_frames_in_order_and_a_dead_socket_drops_them(
@@ -80,7 +87,7 @@ async def test_a_full_queue_delays_the_held_frames_in_order_and_a_dead_socket_dr
             raise zmq.Again()
         sent.append(f)
 
-    c: SendCoalescer[None] = SendCoalescer(send)
+    c: SendCoalescer[None] = SendCoalescer(send, lambda _: True)
     big = frame(7, ZERO_COPY_BYTES)
     for f in (frame(0), frame(1), frame(2), big, frame(3)):
         c.send(None, f)
@@ -89,7 +96,7 @@ async def test_a_full_queue_delays_the_held_frames_in_order_and_a_dead_socket_dr
     refuse["dead"] = True
     with pytest.raises(zmq.ZMQError):
         c.send(None, frame(4))  # the first send of a pass fails to its caller ...
-    c2: SendCoalescer[None] = SendCoalescer(send)
+    c2: SendCoalescer[None] = SendCoalescer(send, lambda _: True)
     refuse["dead"] = False
     c2.send(None, frame(5))
     refuse["dead"] = True

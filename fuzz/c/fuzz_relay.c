@@ -9,7 +9,8 @@
  *   2 [u8 route][u8 k][u16 len][f]  a frame on route's DEALER; if k is odd its request id is
  *                                   replaced by the engine's own id number k/2 + 1
  *   3 [u8 max] read_router  4 [u8 route] read_dealer  5 expire (now)  6 expire (far future)
- *   7 [u8 flags]  make the ROUTER (bit 0) / DEALERs (bit 1) refuse sends (a full queue)
+ *   7 [u8 flags]  make the ROUTER (bit 0) / DEALERs (bit 1) refuse sends (a full queue);
+ *                 bit 2: the askers on the ROUTER say they read batches
  *   8 [u16 len][frame]              a multipart message on the ROUTER
  *   9 [u8 k][u8 where] k items      one batch message (wire.py) of k frames, each item
  *                                   [u8 t] then as op 0 (t even) or op 1 (t odd, onion
@@ -35,6 +36,7 @@ typedef struct fsock {
     size_t head, n;
     int refuse;
     int has_peer;
+    int batches; /* the ROUTER's askers say they read batches */
 } fsock;
 
 static int f_errno;
@@ -88,6 +90,8 @@ static int f_msg_send(sc_zmq_msg *m, void *sock, int flags)
 static const char *f_gets(const sc_zmq_msg *m, const char *prop)
 {
     (void)m;
+    if (strcmp(prop, SC_RELAY_BATCH_PROPERTY) == 0)
+        return f_router.batches ? "1" : NULL;
     return strcmp(prop, "User-Id") == 0 && f_router.has_peer
                ? "abababababababababababababababababababababababababababababababab"
                : NULL;
@@ -282,9 +286,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t key[32];
     memset(key, 0x11, 32);
-    dealers[0] = sc_relay_add_route(&r, key, &f_dealer[0]);
+    dealers[0] = sc_relay_add_route(&r, key, &f_dealer[0], 1);
     memset(key, 0x22, 32);
-    dealers[1] = sc_relay_add_route(&r, key, &f_dealer[1]);
+    dealers[1] = sc_relay_add_route(&r, key, &f_dealer[1], 0); /* an older next node */
     FUZZ_CHECK(dealers[0] >= 0 && dealers[1] >= 0);
     size_t i = 0;
     while (i < size) {
@@ -357,6 +361,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 goto drain;
             f_router.refuse = data[i] & 1;
             f_dealer[0].refuse = f_dealer[1].refuse = (data[i] >> 1) & 1;
+            f_router.batches = (data[i] >> 2) & 1;
             i++;
             break;
         case 9:

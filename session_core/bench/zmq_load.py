@@ -27,6 +27,7 @@ import zmq
 from session_core import onion
 from session_core.errors import PeerFrameError
 from session_core.node import wire
+from session_core.node.peer.coalesce import advertised
 from session_core.node.peer.connection import PeerConnection
 from session_core.node.peer.pump import Reader, drain_rest, raw_recv
 from session_core.node.peer.server import PeerServer
@@ -51,6 +52,7 @@ def destination_reader(server: PeerServer, secret: bytes) -> Reader:
     (``[400, ...]`` when the layer is not a final one), and returns every other message in
     the shape :class:`PeerServer` expects."""
     payloads: dict[bytes, bytes | None] = {}  # layer -> what its real peel gave (None: not final)
+    told: set[bytes] = set()  # routing ids whose handshake we looked at
 
     def read(sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
         others: list[Any] = []
@@ -60,6 +62,10 @@ def destination_reader(server: PeerServer, secret: bytes) -> Reader:
             except zmq.Again:
                 return others, False
             f = raw_recv(sock, NOBLOCK, copy=False)
+            if ident not in told:  # (as PeerServer does on a connection's first message)
+                told.add(ident)
+                if advertised(f):
+                    server.learn_batching(ident)
             if f.more:
                 drain_rest(sock)
                 others.append((ident, None, _user_id(f), None))

@@ -67,6 +67,7 @@ cdef extern from "relay.h" nogil:
         sc_zmq_msg frame
         sc_zmq_msg out
         const char *peer
+        int batch_ok
         int status
         int hop
         size_t body_off
@@ -93,7 +94,7 @@ cdef extern from "relay.h" nogil:
                       void *router, double timeout_s, size_t batch)
     void sc_relay_free(sc_relay *r)
     size_t SC_RELAY_RECORDS(size_t batch)
-    int sc_relay_add_route(sc_relay *r, const uint8_t *key, void *dealer)
+    int sc_relay_add_route(sc_relay *r, const uint8_t *key, void *dealer, int batches)
     void sc_relay_remove_route(sc_relay *r, int slot)
     long sc_relay_read_router(sc_relay *r, size_t max, sc_relay_out *outs, int *more)
     long sc_relay_read_dealer(sc_relay *r, int slot, size_t max, sc_relay_out *outs, int *more,
@@ -160,11 +161,13 @@ cdef class RelayEngine:
     cdef Py_ssize_t batch
     cdef readonly str sodium_path
     cdef object _router_ref
+    cdef readonly list last_batching  # routing ids of the last read_router's leftovers that read batches
 
     def __cinit__(self):
         self.r = NULL
         self.outs = NULL
         self.silent = NULL
+        self.last_batching = []
 
     def __init__(self, str sodium_path, bytes secret, router, double timeout, Py_ssize_t batch=256):
         cdef const char *missing = NULL
@@ -210,14 +213,15 @@ cdef class RelayEngine:
             raise ValueError("limit must be positive")
         return <size_t>(limit if limit < self.batch else self.batch)
 
-    def add_route(self, bytes ed25519, dealer) -> int:
-        """Relay to the node with this Ed25519 key over the pyzmq DEALER *dealer*; the route's
-        slot, or -1 if refused (table full, or a route to that key exists)."""
+    def add_route(self, bytes ed25519, dealer, bint batches=False) -> int:
+        """Relay to the node with this Ed25519 key over the pyzmq DEALER *dealer* (*batches*:
+        it reads batches); the route's slot, or -1 if refused (table full, or a route to that
+        key exists)."""
         self._ready()
         if len(ed25519) != 32:
             raise ValueError("ed25519 must be 32 bytes")
         cdef void *sock = <void *><size_t>dealer.underlying
-        return sc_relay_add_route(self.r, <const uint8_t *>PyBytes_AS_STRING(ed25519), sock)
+        return sc_relay_add_route(self.r, <const uint8_t *>PyBytes_AS_STRING(ed25519), sock, batches)
 
     def remove_route(self, int slot) -> None:
         """Stop using a route (call before its socket closes)."""
@@ -247,12 +251,15 @@ cdef class RelayEngine:
         if n < 0:
             raise zmq.ZMQError(zmq.ENOTSOCK, "the ROUTER socket failed")
         left = []
+        self.last_batching = batching = []
         try:
             for i in range(n):
                 o = &self.outs[i]
                 if o.kind == SC_OUT_HANDLED:
                     continue
                 ident = _msg_bytes(&o.ident)
+                if o.batch_ok:
+                    batching.append(ident)
                 peer = o.peer.decode("ascii", "replace") if o.peer != NULL else None
                 frame = None if o.multipart else _msg_bytes(&o.frame)
                 peeled = None

@@ -116,6 +116,8 @@ class FastRelay:
         left, touched, more = self.engine.read_router(limit)
         for slot in touched:
             self._routes[slot].conn.kick()
+        for ident in self.engine.last_batching:  # (Python answers them: batches if they read them)
+            self._server.learn_batching(ident)
         return left, more
 
     def _dealer_reader(self, conn: PeerConnection, slot: int) -> Reader:
@@ -144,7 +146,7 @@ class FastRelay:
         conn = self._client.connection(*_peer_key(node))
         if conn is None or not conn.answered:
             return
-        slot = self.engine.add_route(bytes.fromhex(node.ed25519), conn.socket)
+        slot = self.engine.add_route(bytes.fromhex(node.ed25519), conn.socket, conn.batches)
         if slot < 0:
             return  # the table is full: this next hop stays on the Python path
         self._slots[node.ed25519] = slot

@@ -33,6 +33,7 @@ import zmq.utils.z85
 
 from session_core.errors import PeerRequestError, PeerTimeoutError
 from session_core.node import wire
+from session_core.node.peer.coalesce import advertise
 from session_core.node.peer.connection import CallbackRequest, PeerConnection, PeerKey, ReplyCallback
 from session_core.node.peer.pump import set_queue_bounds
 
@@ -84,6 +85,7 @@ class PeerClient:
             s.setsockopt(zmq.CURVE_SERVERKEY, zmq.utils.z85.encode(bytes.fromhex(x25519_hex)))
             s.setsockopt(zmq.LINGER, 0)
             set_queue_bounds(s)
+            advertise(s)
             monitor = s.get_monitor_socket(_HANDSHAKE_FAILED)
             s.connect(f"tcp://{ip}:{port}")
             c = self._conns[key] = PeerConnection(key, s, monitor, self._on_handshake_failed)

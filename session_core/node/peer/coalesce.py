@@ -9,27 +9,51 @@ for nothing, and a send that fails, with no live pipe yet, fails to its caller a
 the ones after it are held until the end of the pass, then sent as batches of at most
 :data:`~session_core.node.wire.MAX_BATCH` frames and :data:`BATCH_BYTES` bytes.  A frame
 that is itself a batch, or large (zero-copy), is sent on its own.
+
+Only to peers that read batches: every node socket advertises it in its ZMTP handshake
+(the ``X-SC-Batch`` metadata property, :func:`advertise`), and a peer gets batches only once
+a message from it carried the property (:func:`advertised`).  Nodes of a version before
+batches neither advertise nor get any, so a network can be upgraded one node at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import zmq
 
 from session_core.node import wire
 from session_core.node.peer.pump import ZERO_COPY_BYTES
 
-__all__ = ["BATCH_BYTES", "SendCoalescer", "pack"]
+__all__ = ["BATCH_BYTES", "BATCH_PROPERTY", "SendCoalescer", "advertise", "advertised", "pack"]
 
 #: Most bytes of frames in one batch (a batch is copied once more than a lone frame).
 BATCH_BYTES = 1 << 20
 #: How soon a batch that met a full queue is tried again (as PeerServer's outbox retry).
 RETRY_DELAY = 0.002
 
+#: The ZMTP metadata property by which a node says it reads batches.
+BATCH_PROPERTY = "X-SC-Batch"
+
 K = TypeVar("K", bound=Hashable)
+
+
+def advertise(sock: zmq.Socket[Any]) -> None:
+    """Say in *sock*'s handshakes that we read batches (set before it binds or connects)."""
+    try:
+        sock.setsockopt(zmq.METADATA, f"{BATCH_PROPERTY}:1".encode())
+    except (AttributeError, zmq.ZMQError):  # libzmq < 4.3: peers will not batch to us
+        pass
+
+
+def advertised(frame: zmq.Frame) -> bool:
+    """True if the peer that sent *frame* (received with ``copy=False``) reads batches."""
+    try:
+        return str(frame.get(BATCH_PROPERTY)) == "1"
+    except zmq.ZMQError:  # the property is absent
+        return False
 
 
 def pack(frames: list[bytes]) -> list[bytes]:
@@ -60,15 +84,17 @@ def pack(frames: list[bytes]) -> list[bytes]:
 
 
 class SendCoalescer(Generic[K]):
-    """Holds frames per destination key until the end of the loop pass (see the module doc).
+    """Holds frames per destination key until the end of the loop pass (see the module doc);
+    *can_batch(key)* says whether that destination gets them as batches or one by one.
 
     *send(key, frame)* puts one message on the wire; it may raise ``zmq.Again`` (a full
     queue: the held messages are tried again shortly, in order) or another ``zmq.ZMQError``
     (the socket is gone: what is held for that key is dropped, as a lone send's would be).
     """
 
-    def __init__(self, send: Callable[[K, bytes], None]) -> None:
+    def __init__(self, send: Callable[[K, bytes], None], can_batch: Callable[[K], bool]) -> None:
         self._send = send
+        self._can_batch = can_batch  # does the destination read batches?
         self._held: dict[K, list[bytes]] | None = None  # None: no pass open
 
     def send(self, key: K, frame: bytes) -> None:
@@ -87,7 +113,7 @@ class SendCoalescer(Generic[K]):
         held, self._held = self._held, None
         for key, frames in (held or {}).items():
             if frames:
-                self._send_in_order(key, pack(frames))
+                self._send_in_order(key, pack(frames) if self._can_batch(key) else frames)
 
     def _send_in_order(self, key: K, messages: list[bytes]) -> None:
         for i, m in enumerate(messages):

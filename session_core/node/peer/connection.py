@@ -30,8 +30,16 @@ import zmq
 
 from session_core.errors import PeerFrameError, PeerRequestError
 from session_core.node import wire
-from session_core.node.peer.coalesce import SendCoalescer
-from session_core.node.peer.pump import NOBLOCK, FramePump, Reader, raw_recv, reading, recv_frames, send_frame
+from session_core.node.peer.coalesce import SendCoalescer, advertised
+from session_core.node.peer.pump import (
+    NOBLOCK,
+    FramePump,
+    Reader,
+    raw_recv,
+    reading,
+    recv_frames,
+    send_frame,
+)
 
 __all__ = ["READ_REPLIES", "CallbackRequest", "PeerConnection", "PeerKey", "ReplyCallback"]
 
@@ -126,8 +134,11 @@ class PeerConnection:
         #: Replies seen (by us or by the relay engine), to tell a dead connection from a slow request.
         self.received = 0
         self.closed = False
-        self._pump = FramePump(sock, self._on_replies, READ_REPLIES)
-        self._requests: SendCoalescer[None] = SendCoalescer(self._send_now)
+        #: Whether the peer reads batches (its handshake, seen on its first reply, says so).
+        self.batches = False
+        self._told = False
+        self._pump = FramePump(sock, self._on_replies, self._read_replies)
+        self._requests: SendCoalescer[None] = SendCoalescer(self._send_now, lambda _: self.batches)
         self._monitor = FramePump(monitor, lambda _events: on_handshake_failed(self), reading(recv_frames))
 
     @property
@@ -159,7 +170,19 @@ class PeerConnection:
 
     def release_reading(self) -> None:
         """Go back to reading every reply here (the relay engine dropped its route)."""
-        self._pump.use_reader(READ_REPLIES)
+        self._pump.use_reader(self._read_replies)
+
+    def _read_replies(self, sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
+        if self._told:
+            return READ_REPLIES(sock, limit)
+        try:  # the first reply: with its metadata, which says whether the peer reads batches
+            f = raw_recv(sock, NOBLOCK, copy=False)
+        except zmq.Again:
+            return [], False
+        self._told = True
+        self.batches = advertised(f)
+        rest, more = READ_REPLIES(sock, limit - 1) if limit > 1 else ([], True)
+        return [f.bytes, *rest], more
 
     def count_replies(self, n: int) -> None:
         """Count *n* replies that the relay engine read for itself as received here."""

@@ -37,7 +37,7 @@ from zmq.auth.asyncio import AsyncioAuthenticator
 
 from session_core.errors import PeerFrameError
 from session_core.node import wire
-from session_core.node.peer.coalesce import SendCoalescer
+from session_core.node.peer.coalesce import SendCoalescer, advertise, advertised
 from session_core.node.peer.pump import (
     NOBLOCK,
     NOBLOCK_MORE,
@@ -166,6 +166,7 @@ class PeerServer:
         # instead of dropping it silently; an unknown peer says EHOSTUNREACH.
         self._sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         set_queue_bounds(self._sock)
+        advertise(self._sock)
         self._handler = handler
         self._batch_handlers = dict(batch_handlers or {})
         self._pump: FramePump | None = None
@@ -174,8 +175,10 @@ class PeerServer:
         self._outbox: collections.deque[tuple[bytes, bytes]] = collections.deque()
         self.malformed = 0  # messages refused as malformed (for tests and /status)
         self._retry: asyncio.TimerHandle | None = None
-        # Replies to one asker in one loop pass go as one message (coalesce.py).
-        self._replies: SendCoalescer[bytes] = SendCoalescer(self._send)
+        # Replies to one asker in one loop pass go as one message (coalesce.py), to askers
+        # that said they read batches (routing ids, bounded like _peers).
+        self._batching: set[bytes] = set()
+        self._replies: SendCoalescer[bytes] = SendCoalescer(self._send, self._batching.__contains__)
 
     def bind(self, ip: str, port: int = 0) -> int:
         self._sock.bind(f"tcp://{ip}:{port or '*'}")
@@ -206,6 +209,12 @@ class PeerServer:
         if self._pump is not None:
             self._pump.kick()
 
+    def learn_batching(self, ident: bytes) -> None:
+        """The asker behind routing id *ident* reads batches (its handshake said so)."""
+        if len(self._batching) >= _PEER_CACHE:
+            self._batching.clear()
+        self._batching.add(ident)
+
     def queue_reply(self, ident: bytes, frame: bytes) -> None:
         """Send a reply frame (or a batch of them), with the other replies to that asker in
         this loop pass, queued behind any waiting ones if the peer's queue is full."""
@@ -233,6 +242,8 @@ class PeerServer:
                 if len(self._peers) >= _PEER_CACHE:
                     self._peers.clear()
                 self._peers[ident] = peer
+                if advertised(f):
+                    self.learn_batching(ident)
         if f.more:
             drain_rest(sock)
             return ident, None, peer, None
