@@ -9,10 +9,12 @@ two-layer onion requests in flight straight to b over ZMQ: b peels its layer (as
 a middle relay) and forwards the rest to the *loader itself*, which is the destination.
 So b does exactly a middle relay's work per request (receive, peel, forward, receive the
 reply, return it), while the guard's and the destination's work lands in the loaders,
-whose destination is cheap: it peels its layer for real and answers ``[200, payload]``
-(no storage RPC, no reply encryption; b cannot tell, it returns replies unchanged).  With
-two loaders and 256 requests each in flight, b always has a queue, whatever share of the
-2 cores the scheduler gives it, so it works on full batches.
+whose destination is cheap: it answers ``[200, payload]`` with what the layer's real peel
+gave (each distinct layer is peeled once; no storage RPC, no reply encryption; b cannot
+tell, it returns replies unchanged).  The loaders work on their node's sockets directly
+(``zmq_load.py``: a loader costs a fraction of b's CPU per request, so b has a queue
+whenever it runs), and they are nodes of this version: b and they exchange batches.  With
+two loaders and 1024 requests each in flight, b works on full read passes.
 
 Once every loader ran for ``warmup`` s, the parent samples b's CPU time (``/proc``, all
 threads, libzmq's I/O thread included) and b's ``onion_requests`` counter (``GET /status``)
