@@ -16,7 +16,7 @@ from nacl.public import PrivateKey
 
 from session_core.errors import PeerFrameError, PeerRequestError
 from session_core.node import wire
-from session_core.node.peer import Incoming, PeerClient, PeerServer
+from session_core.node.peer import READ_BATCH, Incoming, PeerClient, PeerServer
 
 
 @pytest.mark.parametrize("parts", [[b"ping"], [b"OK", b"a", b"", b"c", os.urandom(9)], [b"onion", os.urandom(700), b"1"], [b"data", b"", b"x" * 70_000]])
@@ -190,4 +190,41 @@ async def test_a_client_fails_the_request_a_malformed_reply_names_and_ignores_un
     finally:
         await client.close()
         router.close(0)
+        ctx.term()
+
+
+async def test_a_pass_of_the_server_reads_no_more_frames_with_batches_than_without() -> None:
+    """Batches count their frames toward the per-pass limit (a peer cannot make one pass of
+    the loop do 256 times more work by batching)."""
+    ctx = zmq.asyncio.Context()
+    sync_ctx: zmq.Context[Any] = zmq.Context.shadow(ctx.underlying)
+    server_sk, server_pk = _keypair()
+    peer_sk, peer_pk = _keypair()
+    passes: list[int] = []
+
+    async def handler(cmd: bytes, parts: list[bytes], peer: str) -> list[bytes]:
+        return [b"OK"]
+
+    def batch(items: list[Incoming]) -> None:
+        passes.append(len(items))
+        for inc in items:
+            inc.reply([b"200", b""])
+
+    server = PeerServer(ctx, server_sk, server_pk, handler, lambda k: k == peer_pk.hex(), {b"onion": batch})
+    port = server.bind("127.0.0.1")
+    raw = _curve_dealer(sync_ctx, peer_sk, peer_pk, server_pk, port)
+    try:
+        frames = [wire.encode(wire.REQUEST, i, [b"onion", b"x", b"0"]) for i in range(200)]
+        for _ in range(8):  # 8 batches of 200 frames queued before the server reads
+            raw.send(wire.encode_batch(frames))
+        await asyncio.sleep(0.3)
+        server.start()
+        replies = 0
+        while replies < 1600:
+            m = (await _recv(raw))[0]
+            replies += len(wire.unbatch(m)) if wire.is_batch(m) else 1
+        assert sum(passes) == 1600 and max(passes) <= READ_BATCH + 200, passes
+    finally:
+        raw.close(0)
+        await server.close()
         ctx.term()

@@ -46,7 +46,6 @@ from session_core.node.peer.pump import (
     drain_rest,
     raw_recv,
     raw_send,
-    reading,
     send_frame,
     set_queue_bounds,
 )
@@ -195,7 +194,7 @@ class PeerServer:
 
         A reader returns ``(routing id, frame or None, peer key or None, peel result or None)``
         per message, as :meth:`_recv_request` does."""
-        self._pump = FramePump(self._sock, self._on_batch, reader or reading(self._recv_request))
+        self._pump = FramePump(self._sock, self._on_batch, reader or self._read_requests)
 
     def use_reader(self, reader: Reader) -> None:
         """Read with *reader* from now on (a bench loader that answers its own traffic; what
@@ -223,6 +222,21 @@ class PeerServer:
     def set_batch_handler(self, cmd: bytes, handler: BatchHandler) -> None:
         """Answer *cmd* with *handler* from now on (e.g. a bench's cheap onion destination)."""
         self._batch_handlers[cmd] = handler
+
+    def _read_requests(self, sock: zmq.Socket[Any], limit: int) -> tuple[list[Received], bool]:
+        """Messages until *limit* frames (a batch counts its frames, so one pass of the loop
+        does no more work with batches than without) or until none waits."""
+        msgs: list[Received] = []
+        frames = 0
+        try:
+            while frames < limit:
+                msg = self._recv_request(sock)
+                msgs.append(msg)
+                f = msg[1]
+                frames += int.from_bytes(f[10:12], "little") if f is not None and wire.is_batch(f) else 1
+        except zmq.Again:
+            return msgs, False
+        return msgs, True
 
     def _recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None, None]:
         """``(routing id, frame or None if not exactly one frame followed it, peer key, None)``
