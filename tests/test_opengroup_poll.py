@@ -312,3 +312,25 @@ def test_both_work_inside_batch_and_sequence_as_session_desktop_polls(app: RoomS
     batch = ok(cast.other, "POST", "/batch", [{"method": "GET", "path": "/room/nosuch/pollInfo/0"},
                                               {"method": "GET", "path": "/room/vip/messages/before/9"}])
     assert [o["code"] for o in batch] == [404, 403]
+
+
+def test_a_restart_moves_info_updates_only_when_the_rooms_settings_changed(tmp_path: Path, clock: Clock) -> None:
+    with running_app(tmp_path, clock) as app:
+        u = User(app, clock)
+        n = info_updates(app, "lobby")
+        assert "details" not in ok(u, "GET", f"/room/lobby/pollInfo/{n}")
+    with running_app(tmp_path, clock) as app:  # same settings: pollers keep their copy
+        u = User(app, clock)
+        assert info_updates(app, "lobby") == n and "details" not in ok(u, "GET", f"/room/lobby/pollInfo/{n}")
+    from session_core.opengroup import OpenGroupConfig
+    from session_core.server_keys import ServerKeys
+    keys = ServerKeys.load_or_create(tmp_path, "k")
+    cfg = OpenGroupConfig(tmp_path, rooms=[RoomSpec("lobby", "The Lobby"), RoomSpec("dev", "Dev")])
+    app = RoomServerApp(cfg, keys.x25519_public, clock=clock)
+    try:
+        u = User(app, clock)
+        got = ok(u, "GET", f"/room/lobby/pollInfo/{n}")
+        assert got["details"]["name"] == "The Lobby" and got["details"]["info_updates"] == n + 1
+        assert "details" not in ok(u, "GET", f"/room/dev/pollInfo/{info_updates(app, 'dev')}")
+    finally:
+        app.close()
