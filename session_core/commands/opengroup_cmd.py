@@ -184,12 +184,18 @@ def _read_upload(path: Path) -> bytes:
 @click.option("--save", is_flag=True, help="Download the files these posts link into the profile's attachments/.")
 @click.option("--pinned", "only_pinned", is_flag=True, help="Only the room's pinned messages, oldest pin first "
               "(does not move the read mark).")
+@click.option("--before", "before_id", type=click.IntRange(1, 10**18 - 1), default=None,
+              help="Older history instead: the messages before message ID, oldest of them first "
+              "(does not move the read mark).")
+@click.option("--limit", type=click.IntRange(1, 256), default=50, show_default=True,
+              help="With --before: how many messages at most.")
 def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, direct: bool,
-                 room: str, from_start: bool, full_ids: bool, save: bool, only_pinned: bool) -> None:
+                 room: str, from_start: bool, full_ids: bool, save: bool, only_pinned: bool, before_id: int | None,
+                 limit: int) -> None:
     """Print the room's new, edited and deleted messages since the last read (pinned ones and
     whispers marked)."""
-    from session_core.client.opengroup import decode_post
-    from session_core.rooms.post import parse_post
+    if sum((from_start, only_pinned, before_id is not None)) > 1:
+        raise click.UsageError("give at most one of --all, --pinned and --before")
 
     async def main() -> None:
         async with open_session(profile, home, seeds, devnet_dir, direct) as s:
@@ -197,8 +203,12 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             ref = joined.find(room)
             client = s.client_for(ref)
             pinned = {p["id"]: p for p in await client.pinned(ref.token)}
+            save_to = s.profile_dir / "attachments" if save else None
             if only_pinned:
                 await _show_pinned(client, ref, list(pinned.values()), full_ids)
+                return
+            if before_id is not None:
+                await _show_history(client, ref, before_id, limit, pinned, full_ids, save_to)
                 return
             seqno = 0 if from_start else joined.seqnos[str(ref)]
             while True:
@@ -207,25 +217,49 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                 batch = await client.since(ref.token, seqno, 256, reactions=True)
                 for m in batch:
                     seqno = max(seqno, m["seqno"])
-                    if "data" not in m:
-                        continue
-                    when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
-                    sid = m["session_id"]
-                    who = "you" if sid == client.blinded_id and not full_ids else sid if full_ids else sid[:10] + "…"
-                    data = decode_post(m)
-                    post = None if data is None else parse_post(data)
-                    text = "(deleted)" if post is None else post.text
-                    reacts = "".join(f"  {r}×{v['count']}" for r, v in (m.get("reactions") or {}).items())
-                    marks = "".join(f"({w}) " for w in ("pinned" if m["id"] in pinned else "", _whisper_note(m, client),
-                                                          "edited" if m.get("edited") else "") if w)
-                    click.echo(f"#{m['id']:<5} {when} {who:12} {marks}{text}{reacts}")
-                    for f in [] if post is None else post.files:
-                        await _show_file(client, ref, f, s.profile_dir / "attachments" if save else None)
+                    if "data" in m:
+                        await _show_message(client, ref, m, pinned, full_ids, save_to)
                 if len(batch) < 256:
                     break
             joined.seen(ref, seqno)
 
     run_main(main)
+
+
+async def _show_history(client: Any, ref: Any, before_id: int, limit: int, pinned: dict[int, Any], full_ids: bool,
+                        save_to: Path | None) -> None:
+    """One page of older messages, printed oldest first like the rest of ``read`` (the server
+    sends them newest first); the id to page on from is the oldest one shown."""
+    from session_core.rooms.history import before_path, check_history_page
+
+    page = check_history_page(await client.request("GET", before_path(ref.token, before_id, limit)), before_id, limit)
+    if not page:
+        click.echo(f"nothing before #{before_id} in {ref.token}")
+        return
+    for m in reversed(page):
+        await _show_message(client, ref, m, pinned, full_ids, save_to)
+    if len(page) == limit:
+        click.echo(f"(more: read --before {page[-1]['id']})")
+
+
+async def _show_message(client: Any, ref: Any, m: dict[str, Any], pinned: dict[int, Any], full_ids: bool,
+                        save_to: Path | None) -> None:
+    """One line for a message (and one per linked file, saved to *save_to* if given)."""
+    from session_core.client.opengroup import decode_post
+    from session_core.rooms.post import parse_post
+
+    when = time.strftime("%H:%M:%S", time.localtime(m["posted"]))
+    sid = m["session_id"]
+    who = "you" if sid == client.blinded_id and not full_ids else sid if full_ids else sid[:10] + "…"
+    data = decode_post(m)
+    post = None if data is None else parse_post(data)
+    text = "(deleted)" if post is None else post.text
+    reacts = "".join(f"  {r}×{v['count']}" for r, v in (m.get("reactions") or {}).items())
+    marks = "".join(f"({w}) " for w in ("pinned" if m["id"] in pinned else "", _whisper_note(m, client),
+                                          "edited" if m.get("edited") else "") if w)
+    click.echo(f"#{m['id']:<5} {when} {who:12} {marks}{text}{reacts}")
+    for f in [] if post is None else post.files:
+        await _show_file(client, ref, f, save_to)
 
 
 def _whisper_note(m: dict[str, Any], client: Any = None) -> str:

@@ -42,6 +42,8 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", f"/room/{_T}", h.room_info),
     ("GET", rf"/room/{_T}/messages/since/(?P<seqno>\d{{1,18}})", h.messages_since),
     ("GET", f"/room/{_T}/messages/recent", h.messages_recent),
+    ("GET", rf"/room/{_T}/messages/before/(?P<before>[^/]+)", h.messages_before),
+    ("GET", rf"/room/{_T}/pollInfo/(?P<info_updates>[^/]+)", h.poll_info),
     ("GET", f"/room/{_T}/message/{_ID}", h.message_single),
     ("POST", f"/room/{_T}/message", h.post_message),
     ("PUT", f"/room/{_T}/message/{_ID}", h.edit_message),

@@ -16,7 +16,7 @@ from session_core.opengroup.http import Refused, Response
 from session_core.opengroup.permissions import Permissions
 from session_core.opengroup.ratelimit import PostRateLimit
 
-__all__ = ["Ctx", "ServerState", "b64_field", "int_param", "json_body"]
+__all__ = ["Ctx", "ServerState", "b64_field", "int_param", "json_body", "path_int"]
 
 
 class ServerState(Protocol):
@@ -129,3 +129,12 @@ def int_param(ctx: Ctx, name: str, default: int, lo: int, hi: int) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 9:
         raise Refused(400, f"query parameter {name} must be a whole number")
     return max(lo, min(hi, int(text)))
+
+
+def path_int(ctx: Ctx, name: str, what: str) -> int:
+    """A whole number from the path.  Its route takes any segment there, so that a malformed
+    one gets this 400 naming the problem rather than a bare "no endpoint" 404."""
+    text = ctx.params[name]
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise Refused(400, f"{what} in the path must be a whole number of at most 18 digits, not {text[:40]!r}")
+    return int(text)

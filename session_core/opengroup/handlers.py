@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from session_core.opengroup import inbox, pins, posts, reactions, rooms, users, whispers
-from session_core.opengroup.context import Ctx, b64_field, int_param, json_object, require
+from session_core.opengroup import inbox, posts, reactions, room_info as info, rooms, users, whispers
+from session_core.opengroup.context import Ctx, b64_field, int_param, json_object, path_int, require
 from session_core.opengroup.http import Refused, Response, json_response
 
 __all__ = ["CAPABILITIES"]
 
 CAPABILITIES = ["blind", "sogs"]
-ACTIVE_CUTOFF = 7 * 86400
 
 
 def capabilities(ctx: Ctx) -> Response:
@@ -25,38 +24,26 @@ def capabilities(ctx: Ctx) -> Response:
     return json_response(res)
 
 
-def _room_info(ctx: Ctx, room: rooms.Room, acc: rooms.Access) -> dict[str, Any]:
-    mods, admins = users.visible_mods(ctx.db, room.id, include_hidden=acc.moderator)
-    active = ctx.db.execute("SELECT COUNT(*) FROM room_users WHERE room = ? AND last_active > ?",
-                            (room.id, ctx.now - ACTIVE_CUTOFF)).fetchone()[0]
-    info: dict[str, Any] = {
-        "token": room.token, "name": room.name, "description": room.description, "created": room.created,
-        "info_updates": room.info_updates, "message_sequence": room.message_sequence,
-        "active_users": active, "active_users_cutoff": ACTIVE_CUTOFF, "moderators": mods, "admins": admins,
-        "read": acc.read, "write": acc.write, "upload": acc.upload, "whitelist": room.whitelist,
-    }
-    pinned = pins.of_room(ctx.db, room.id)
-    if pinned:  # omitted when there are none, as pysogs
-        info["pinned_messages"] = pinned
-    if acc.moderator:
-        info["moderator"] = True
-    if acc.admin:
-        info["admin"] = True
-    return info
-
-
 def room_list(ctx: Ctx) -> Response:
     out = []
     for room in rooms.all_rooms(ctx.db):
         acc = ctx.access(room)
         if acc.read:
-            out.append(_room_info(ctx, room, acc))
+            out.append(info.details(ctx, room, acc))
     return json_response(out)
 
 
 def room_info(ctx: Ctx) -> Response:
     room, acc = ctx.readable_room()
-    return json_response(_room_info(ctx, rooms.get(ctx.db, room.token), acc))
+    return json_response(info.details(ctx, rooms.get(ctx.db, room.token), acc))
+
+
+def poll_info(ctx: Ctx) -> Response:
+    """``GET /room/T/pollInfo/N``: needs read access, as pysogs (a banned user gets 403)."""
+    seen = path_int(ctx, "info_updates", "the info_updates a client saw")
+    room, acc = ctx.readable_room()
+    # the app's cached room may predate pins and moderator changes: its counter must be current
+    return json_response(info.poll_info(ctx, rooms.get(ctx.db, room.token), acc, seen))
 
 
 def _reactors(ctx: Ctx) -> int:
@@ -93,6 +80,16 @@ def messages_recent(ctx: Ctx) -> Response:
     reactors = _reactors(ctx)
     room, acc = ctx.readable_room()
     return json_response(posts.with_reactions(ctx.db, posts.recent(ctx.db, room.id, limit, _viewer(ctx, acc)),
+                                              ctx.user.id if ctx.user else None, reactors))
+
+
+def messages_before(ctx: Ctx) -> Response:
+    """``GET /room/T/messages/before/ID``: older history, newest first (pysogs' limits)."""
+    before = path_int(ctx, "before", "a message id")
+    limit = int_param(ctx, "limit", 100, 1, 256)
+    reactors = _reactors(ctx)
+    room, acc = ctx.readable_room()
+    return json_response(posts.with_reactions(ctx.db, posts.before(ctx.db, room.id, before, limit, _viewer(ctx, acc)),
                                               ctx.user.id if ctx.user else None, reactors))
 
 

@@ -1,4 +1,5 @@
-"""Room messages: post, edit, delete, and the polling views (``since`` a seqno, ``recent``).
+"""Room messages: post, edit, delete, and the polling views (``since`` a seqno, ``recent``,
+``before`` an id).
 
 Every change takes the room's next ``message_sequence`` as the message's ``seqno``, so a poller
 asking for changes since the last seqno it saw gets new posts, edits and deletions in the order
@@ -24,7 +25,7 @@ from session_core.blinding import verify_blinded
 from session_core.opengroup import pins, reactions, whispers
 from session_core.opengroup.http import Refused
 
-__all__ = ["Viewer", "add", "delete", "delete_all_of", "edit", "recent", "since", "single", "whispers_after",
+__all__ = ["Viewer", "add", "before", "delete", "delete_all_of", "edit", "recent", "since", "single", "whispers_after",
            "with_reactions"]
 
 #: Who reads: (user row or None, moderator of the room).
@@ -201,10 +202,22 @@ def with_reactions(db: sqlite3.Connection, msgs: list[dict[str, Any]], user: int
 
 
 def recent(db: sqlite3.Connection, room: int, limit: int, viewer: Viewer) -> list[dict[str, Any]]:
+    """The newest *limit* live messages *viewer* may see, newest first."""
+    return before(db, room, None, limit, viewer)
+
+
+def before(db: sqlite3.Connection, room: int, msg_id: int | None, limit: int, viewer: Viewer) -> list[dict[str, Any]]:
+    """Live messages with an id below *msg_id* (all when None) that *viewer* may see, newest
+    first: a client walks back through history from a ``recent`` answer, page by page.  Like
+    ``recent`` (and pysogs) it leaves deletions out: the reader never had those messages."""
     clause, who = whispers.visible_clause(*viewer)
+    bound: str = ""
+    args: tuple[int, ...] = ()
+    if msg_id is not None:
+        bound, args = " AND m.id < ?", (msg_id,)
     return [_message(r) for r in db.execute(
-        f"{_SELECT} WHERE m.room = ? AND m.data IS NOT NULL AND {clause} ORDER BY m.id DESC LIMIT ?",
-        (room, *who, limit))]
+        f"{_SELECT} WHERE m.room = ?{bound} AND m.data IS NOT NULL AND {clause} ORDER BY m.id DESC LIMIT ?",
+        (room, *args, *who, limit))]
 
 
 def single(db: sqlite3.Connection, room: int, msg_id: int, viewer: Viewer) -> dict[str, Any]:

@@ -48,10 +48,14 @@ def _room(row: Any) -> Room:
 
 def create(db: sqlite3.Connection, token: str, name: str, now: float, *, description: str = "",
            whitelist: bool = False) -> Room:
+    """Create a room, or bring an existing one to this name, description and kind (each start
+    of the server does this).  ``info_updates`` moves only if one of them changed: pollers
+    then fetch the details again, which a restart alone must not make them do."""
     check_token(token)
     db.execute("INSERT INTO rooms (token, name, description, created, whitelist) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (token) DO UPDATE SET name = excluded.name, description = excluded.description, "
-               "whitelist = excluded.whitelist, info_updates = info_updates + 1",
+               "whitelist = excluded.whitelist, info_updates = info_updates + (name IS NOT excluded.name OR "
+               "description IS NOT excluded.description OR whitelist IS NOT excluded.whitelist)",
                (token, name, description, now, int(whitelist)))
     return get(db, token)
 

@@ -49,17 +49,40 @@ def mod_level(db: sqlite3.Connection, user: int | None, room: int) -> tuple[bool
     return bool(rows), any(r[0] for r in rows)
 
 
+def _grant(db: sqlite3.Connection, user: int, room: int) -> tuple[int, int] | None:
+    row = db.execute("SELECT admin, visible FROM moderators WHERE room = ? AND user = ?", (room, user)).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _changed_mods(db: sqlite3.Connection, room: int, before: tuple[int, int] | None,
+                  after: tuple[int, int] | None) -> None:
+    """Move ``info_updates`` of the rooms whose details (moderator and admin lists, seen in
+    ``pollInfo``) a grant change alters: that room, or every room for a global grant, as
+    pysogs' triggers do.  Ours also counts a visibility change of a room grant (it moves a
+    moderator in or out of the public list); an unchanged grant moves nothing."""
+    if before == after:
+        return
+    if room == GLOBAL:
+        db.execute("UPDATE rooms SET info_updates = info_updates + 1")
+    else:
+        db.execute("UPDATE rooms SET info_updates = info_updates + 1 WHERE id = ?", (room,))
+
+
 def set_moderator(db: sqlite3.Connection, user: int, room: int, *, admin: bool, visible: bool) -> None:
+    before = _grant(db, user, room)
     db.execute("INSERT INTO moderators (room, user, admin, visible) VALUES (?, ?, ?, ?) "
                "ON CONFLICT (room, user) DO UPDATE SET admin = excluded.admin, visible = excluded.visible",
                (room, user, int(admin), int(visible)))
+    _changed_mods(db, room, before, (int(admin), int(visible)))
 
 
 def remove_moderator(db: sqlite3.Connection, user: int, room: int, *, admin_only: bool = False) -> None:
+    before = _grant(db, user, room)
     if admin_only:
         db.execute("UPDATE moderators SET admin = 0 WHERE room = ? AND user = ?", (room, user))
     else:
         db.execute("DELETE FROM moderators WHERE room = ? AND user = ?", (room, user))
+    _changed_mods(db, room, before, _grant(db, user, room))
 
 
 def visible_mods(db: sqlite3.Connection, room: int, *, include_hidden: bool) -> tuple[list[str], list[str]]:
