@@ -120,9 +120,10 @@ BatchHandler = Callable[[list[Incoming]], None]
 Received = tuple[bytes, "bytes | None", "str | None", Any]
 
 
-def _unbatched(msgs: list[Received], refuse: Callable[[bytes, PeerFrameError], None]) -> list[Received]:
-    """*msgs* with each batch replaced by its frames (same asker); a malformed batch is
-    refused whole."""
+def _unbatched(msgs: list[Received], refuse: Callable[[bytes, PeerFrameError], None],
+               learn: Callable[[bytes], None]) -> list[Received]:
+    """*msgs* with each batch replaced by its frames (same asker, who evidently reads batches:
+    *learn* is told); a malformed batch is refused whole."""
     if not any(f is not None and wire.is_batch(f) for _, f, _, _ in msgs):
         return msgs  # the common case: nothing to do
     out: list[Received] = []
@@ -136,6 +137,7 @@ def _unbatched(msgs: list[Received], refuse: Callable[[bytes, PeerFrameError], N
             if peer is not None:
                 refuse(ident, exc)
             continue
+        learn(ident)
         out.extend((ident, f, peer, None) for f in frames)
     return out
 
@@ -268,7 +270,7 @@ class PeerServer:
         groups: dict[bytes, list[Incoming]] = {}
         loop = asyncio.get_running_loop()
         batch_handlers = self._batch_handlers
-        for ident, frame, peer, peeled in _unbatched(msgs, self._refuse):
+        for ident, frame, peer, peeled in _unbatched(msgs, self._refuse, self.learn_batching):
             if peer is None:
                 continue  # no authenticated key (cannot happen behind ZAP); nothing to trust
             if frame is None:
