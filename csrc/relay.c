@@ -519,8 +519,8 @@ static void sc_forward_sent(sc_relay *r, sc_relay_out *o, int took)
     sc_relay_out_close(r, o);
 }
 
-/* Send the prepared forwards r->fwd[0..nf): one message per route and up to
- * SC_WIRE_MAX_BATCH of them (a batch when there are several). */
+/* Send the prepared forwards r->fwd[0..nf): to a route that reads batches, one message per
+ * up to SC_WIRE_MAX_BATCH of them (a batch when there are several); to others, one each. */
 static void sc_send_forwards(sc_relay *r, sc_relay_out *outs, size_t nf)
 {
     const sc_zmq *z = r->zmq;
@@ -728,7 +728,8 @@ static int sc_by_ident(const void *a_, const void *b_)
     return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-/* Send the held replies: one message per asker (a batch when it has several). */
+/* Send the held replies: to an asker that reads batches, one message for up to
+ * SC_WIRE_MAX_BATCH of them (a batch when it has several); to others, one each. */
 static void sc_send_replies(sc_relay *r, size_t ns, sc_relay_out *outs, long *n)
 {
     const sc_zmq *z = r->zmq;
