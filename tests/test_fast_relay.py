@@ -365,7 +365,7 @@ async def test_replies_to_an_asker_whose_queue_is_full_wait_and_all_arrive(small
         got = {}
         while len(got) < n:  # replies to one asker in one pass come as a batch
             m = await asyncio.wait_for(peer.sock.recv(), 10)
-            for frame in wire.unbatch(m) if wire.is_batch(m) else [m]:
+            for frame in wire.frames(m):
                 kind, rid, parts = wire.decode(frame)
                 assert rid not in got
                 got[rid] = (kind, parts)
@@ -427,7 +427,7 @@ async def _answers(peer: RawPeer, message: bytes | list[bytes], expected: int,
         m = await asyncio.wait_for(peer.sock.recv(), 5)
         if messages is not None:
             messages.append(m)
-        for frame in wire.unbatch(m) if wire.is_batch(m) else [m]:
+        for frame in wire.frames(m):
             kind, rid, parts = wire.decode(frame)
             assert rid not in got, "answered twice"
             got[rid] = (kind, parts)

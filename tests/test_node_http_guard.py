@@ -15,6 +15,7 @@ from session_core.node.http_guard import (
     ConnectionGuard,
     ConnectionLimits,
     GuardedSite,
+    Handle,
     guard_middleware,
     rate_limited_exception_handler,
 )
@@ -35,14 +36,20 @@ async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[int, Con
     app = web.Application(middlewares=[guard_middleware(guard)])
     app.router.add_post("/storage_rpc/v1", echo)
     app.router.add_get("/status", echo)
+    runner, port = await serve_guarded(app, guard)
+    yield port, guard
+    await runner.cleanup()
+
+
+async def serve_guarded(app: web.Application, guard: ConnectionGuard,
+                        onion: Handle | None = None) -> tuple[web.AppRunner, int]:
+    """*app* served behind *guard* on a fresh loopback port: (runner to clean up, port)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    await GuardedSite(runner, sock, guard).start()
-    yield port, guard
-    await runner.cleanup()
+    await GuardedSite(runner, sock, guard, onion=onion).start()
+    return runner, sock.getsockname()[1]
 
 
 async def slow_connection(port: int, source: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

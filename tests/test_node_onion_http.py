@@ -4,14 +4,14 @@ to aiohttp, and that the connection guard's caps and deadlines still hold on it.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
 
-from session_core.node.http_guard import ConnectionGuard, ConnectionLimits, GuardedSite, guard_middleware
+from session_core.node.http_guard import ConnectionGuard, ConnectionLimits, guard_middleware
 from session_core.node.onion_http import FAST_MAX_BODY, MAX_HEAD, NEED_MORE, NOT_OURS, parse_onion_post
+from tests.test_node_http_guard import serve_guarded
 
 LIMITS = ConnectionLimits(max_connections=60, max_per_ip=25, header_deadline=0.6, body_deadline=0.6)
 HEAD = b"POST /onion_req/v2 HTTP/1.1\r\nHost: x\r\n"
@@ -89,12 +89,7 @@ async def served() -> AsyncIterator[tuple[int, ConnectionGuard, list[bytes]]]:
     app = web.Application(middlewares=[guard_middleware(guard)])
     app.router.add_post("/onion_req/v2", via_aiohttp)
     app.router.add_post("/storage_rpc/v1", via_aiohttp)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    await GuardedSite(runner, sock, guard, onion=onion).start()
+    runner, port = await serve_guarded(app, guard, onion)
     yield port, guard, seen
     await runner.cleanup()
 

@@ -166,12 +166,10 @@ class RequestStream:
 def _frames(message: bytes) -> list[bytes]:
     """The frames of one message: a batch's (a malformed one is left whole: the node's
     handlers refuse it), or the message itself."""
-    if wire.is_batch(message):
-        try:
-            return wire.unbatch(message)
-        except PeerFrameError:
-            pass
-    return [message]
+    try:
+        return wire.frames(message)
+    except PeerFrameError:
+        return [message]
 
 
 __all__ = ["RequestStream", "destination_reader"]

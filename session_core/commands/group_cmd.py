@@ -9,6 +9,8 @@ re-stores the group's keys when due, so an admin should read now and then.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,18 @@ from session_core.commands.group_chat import show_group_events as _show
 from session_core.commands.group_chat import show_invites
 
 
-async def _groups(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None) -> tuple[Any, Any]:
+@asynccontextmanager
+async def _groups(profile: str, home: Path | None, seeds: tuple[str, ...],
+                  devnet_dir: Path | None) -> AsyncIterator[tuple[Any, Any]]:
+    """The profile's client, started without loops, and its groups; stopped on the way out."""
     from session_core.client.groups import Groups
 
     c = _client(profile, home, seeds, devnet_dir, sync=False)
     await _start(c, loops=False)
-    return c, Groups(c)
+    try:
+        yield c, Groups(c)
+    finally:
+        await _stop(c)
 
 
 @click.group("group")
@@ -41,15 +49,12 @@ def create_command(profile: str, home: Path | None, seeds: tuple[str, ...], devn
     """Create a group (you are its admin), print its ID (03…) and invite the members who are
     your contacts through your 1:1 conversation with each."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             gid, reps = await groups.create(list(members), name=name)
             click.echo(gid)
             click.echo(f"{1 + len(members)} members, generation 0; {len(reps)} records stored in the group swarm",
                        err=True)
             show_invites(await groups.invite(gid, list(members)))
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -59,8 +64,7 @@ def create_command(profile: str, home: Path | None, seeds: tuple[str, ...], devn
 def join_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, group_id: str) -> None:
     """Follow a group you were added to (its keys come from its swarm)."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             groups.join(group_id)
             events = await groups.poll(group_id)
             g = groups.get(group_id)
@@ -71,8 +75,6 @@ def join_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
             else:
                 click.echo(f"joined: generation {g.generation}, {len(g.members())} members")
             _show(events, as_json=False)
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -84,8 +86,7 @@ def _admin_command(name: str, doc: str) -> None:
     def command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, group_id: str,
                 members: tuple[str, ...]) -> None:
         async def run() -> None:
-            c, groups = await _groups(profile, home, seeds, devnet_dir)
-            try:
+            async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
                 await groups.poll(group_id)  # be current before changing anything
                 t0 = time.perf_counter()
                 reps = await getattr(groups, name)(group_id, list(members))
@@ -94,8 +95,6 @@ def _admin_command(name: str, doc: str) -> None:
                            f"in {time.perf_counter() - t0:.2f} s")
                 if name == "add":
                     show_invites(await groups.invite(group_id, list(members)))
-            finally:
-                await _stop(c)
         _run(run)
 
 
@@ -109,12 +108,9 @@ _admin_command("kick", "Admin: remove members and rekey in one message (they rea
 def leave_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None, group_id: str) -> None:
     """Ask the admin to remove you and forget the group's keys."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             await groups.leave(group_id)
             click.echo("left: the group's keys are forgotten; the admin rekeys without you")
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -126,13 +122,10 @@ def send_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                  text: str) -> None:
     """Send TEXT to the group: one store in its swarm."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             await groups.poll(group_id)  # a rekey we missed would make our message unreadable to others
             rep = await groups.send(group_id, text)
             click.echo(f"sent: {rep.describe()}")
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -147,8 +140,7 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
     async def run() -> None:
         import asyncio
 
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             deadline = time.monotonic() + wait
             while True:
                 events = await groups.poll(group_id)
@@ -156,8 +148,6 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
                     break
                 await asyncio.sleep(0.5)
             _show(events, as_json)
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -166,14 +156,11 @@ def read_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 def list_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None) -> None:
     """The groups of this profile."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             for gid, g in sorted(groups.groups.items()):
                 role = "admin" if g.is_admin else "left" if g.left else "removed" if g.removed_at is not None else "member"
                 gen = "-" if g.generation is None else str(g.generation)
                 click.echo(f"{gid}  {role:7}  generation {gen:>3}  {len(g.members())} members  {groups.name(gid)}".rstrip())
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -182,16 +169,13 @@ def list_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet
 def invites_command(profile: str, home: Path | None, seeds: tuple[str, ...], devnet_dir: Path | None) -> None:
     """Group invitations received (fetches the 1:1 inbox first) and not answered yet."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             await c.poll_swarm()  # new invitations arrive in the 1:1 conversations
             pending = groups.invites()
             for p in pending:
                 click.echo(f"{p.group_id}  {p.name or '(no name)'}  from {p.sender}")
             if not pending:
                 click.echo("no pending group invitations", err=True)
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -202,15 +186,12 @@ def accept_command(profile: str, home: Path | None, seeds: tuple[str, ...], devn
                    group_id: str) -> None:
     """Accept a group invitation: join the group and read it."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             g = groups.accept_invite(group_id)
             _show(await groups.poll(g.group_id), as_json=False)
             click.echo(f"joined {groups.name(g.group_id) or g.group_id}: " +
                        (f"generation {g.generation}, {len(g.members())} members" if g.generation is not None
                         else "no key for you in the group swarm yet"))
-        finally:
-            await _stop(c)
     _run(run)
 
 
@@ -221,13 +202,10 @@ def decline_command(profile: str, home: Path | None, seeds: tuple[str, ...], dev
                     group_id: str) -> None:
     """Forget a group invitation without joining."""
     async def run() -> None:
-        c, groups = await _groups(profile, home, seeds, devnet_dir)
-        try:
+        async with _groups(profile, home, seeds, devnet_dir) as (c, groups):
             if not groups.decline_invite(group_id):
                 raise click.ClickException(f"no pending invitation to {group_id[:12]}… (see `group invites`)")
             click.echo("declined")
-        finally:
-            await _stop(c)
     _run(run)
 
 

@@ -109,6 +109,12 @@ def unbatch(frame: bytes) -> list[bytes]:
     return parts
 
 
+def frames(message: bytes) -> list[bytes]:
+    """The frames one received message carries: a batch's (:func:`unbatch`, which raises for a
+    malformed one), or the message itself."""
+    return unbatch(message) if is_batch(message) else [message]
+
+
 def decode(frame: bytes) -> tuple[int, int, list[bytes]]:
     """``(kind, request id, parts)`` of one frame; :class:`PeerFrameError` if it is malformed
     (a batch included: see :func:`unbatch`)."""
@@ -158,4 +164,4 @@ def _parse(frame: bytes, kinds: tuple[int, ...]) -> tuple[int, int, list[bytes]]
 
 
 __all__ = ["BATCH", "ERROR", "MAX_BATCH", "MAX_FRAME", "MAX_PARTS", "REPLY", "REQUEST", "VERSION", "decode",
-           "encode", "encode_batch", "is_batch", "unbatch"]
+           "encode", "encode_batch", "frames", "is_batch", "unbatch"]

@@ -103,11 +103,8 @@ def _unbatched(msgs: list[bytes]) -> list[bytes]:
         return msgs  # the common case: nothing to do
     out: list[bytes] = []
     for f in msgs:
-        if not wire.is_batch(f):
-            out.append(f)
-            continue
         try:
-            out.extend(wire.unbatch(f))
+            out.extend(wire.frames(f))
         except PeerFrameError as exc:
             log.warning("malformed batch of replies from a peer: %s", exc)
     return out
