@@ -43,8 +43,7 @@ async def offer_link(router: SwarmRouter, clock: NetworkClock, identity: Identit
     code, record = make_link(identity, now_ms=now, ttl_ms=ttl_ms)
     rep = await router.store(identity.session_id, record, ttl_ms)
     if db is not None and rep.message_hash:
-        keep = outstanding_offers(db, now) + [LinkOffer(rep.message_hash, now + ttl_ms)]
-        db.put(_OFFERS, [[o.record_hash, o.expires_ms] for o in keep])
+        _remember(db, outstanding_offers(db, now) + [LinkOffer(rep.message_hash, now + ttl_ms)])
     return code
 
 
@@ -69,8 +68,12 @@ async def revoke_links(router: SwarmRouter, clock: NetworkClock, identity: Ident
             confirmed = 0
         if not confirmed:
             left.append(offer)
-    db.put(_OFFERS, [[o.record_hash, o.expires_ms] for o in left])
+    _remember(db, left)
     return len(offers) - len(left)
+
+
+def _remember(db: ClientDB, offers: list[LinkOffer]) -> None:
+    db.put(_OFFERS, [[o.record_hash, o.expires_ms] for o in offers])
 
 
 async def import_link(router: SwarmRouter, clock: NetworkClock, code: LinkCode) -> Identity:

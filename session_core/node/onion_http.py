@@ -28,6 +28,7 @@ bytes pass :data:`MAX_HELD`, and answers are written only while the transport ac
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -109,6 +110,7 @@ def _http_date() -> bytes:
     return _date_text
 
 
+@functools.lru_cache(maxsize=64)  # once per status, not per answer (the guard's hot path)
 def _reason(status: int) -> bytes:
     try:
         return HTTPStatus(status).phrase.encode()
