@@ -27,9 +27,8 @@ import zmq
 from session_core import onion
 from session_core.errors import PeerFrameError
 from session_core.node import wire
-from session_core.node.peer.coalesce import advertised
 from session_core.node.peer.connection import PeerConnection
-from session_core.node.peer.pump import Reader, drain_rest, raw_recv
+from session_core.node.peer.pump import Reader, raw_recv
 from session_core.node.peer.server import PeerServer
 
 NOBLOCK = int(zmq.NOBLOCK)
@@ -40,43 +39,29 @@ ID_BASE = 1 << 40
 Judge = Callable[[int, bytes, bytes], str]
 
 
-def _user_id(frame: zmq.Frame) -> str | None:
-    try:
-        return str(frame.get("User-Id"))
-    except zmq.ZMQError:
-        return None
-
-
 def destination_reader(server: PeerServer, secret: bytes) -> Reader:
     """A ROUTER reader that answers forwarded ``onion`` layers itself, ``[200, payload]``
     (``[400, ...]`` when the layer is not a final one), and returns every other message in
     the shape :class:`PeerServer` expects."""
     payloads: dict[bytes, bytes | None] = {}  # layer -> what its real peel gave (None: not final)
-    told: set[bytes] = set()  # routing ids whose handshake we looked at
 
     def read(sock: zmq.Socket[Any], limit: int) -> tuple[list[Any], bool]:
         others: list[Any] = []
         for _ in range(limit):
-            try:
-                ident: bytes = raw_recv(sock, NOBLOCK)
+            try:  # (the server's own receive: peer key and batching learnt as usual)
+                ident, message, peer, _ = server.recv_request(sock)
             except zmq.Again:
                 return others, False
-            f = raw_recv(sock, NOBLOCK, copy=False)
-            if ident not in told:  # (as PeerServer does on a connection's first message)
-                told.add(ident)
-                if advertised(f):
-                    server.learn_batching(ident)
-            if f.more:
-                drain_rest(sock)
-                others.append((ident, None, _user_id(f), None))
+            if message is None:
+                others.append((ident, None, peer, None))
                 continue
-            for frame in _frames(f.bytes):
+            for frame in _frames(message):
                 try:
                     kind, req_id, parts = wire.decode(frame)
                 except PeerFrameError:
                     kind, parts = -1, []
                 if kind != wire.REQUEST or len(parts) != 3 or parts[0] != b"onion":
-                    others.append((ident, frame, _user_id(f), None))
+                    others.append((ident, frame, peer, None))
                     continue
                 layer = parts[1]
                 if layer not in payloads:

@@ -18,7 +18,7 @@ A command registered as a *batch handler* (``onion``) gets every request of a
 read pass in one call and answers through :meth:`Incoming.reply`, with no
 asyncio Future or Task per message (most of what a relayed hop used to cost);
 other commands run one task each.  The relay engine may read the ROUTER in
-place of :meth:`PeerServer._recv_request` (``start(reader)``); it returns
+place of :meth:`PeerServer.recv_request` (``start(reader)``); it returns
 what it does not handle in the same shape.
 """
 
@@ -195,7 +195,7 @@ class PeerServer:
         """Serve; *reader* replaces the default one (the relay engine's, see fast_relay.py).
 
         A reader returns ``(routing id, frame or None, peer key or None, peel result or None)``
-        per message, as :meth:`_recv_request` does."""
+        per message, as :meth:`recv_request` does."""
         self._pump = FramePump(self._sock, self._on_batch, reader or self._read_requests)
 
     def use_reader(self, reader: Reader) -> None:
@@ -232,7 +232,7 @@ class PeerServer:
         frames = 0
         try:
             while frames < limit:
-                msg = self._recv_request(sock)
+                msg = self.recv_request(sock)
                 msgs.append(msg)
                 f = msg[1]
                 frames += int.from_bytes(f[10:12], "little") if f is not None and wire.is_batch(f) else 1
@@ -240,9 +240,10 @@ class PeerServer:
             return msgs, False
         return msgs, True
 
-    def _recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None, None]:
-        """``(routing id, frame or None if not exactly one frame followed it, peer key, None)``
-        (the last field is the relay engine's peel result, which this path never has)."""
+    def recv_request(self, sock: zmq.Socket[Any]) -> tuple[bytes, bytes | None, str | None, None]:
+        """One message from the ROUTER (``zmq.Again`` if none waits): ``(routing id, frame or
+        None if not exactly one frame followed it, peer key, None)`` (the last field is the
+        relay engine's peel result, which this path never has)."""
         # A ROUTER always delivers the routing id followed by at least one part.
         ident: bytes = raw_recv(sock, NOBLOCK)
         f = raw_recv(sock, NOBLOCK, copy=False)
